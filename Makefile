@@ -1,0 +1,113 @@
+# vimeo-up: hand-written GNU make.
+#   make                 build/vimeo-up and build/vimeo-sandbox
+#   make check           install what is missing, build, run every suite
+#   make check-asan      the suites again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check-tsan      the suites again under ThreadSanitizer
+#   make demo            upload a few generated files to a local sandbox
+#   make install         PREFIX=/usr/local DESTDIR=
+#   V=1 shows the commands; WERROR=1 turns warnings into errors (CI).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+CFLAGS ?= -O2 -g
+SAN ?=
+WARNINGS := -Wall -Wextra $(if $(WERROR),-Werror)
+SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer)
+VERSION := 0.1.0
+
+PKG_CORE := libcurl sqlite3
+PKG_TUI := ncursesw
+PKG_SANDBOX := libmicrohttpd libcrypto
+PKG_TEST := cmocka
+
+pkg = $(shell pkg-config $(1) $(2) 2>/dev/null)
+
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DVIMEO_UP_VERSION='"$(VERSION)"' $(WARNINGS) $(CFLAGS) $(SANFLAGS) -pthread -MMD -MP
+LDFLAGS += $(SANFLAGS) -pthread
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+CORE_SRC := $(wildcard core/*.c)
+TUI_SRC := $(wildcard tui/*.c)
+SANDBOX_SRC := $(wildcard tests/sandbox/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+TUI_OBJ := $(TUI_SRC:%.c=$(BUILD)/%.o)
+SANDBOX_OBJ := $(SANDBOX_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+CORE_LIB := $(BUILD)/libvimeoup.a
+
+PROGRAMS := $(if $(TUI_SRC),$(BUILD)/vimeo-up) $(BUILD)/vimeo-sandbox
+
+.PHONY: all check check-asan check-tsan check-run deps demo bench install clean
+all: $(PROGRAMS) $(UNIT_BIN)
+
+$(BUILD)/core/%.o: core/%.c
+	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) $(call pkg,--cflags,$(PKG_CORE)) -c $< -o $@
+
+$(BUILD)/tui/%.o: tui/%.c
+	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -Icore $(call pkg,--cflags,$(PKG_TUI) $(PKG_CORE)) -c $< -o $@
+
+$(BUILD)/tests/sandbox/%.o: tests/sandbox/%.c
+	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) $(call pkg,--cflags,$(PKG_SANDBOX)) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/vimeo-up: $(TUI_OBJ) $(CORE_LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) $^ -o $@ $(call pkg,--libs,$(PKG_TUI) $(PKG_CORE))
+
+$(BUILD)/vimeo-sandbox: $(SANDBOX_OBJ)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) $^ -o $@ $(call pkg,--libs,$(PKG_SANDBOX))
+
+# Unit tests link the core library and the sandbox's modules (its own
+# parsers are tested too); the archive pulls in only what a test uses.
+TEST_LINK := $(filter-out %/sandbox.o,$(SANDBOX_OBJ)) $(CORE_LIB)
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(TEST_LINK)
+	$(call say,TEST,$@)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -Icore -Itests/sandbox \
+		$(call pkg,--cflags,$(PKG_TEST) $(PKG_CORE)) $< $(TEST_LINK) -o $@ $(LDFLAGS) \
+		$(call pkg,--libs,$(PKG_TEST) $(PKG_CORE) $(PKG_SANDBOX))
+
+deps:
+	$(Q)tests/deps
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-run
+
+check-run:
+	$(Q)VIMEO_UP_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/run.py
+
+check-asan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined CFLAGS='-O1 -g' all check-run
+
+check-tsan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread CFLAGS='-O1 -g' all check-run
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/demo
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/run
+
+install: $(BUILD)/vimeo-up
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/vimeo-up $(DESTDIR)$(PREFIX)/bin/vimeo-up
+	install -m 0644 man/vimeo-up.1 $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

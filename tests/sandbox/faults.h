@@ -1,0 +1,66 @@
+/*
+ * faults: what the sandbox does wrong on purpose, and when.
+ *
+ * A fault is written as one spec, the same on the command line (--fault SPEC)
+ * and in the control endpoint (POST /_sandbox/faults with SPEC as the body):
+ *
+ *   KIND[=VALUE][,rate=FRACTION][,times=N][,on=api|upload|any][,code=C][,after=BYTES]
+ *
+ *   cut=BYTES        close the connection after BYTES of a PATCH body (kept)
+ *   error=CODE       answer CODE (500, 502 or 503) instead of the request
+ *   throttle=SECS    answer 429 with Retry-After: SECS
+ *   stall=SECS       stop reading a PATCH body for SECS seconds
+ *   locked           answer 423 Locked to a PATCH
+ *   expire=ID|*      the upload ID (or, with *, every upload whose offset has
+ *                    reached after=BYTES) answers code=404 (default) or 410 from then on
+ *   bandwidth=BPS    cap each connection at BPS bytes per second of PATCH body
+ *   latency=MS       delay each request by MS milliseconds
+ *
+ * rate (default 1) is the seeded fraction of eligible requests the fault hits;
+ * times (default unlimited) is how often it may hit in all; on narrows it to
+ * API calls or to upload links. Thread-safe: requests consult the table from
+ * many connection threads.
+ */
+#ifndef FAULTS_H
+#define FAULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbjson.h"
+
+enum faults_scope { FAULTS_ON_ANY, FAULTS_ON_API, FAULTS_ON_UPLOAD };
+
+/* What one request is to suffer; zero fields mean no fault of that kind. */
+struct faults_plan {
+    bool cut;
+    uint64_t cut_after;
+    int error_code;
+    unsigned throttle_seconds;
+    unsigned stall_seconds;
+    bool locked;
+    uint64_t bandwidth;
+    unsigned latency_ms;
+};
+
+void faults_seed(uint64_t seed);
+
+/* Parse and add one spec; on error writes a one-line reason and returns false. */
+bool faults_add(const char *spec, char *err, size_t errlen);
+void faults_clear(void);
+
+/* Faults are drawn when they would take effect, so that times=N counts real
+ * hits: FAULTS_AT_START for every request (latency, error, throttle);
+ * FAULTS_AT_PATCH once a PATCH has passed the protocol checks (locked, and,
+ * unless locked fired, cut, stall and bandwidth). Fills only that phase's fields. */
+enum faults_phase { FAULTS_AT_START, FAULTS_AT_PATCH };
+void faults_plan(enum faults_scope scope, enum faults_phase phase, struct faults_plan *out);
+
+/* Does an expire fault claim this upload now? Sets *code (404 or 410). */
+bool faults_expires(const char *upload_id, uint64_t offset, int *code);
+
+/* The table as JSON, for GET /_sandbox/faults. */
+void faults_json(struct sbjson_buf *out);
+
+#endif

@@ -1,0 +1,354 @@
+#include "store.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+struct store_upload {
+    pthread_mutex_t lock;
+    char id[32];
+    uint64_t video;
+    char name[512];
+    char metadata[1024];
+    uint64_t length, offset, received;
+    EVP_MD_CTX *sha;
+    int fd;
+    bool busy, deleted;
+    int expired_code;
+    long long created;
+    unsigned long requests[STORE_METHODS];
+    unsigned long authorized;
+};
+
+struct video {
+    struct store_video_info info;
+};
+
+/* Video numbers start high, like Vimeo's, so a client cannot mistake one for an index. */
+enum { VIDEO_BASE = 100000000 };
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store_upload **uploads;
+static size_t upload_count, upload_cap;
+static struct video *videos;
+static size_t video_count, video_cap;
+static char *store_dir;
+
+bool store_open(const char *dir)
+{
+    store_dir = dir ? strdup(dir) : NULL;
+    return !dir || store_dir;
+}
+
+void store_close(void)
+{
+    for (size_t i = 0; i < upload_count; i++) {
+        struct store_upload *u = uploads[i];
+        if (u->fd >= 0)
+            close(u->fd);
+        if (store_dir) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", store_dir, u->id);
+            unlink(path);
+        }
+        EVP_MD_CTX_free(u->sha);
+        pthread_mutex_destroy(&u->lock);
+        free(u);
+    }
+    free(uploads);
+    free(videos);
+    free(store_dir);
+    uploads = NULL;
+    videos = NULL;
+    store_dir = NULL;
+    upload_count = upload_cap = video_count = video_cap = 0;
+}
+
+static void *grow(void *array, size_t *cap, size_t size)
+{
+    size_t n = *cap ? *cap * 2 : 64;
+    void *p = realloc(array, n * size);
+    if (!p)
+        abort();
+    *cap = n;
+    return p;
+}
+
+struct store_upload *store_upload_create(uint64_t length, const char *name, const char *metadata, uint64_t video)
+{
+    struct store_upload *u = calloc(1, sizeof *u);
+    if (!u)
+        abort();
+    pthread_mutex_init(&u->lock, NULL);
+    uint64_t nonce = 0;
+    if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce)
+        nonce = (uint64_t)time(NULL) * 2654435761u;
+    u->length = length;
+    u->video = video;
+    u->created = (long long)time(NULL);
+    u->fd = -1;
+    snprintf(u->name, sizeof u->name, "%s", name ? name : "");
+    snprintf(u->metadata, sizeof u->metadata, "%s", metadata ? metadata : "");
+    u->sha = EVP_MD_CTX_new();
+    if (!u->sha || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL))
+        abort();
+
+    pthread_mutex_lock(&lock);
+    if (upload_count == upload_cap)
+        uploads = grow(uploads, &upload_cap, sizeof *uploads);
+    /* The index leads the id so lookups are O(1); the nonce makes links unguessable. */
+    snprintf(u->id, sizeof u->id, "%08zx%016" PRIx64, upload_count, nonce);
+    uploads[upload_count++] = u;
+    pthread_mutex_unlock(&lock);
+
+    if (store_dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", store_dir, u->id);
+        u->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (u->fd < 0)
+            perror(path);
+    }
+    return u;
+}
+
+struct store_upload *store_upload_find(const char *id)
+{
+    char head[9];
+    if (strlen(id) != 24)
+        return NULL;
+    memcpy(head, id, 8);
+    head[8] = '\0';
+    char *end;
+    size_t index = strtoul(head, &end, 16);
+    struct store_upload *u = NULL;
+    pthread_mutex_lock(&lock);
+    if (*end == '\0' && index < upload_count && strcmp(uploads[index]->id, id) == 0)
+        u = uploads[index];
+    pthread_mutex_unlock(&lock);
+    return u;
+}
+
+const char *store_upload_id(const struct store_upload *u)
+{
+    return u->id;
+}
+
+void store_upload_state(struct store_upload *u, struct store_upload_state *out)
+{
+    pthread_mutex_lock(&u->lock);
+    out->length = u->length;
+    out->offset = u->offset;
+    out->deleted = u->deleted;
+    out->expired_code = u->expired_code;
+    out->created = u->created;
+    memcpy(out->metadata, u->metadata, sizeof out->metadata);
+    pthread_mutex_unlock(&u->lock);
+}
+
+void store_upload_count(struct store_upload *u, enum store_method m, bool authorized)
+{
+    pthread_mutex_lock(&u->lock);
+    u->requests[m]++;
+    u->authorized += authorized;
+    pthread_mutex_unlock(&u->lock);
+}
+
+void store_upload_expire(struct store_upload *u, int code)
+{
+    pthread_mutex_lock(&u->lock);
+    u->expired_code = code;
+    pthread_mutex_unlock(&u->lock);
+}
+
+void store_upload_delete(struct store_upload *u)
+{
+    pthread_mutex_lock(&u->lock);
+    u->deleted = true;
+    pthread_mutex_unlock(&u->lock);
+}
+
+bool store_upload_claim(struct store_upload *u)
+{
+    pthread_mutex_lock(&u->lock);
+    bool ok = !u->busy;
+    u->busy = true;
+    pthread_mutex_unlock(&u->lock);
+    return ok;
+}
+
+void store_upload_release(struct store_upload *u)
+{
+    pthread_mutex_lock(&u->lock);
+    u->busy = false;
+    pthread_mutex_unlock(&u->lock);
+}
+
+long long store_upload_append(struct store_upload *u, const void *data, size_t n)
+{
+    /* Only the claim holder appends, so offset is stable outside the lock
+     * while the bytes are hashed and written; the lock only publishes it. */
+    pthread_mutex_lock(&u->lock);
+    uint64_t offset = u->offset, room = u->length - u->offset;
+    pthread_mutex_unlock(&u->lock);
+    if (n > room)
+        n = (size_t)room;
+    if (u->fd >= 0) {
+        const char *p = data;
+        size_t left = n;
+        while (left) {
+            ssize_t w = pwrite(u->fd, p, left, (off_t)(offset + (n - left)));
+            if (w < 0)
+                return -1;
+            p += w;
+            left -= (size_t)w;
+        }
+    }
+    pthread_mutex_lock(&u->lock);
+    EVP_DigestUpdate(u->sha, data, n);
+    u->offset += n;
+    u->received += n;
+    pthread_mutex_unlock(&u->lock);
+    return (long long)n;
+}
+
+uint64_t store_video_create(const char *name, const char *description, const char *privacy, uint64_t size)
+{
+    pthread_mutex_lock(&lock);
+    if (video_count == video_cap)
+        videos = grow(videos, &video_cap, sizeof *videos);
+    struct video *v = &videos[video_count];
+    memset(v, 0, sizeof *v);
+    v->info.number = VIDEO_BASE + video_count++;
+    snprintf(v->info.name, sizeof v->info.name, "%s", name);
+    snprintf(v->info.description, sizeof v->info.description, "%s", description);
+    snprintf(v->info.privacy, sizeof v->info.privacy, "%s", privacy);
+    v->info.size = size;
+    uint64_t number = v->info.number;
+    pthread_mutex_unlock(&lock);
+    /* Outside the lock: creating an upload takes it too. */
+    struct store_upload *u = size ? store_upload_create(size, name, NULL, number) : NULL;
+    pthread_mutex_lock(&lock);
+    videos[number - VIDEO_BASE].info.upload = u;
+    pthread_mutex_unlock(&lock);
+    return number;
+}
+
+static struct video *video_at(uint64_t number)
+{
+    if (number < VIDEO_BASE || number - VIDEO_BASE >= video_count)
+        return NULL;
+    return &videos[number - VIDEO_BASE];
+}
+
+bool store_video_get(uint64_t number, struct store_video_info *out)
+{
+    pthread_mutex_lock(&lock);
+    struct video *v = video_at(number);
+    bool ok = v && !v->info.deleted;
+    if (ok)
+        *out = v->info;
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+bool store_video_replace(uint64_t number, uint64_t size, const char *name)
+{
+    struct store_video_info info;
+    if (!store_video_get(number, &info))
+        return false;
+    struct store_upload *u = store_upload_create(size, name, NULL, number);
+    pthread_mutex_lock(&lock);
+    struct video *v = video_at(number);
+    v->info.upload = u;
+    v->info.size = size;
+    pthread_mutex_unlock(&lock);
+    return true;
+}
+
+bool store_video_delete(uint64_t number)
+{
+    pthread_mutex_lock(&lock);
+    struct video *v = video_at(number);
+    bool ok = v && !v->info.deleted;
+    struct store_upload *u = NULL;
+    if (ok) {
+        v->info.deleted = true;
+        u = v->info.upload;
+    }
+    pthread_mutex_unlock(&lock);
+    if (u)
+        store_upload_delete(u);
+    return ok;
+}
+
+uint64_t store_bytes_used(void)
+{
+    uint64_t used = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < video_count; i++)
+        if (!videos[i].info.deleted)
+            used += videos[i].info.size;
+    pthread_mutex_unlock(&lock);
+    return used;
+}
+
+static void sha256_hex(EVP_MD_CTX *running, char out[65])
+{
+    unsigned char digest[32];
+    unsigned int len = 0;
+    EVP_MD_CTX *copy = EVP_MD_CTX_new();
+    if (!copy || !EVP_MD_CTX_copy_ex(copy, running) || !EVP_DigestFinal_ex(copy, digest, &len))
+        abort();
+    EVP_MD_CTX_free(copy);
+    for (unsigned i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", digest[i]);
+}
+
+static void upload_json(struct sbjson_buf *out, struct store_upload *u)
+{
+    char hex[65];
+    pthread_mutex_lock(&u->lock);
+    sha256_hex(u->sha, hex);
+    sbjson_raw(out, "{\"id\":");
+    sbjson_quote(out, u->id);
+    if (u->video)
+        sbjson_printf(out, ",\"video\":\"/videos/%" PRIu64 "\"", u->video);
+    else
+        sbjson_raw(out, ",\"video\":null");
+    sbjson_raw(out, ",\"name\":");
+    sbjson_quote(out, u->name);
+    sbjson_printf(out,
+                  ",\"size\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"received\":%" PRIu64
+                  ",\"sha256\":\"%s\",\"complete\":%s,\"deleted\":%s,\"expired\":%s"
+                  ",\"requests\":{\"HEAD\":%lu,\"PATCH\":%lu,\"OPTIONS\":%lu,\"DELETE\":%lu,\"POST\":%lu}"
+                  ",\"authorization_seen\":%lu}",
+                  u->length, u->offset, u->received, hex, u->offset == u->length ? "true" : "false",
+                  u->deleted ? "true" : "false", u->expired_code ? "true" : "false", u->requests[STORE_HEAD],
+                  u->requests[STORE_PATCH], u->requests[STORE_OPTIONS], u->requests[STORE_DELETE],
+                  u->requests[STORE_POST], u->authorized);
+    pthread_mutex_unlock(&u->lock);
+}
+
+void store_uploads_json(struct sbjson_buf *out)
+{
+    pthread_mutex_lock(&lock);
+    size_t n = upload_count;
+    pthread_mutex_unlock(&lock);
+    sbjson_raw(out, "{\"uploads\":[");
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&lock);
+        struct store_upload *u = uploads[i];
+        pthread_mutex_unlock(&lock);
+        if (i)
+            sbjson_raw(out, ",");
+        upload_json(out, u);
+    }
+    sbjson_raw(out, "]}\n");
+}

@@ -1,0 +1,75 @@
+/*
+ * store: the sandbox's videos and tus uploads, in memory, with each upload's
+ * bytes in a file under the store directory (or discarded in sink mode) and a
+ * running SHA-256 of everything accepted, so tests can compare digests.
+ *
+ * Uploads and videos are never freed before store_close(): a deleted one is
+ * only marked, so a pointer handed out stays valid for the whole run. Bytes
+ * are accepted strictly in offset order; a PATCH claims its upload with
+ * store_claim() so two requests never append at once (the loser gets 423).
+ * All functions are thread-safe.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbjson.h"
+
+enum store_method { STORE_HEAD, STORE_PATCH, STORE_OPTIONS, STORE_DELETE, STORE_POST, STORE_METHODS };
+
+struct store_upload;
+
+/* dir: where upload files go, NULL to discard bytes (sink mode). */
+bool store_open(const char *dir);
+void store_close(void);
+
+/* A new upload of length bytes; video is a video number or 0. metadata is
+ * the raw Upload-Metadata header to echo back, or NULL. */
+struct store_upload *store_upload_create(uint64_t length, const char *name, const char *metadata, uint64_t video);
+struct store_upload *store_upload_find(const char *id);
+const char *store_upload_id(const struct store_upload *u);
+
+struct store_upload_state {
+    uint64_t length, offset;
+    bool deleted;
+    int expired_code; /* 0 while the link is alive */
+    char metadata[1024];
+    long long created;
+};
+void store_upload_state(struct store_upload *u, struct store_upload_state *out);
+void store_upload_count(struct store_upload *u, enum store_method m, bool authorized);
+void store_upload_expire(struct store_upload *u, int code);
+void store_upload_delete(struct store_upload *u);
+
+/* Claim for appending: false when another request holds it. */
+bool store_upload_claim(struct store_upload *u);
+void store_upload_release(struct store_upload *u);
+/* Append at the current offset (caller holds the claim). Never writes past the
+ * length; returns the bytes taken, or -1 on a storage error. */
+long long store_upload_append(struct store_upload *u, const void *data, size_t n);
+
+struct store_video_info {
+    uint64_t number;
+    char name[512];
+    char description[1024];
+    char privacy[32];
+    uint64_t size;
+    struct store_upload *upload; /* current upload (a version replaces it) */
+    bool deleted;
+};
+/* A video with its first upload; returns its number. */
+uint64_t store_video_create(const char *name, const char *description, const char *privacy, uint64_t size);
+bool store_video_get(uint64_t number, struct store_video_info *out);
+/* A new version: a fresh upload replaces the current one. */
+bool store_video_replace(uint64_t number, uint64_t size, const char *name);
+bool store_video_delete(uint64_t number);
+/* Sum of the sizes of videos not deleted, for the quota. */
+uint64_t store_bytes_used(void);
+
+/* Every upload as JSON, for GET /_sandbox/uploads. */
+void store_uploads_json(struct sbjson_buf *out);
+
+#endif
