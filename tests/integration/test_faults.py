@@ -146,3 +146,14 @@ class FaultsAtRunTime(SandboxTest):
         status, _, body = self.sandbox.request("POST", "/_sandbox/faults", body=b"explode=1")
         self.assertEqual(status, 400)
         self.assertIn(b"unknown fault", body)
+
+    def test_conflict_and_method_filter(self):
+        path = make_file(self.tmp, "c", 1000)
+        url = self.create_tus_upload(1000)
+        self.sandbox.fault("conflict,times=1")
+        self.sandbox.fault("error=502,method=HEAD,times=1")
+        code, status, _ = curl_patch(url, path)
+        self.assertEqual((code, status), (0, 409))
+        self.assertEqual(http_request("HEAD", url, tus_headers())[0], 502)
+        self.assertEqual(http_request("HEAD", url, tus_headers())[1]["upload-offset"], "0")
+        self.assertEqual(curl_patch(url, path)[1], 204)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum fault_kind { CUT, ERROR, THROTTLE, STALL, LOCKED, EXPIRE, BANDWIDTH, LATENCY };
+enum fault_kind { CUT, ERROR, THROTTLE, STALL, LOCKED, EXPIRE, BANDWIDTH, LATENCY, CONFLICT };
 
 static const struct {
     const char *name;
@@ -16,6 +16,7 @@ static const struct {
     [THROTTLE] = { "throttle", true }, [STALL] = { "stall", true },
     [LOCKED] = { "locked", false },    [EXPIRE] = { "expire", true },
     [BANDWIDTH] = { "bandwidth", true }, [LATENCY] = { "latency", true },
+    [CONFLICT] = { "conflict", false },
 };
 
 struct fault {
@@ -28,6 +29,7 @@ struct fault {
     long times; /* hits left; -1: unlimited */
     unsigned long hits;
     enum faults_scope on;
+    char method[16]; /* "" for any */
     char spec[160];
 };
 
@@ -88,6 +90,10 @@ static bool parse_option(struct fault *f, const char *key, const char *val, char
         else if (!strcmp(val, "upload")) f->on = FAULTS_ON_UPLOAD;
         else if (!strcmp(val, "any")) f->on = FAULTS_ON_ANY;
         else return snprintf(err, errlen, "on must be api, upload or any: %s", val), false;
+    } else if (!strcmp(key, "method")) {
+        if (strlen(val) >= sizeof f->method)
+            return snprintf(err, errlen, "method too long: %s", val), false;
+        strcpy(f->method, val);
     } else if (!strcmp(key, "code")) {
         if (!parse_u64(val, &n) || (n != 404 && n != 410))
             return snprintf(err, errlen, "code must be 404 or 410: %s", val), false;
@@ -168,9 +174,9 @@ void faults_clear(void)
 }
 
 /* Caller holds the lock. Counts the hit when the fault fires. */
-static bool fires(struct fault *f, enum faults_scope scope)
+static bool fires(struct fault *f, enum faults_scope scope, const char *method)
 {
-    if (f->times == 0 || (f->on != FAULTS_ON_ANY && f->on != scope))
+    if (f->times == 0 || (f->on != FAULTS_ON_ANY && f->on != scope) || (f->method[0] && strcmp(f->method, method)))
         return false;
     if (f->rate < 1 && next_fraction() >= f->rate)
         return false;
@@ -182,23 +188,25 @@ static bool fires(struct fault *f, enum faults_scope scope)
 
 static bool in_phase(enum fault_kind kind, enum faults_phase phase)
 {
-    bool at_patch = kind == CUT || kind == STALL || kind == LOCKED || kind == BANDWIDTH;
+    bool at_patch = kind == CUT || kind == STALL || kind == LOCKED || kind == BANDWIDTH || kind == CONFLICT;
     return kind != EXPIRE && at_patch == (phase == FAULTS_AT_PATCH);
 }
 
-void faults_plan(enum faults_scope scope, enum faults_phase phase, struct faults_plan *out)
+void faults_plan(enum faults_scope scope, const char *method, enum faults_phase phase, struct faults_plan *out)
 {
     pthread_mutex_lock(&lock);
-    /* A locked PATCH reads no body, so no body fault may spend a hit on it. */
+    /* A PATCH refused with 423 or 409 reads no body, so no body fault may
+     * spend a hit on it. */
     for (size_t i = 0; i < count && phase == FAULTS_AT_PATCH; i++)
-        if (table[i].kind == LOCKED && fires(&table[i], scope)) {
-            out->locked = true;
+        if ((table[i].kind == LOCKED || table[i].kind == CONFLICT) && fires(&table[i], scope, method)) {
+            out->locked = table[i].kind == LOCKED;
+            out->conflict = table[i].kind == CONFLICT;
             pthread_mutex_unlock(&lock);
             return;
         }
     for (size_t i = 0; i < count; i++) {
         struct fault *f = &table[i];
-        if (f->kind == LOCKED || !in_phase(f->kind, phase) || !fires(f, scope))
+        if (f->kind == LOCKED || f->kind == CONFLICT || !in_phase(f->kind, phase) || !fires(f, scope, method))
             continue;
         switch (f->kind) {
         case CUT: out->cut = true; out->cut_after = f->value; break;
@@ -207,7 +215,7 @@ void faults_plan(enum faults_scope scope, enum faults_phase phase, struct faults
         case STALL: out->stall_seconds = (unsigned)f->value; break;
         case BANDWIDTH: out->bandwidth = f->value; break;
         case LATENCY: out->latency_ms = (unsigned)f->value; break;
-        case LOCKED: case EXPIRE: break;
+        case LOCKED: case EXPIRE: case CONFLICT: break;
         }
     }
     pthread_mutex_unlock(&lock);
@@ -223,7 +231,7 @@ bool faults_expires(const char *upload_id, uint64_t offset, int *code)
             continue;
         bool named = strcmp(f->target, upload_id) == 0;
         bool any = strcmp(f->target, "*") == 0 && offset >= f->after;
-        if ((named || any) && fires(f, FAULTS_ON_UPLOAD)) {
+        if ((named || any) && fires(f, FAULTS_ON_UPLOAD, "")) {
             *code = f->code;
             hit = true;
         }

@@ -4,13 +4,14 @@
  * A fault is written as one spec, the same on the command line (--fault SPEC)
  * and in the control endpoint (POST /_sandbox/faults with SPEC as the body):
  *
- *   KIND[=VALUE][,rate=FRACTION][,times=N][,on=api|upload|any][,code=C][,after=BYTES]
+ *   KIND[=VALUE][,rate=FRACTION][,times=N][,on=api|upload|any][,method=M][,code=C][,after=BYTES]
  *
  *   cut=BYTES        close the connection after BYTES of a PATCH body (kept)
  *   error=CODE       answer CODE (500, 502 or 503) instead of the request
  *   throttle=SECS    answer 429 with Retry-After: SECS
  *   stall=SECS       stop reading a PATCH body for SECS seconds
  *   locked           answer 423 Locked to a PATCH
+ *   conflict         answer 409 (offset mismatch) to a PATCH, as after a lost answer
  *   expire=ID|*      the upload ID (or, with *, every upload whose offset has
  *                    reached after=BYTES) answers code=404 (default) or 410 from then on
  *   bandwidth=BPS    cap each connection at BPS bytes per second of PATCH body
@@ -18,7 +19,7 @@
  *
  * rate (default 1) is the seeded fraction of eligible requests the fault hits;
  * times (default unlimited) is how often it may hit in all; on narrows it to
- * API calls or to upload links. Thread-safe: requests consult the table from
+ * API calls or to upload links, method to one HTTP method. Thread-safe: requests consult the table from
  * many connection threads.
  */
 #ifndef FAULTS_H
@@ -40,6 +41,7 @@ struct faults_plan {
     unsigned throttle_seconds;
     unsigned stall_seconds;
     bool locked;
+    bool conflict;
     uint64_t bandwidth;
     unsigned latency_ms;
 };
@@ -52,10 +54,10 @@ void faults_clear(void);
 
 /* Faults are drawn when they would take effect, so that times=N counts real
  * hits: FAULTS_AT_START for every request (latency, error, throttle);
- * FAULTS_AT_PATCH once a PATCH has passed the protocol checks (locked, and,
- * unless locked fired, cut, stall and bandwidth). Fills only that phase's fields. */
+ * FAULTS_AT_PATCH once a PATCH has passed the protocol checks (locked or
+ * conflict, and, unless one of those fired, cut, stall and bandwidth). Fills only that phase's fields. */
 enum faults_phase { FAULTS_AT_START, FAULTS_AT_PATCH };
-void faults_plan(enum faults_scope scope, enum faults_phase phase, struct faults_plan *out);
+void faults_plan(enum faults_scope scope, const char *method, enum faults_phase phase, struct faults_plan *out);
 
 /* Does an expire fault claim this upload now? Sets *code (404 or 410). */
 bool faults_expires(const char *upload_id, uint64_t offset, int *code);

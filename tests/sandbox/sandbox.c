@@ -430,7 +430,9 @@ static enum MHD_Result tus_upload_begin(struct MHD_Connection *c, struct request
         return reply(c, r, 409, "mismatched offset");
     if (parse_uint(header(c, "Content-Length"), &content_length) && content_length > st.length - st.offset)
         return reply(c, r, 413, "body runs past Upload-Length");
-    faults_plan(FAULTS_ON_UPLOAD, FAULTS_AT_PATCH, &r->plan);
+    faults_plan(FAULTS_ON_UPLOAD, "PATCH", FAULTS_AT_PATCH, &r->plan);
+    if (r->plan.conflict)
+        return reply(c, r, 409, "mismatched offset");
     if (r->plan.locked || !store_upload_claim(r->upload))
         return reply(c, r, 423, "upload is locked by another request");
     r->claimed = true;
@@ -687,7 +689,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, bool *
         *answered = false;
         return MHD_YES;
     }
-    faults_plan(is_api_route(r->route) ? FAULTS_ON_API : FAULTS_ON_UPLOAD, FAULTS_AT_START, &r->plan);
+    faults_plan(is_api_route(r->route) ? FAULTS_ON_API : FAULTS_ON_UPLOAD, r->method, FAULTS_AT_START, &r->plan);
     if (r->plan.latency_ms)
         nap(r->plan.latency_ms / 1000.0);
     /* Proxy-level faults come before the server sees the request. */
@@ -811,8 +813,8 @@ static void usage(FILE *out)
           "  --seed N            seed for the fraction of requests a fault hits\n"
           "  --verbose           one line per request on stderr\n"
           "  -h, --help          this text\n"
-          "Faults: KIND[=VALUE][,rate=F][,times=N][,on=api|upload][,code=404|410][,after=BYTES]\n"
-          "  cut=BYTES error=500|502|503 throttle=SECS stall=SECS locked expire=ID|*\n"
+          "Faults: KIND[=VALUE][,rate=F][,times=N][,on=api|upload][,method=M][,code=404|410][,after=BYTES]\n"
+          "  cut=BYTES error=500|502|503 throttle=SECS stall=SECS locked conflict expire=ID|*\n"
           "  bandwidth=BYTES_PER_S latency=MS\n"
           "Control: GET /_sandbox/uploads; GET, POST (body: SPEC), DELETE /_sandbox/faults\n"
           "The first line on stdout is: listening on http://ADDR:PORT\n",
