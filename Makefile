@@ -15,7 +15,7 @@ PYTHON ?= /usr/bin/python3
 CFLAGS ?= -O2 -g
 SAN ?=
 WARNINGS := -Wall -Wextra $(if $(WERROR),-Werror)
-SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer)
+SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer $(if $(findstring undefined,$(SAN)),-fno-sanitize-recover=all))
 VERSION := 0.1.0
 
 PKG_CORE := libcurl sqlite3
@@ -46,6 +46,7 @@ TUI_OBJ := $(TUI_SRC:%.c=$(BUILD)/%.o)
 SANDBOX_OBJ := $(SANDBOX_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 CORE_LIB := $(BUILD)/libvimeoup.a
+TUI_LIB := $(BUILD)/libvimeoup-tui.a
 
 PROGRAMS := $(if $(TUI_SRC),$(BUILD)/vimeo-up) $(BUILD)/vimeo-sandbox
 
@@ -64,19 +65,24 @@ $(BUILD)/tests/sandbox/%.o: tests/sandbox/%.c
 $(CORE_LIB): $(CORE_OBJ)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/vimeo-up: $(TUI_OBJ) $(CORE_LIB)
-	$(call say,LINK,$@)$(CC) $(LDFLAGS) $^ -o $@ $(call pkg,--libs,$(PKG_TUI) $(PKG_CORE))
+# The program's modules but main, so unit tests can link them.
+$(TUI_LIB): $(filter-out %/main.o,$(TUI_OBJ))
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/vimeo-up: $(BUILD)/tui/main.o $(TUI_LIB) $(CORE_LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) $^ -o $@ $(call pkg,--libs,$(PKG_TUI) $(PKG_CORE)) -lm
 
 $(BUILD)/vimeo-sandbox: $(SANDBOX_OBJ)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) $^ -o $@ $(call pkg,--libs,$(PKG_SANDBOX))
 
-# Unit tests link the core library and the sandbox's modules (its own
-# parsers are tested too); the archive pulls in only what a test uses.
-TEST_LINK := $(filter-out %/sandbox.o,$(SANDBOX_OBJ)) $(CORE_LIB)
+# Unit tests link the program's modules, the core library and the sandbox's
+# modules (its own parsers are tested too); archives pull in only what a
+# test uses.
+TEST_LINK := $(filter-out %/sandbox.o,$(SANDBOX_OBJ)) $(TUI_LIB) $(CORE_LIB)
 $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(TEST_LINK)
-	$(call say,TEST,$@)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -Icore -Itests/sandbox \
+	$(call say,TEST,$@)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -Icore -Itui -Itests/sandbox \
 		$(call pkg,--cflags,$(PKG_TEST) $(PKG_CORE)) $< $(TEST_LINK) -o $@ $(LDFLAGS) \
-		$(call pkg,--libs,$(PKG_TEST) $(PKG_CORE) $(PKG_SANDBOX))
+		$(call pkg,--libs,$(PKG_TEST) $(PKG_TUI) $(PKG_CORE) $(PKG_SANDBOX)) -lm
 
 deps:
 	$(Q)tests/deps

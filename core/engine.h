@@ -1,0 +1,151 @@
+/*
+ * engine: vimeo-up's upload engine, the public header of libvimeoup.
+ *
+ * A pool of worker threads takes files from a queue and uploads each over
+ * tus: create the upload (Vimeo's POST /me/videos, or POST to a generic tus
+ * endpoint), PATCH chunks streamed from the file, then HEAD until the server
+ * proves Upload-Offset == Upload-Length == the file's size. Faults are
+ * retried with capped exponential backoff; progress is kept in a journal so
+ * a killed run resumes where the server is.
+ *
+ * Contract with a front end (the command line or the dashboard):
+ * - Every engine_* function is safe from any thread and never blocks on the
+ *   network; commands take effect asynchronously (pause within 1 s).
+ * - engine_wakeup_fd() becomes readable when anything changed. The front end
+ *   polls it, calls engine_wakeup_drain(), then engine_snapshot() for the
+ *   rows and engine_events() for what happened, and sleeps again. Nothing in
+ *   the engine waits for the front end.
+ * - The engine never prints, never exits the process, never touches the
+ *   terminal, and never shows or stores the access token.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum engine_state {
+    ENGINE_QUEUED, ENGINE_CREATING, ENGINE_UPLOADING, ENGINE_PAUSED, ENGINE_RETRYING,
+    ENGINE_VERIFYING, ENGINE_DONE, ENGINE_FAILED,
+};
+const char *engine_state_name(enum engine_state state);
+
+struct engine_config {
+    const char *api_base;       /* Vimeo API base URL */
+    const char *tus_endpoint;   /* a generic tus creation endpoint instead of Vimeo; NULL for Vimeo */
+    const char *token;          /* Vimeo access token (copied; never logged) */
+    const char *state_dir;      /* where journal.db lives */
+    unsigned workers;           /* parallel uploads */
+    uint64_t chunk_size;        /* bytes per PATCH; 0: the rest of the file in one */
+    uint64_t rate_limit;        /* total bytes/s; 0: none */
+    const char *name;           /* video name; NULL: the file's name */
+    const char *description, *privacy, *folder;
+    bool again;                 /* upload files the journal says are done */
+    long stall_seconds;         /* under 1 KiB/s for this long is a failure */
+};
+
+/* One row of the table: small, since a front end copies all of them. */
+struct engine_row {
+    unsigned id;
+    enum engine_state state;
+    char name[128];             /* the file's base name, raw bytes (escape before showing) */
+    uint64_t size;
+    uint64_t sent;              /* bytes handed to the network (curl's count) */
+    uint64_t acked;             /* bytes the server confirmed (Upload-Offset) */
+    double rate;                /* bytes/s, smoothed */
+    unsigned retries;           /* retries since the last progress */
+    double retry_in;            /* seconds until the next try, when retrying */
+    char video[32];             /* /videos/N, once created */
+    char message[128];          /* the last error, or a note ("already uploaded as ...") */
+    double started, finished;   /* Unix times, 0 when not yet */
+};
+
+/* Everything about one job, for a details pane or an event line. */
+struct engine_details {
+    struct engine_row row;
+    char path[4096];
+    char upload_link[2048];     /* the tus URL (pre-authorised; never the token) */
+    char error[400];
+    char verified[400];         /* last verification result */
+    char note[160];
+};
+
+struct engine_totals {
+    unsigned files, done, failed, active;
+    uint64_t bytes, acked;
+    double rate;
+    unsigned workers;
+    uint64_t rate_limit;
+};
+
+enum engine_event_kind {
+    ENGINE_EV_QUEUED, ENGINE_EV_CREATED, ENGINE_EV_PROGRESS, ENGINE_EV_PAUSED, ENGINE_EV_RESUMED,
+    ENGINE_EV_RETRY, ENGINE_EV_VERIFIED, ENGINE_EV_DONE, ENGINE_EV_FAILED, ENGINE_EV_REMOVED,
+};
+const char *engine_event_name(enum engine_event_kind kind);
+
+struct engine_event {
+    enum engine_event_kind kind;
+    unsigned job;
+    double time;                /* Unix time */
+    char message[400];          /* the error, the verification result, a note */
+};
+
+struct engine;
+
+/* Open the journal and start the workers. NULL with a one-line reason in err
+ * when it cannot start (journal unusable, bad URL). */
+struct engine *engine_new(const struct engine_config *config, char *err, size_t cap);
+
+/* Check the API and the token before any work (GET /me, which also gives
+ * the upload quota). False with Vimeo's one-line reason when the token is
+ * refused, the API is unreachable or answers garbage. Skipped (true) for a
+ * generic tus endpoint. */
+bool engine_check_api(struct engine *e, char *err, size_t cap);
+
+/* Queue a file. Returns its job id (> 0), or 0 with a one-line reason naming
+ * the file (missing, a directory, unreadable, empty, busy in another
+ * vimeo-up). A file the journal has as done gets a row in state done with
+ * the note "already uploaded as /videos/N" (unless config.again). */
+unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap);
+
+/* Queue every unfinished upload in the journal; returns how many. Files that
+ * changed or vanished since are failed with a message that says so. */
+unsigned engine_add_unfinished(struct engine *e);
+
+/* Verify the server side of a journal entry now (HEAD), for the `verify`
+ * command; the result is a new done/failed row. */
+unsigned engine_add_verify(struct engine *e, const char *path_or_uri, char *err, size_t cap);
+unsigned engine_add_verify_all(struct engine *e);
+
+void engine_pause(struct engine *e, unsigned job);
+void engine_resume(struct engine *e, unsigned job);
+void engine_pause_all(struct engine *e);
+void engine_resume_all(struct engine *e);
+/* HEAD the upload now, whatever its state; the result lands in `verified`. */
+void engine_verify(struct engine *e, unsigned job);
+/* Stop and forget a job; with delete_video also delete the video (or tus upload). */
+void engine_cancel(struct engine *e, unsigned job, bool delete_video);
+void engine_set_workers(struct engine *e, unsigned workers);
+void engine_set_rate_limit(struct engine *e, uint64_t bytes_per_second);
+
+int engine_wakeup_fd(struct engine *e);
+void engine_wakeup_drain(struct engine *e);
+
+/* One job's details; false if there is no such job. */
+bool engine_details(struct engine *e, unsigned job, struct engine_details *out);
+
+/* A copy of every row (caller frees *rows) and the totals. */
+size_t engine_snapshot(struct engine *e, struct engine_row **rows, struct engine_totals *totals);
+/* Take up to max events that happened since the last call. */
+size_t engine_events(struct engine *e, struct engine_event *out, size_t max);
+
+/* True when no job is queued or active (every job is done, failed or paused). */
+bool engine_settled(struct engine *e);
+
+/* Stop every transfer, save every acknowledged offset, join the workers,
+ * close the journal. */
+void engine_free(struct engine *e);
+
+#endif

@@ -1,0 +1,363 @@
+#include "http.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Big enough that curl makes few read calls, small enough that eight
+ * workers stay within a few MiB. */
+enum { UPLOAD_BUFFER = 256 * 1024 };
+
+struct http {
+    CURL *curl;
+    struct http_options options;
+};
+
+struct transfer {
+    const struct http_request *req;
+    struct http_result *res;
+    uint64_t done;       /* body bytes handed to curl */
+    bool read_failed;
+};
+
+bool http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+void http_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+struct http *http_new(const struct http_options *options)
+{
+    struct http *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->curl = curl_easy_init();
+    if (!h->curl) {
+        free(h);
+        return NULL;
+    }
+    h->options = *options;
+    return h;
+}
+
+void http_free(struct http *h)
+{
+    if (!h)
+        return;
+    curl_easy_cleanup(h->curl);
+    free(h);
+}
+
+void http_result_free(struct http_result *res)
+{
+    buf_free(&res->body);
+}
+
+bool http_header_value_safe(const char *value)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if (*p < 0x20 || *p == 0x7F)
+            return false;
+    return true;
+}
+
+static bool host_is_loopback(const char *host)
+{
+    if (!strcasecmp(host, "localhost") || !strcmp(host, "[::1]") || !strcmp(host, "::1"))
+        return true;
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
+}
+
+bool http_url_allowed(const char *url, char *why, size_t cap)
+{
+    if (!url || !*url || strlen(url) >= HTTP_URL_MAX)
+        return snprintf(why, cap, "empty or too long"), false;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= 0x20 || *p == 0x7F)
+            return snprintf(why, cap, "contains spaces or control characters"), false;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+    if (!ok)
+        snprintf(why, cap, "not a valid URL");
+    else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && host_is_loopback(host)))
+        ok = false, snprintf(why, cap, "%s", strcmp(scheme, "http") == 0 ? "plain http is only allowed to loopback"
+                                                                         : "not an http(s) URL");
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+bool http_resolve(const char *base, const char *location, char *out, size_t cap)
+{
+    CURLU *u = curl_url();
+    char *full = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+              curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK && strlen(full) < cap;
+    if (ok)
+        strcpy(out, full);
+    curl_free(full);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+static bool parse_u64(const char *s, const char *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s == end)
+        return false;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Retry-After is seconds or an HTTP date. */
+static long parse_retry_after(const char *value)
+{
+    uint64_t secs;
+    if (parse_u64(value, value + strlen(value), &secs))
+        return secs > 86400 ? 86400 : (long)secs;
+    struct tm tm = { 0 };
+    const char *end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end)
+        return -1;
+    long delta = (long)(timegm(&tm) - time(NULL));
+    return delta < 0 ? 0 : delta > 86400 ? 86400 : delta;
+}
+
+void http_parse_header(const char *line, size_t len, struct http_result *res)
+{
+    char copy[HTTP_URL_MAX + 64];
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    if (len >= sizeof copy)
+        return;
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    if (!strncmp(copy, "HTTP/", 5)) {
+        /* A new response (after a redirect or 100 Continue): forget the old headers. */
+        res->has_offset = res->has_length = false;
+        res->retry_after = res->ratelimit_remaining = -1;
+        res->location[0] = res->content_type[0] = res->ratelimit_reset[0] = '\0';
+        return;
+    }
+    char *colon = strchr(copy, ':');
+    if (!colon)
+        return;
+    *colon = '\0';
+    char *value = colon + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    char *end = value + strlen(value);
+    while (end > value && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    const char *name = copy;
+    if (!strcasecmp(name, "Upload-Offset"))
+        res->has_offset = parse_u64(value, end, &res->upload_offset);
+    else if (!strcasecmp(name, "Upload-Length"))
+        res->has_length = parse_u64(value, end, &res->upload_length);
+    else if (!strcasecmp(name, "Retry-After"))
+        res->retry_after = parse_retry_after(value);
+    else if (!strcasecmp(name, "Location"))
+        snprintf(res->location, sizeof res->location, "%s", value);
+    else if (!strcasecmp(name, "Content-Type"))
+        snprintf(res->content_type, sizeof res->content_type, "%s", value);
+    else if (!strcasecmp(name, "X-RateLimit-Remaining")) {
+        uint64_t v;
+        res->ratelimit_remaining = parse_u64(value, end, &v) && v < 1000000000 ? (long)v : -1;
+    } else if (!strcasecmp(name, "X-RateLimit-Reset"))
+        snprintf(res->ratelimit_reset, sizeof res->ratelimit_reset, "%s", value);
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ctx)
+{
+    struct transfer *t = ctx;
+    http_parse_header(data, size * n, t->res);
+    return size * n;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+    struct transfer *t = ctx;
+    /* Refusing the bytes makes curl fail with CURLE_WRITE_ERROR: an answer
+     * past the cap is an error at bounded memory, never a partial success. */
+    return buf_append(&t->res->body, data, size * n) ? size * n : 0;
+}
+
+static size_t on_read(char *out, size_t size, size_t n, void *ctx)
+{
+    struct transfer *t = ctx;
+    const struct http_request *req = t->req;
+    size_t want = size * n;
+    uint64_t left = req->length - t->done;
+    if (left < want)
+        want = (size_t)left;
+    if (want == 0)
+        return 0;
+    if (req->throttle) {
+        want = req->throttle(req->ctx, want);
+        if (want == 0)
+            return CURL_READFUNC_ABORT;
+    }
+    ssize_t got;
+    do
+        got = pread(req->fd, out, want, (off_t)(req->offset + t->done));
+    while (got < 0 && errno == EINTR);
+    if (got <= 0) {
+        /* The file shrank or failed under us: never send padding. */
+        t->read_failed = true;
+        return CURL_READFUNC_ABORT;
+    }
+    t->done += (uint64_t)got;
+    return (size_t)got;
+}
+
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    struct transfer *t = ctx;
+    return t->req->on_progress ? t->req->on_progress(t->req->ctx, (uint64_t)ulnow) : 0;
+}
+
+bool http_perform(struct http *h, const struct http_request *req, struct http_result *res)
+{
+    struct buf body = res->body;
+    buf_reset(&body);
+    if (!body.max)
+        buf_init(&body, HTTP_BODY_MAX);
+    *res = (struct http_result){ .body = body, .retry_after = -1, .ratelimit_remaining = -1 };
+
+    char why[96];
+    if (!http_url_allowed(req->url, why, sizeof why)) {
+        snprintf(res->error, sizeof res->error, "refused URL (%s)", why);
+        return false;
+    }
+    struct curl_slist *headers = NULL;
+    char line[512];
+    if (req->token) {
+        if (!http_header_value_safe(req->token) || strlen(req->token) > 400) {
+            snprintf(res->error, sizeof res->error, "the access token holds characters a header cannot carry");
+            return false;
+        }
+        snprintf(line, sizeof line, "Authorization: bearer %s", req->token);
+        headers = curl_slist_append(headers, line);
+        headers = curl_slist_append(headers, "Accept: application/vnd.vimeo.*+json;version=3.4");
+    }
+    for (const char *const *hdr = req->headers; hdr && *hdr; hdr++) {
+        if (!http_header_value_safe(*hdr)) {
+            curl_slist_free_all(headers);
+            snprintf(res->error, sizeof res->error, "refused a header with control characters");
+            return false;
+        }
+        headers = curl_slist_append(headers, *hdr);
+    }
+    /* No "Expect: 100-continue" round trip before a body. */
+    headers = curl_slist_append(headers, "Expect:");
+
+    struct transfer t = { .req = req, .res = res };
+    CURL *c = h->curl;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_reset(c); /* keeps the connection cache: keep-alive survives */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_URL, req->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "vimeo-up/" VIMEO_UP_VERSION);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->options.connect_timeout);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->options.low_speed_limit);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->options.low_speed_time);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+
+    if (req->stream) {
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->length);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &t);
+        curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, (long)UPLOAD_BUFFER);
+    } else {
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, req->timeout ? req->timeout : h->options.api_timeout);
+        if (!strcmp(req->method, "HEAD")) {
+            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        } else if (req->body) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+        } else if (strcmp(req->method, "GET") != 0) {
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+            if (!strcmp(req->method, "POST")) {
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+            }
+        }
+    }
+
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(headers);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+        return true;
+    }
+    res->status = 0;
+    if (t.read_failed) {
+        snprintf(res->error, sizeof res->error, "cannot read the file at offset %llu",
+                 (unsigned long long)(req->offset + t.done));
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        res->aborted = true;
+        snprintf(res->error, sizeof res->error, "stopped");
+    } else if (rc == CURLE_WRITE_ERROR && res->body.overflowed) {
+        snprintf(res->error, sizeof res->error, "the server's answer is larger than %d bytes", HTTP_BODY_MAX);
+    } else {
+        res->transport_error = true;
+        snprintf(res->error, sizeof res->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    }
+    return true;
+}
+
+enum http_outcome http_outcome_of(const struct http_result *res)
+{
+    if (res->aborted)
+        return HTTP_ABORTED;
+    if (res->transport_error)
+        return HTTP_RETRY;
+    long s = res->status;
+    if (s >= 200 && s < 300)
+        return HTTP_OK;
+    if (s >= 500 || s == 423 || s == 429 || s == 408)
+        return HTTP_RETRY;
+    if (s == 409)
+        return HTTP_CONFLICT;
+    if (s == 404 || s == 410)
+        return HTTP_GONE;
+    return HTTP_FATAL;
+}

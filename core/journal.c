@@ -1,0 +1,388 @@
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* "vup1": tells our journal from any other SQLite file. */
+enum { JOURNAL_APP_ID = 0x76757031, JOURNAL_VERSION = 1 };
+
+struct journal {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    char owner[64];   /* this process: "pid:start-time" */
+    char path[4096];
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS uploads ("
+    " id INTEGER PRIMARY KEY, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    " inode INTEGER NOT NULL, endpoint TEXT NOT NULL, video TEXT NOT NULL DEFAULT '',"
+    " upload_link TEXT NOT NULL DEFAULT '', acked INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,"
+    " error TEXT NOT NULL DEFAULT '', verified TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',"
+    " created REAL NOT NULL, updated REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS uploads_key ON uploads(path, size, mtime_ns, endpoint);";
+
+static const char columns[] =
+    "id, path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, error, verified, created, updated";
+
+static double now_unix(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* A process's start time (field 22 of /proc/PID/stat) tells a live owner
+ * from a new process that reused its pid. */
+static bool process_start(long pid, unsigned long long *start)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *p = strrchr(text, ')'); /* the command name may hold spaces */
+    if (!p)
+        return false;
+    int field = 2;
+    for (p++; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    return sscanf(p, "%llu", start) == 1;
+}
+
+static bool owner_alive(const char *owner, const char *me)
+{
+    long pid;
+    unsigned long long start, now;
+    if (!owner[0] || !strcmp(owner, me) || sscanf(owner, "%ld:%llu", &pid, &start) != 2)
+        return false;
+    return process_start(pid, &now) && now == start;
+}
+
+static bool exec(struct journal *j, const char *sql)
+{
+    return sqlite3_exec(j->db, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+struct journal *journal_open(const char *dir, char *err, size_t cap)
+{
+    struct journal *j = calloc(1, sizeof *j);
+    if (!j) {
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&j->lock, NULL);
+    unsigned long long start = 0;
+    process_start(getpid(), &start);
+    snprintf(j->owner, sizeof j->owner, "%ld:%llu", (long)getpid(), start);
+    snprintf(j->path, sizeof j->path, "%s/journal.db", dir);
+
+    /* The directory and file are made private before SQLite sees them;
+     * SQLite gives its -wal and -shm files the database file's mode. */
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, cap, "cannot create journal directory %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    int fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, cap, "cannot open journal %s: %s", j->path, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    int app = 0, tables = 0;
+    if (sqlite3_open_v2(j->path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(j->db, 10000) != SQLITE_OK ||
+        pragma_int(j->db, "PRAGMA application_id", &app) != SQLITE_OK ||
+        pragma_int(j->db, "SELECT count(*) FROM sqlite_master", &tables) != SQLITE_OK) {
+        snprintf(err, cap, "journal %s is unreadable: %s", j->path, j->db ? sqlite3_errmsg(j->db) : "no memory");
+        goto fail;
+    }
+    if (app != JOURNAL_APP_ID && (app != 0 || tables != 0)) {
+        snprintf(err, cap, "%s is not a vimeo-up journal (move it away to start a new one)", j->path);
+        goto fail;
+    }
+    int version = 0;
+    char init[128];
+    snprintf(init, sizeof init, "PRAGMA application_id=%d; PRAGMA user_version=%d;", JOURNAL_APP_ID,
+             JOURNAL_VERSION);
+    if (!exec(j, "PRAGMA journal_mode=WAL") || !exec(j, "PRAGMA synchronous=NORMAL") || !exec(j, schema) ||
+        (app == 0 && !exec(j, init)) || pragma_int(j->db, "PRAGMA user_version", &version) != SQLITE_OK) {
+        snprintf(err, cap, "journal %s cannot be set up: %s", j->path, sqlite3_errmsg(j->db));
+        goto fail;
+    }
+    if (version > JOURNAL_VERSION) {
+        snprintf(err, cap, "journal %s was written by a newer vimeo-up (version %d)", j->path, version);
+        goto fail;
+    }
+    return j;
+fail:
+    journal_close(j);
+    return NULL;
+}
+
+void journal_close(struct journal *j)
+{
+    if (!j)
+        return;
+    sqlite3_close(j->db);
+    pthread_mutex_destroy(&j->lock);
+    free(j);
+}
+
+static void copy_text(char *out, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static void read_row(sqlite3_stmt *st, struct journal_entry *e)
+{
+    e->id = sqlite3_column_int64(st, 0);
+    copy_text(e->path, sizeof e->path, st, 1);
+    e->size = (uint64_t)sqlite3_column_int64(st, 2);
+    e->mtime_ns = sqlite3_column_int64(st, 3);
+    e->inode = (uint64_t)sqlite3_column_int64(st, 4);
+    copy_text(e->endpoint, sizeof e->endpoint, st, 5);
+    copy_text(e->video, sizeof e->video, st, 6);
+    copy_text(e->upload_link, sizeof e->upload_link, st, 7);
+    e->acked = (uint64_t)sqlite3_column_int64(st, 8);
+    copy_text(e->state, sizeof e->state, st, 9);
+    copy_text(e->error, sizeof e->error, st, 10);
+    copy_text(e->verified, sizeof e->verified, st, 11);
+    e->created = sqlite3_column_double(st, 12);
+    e->updated = sqlite3_column_double(st, 13);
+}
+
+/* Within a transaction: take row e for this process unless a live one has it. */
+static enum journal_claim take(struct journal *j, const struct journal_entry *e, const char *owner)
+{
+    if (owner_alive(owner, j->owner))
+        return JOURNAL_BUSY;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "UPDATE uploads SET owner=?, updated=? WHERE id=?", -1, &st, NULL) != SQLITE_OK)
+        return JOURNAL_ERROR;
+    sqlite3_bind_text(st, 1, j->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 2, now_unix());
+    sqlite3_bind_int64(st, 3, e->id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? JOURNAL_CLAIMED : JOURNAL_ERROR;
+}
+
+static enum journal_claim finish(struct journal *j, enum journal_claim result)
+{
+    exec(j, result == JOURNAL_ERROR ? "ROLLBACK" : "COMMIT");
+    pthread_mutex_unlock(&j->lock);
+    return result;
+}
+
+enum journal_claim journal_claim(struct journal *j, const struct journal_key *key, bool again,
+                                 struct journal_entry *out)
+{
+    pthread_mutex_lock(&j->lock);
+    if (!exec(j, "BEGIN IMMEDIATE")) {
+        pthread_mutex_unlock(&j->lock);
+        return JOURNAL_ERROR;
+    }
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT %s, owner FROM uploads WHERE path=? AND size=? AND mtime_ns=? AND endpoint=?"
+             " ORDER BY id DESC LIMIT 1", columns);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return finish(j, JOURNAL_ERROR);
+    sqlite3_bind_text(st, 1, key->path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)key->size);
+    sqlite3_bind_int64(st, 3, key->mtime_ns);
+    sqlite3_bind_text(st, 4, key->endpoint, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        char owner[64];
+        read_row(st, out);
+        copy_text(owner, sizeof owner, st, 14);
+        sqlite3_finalize(st);
+        bool finished = !strcmp(out->state, "done") || !strcmp(out->state, "cancelled");
+        if (!strcmp(out->state, "done") && !again)
+            return finish(j, owner_alive(owner, j->owner) ? JOURNAL_BUSY : JOURNAL_ALREADY_DONE);
+        if (!finished)
+            return finish(j, take(j, out, owner));
+        if (owner_alive(owner, j->owner))
+            return finish(j, JOURNAL_BUSY);
+    } else {
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return finish(j, JOURNAL_ERROR);
+    }
+    /* A new row: first upload of this file, or again after a finished one. */
+    if (sqlite3_prepare_v2(j->db,
+                           "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, state, owner, created, updated)"
+                           " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return finish(j, JOURNAL_ERROR);
+    double now = now_unix();
+    sqlite3_bind_text(st, 1, key->path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)key->size);
+    sqlite3_bind_int64(st, 3, key->mtime_ns);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)key->inode);
+    sqlite3_bind_text(st, 5, key->endpoint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, j->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 7, now);
+    sqlite3_bind_double(st, 8, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return finish(j, JOURNAL_ERROR);
+    *out = (struct journal_entry){ .id = sqlite3_last_insert_rowid(j->db), .size = key->size,
+                                   .mtime_ns = key->mtime_ns, .inode = key->inode, .created = now, .updated = now };
+    snprintf(out->path, sizeof out->path, "%s", key->path);
+    snprintf(out->endpoint, sizeof out->endpoint, "%s", key->endpoint);
+    strcpy(out->state, "queued");
+    return finish(j, JOURNAL_CLAIMED);
+}
+
+enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journal_entry *out)
+{
+    pthread_mutex_lock(&j->lock);
+    if (!exec(j, "BEGIN IMMEDIATE")) {
+        pthread_mutex_unlock(&j->lock);
+        return JOURNAL_ERROR;
+    }
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT %s, owner FROM uploads WHERE id=?", columns);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return finish(j, JOURNAL_ERROR);
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return finish(j, JOURNAL_ERROR);
+    }
+    char owner[64];
+    read_row(st, out);
+    copy_text(owner, sizeof owner, st, 14);
+    sqlite3_finalize(st);
+    return finish(j, take(j, out, owner));
+}
+
+bool journal_save(struct journal *j, const struct journal_entry *e)
+{
+    pthread_mutex_lock(&j->lock);
+    sqlite3_stmt *st;
+    bool ok = sqlite3_prepare_v2(j->db,
+                                 "UPDATE uploads SET video=?, upload_link=?, acked=?, state=?, error=?, verified=?,"
+                                 " updated=? WHERE id=?",
+                                 -1, &st, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(st, 1, e->video, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, e->upload_link, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)e->acked);
+        sqlite3_bind_text(st, 4, e->state, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, e->error, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, e->verified, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 7, now_unix());
+        sqlite3_bind_int64(st, 8, e->id);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&j->lock);
+    return ok;
+}
+
+void journal_release(struct journal *j, int64_t id)
+{
+    pthread_mutex_lock(&j->lock);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "UPDATE uploads SET owner='' WHERE id=? AND owner=?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, j->owner, -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&j->lock);
+}
+
+static bool read_by_id(struct journal *j, int64_t id, struct journal_entry *e)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT %s FROM uploads WHERE id=?", columns);
+    sqlite3_stmt *st;
+    bool ok = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_int64(st, 1, id);
+        ok = sqlite3_step(st) == SQLITE_ROW;
+        if (ok)
+            read_row(st, e);
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+int journal_each(struct journal *j, bool unfinished_only, void (*fn)(void *ctx, const struct journal_entry *e),
+                 void *ctx)
+{
+    /* Ids first, rows one at a time after: memory stays small whatever the
+     * journal's size, and fn may call back into the journal. */
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    pthread_mutex_lock(&j->lock);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(j->db,
+                                unfinished_only ? "SELECT id FROM uploads WHERE state NOT IN ('done', 'cancelled')"
+                                                  " ORDER BY id"
+                                                : "SELECT id FROM uploads ORDER BY id",
+                                -1, &st, NULL);
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *more = realloc(ids, cap * sizeof *ids);
+            if (!more) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            ids = more;
+        }
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&j->lock);
+    struct journal_entry *e = malloc(sizeof *e);
+    if (!e)
+        rc = SQLITE_NOMEM;
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        pthread_mutex_lock(&j->lock);
+        bool found = read_by_id(j, ids[i], e);
+        pthread_mutex_unlock(&j->lock);
+        if (found)
+            fn(ctx, e);
+    }
+    free(e);
+    free(ids);
+    return rc == SQLITE_OK ? (int)n : -1;
+}

@@ -1,0 +1,67 @@
+/*
+ * journal: what vimeo-up knows about every upload, durable across crashes,
+ * in SQLite (WAL) at DIR/journal.db, mode 0600 in a 0700 directory.
+ *
+ * A file is matched by (absolute path, size, mtime, endpoint), so a changed
+ * file is never resumed onto an old upload. A row is owned by one live
+ * process at a time (journal_claim, in one IMMEDIATE transaction): two
+ * vimeo-up processes sharing a journal never upload the same file at once.
+ * The access token is never stored. Thread-safe (one connection, a mutex).
+ */
+#ifndef JOURNAL_H
+#define JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct journal;
+
+struct journal_key {
+    const char *path;     /* absolute */
+    uint64_t size;
+    int64_t mtime_ns;
+    uint64_t inode;
+    const char *endpoint; /* API base, or the tus endpoint */
+};
+
+struct journal_entry {
+    int64_t id;
+    char path[4096];
+    uint64_t size;
+    int64_t mtime_ns;
+    uint64_t inode;
+    char endpoint[1024];
+    char video[96];
+    char upload_link[2048];
+    uint64_t acked;
+    char state[16];   /* queued creating uploading paused retrying verifying done failed cancelled */
+    char error[400];
+    char verified[400];
+    double created, updated; /* Unix time */
+};
+
+enum journal_claim { JOURNAL_CLAIMED, JOURNAL_ALREADY_DONE, JOURNAL_BUSY, JOURNAL_ERROR };
+
+/* Open or create; on failure err gets one line naming the file. */
+struct journal *journal_open(const char *dir, char *err, size_t cap);
+void journal_close(struct journal *j);
+
+/* Take the row for this file (creating it), unless another live process
+ * holds it (BUSY) or it is done and again is false (ALREADY_DONE; out says
+ * which video). again starts a fresh row even for a finished file. */
+enum journal_claim journal_claim(struct journal *j, const struct journal_key *key, bool again,
+                                 struct journal_entry *out);
+/* Take an existing row by id (for resume); same BUSY rule. */
+enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journal_entry *out);
+
+/* Store video, upload_link, acked, state, error and verified of e. */
+bool journal_save(struct journal *j, const struct journal_entry *e);
+/* Give up ownership of a row (on exit). */
+void journal_release(struct journal *j, int64_t id);
+
+/* Every row, oldest first, to fn; unfinished_only skips done and cancelled. */
+int journal_each(struct journal *j, bool unfinished_only, void (*fn)(void *ctx, const struct journal_entry *e),
+                 void *ctx);
+
+#endif

@@ -1,0 +1,232 @@
+#include "vimeo.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+
+/* Seconds until an ISO-8601 instant like 2023-04-08T09:21:35+00:00; -1 if unreadable. */
+static long seconds_until(const char *iso)
+{
+    struct tm tm = { 0 };
+    const char *rest = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest)
+        return -1;
+    long zone = 0;
+    int hh, mm;
+    if (*rest == '+' || *rest == '-') {
+        if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2)
+            return -1;
+        zone = (hh * 3600 + mm * 60) * (*rest == '-' ? -1 : 1);
+    } else if (*rest != 'Z' && *rest != '\0') {
+        return -1;
+    }
+    long delta = (long)(timegm(&tm) - zone - time(NULL));
+    return delta < 0 ? 0 : delta > 3600 ? 3600 : delta;
+}
+
+void vimeo_error_line(long status, const char *content_type, const char *body, size_t len, char *out, size_t cap)
+{
+    struct json j;
+    char message[200] = "", fields[160] = "";
+    uint64_t code = 0;
+    if (json_parse(&j, body, len) && json_type(&j, 0) == 'o') {
+        json_get_string(&j, json_find(&j, "error"), message, sizeof message);
+        json_get_uint(&j, json_find(&j, "error_code"), &code);
+        int params = json_find(&j, "invalid_parameters");
+        for (int i = 0; json_array_item(&j, params, i) >= 0; i++) {
+            char field[64];
+            int item = json_array_item(&j, params, i);
+            if (json_get_string(&j, json_find_in(&j, item, "field"), field, sizeof field) &&
+                strlen(fields) + strlen(field) + 3 < sizeof fields) {
+                if (fields[0])
+                    strcat(fields, ", ");
+                strcat(fields, field);
+            }
+        }
+    }
+    json_free(&j);
+    /* What the server wrote is shown, but never raw control characters. */
+    for (char *p = message; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    if (message[0])
+        snprintf(out, cap, "Vimeo API: %s (HTTP %ld%s%.0" PRIu64 "%s%s)", message, status, code ? ", error " : "",
+                 code, fields[0] ? "; invalid: " : "", fields);
+    else
+        snprintf(out, cap, "Vimeo API answered HTTP %ld with %s", status,
+                 len == 0 ? "an empty body" : content_type && strstr(content_type, "json") ? "unreadable JSON" :
+                 "a body that is not JSON");
+}
+
+/* Run one API call; on success parse its JSON into j (caller frees). */
+static bool call(struct vimeo_api *api, const char *method, const char *path, const char *body,
+                 struct vimeo_result *res, struct http_result *hr, struct json *j)
+{
+    char url[HTTP_URL_MAX];
+    snprintf(url, sizeof url, "%s%s", api->base, path);
+    const char *headers[] = { "Content-Type: application/json", NULL };
+    struct http_request req = { .method = method, .url = url, .token = api->token,
+                                .headers = body ? headers : NULL, .body = body, .body_len = body ? strlen(body) : 0 };
+    *res = (struct vimeo_result){ .retry_after = -1 };
+    *j = (struct json){ 0 };
+    if (!http_perform(api->http, &req, hr)) {
+        res->outcome = HTTP_FATAL;
+        snprintf(res->error, sizeof res->error, "%s %s: %s", method, path, hr->error);
+        return false;
+    }
+    res->status = hr->status;
+    res->outcome = http_outcome_of(hr);
+    res->retry_after = hr->retry_after;
+    if (res->retry_after < 0 && (hr->status == 429 || hr->ratelimit_remaining == 0) && hr->ratelimit_reset[0])
+        res->retry_after = seconds_until(hr->ratelimit_reset);
+    if (res->outcome == HTTP_ABORTED)
+        return false;
+    if (!hr->status) {
+        snprintf(res->error, sizeof res->error, "Vimeo API unreachable: %s", hr->error);
+        return false;
+    }
+    if (res->outcome != HTTP_OK) {
+        vimeo_error_line(hr->status, hr->content_type, hr->body.data ? hr->body.data : "", hr->body.len, res->error,
+                         sizeof res->error);
+        return false;
+    }
+    if (hr->status == 204)
+        return true;
+    if (!json_parse(j, hr->body.data ? hr->body.data : "", hr->body.len)) {
+        res->outcome = HTTP_RETRY; /* a proxy's HTML page or a cut answer: try again */
+        snprintf(res->error, sizeof res->error, "Vimeo API answered HTTP %ld with %s", hr->status,
+                 hr->body.len ? "a body that is not JSON" : "an empty body");
+        return false;
+    }
+    return true;
+}
+
+static bool read_upload(struct json *j, const char *prefix, struct vimeo_upload *out, struct vimeo_result *res)
+{
+    char path[64], why[96];
+    snprintf(path, sizeof path, "%supload.upload_link", prefix);
+    if (!json_get_string(j, json_find(j, path), out->upload_link, sizeof out->upload_link)) {
+        res->outcome = HTTP_FATAL;
+        snprintf(res->error, sizeof res->error, "Vimeo API answer has no upload.upload_link");
+        return false;
+    }
+    if (!http_url_allowed(out->upload_link, why, sizeof why)) {
+        res->outcome = HTTP_FATAL;
+        snprintf(res->error, sizeof res->error, "Vimeo gave an upload link that is refused: %s", why);
+        return false;
+    }
+    return true;
+}
+
+static bool valid_video_uri(const char *uri)
+{
+    if (strncmp(uri, "/videos/", 8) != 0 || !uri[8])
+        return false;
+    for (const char *p = uri + 8; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+static bool append_field(struct buf *b, const char *key, const char *value)
+{
+    return buf_printf(b, ",\"%s\":", key) && json_append_string(b, value);
+}
+
+void vimeo_create(struct vimeo_api *api, uint64_t size, const struct vimeo_video_meta *meta,
+                  struct vimeo_upload *out, struct vimeo_result *res)
+{
+    struct buf body;
+    buf_init(&body, 64 * 1024);
+    bool ok = buf_printf(&body, "{\"upload\":{\"approach\":\"tus\",\"size\":%" PRIu64 "}", size) &&
+              (!meta->name || append_field(&body, "name", meta->name)) &&
+              (!meta->description || append_field(&body, "description", meta->description)) &&
+              (!meta->folder || append_field(&body, "folder_uri", meta->folder)) &&
+              (!meta->privacy || (buf_puts(&body, ",\"privacy\":{\"view\":") &&
+                                  json_append_string(&body, meta->privacy) && buf_puts(&body, "}"))) &&
+              buf_puts(&body, "}");
+    if (!ok) {
+        *res = (struct vimeo_result){ .outcome = HTTP_FATAL, .retry_after = -1 };
+        snprintf(res->error, sizeof res->error, "the video name or description is not valid UTF-8");
+        buf_free(&body);
+        return;
+    }
+    struct http_result hr = { 0 };
+    struct json j;
+    if (call(api, "POST", "/me/videos?fields=uri,name,link,upload", body.data, res, &hr, &j)) {
+        if (!json_get_string(&j, json_find(&j, "uri"), out->uri, sizeof out->uri) || !valid_video_uri(out->uri)) {
+            res->outcome = HTTP_FATAL;
+            snprintf(res->error, sizeof res->error, "Vimeo API answer has no video uri");
+        } else {
+            read_upload(&j, "", out, res);
+        }
+    }
+    json_free(&j);
+    http_result_free(&hr);
+    buf_free(&body);
+}
+
+void vimeo_replace(struct vimeo_api *api, const char *uri, uint64_t size, const char *file_name,
+                   struct vimeo_upload *out, struct vimeo_result *res)
+{
+    struct buf body;
+    buf_init(&body, 8192);
+    char path[160];
+    snprintf(path, sizeof path, "%s/versions?fields=upload", uri);
+    bool ok = buf_puts(&body, "{\"file_name\":") && json_append_string(&body, file_name) &&
+              buf_printf(&body, ",\"upload\":{\"approach\":\"tus\",\"size\":%" PRIu64 "}}", size);
+    struct http_result hr = { 0 };
+    struct json j = { 0 };
+    if (!ok) {
+        *res = (struct vimeo_result){ .outcome = HTTP_FATAL, .retry_after = -1 };
+        snprintf(res->error, sizeof res->error, "the file name is not valid UTF-8");
+    } else if (call(api, "POST", path, body.data, res, &hr, &j) && read_upload(&j, "", out, res)) {
+        snprintf(out->uri, sizeof out->uri, "%s", uri);
+    }
+    json_free(&j);
+    http_result_free(&hr);
+    buf_free(&body);
+}
+
+void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, char *transcode_status, size_t cap,
+                  struct vimeo_result *res)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s?fields=uri,upload.status,transcode.status", uri);
+    struct http_result hr = { 0 };
+    struct json j;
+    upload_status[0] = transcode_status[0] = '\0';
+    if (call(api, "GET", path, NULL, res, &hr, &j)) {
+        json_get_string(&j, json_find(&j, "upload.status"), upload_status, cap);
+        json_get_string(&j, json_find(&j, "transcode.status"), transcode_status, cap);
+    }
+    json_free(&j);
+    http_result_free(&hr);
+}
+
+void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result *res)
+{
+    struct http_result hr = { 0 };
+    struct json j;
+    *free_bytes = -1;
+    if (call(api, "GET", "/me?fields=upload_quota", NULL, res, &hr, &j)) {
+        uint64_t v;
+        int t = json_find(&j, "upload_quota.space.free");
+        if (json_get_uint(&j, t, &v))
+            *free_bytes = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+    }
+    json_free(&j);
+    http_result_free(&hr);
+}
+
+void vimeo_delete(struct vimeo_api *api, const char *uri, struct vimeo_result *res)
+{
+    struct http_result hr = { 0 };
+    struct json j;
+    call(api, "DELETE", uri, NULL, res, &hr, &j);
+    json_free(&j);
+    http_result_free(&hr);
+}

@@ -1,0 +1,56 @@
+/*
+ * vimeo: the Vimeo API calls vimeo-up makes, and Vimeo's errors as one line.
+ *
+ * Every call sends the token as "Authorization: bearer" to the API base
+ * only; the token never appears in a result or an error. Failures say what
+ * Vimeo said: its "error" text, its error_code and the invalid fields.
+ * Rate limits: a 429, or X-RateLimit-Remaining reaching 0, gives a
+ * retry_after taken from Retry-After or else from X-RateLimit-Reset.
+ */
+#ifndef VIMEO_H
+#define VIMEO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http.h"
+
+struct vimeo_api {
+    struct http *http;
+    const char *base;    /* https://api.vimeo.com, no trailing slash */
+    const char *token;
+};
+
+struct vimeo_result {
+    enum http_outcome outcome;
+    long status;
+    long retry_after;    /* seconds to wait before the next API call, -1 if none */
+    char error[400];
+};
+
+struct vimeo_video_meta {
+    const char *name, *description, *privacy, *folder; /* NULL: not sent */
+};
+
+struct vimeo_upload {
+    char uri[96];                  /* /videos/N */
+    char upload_link[HTTP_URL_MAX];
+};
+
+/* POST /me/videos with approach tus and the size; fills uri and upload_link. */
+void vimeo_create(struct vimeo_api *api, uint64_t size, const struct vimeo_video_meta *meta,
+                  struct vimeo_upload *out, struct vimeo_result *res);
+/* POST {uri}/versions: a new upload link for an existing video. */
+void vimeo_replace(struct vimeo_api *api, const char *uri, uint64_t size, const char *file_name,
+                   struct vimeo_upload *out, struct vimeo_result *res);
+/* GET {uri}: upload.status and transcode.status ("in_progress", "complete", "error"). */
+void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, char *transcode_status, size_t cap,
+                  struct vimeo_result *res);
+/* GET /me: free upload space in bytes, or -1 when Vimeo does not say (null). */
+void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result *res);
+void vimeo_delete(struct vimeo_api *api, const char *uri, struct vimeo_result *res);
+
+/* Vimeo's error document (or whatever came instead) as one line (exported for tests). */
+void vimeo_error_line(long status, const char *content_type, const char *body, size_t len, char *out, size_t cap);
+
+#endif

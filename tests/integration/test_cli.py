@@ -1,0 +1,438 @@
+"""vimeo-up's command line against the sandbox: the contract other tests rely on."""
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+from harness import (NODE_MODULES, PEERS, TOKEN, VIMEO_UP, Sandbox, SandboxTest, make_file, sha256_file)
+
+ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+class CliTest(SandboxTest):
+    def state(self):
+        return os.path.join(self.tmp, "state")
+
+    def vimeo_up(self, *args, token=TOKEN, api=None, timeout=300, env=None, check_one_line=False):
+        environment = dict(os.environ, VIMEO_TOKEN=token)
+        environment.pop("VIMEO_API_URL", None)
+        environment.update(env or {})
+        argv = [VIMEO_UP, *args]
+        if args and args[0] == "list":
+            argv += ["--state", self.state()]
+        else:
+            argv += ["--api", api or self.sandbox.url, "--state", self.state()]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=environment, cwd=self.tmp)
+        if check_one_line:
+            lines = proc.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, proc.stderr)
+        return proc
+
+    def start(self, *args, token=TOKEN):
+        env = dict(os.environ, VIMEO_TOKEN=token)
+        return subprocess.Popen([VIMEO_UP, "--api", self.sandbox.url, "--state", self.state(), *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=self.tmp)
+
+    def events(self, proc):
+        events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+        for ev in events:
+            self.assertRegex(ev["time"], ISO_TIME)
+            self.assertIn(ev["event"], ("queued", "created", "progress", "paused", "resumed", "retry", "verified",
+                                        "done", "failed"))
+            self.assertIn("file", ev)
+        return events
+
+    def assert_all_stored(self, paths):
+        for path in paths:
+            up = self.sandbox.upload_named(os.path.basename(path))
+            self.assertEqual(up["sha256"], sha256_file(path), path)
+            self.assertTrue(up["complete"])
+
+    def journal(self):
+        proc = self.vimeo_up("list", "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return json.loads(proc.stdout)
+
+
+class HappyPath(CliTest):
+    def test_six_files_three_workers_json(self):
+        sizes = {"one byte.bin": 1, "Fête ☃.mov": 1 << 20, "東京.mp4": 5 * 1024 * 1024 + 3,
+                 "medium.mp4": 40 << 20, "odd.mkv": 7777777, "large.mp4": 300 << 20}
+        paths = [make_file(self.tmp, name, size, seed=i) for i, (name, size) in enumerate(sizes.items())]
+        proc = self.vimeo_up("--json", "-j", "3", "-c", "64M", *paths)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assert_all_stored(paths)
+        events = self.events(proc)
+        for path in paths:
+            mine = [ev for ev in events if ev["file"] == path]
+            kinds = [ev["event"] for ev in mine]
+            for kind in ("queued", "created", "verified", "done"):
+                self.assertIn(kind, kinds, path)
+            done = [ev for ev in mine if ev["event"] == "done"][0]
+            self.assertEqual((done["size"], done["acked"]), (os.path.getsize(path), os.path.getsize(path)))
+            self.assertRegex(done["video"], r"^/videos/\d+$")
+            verified = [ev for ev in mine if ev["event"] == "verified"][0]
+            self.assertIn(f"offset = length = {os.path.getsize(path)}", verified["message"])
+            self.assertLess(kinds.index("queued"), kinds.index("created"))
+            self.assertLess(kinds.index("created"), kinds.index("done"))
+        rows = self.journal()
+        self.assertEqual(sorted(r["state"] for r in rows), ["done"] * 6)
+
+    def test_plain_lines_escape_names_and_already_uploaded(self):
+        path = make_file(self.tmp, "evil\x1b[31mname.mp4", 1000)
+        proc = self.vimeo_up("--no-tui", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("\x1b", proc.stdout)
+        self.assertIn("evil\\x1b[31mname.mp4", proc.stdout)
+        self.assertIn("1 verified, 0 failed", proc.stdout)
+        again = self.vimeo_up("--no-tui", path)
+        self.assertEqual(again.returncode, 0)
+        self.assertRegex(again.stdout, r"already uploaded as /videos/\d+")
+        self.assertEqual(len(self.sandbox.uploads()), 1)
+        forced = self.vimeo_up("--no-tui", "--again", path)
+        self.assertEqual(forced.returncode, 0, forced.stderr)
+        self.assertEqual(len(self.sandbox.uploads()), 2)
+
+    def test_metadata_reaches_vimeo(self):
+        path = make_file(self.tmp, "clip.mp4", 10)
+        name = 'Q"uoted\nline ☃ 🎬'
+        proc = self.vimeo_up("--no-tui", "--name", name, "--description", "d", "--privacy", "unlisted", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        up = self.sandbox.upload_named(name)
+        status, _, data = self.sandbox.api("GET", up["video"])
+        video = json.loads(data)
+        self.assertEqual((video["name"], video["privacy"]["view"], video["description"]), (name, "unlisted", "d"))
+        self.assertEqual(up["authorization_seen"], 0, "the token never goes to the upload link")
+
+    def test_whole_file_in_one_patch(self):
+        path = make_file(self.tmp, "whole.bin", 3 << 20)
+        proc = self.vimeo_up("--no-tui", "-c", "0", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        up = self.sandbox.upload_named("whole.bin")
+        self.assertEqual((up["requests"]["PATCH"], up["sha256"]), (1, sha256_file(path)))
+
+    def test_small_chunks_make_many_patches(self):
+        path = make_file(self.tmp, "chunks.bin", (3 << 20) + 5)
+        proc = self.vimeo_up("--no-tui", "-c", "1M", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.sandbox.upload_named("chunks.bin")["requests"]["PATCH"], 4)
+
+
+class Faults(CliTest):
+    def upload_through(self, spec, size=6 << 20, chunk="2M", extra=()):
+        path = make_file(self.tmp, "fault.bin", size)
+        self.sandbox.fault(spec)
+        proc = self.vimeo_up("--json", "-c", chunk, *extra, path, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-2000:])
+        self.assert_all_stored([path])
+        return self.events(proc), self.sandbox.upload_named("fault.bin")
+
+    def test_connection_cut(self):
+        events, up = self.upload_through("cut=1000000,times=2,on=upload")
+        self.assertGreaterEqual(len([e for e in events if e["event"] == "retry"]), 2)
+        self.assertEqual(up["received"], up["size"], "bytes kept by the server are not sent again")
+
+    def test_server_errors(self):
+        events, _ = self.upload_through("error=503,times=3,on=upload")
+        retries = [e for e in events if e["event"] == "retry"]
+        self.assertEqual(len(retries), 3)
+        self.assertIn("503", retries[0]["error"])
+
+    def test_api_errors_on_create(self):
+        events, _ = self.upload_through("error=500,times=1,on=api,method=POST")
+        self.assertTrue(any("500" in e.get("error", "") for e in events if e["event"] == "retry"))
+
+    def test_transient_errors_at_start_are_retried(self):
+        events, _ = self.upload_through("error=503,times=2,on=api,method=GET")
+
+    def test_rate_limited_with_retry_after(self):
+        started = time.monotonic()
+        events, _ = self.upload_through("throttle=2,times=1,on=upload")
+        self.assertTrue(any("429" in e.get("error", "") for e in events if e["event"] == "retry"))
+        self.assertGreaterEqual(time.monotonic() - started, 2, "Retry-After: 2 is honoured")
+
+    def test_locked(self):
+        events, _ = self.upload_through("locked,times=2")
+        self.assertEqual(len([e for e in events if "423" in e.get("error", "")]), 2)
+
+    def test_stall(self):
+        events, _ = self.upload_through("stall=30,times=1", size=40 << 20, chunk="0",
+                                        extra=("--stall-timeout", "2"))
+        self.assertTrue(any(e["event"] == "retry" for e in events))
+
+    def test_conflict(self):
+        events, up = self.upload_through("conflict,times=2")
+        self.assertGreaterEqual(up["requests"]["HEAD"], 2, "409 makes the client ask where the upload is")
+
+    def test_expired_link(self):
+        path = make_file(self.tmp, "expiring.bin", 6 << 20)
+        self.sandbox.fault("expire=*,after=2000000,times=1,code=410")
+        proc = self.vimeo_up("--json", "-c", "2M", path, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        events = self.events(proc)
+        self.assertTrue(any("expired" in e.get("message", "") + e.get("error", "") for e in events))
+        uploads = self.sandbox.uploads()
+        self.assertEqual(len(uploads), 2, "a new upload replaced the expired one")
+        self.assertTrue(uploads[0]["expired"])
+        self.assertEqual((uploads[1]["sha256"], uploads[1]["complete"]), (sha256_file(path), True))
+        status, _, _ = self.sandbox.api("GET", uploads[0]["video"])
+        self.assertEqual(status, 404, "the stale video was deleted")
+
+
+class Resume(CliTest):
+    def test_kill_9_then_resume(self):
+        path = make_file(self.tmp, "killed.bin", 24 << 20)
+        proc = self.start("--no-tui", "-r", "4M", "-c", "8M", path)
+        self.wait_for(lambda: self.sandbox.uploads() and self.sandbox.uploads()[0]["offset"] > (5 << 20),
+                      timeout=30, what="part of the upload")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        rows = self.journal()
+        self.assertEqual(rows[0]["state"], "uploading")
+        resumed = self.vimeo_up("resume", "--no-tui")
+        self.assertEqual(resumed.returncode, 0, resumed.stderr + resumed.stdout)
+        up = self.sandbox.upload_named("killed.bin")
+        self.assertEqual(up["sha256"], sha256_file(path))
+        self.assertLessEqual(up["received"] - up["size"], 8 << 20)
+        self.assertEqual(self.journal()[0]["state"], "done")
+        self.assertIn("nothing to resume", self.vimeo_up("resume", "--no-tui").stdout)
+
+    def test_sigterm_saves_and_exits_130(self):
+        path = make_file(self.tmp, "term.bin", 16 << 20)
+        proc = self.start("--no-tui", "-r", "2M", path)
+        self.wait_for(lambda: self.sandbox.uploads() and self.sandbox.uploads()[0]["offset"] > (1 << 20),
+                      timeout=30, what="part of the upload")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        self.assertEqual(proc.returncode, 130)
+        self.assertLess(time.monotonic() - started, 3)
+        self.assertIn("resume", err)
+        row = self.journal()[0]
+        self.assertGreater(row["acked"], 0)
+        self.assertEqual(self.vimeo_up("resume", "--no-tui").returncode, 0)
+        self.assertEqual(self.sandbox.upload_named("term.bin")["sha256"], sha256_file(path))
+
+    def test_verify(self):
+        path = make_file(self.tmp, "v.bin", 1000)
+        self.assertEqual(self.vimeo_up("--no-tui", path).returncode, 0)
+        proc = self.vimeo_up("verify", path)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("complete", proc.stdout)
+        video = self.journal()[0]["video"]
+        self.assertEqual(self.vimeo_up("verify", video).returncode, 0)
+        self.assertEqual(self.vimeo_up("verify").returncode, 0)
+        self.sandbox.fault("expire=*,code=404")
+        # The link is gone, but Vimeo's API still says the upload completed.
+        self.assertEqual(self.vimeo_up("verify", path).returncode, 0)
+        self.sandbox.clear_faults()
+        self.sandbox.api("DELETE", video)
+        proc = self.vimeo_up("verify", path)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(self.vimeo_up("verify", "/videos/1").returncode, 1)
+
+    def test_incomplete_upload_fails_verify(self):
+        path = make_file(self.tmp, "partial.bin", 8 << 20)
+        proc = self.start("--no-tui", "-r", "2M", path)
+        self.wait_for(lambda: self.sandbox.uploads() and self.sandbox.uploads()[0]["offset"] > 0, timeout=30,
+                      what="part of the upload")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        verify = self.vimeo_up("verify", path)
+        self.assertEqual(verify.returncode, 1)
+        self.assertIn("incomplete", verify.stdout)
+
+    def test_two_processes_never_upload_one_file_at_once(self):
+        path = make_file(self.tmp, "shared.bin", 8 << 20)
+        first = self.start("--no-tui", "-r", "4M", path)
+        self.wait_for(lambda: self.sandbox.uploads(), timeout=30, what="the first upload")
+        second = self.vimeo_up("--no-tui", path, check_one_line=True)
+        self.assertEqual(second.returncode, 1)
+        self.assertIn("another vimeo-up", second.stderr)
+        first.communicate(timeout=60)
+        self.assertEqual(first.returncode, 0)
+        self.assertEqual(len(self.sandbox.uploads()), 1)
+
+
+class FakeApi(http.server.BaseHTTPRequestHandler):
+    """An API that misbehaves as told by the class attribute answer."""
+    answer = (200, "text/html", b"<html>oops</html>")
+
+    def do_GET(self):
+        self.reply()
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.reply()
+
+    def reply(self):
+        status, ctype, body = self.answer(self.path) if callable(self.answer) else self.answer
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class BadInput(CliTest):
+    def fake_api(self, answer):
+        handler = type("Handler", (FakeApi,), {"answer": staticmethod(answer) if callable(answer) else answer})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def assert_journal_intact(self):
+        before = self.journal()
+        self.assertTrue(all(r["state"] == "done" for r in before), before)
+
+    def setUp(self):
+        super().setUp()
+        self.good = make_file(self.tmp, "good.bin", 100)
+        self.assertEqual(self.vimeo_up("--no-tui", self.good).returncode, 0)
+
+    def test_missing_directory_empty_files(self):
+        empty = os.path.join(self.tmp, "empty.bin")
+        open(empty, "w").close()
+        for arg, words in (("missing.bin", "No such file"), (self.tmp, "is a directory"), (empty, "empty")):
+            proc = self.vimeo_up("--no-tui", arg, check_one_line=True)
+            self.assertEqual(proc.returncode, 1, arg)
+            self.assertIn(arg, proc.stderr)
+            self.assertIn(words, proc.stderr)
+        self.assert_journal_intact()
+
+    def test_unreadable_file(self):
+        path = make_file(self.tmp, "secret.bin", 100)
+        os.chmod(path, 0)
+        os.chmod(self.tmp, 0o777)
+        os.chmod(self.state(), 0o777)
+        os.chmod(os.path.join(self.state(), "journal.db"), 0o666)
+        env = dict(os.environ, VIMEO_TOKEN=TOKEN)
+        proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", VIMEO_UP,
+                               "--no-tui", "--api", self.sandbox.url, "--state", self.state(), path],
+                              capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertEqual(proc.stderr.strip(), f"vimeo-up: {path}: Permission denied")
+
+    def test_file_growing_during_upload(self):
+        path = make_file(self.tmp, "growing.bin", 6 << 20)
+        proc = self.start("--json", "-r", "2M", "-c", "1M", path)
+        self.wait_for(lambda: [u for u in self.sandbox.uploads() if u["name"] == "growing.bin" and u["offset"] > 0],
+                      timeout=30, what="upload start")
+        with open(path, "ab") as f:
+            f.write(b"more")
+        out, _ = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 1, out)
+        failed = [json.loads(l) for l in out.splitlines() if '"failed"' in l]
+        self.assertIn("changed during the upload", failed[0]["error"])
+        self.assertFalse(any('"done"' in l for l in out.splitlines()))
+
+    def test_bad_token_exits_3(self):
+        proc = self.vimeo_up("--no-tui", self.good, token="wrong", check_one_line=True)
+        self.assertEqual(proc.returncode, 3)
+        self.assertIn("8003", proc.stderr)
+        self.assertNotIn("wrong", proc.stderr)
+        proc = self.vimeo_up("--no-tui", self.good, token="", check_one_line=True)
+        self.assertEqual(proc.returncode, 3)
+        self.assertIn("VIMEO_TOKEN", proc.stderr)
+        self.assert_journal_intact()
+
+    def test_token_file(self):
+        token_file = os.path.join(self.tmp, "token")
+        with open(token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        os.chmod(token_file, 0o644)
+        proc = self.vimeo_up("--no-tui", "--token-file", token_file, self.good, token="", check_one_line=True)
+        self.assertEqual(proc.returncode, 3)
+        self.assertIn("readable by others", proc.stderr)
+        os.chmod(token_file, 0o600)
+        proc = self.vimeo_up("--no-tui", "--again", "--token-file", token_file, self.good, token="")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def test_api_unreachable_html_and_truncated(self):
+        for api in ("http://127.0.0.1:9",
+                    self.fake_api((200, "text/html", b"<html>maintenance</html>")),
+                    self.fake_api((200, "application/json", b'{"upload_quota": {"space": {"fr'))):
+            proc = self.vimeo_up("--no-tui", self.good, api=api, check_one_line=True)
+            self.assertEqual(proc.returncode, 3, (api, proc.stderr))
+            self.assertIn("cannot start", proc.stderr)
+        self.assert_journal_intact()
+
+    def test_plain_http_upload_link_is_refused(self):
+        def answer(path):
+            if path.startswith("/me/videos"):
+                return (200, "application/json", json.dumps({"uri": "/videos/5", "upload": {
+                    "upload_link": "http://files.example.com/files/x"}}).encode())
+            return (200, "application/json", b'{"upload_quota":{"space":{"free":null}}}')
+        path = make_file(self.tmp, "link.bin", 10)
+        proc = self.vimeo_up("--json", path, api=self.fake_api(answer))
+        self.assertEqual(proc.returncode, 1)
+        failed = [json.loads(l) for l in proc.stdout.splitlines() if '"failed"' in l][0]
+        self.assertIn("plain http is only allowed to loopback", failed["error"])
+
+    def test_plain_http_api_is_refused(self):
+        proc = self.vimeo_up("--no-tui", self.good, api="http://api.example.com", check_one_line=True)
+        self.assertEqual(proc.returncode, 3)
+        self.assertIn("loopback", proc.stderr)
+
+    def test_usage_errors_exit_2(self):
+        for args in (["--bogus", self.good], ["-j", "0", self.good], ["-c", "12X", self.good], [],
+                     ["--privacy", "everyone", self.good], ["resume", self.good], ["--jobs"]):
+            proc = self.vimeo_up(*args)
+            self.assertEqual(proc.returncode, 2, (args, proc.stderr))
+            self.assertTrue(proc.stderr.startswith("vimeo-up: "), proc.stderr)
+        self.assert_journal_intact()
+
+    def test_corrupt_journal_exits_3(self):
+        with open(os.path.join(self.state(), "journal.db"), "r+b") as f:
+            f.write(b"garbage" * 20)
+        proc = self.vimeo_up("--no-tui", self.good, check_one_line=True)
+        self.assertEqual(proc.returncode, 3)
+        self.assertIn("journal.db", proc.stderr)
+
+    def test_quota_refuses_early(self):
+        sb = Sandbox("--quota", "1000")
+        try:
+            path = make_file(self.tmp, "big.bin", 5000)
+            proc = self.vimeo_up("--json", path, api=sb.url)
+            self.assertEqual(proc.returncode, 1)
+            self.assertIn("larger than the free upload quota", proc.stdout)
+            self.assertEqual(sb.uploads(), [])
+        finally:
+            sb.stop()
+
+    def test_help_and_version(self):
+        proc = subprocess.run([VIMEO_UP, "--help"], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0)
+        for option in ("--jobs", "--chunk-size", "--limit-rate", "--api", "--token-file", "--state", "--no-tui",
+                       "--json", "--tus-endpoint", "--again"):
+            self.assertIn(option, proc.stdout)
+        self.assertRegex(subprocess.run([VIMEO_UP, "-V"], capture_output=True, text=True).stdout,
+                         r"^vimeo-up \d+\.\d+\.\d+\n$")
+
+
+class GenericTus(CliTest):
+    def test_official_node_tus_server(self):
+        store = os.path.join(self.tmp, "tus-store")
+        os.mkdir(store)
+        server = subprocess.Popen(["node", os.path.join(PEERS, "tus_node_server.js"), store],
+                                  stdout=subprocess.PIPE, text=True)
+        self.addCleanup(server.wait)
+        self.addCleanup(server.terminate)
+        endpoint = server.stdout.readline().split()[2]
+        path = make_file(self.tmp, "generic ☃.bin", (9 << 20) + 1)
+        proc = self.vimeo_up("--json", "-c", "4M", "--tus-endpoint", endpoint, path, token="")
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-1000:])
+        stored = [f for f in os.listdir(store) if not f.endswith(".json")]
+        self.assertEqual(len(stored), 1)
+        self.assertEqual(sha256_file(os.path.join(store, stored[0])), sha256_file(path))
+        with open(os.path.join(store, stored[0] + ".json")) as f:
+            self.assertEqual(json.load(f)["metadata"]["filename"], "generic ☃.bin")

@@ -1,0 +1,175 @@
+/* The engine through its public header, against a real sandbox: pause stops
+ * the bytes within a second, resume continues from the server's offset. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "engine.h"
+#include "http.h"
+
+static pid_t sandbox;
+static char api[128], dir[64];
+
+static size_t collect(char *data, size_t size, size_t n, void *ctx)
+{
+    struct buf *b = ctx;
+    buf_append(b, data, size * n);
+    return size * n;
+}
+
+/* The sandbox's count of bytes it holds for the only upload. */
+static long long server_offset(void)
+{
+    CURL *c = curl_easy_init();
+    struct buf b;
+    char url[160];
+    buf_init(&b, 1 << 20);
+    snprintf(url, sizeof url, "%s/_sandbox/uploads", api);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    long long offset = -1;
+    if (curl_easy_perform(c) == CURLE_OK && b.data) {
+        const char *p = strstr(b.data, "\"offset\":");
+        if (p)
+            offset = atoll(p + 9);
+    }
+    buf_free(&b);
+    curl_easy_cleanup(c);
+    return offset;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
+static int start_sandbox(void **state)
+{
+    (void)state;
+    const char *build = getenv("VIMEO_UP_BUILD") ? getenv("VIMEO_UP_BUILD") : "build";
+    char path[512];
+    int out[2];
+    snprintf(path, sizeof path, "%s/vimeo-sandbox", build);
+    if (pipe(out) != 0)
+        return -1;
+    sandbox = fork();
+    if (sandbox == 0) {
+        dup2(out[1], 1);
+        execl(path, path, "--port", "0", "--sink", "--token", "t", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[128] = "";
+    FILE *f = fdopen(out[0], "r");
+    if (!fgets(line, sizeof line, f) || sscanf(line, "listening on %127s", api) != 1)
+        return -1;
+    fclose(f);
+    snprintf(dir, sizeof dir, "/tmp/vimeo-up-engine.XXXXXX");
+    return mkdtemp(dir) && http_global_init() ? 0 : -1;
+}
+
+static int stop_sandbox(void **state)
+{
+    (void)state;
+    kill(sandbox, SIGTERM);
+    waitpid(sandbox, NULL, 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    http_global_cleanup();
+    return system(cmd);
+}
+
+static enum engine_state state_of(struct engine *e, unsigned id)
+{
+    struct engine_details d;
+    assert_true(engine_details(e, id, &d));
+    return d.row.state;
+}
+
+static void pause_stops_bytes_and_resume_finishes(void **state)
+{
+    (void)state;
+    char file[128], err[256];
+    snprintf(file, sizeof file, "%s/paused.bin", dir);
+    FILE *f = fopen(file, "w");
+    for (int i = 0; i < (8 << 20) / 64; i++)
+        fputs("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", f);
+    fclose(f);
+    struct engine_config config = { .api_base = api, .token = "t", .state_dir = dir, .workers = 2,
+                                    .chunk_size = 0, .rate_limit = 2 << 20, .stall_seconds = 30 };
+    struct engine *e = engine_new(&config, err, sizeof err);
+    assert_non_null(e);
+    assert_true(engine_check_api(e, err, sizeof err));
+    unsigned id = engine_add(e, file, err, sizeof err);
+    assert_int_not_equal(id, 0);
+    for (int i = 0; i < 100 && server_offset() < (1 << 20); i++)
+        sleep_ms(50);
+    assert_true(server_offset() >= (1 << 20));
+
+    engine_pause(e, id);
+    for (int i = 0; i < 20 && state_of(e, id) != ENGINE_PAUSED; i++)
+        sleep_ms(50);
+    assert_int_equal(state_of(e, id), ENGINE_PAUSED); /* within a second */
+    long long paused_at = server_offset();
+    sleep_ms(1500);
+    assert_int_equal(server_offset(), paused_at); /* no bytes while paused */
+    assert_true(engine_settled(e));
+
+    engine_resume(e, id);
+    for (int i = 0; i < 200 && state_of(e, id) != ENGINE_DONE; i++)
+        sleep_ms(50);
+    assert_int_equal(state_of(e, id), ENGINE_DONE);
+    assert_int_equal(server_offset(), 8 << 20);
+    struct engine_event events[64];
+    size_t n = engine_events(e, events, 64);
+    int paused = 0, resumed = 0;
+    for (size_t i = 0; i < n; i++) {
+        paused += events[i].kind == ENGINE_EV_PAUSED;
+        resumed += events[i].kind == ENGINE_EV_RESUMED;
+    }
+    assert_int_equal(paused, 1);
+    assert_int_equal(resumed, 1);
+    engine_free(e);
+}
+
+static void rate_cap_and_workers_change_while_running(void **state)
+{
+    (void)state;
+    char err[256];
+    struct engine_config config = { .api_base = api, .token = "t", .state_dir = dir, .workers = 1,
+                                    .rate_limit = 0, .stall_seconds = 30 };
+    struct engine *e = engine_new(&config, err, sizeof err);
+    assert_non_null(e);
+    engine_set_workers(e, 3);
+    engine_set_rate_limit(e, 1 << 20);
+    struct engine_row *rows;
+    struct engine_totals totals;
+    size_t n = engine_snapshot(e, &rows, &totals);
+    assert_int_equal(n, 0);
+    assert_int_equal(totals.workers, 3);
+    assert_int_equal(totals.rate_limit, 1 << 20);
+    free(rows);
+    engine_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pause_stops_bytes_and_resume_finishes),
+        cmocka_unit_test(rate_cap_and_workers_change_while_running),
+    };
+    return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
+}

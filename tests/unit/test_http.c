@@ -1,0 +1,141 @@
+/* Headers and URLs from the server, and what we refuse to send. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http.h"
+#include "vimeo.h"
+
+static void header(struct http_result *r, const char *line)
+{
+    http_parse_header(line, strlen(line), r);
+}
+
+static void parses_tus_and_rate_limit_headers(void **state)
+{
+    (void)state;
+    struct http_result r = { .retry_after = -1, .ratelimit_remaining = -1 };
+    header(&r, "HTTP/1.1 204 No Content\r\n");
+    header(&r, "upload-offset: 1048576\r\n");
+    header(&r, "Upload-Length:   2097152  \r\n");
+    header(&r, "Retry-After: 7\r\n");
+    header(&r, "X-RateLimit-Remaining: 0\r\n");
+    header(&r, "X-RateLimit-Reset: 2023-04-08T09:21:35+00:00\r\n");
+    header(&r, "Location: /files/abc\r\n");
+    assert_true(r.has_offset);
+    assert_int_equal(r.upload_offset, 1048576);
+    assert_true(r.has_length);
+    assert_int_equal(r.upload_length, 2097152);
+    assert_int_equal(r.retry_after, 7);
+    assert_int_equal(r.ratelimit_remaining, 0);
+    assert_string_equal(r.ratelimit_reset, "2023-04-08T09:21:35+00:00");
+    assert_string_equal(r.location, "/files/abc");
+    /* A second response (after 100 Continue) forgets the first one's headers. */
+    header(&r, "HTTP/1.1 200 OK\r\n");
+    assert_false(r.has_offset);
+    assert_int_equal(r.retry_after, -1);
+}
+
+static void refuses_bad_offsets(void **state)
+{
+    (void)state;
+    const char *bad[] = { "Upload-Offset: -1", "Upload-Offset: 12abc", "Upload-Offset: ", "Upload-Offset: 1 2",
+                          "Upload-Offset: 99999999999999999999999" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct http_result r = { 0 };
+        header(&r, bad[i]);
+        assert_false(r.has_offset);
+    }
+}
+
+static void retry_after_as_date(void **state)
+{
+    (void)state;
+    struct http_result r = { .retry_after = -1 };
+    header(&r, "Retry-After: Wed, 21 Oct 2015 07:28:00 GMT");
+    assert_int_equal(r.retry_after, 0); /* in the past: now */
+    header(&r, "Retry-After: soon");
+    assert_int_equal(r.retry_after, -1);
+}
+
+static void url_policy(void **state)
+{
+    (void)state;
+    char why[96];
+    assert_true(http_url_allowed("https://files.tus.vimeo.com/files/x", why, sizeof why));
+    assert_true(http_url_allowed("http://127.0.0.1:8080/files/x", why, sizeof why));
+    assert_true(http_url_allowed("http://localhost/x", why, sizeof why));
+    assert_true(http_url_allowed("http://[::1]:99/x", why, sizeof why));
+    assert_false(http_url_allowed("http://files.tus.vimeo.com/files/x", why, sizeof why));
+    assert_non_null(strstr(why, "loopback"));
+    assert_false(http_url_allowed("http://127.0.0.1.evil.com/x", why, sizeof why));
+    assert_false(http_url_allowed("ftp://127.0.0.1/x", why, sizeof why));
+    assert_false(http_url_allowed("file:///etc/passwd", why, sizeof why));
+    assert_false(http_url_allowed("https://a/x\r\nAuthorization: x", why, sizeof why));
+    assert_false(http_url_allowed("https://a/x y", why, sizeof why));
+    assert_false(http_url_allowed("", why, sizeof why));
+    assert_false(http_header_value_safe("Upload-Offset: 1\r\nX: y"));
+    assert_true(http_header_value_safe("Upload-Offset: 1"));
+}
+
+static void resolves_locations(void **state)
+{
+    (void)state;
+    char out[256];
+    assert_true(http_resolve("http://127.0.0.1:1080/files/", "/files/abc", out, sizeof out));
+    assert_string_equal(out, "http://127.0.0.1:1080/files/abc");
+    assert_true(http_resolve("http://127.0.0.1:1080/files/", "abc", out, sizeof out));
+    assert_string_equal(out, "http://127.0.0.1:1080/files/abc");
+    assert_true(http_resolve("http://127.0.0.1:1080/files", "https://up.example/x", out, sizeof out));
+    assert_string_equal(out, "https://up.example/x");
+}
+
+static void outcome_classes(void **state)
+{
+    (void)state;
+    static const struct { long status; enum http_outcome o; } cases[] = {
+        { 200, HTTP_OK }, { 204, HTTP_OK }, { 500, HTTP_RETRY }, { 502, HTTP_RETRY }, { 503, HTTP_RETRY },
+        { 423, HTTP_RETRY }, { 429, HTTP_RETRY }, { 409, HTTP_CONFLICT }, { 404, HTTP_GONE }, { 410, HTTP_GONE },
+        { 412, HTTP_FATAL }, { 415, HTTP_FATAL }, { 400, HTTP_FATAL }, { 401, HTTP_FATAL }, { 403, HTTP_FATAL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct http_result r = { .status = cases[i].status };
+        assert_int_equal(http_outcome_of(&r), cases[i].o);
+    }
+    struct http_result net = { .transport_error = true };
+    assert_int_equal(http_outcome_of(&net), HTTP_RETRY);
+}
+
+static void vimeo_errors_in_one_line(void **state)
+{
+    (void)state;
+    char out[400];
+    const char *body = "{\"error\":\"Something strange occurred.\",\"link\":null,\"developer_message\":\"x\","
+                       "\"error_code\":2204,\"invalid_parameters\":[{\"field\":\"upload.size\",\"error_code\":2204,"
+                       "\"error\":\"bad\"},{\"field\":\"privacy.view\",\"error\":\"bad\"}]}";
+    vimeo_error_line(400, "application/vnd.vimeo.error+json", body, strlen(body), out, sizeof out);
+    assert_string_equal(out, "Vimeo API: Something strange occurred. (HTTP 400, error 2204; invalid: upload.size, "
+                             "privacy.view)");
+    const char *html = "<html>Bad gateway</html>";
+    vimeo_error_line(502, "text/html", html, strlen(html), out, sizeof out);
+    assert_string_equal(out, "Vimeo API answered HTTP 502 with a body that is not JSON");
+    const char *evil = "{\"error\":\"line\\nbreak\\u001b[31m\"}";
+    vimeo_error_line(401, "application/json", evil, strlen(evil), out, sizeof out);
+    assert_null(strchr(out, '\n'));
+    assert_null(strchr(out, '\x1b'));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parses_tus_and_rate_limit_headers), cmocka_unit_test(refuses_bad_offsets),
+        cmocka_unit_test(retry_after_as_date),               cmocka_unit_test(url_policy),
+        cmocka_unit_test(resolves_locations),                cmocka_unit_test(outcome_classes),
+        cmocka_unit_test(vimeo_errors_in_one_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

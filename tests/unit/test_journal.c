@@ -1,0 +1,152 @@
+/* The journal: private, matched by (path, size, mtime, endpoint), owned by one process. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "journal.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/vimeo-up-journal.XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static const struct journal_key key = { "/videos/a.mp4", 1000, 1700000000123456789LL, 42, "https://api.vimeo.com" };
+
+static void private_files(void **state)
+{
+    (void)state;
+    char err[256], sub[128], path[160];
+    snprintf(sub, sizeof sub, "%s/state", dir);
+    struct journal *j = journal_open(sub, err, sizeof err);
+    assert_non_null(j);
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(path, sizeof path, "%s/journal.db", sub);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    journal_close(j);
+}
+
+static void matches_by_key_and_resumes(void **state)
+{
+    (void)state;
+    char err[256];
+    struct journal *j = journal_open(dir, err, sizeof err);
+    struct journal_entry *e = calloc(1, sizeof *e), *again = calloc(1, sizeof *again);
+    assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_CLAIMED);
+    strcpy(e->video, "/videos/7");
+    strcpy(e->upload_link, "https://files.tus.vimeo.com/files/x");
+    e->acked = 500;
+    strcpy(e->state, "uploading");
+    assert_true(journal_save(j, e));
+    journal_release(j, e->id);
+    journal_close(j);
+
+    j = journal_open(dir, err, sizeof err);
+    assert_int_equal(journal_claim(j, &key, false, again), JOURNAL_CLAIMED);
+    assert_int_equal(again->id, e->id);
+    assert_int_equal(again->acked, 500);
+    assert_string_equal(again->upload_link, "https://files.tus.vimeo.com/files/x");
+    /* A changed file (another mtime) never meets the old upload. */
+    struct journal_key changed = key;
+    changed.mtime_ns++;
+    assert_int_equal(journal_claim(j, &changed, false, again), JOURNAL_CLAIMED);
+    assert_int_not_equal(again->id, e->id);
+    assert_string_equal(again->upload_link, "");
+    /* Done: reported, unless again. */
+    strcpy(e->state, "done");
+    assert_true(journal_save(j, e));
+    assert_int_equal(journal_claim(j, &key, false, again), JOURNAL_ALREADY_DONE);
+    assert_string_equal(again->video, "/videos/7");
+    assert_int_equal(journal_claim(j, &key, true, again), JOURNAL_CLAIMED);
+    assert_int_not_equal(again->id, e->id);
+    journal_close(j);
+    free(e);
+    free(again);
+}
+
+static void another_live_process_holds_its_rows(void **state)
+{
+    (void)state;
+    int ready[2], done[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(done), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char err[256], c;
+        struct journal_entry *e = calloc(1, sizeof *e);
+        struct journal *j = journal_open(dir, err, sizeof err);
+        int claimed = j && journal_claim(j, &key, false, e) == JOURNAL_CLAIMED;
+        if (write(ready[1], claimed ? "y" : "n", 1) != 1 || read(done[0], &c, 1) != 1)
+            _exit(2);
+        _exit(0); /* dies holding the row, as a kill -9 would */
+    }
+    char c = 0, err[256];
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+    struct journal *j = journal_open(dir, err, sizeof err);
+    struct journal_entry *e = calloc(1, sizeof *e);
+    assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_BUSY);
+    assert_int_equal(write(done[1], "x", 1), 1);
+    int status;
+    waitpid(child, &status, 0);
+    /* Its owner is dead: the row is free again. */
+    assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_CLAIMED);
+    journal_close(j);
+    free(e);
+}
+
+static void refuses_foreign_and_corrupt_files(void **state)
+{
+    (void)state;
+    char err[256], sub[128], path[160], cmd[600];
+    snprintf(sub, sizeof sub, "%s/bad", dir);
+    mkdir(sub, 0700);
+    snprintf(path, sizeof path, "%s/journal.db", sub);
+    FILE *f = fopen(path, "w");
+    fputs("this is not a database, just some text that is long enough to look like a header.....", f);
+    fclose(f);
+    assert_null(journal_open(sub, err, sizeof err));
+    assert_non_null(strstr(err, path));
+    assert_null(strchr(err, '\n'));
+    unlink(path);
+    snprintf(cmd, sizeof cmd, "sqlite3 %s 'CREATE TABLE t(x)' 2>/dev/null || "
+                              "python3 -c \"import sqlite3; sqlite3.connect('%s').execute('CREATE TABLE t(x)')\"",
+             path, path);
+    assert_int_equal(system(cmd), 0);
+    assert_null(journal_open(sub, err, sizeof err));
+    assert_non_null(strstr(err, "not a vimeo-up journal"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(private_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(matches_by_key_and_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(another_live_process_holds_its_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_foreign_and_corrupt_files, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,47 @@
+/* Names are shown escaped: no escape sequence reaches the terminal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "text.h"
+
+static void escapes_controls_and_bad_bytes(void **state)
+{
+    (void)state;
+    char out[128];
+    text_escape("evil\x1b[2Jname\r\n.mp4", out, sizeof out);
+    assert_string_equal(out, "evil\\x1b[2Jname\\x0d\\x0a.mp4");
+    text_escape("caf\xc3\xa9 \xe2\x98\x83", out, sizeof out);
+    assert_string_equal(out, "caf\xc3\xa9 \xe2\x98\x83");
+    text_escape("bad\xff\xc3", out, sizeof out);
+    assert_string_equal(out, "bad\\xff\\xc3");
+    text_escape("c1\xc2\x9b", out, sizeof out); /* U+009B is CSI: an escape too */
+    assert_string_equal(out, "c1\\xc2\\x9b");
+    text_escape("del\x7f", out, sizeof out);
+    assert_string_equal(out, "del\\x7f");
+}
+
+static void never_cuts_a_character(void **state)
+{
+    (void)state;
+    char out[6];
+    text_escape("ab\xe2\x98\x83", out, sizeof out); /* 5 bytes + NUL fits */
+    assert_string_equal(out, "ab\xe2\x98\x83");
+    text_escape("abc\xe2\x98\x83", out, sizeof out);
+    assert_string_equal(out, "abc");
+    text_escape("a\x01", out, 5);
+    assert_string_equal(out, "a");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(escapes_controls_and_bad_bytes),
+        cmocka_unit_test(never_cuts_a_character),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

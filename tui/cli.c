@@ -1,0 +1,124 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "headless.h"
+#include "http.h"
+#include "text.h"
+
+static int signal_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t last_signal;
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    last_signal = sig;
+    ssize_t rc = write(signal_pipe[1], "s", 1);
+    (void)rc;
+    errno = saved;
+}
+
+int cli_signal_pipe(void)
+{
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -1;
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return signal_pipe[0];
+}
+
+int cli_signal_take(void)
+{
+    return last_signal;
+}
+
+/* Count how the jobs ended. */
+static void outcome(struct engine *e, unsigned *done, unsigned *failed, unsigned *unfinished)
+{
+    struct engine_row *rows;
+    struct engine_totals totals;
+    size_t n = engine_snapshot(e, &rows, &totals);
+    *done = *failed = *unfinished = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].state == ENGINE_DONE)
+            (*done)++;
+        else if (rows[i].state == ENGINE_FAILED)
+            (*failed)++;
+        else
+            (*unfinished)++;
+    }
+    free(rows);
+}
+
+int cli_run(struct cli *cli)
+{
+    int signal_fd = cli_signal_pipe();
+    if (!http_global_init()) {
+        fprintf(stderr, "vimeo-up: cannot initialise libcurl\n");
+        return EXIT_CANNOT_START;
+    }
+    char err[600];
+    struct engine *e = engine_new(&cli->config, err, sizeof err);
+    if (!e) {
+        fprintf(stderr, "vimeo-up: %s\n", err);
+        http_global_cleanup();
+        return EXIT_CANNOT_START;
+    }
+    if (cli->command != CLI_VERIFY && !engine_check_api(e, err, sizeof err)) {
+        fprintf(stderr, "vimeo-up: cannot start: %s\n", err);
+        engine_free(e);
+        http_global_cleanup();
+        return EXIT_CANNOT_START;
+    }
+
+    unsigned refused = 0, queued = 0;
+    if (cli->command == CLI_UPLOAD || (cli->command == CLI_VERIFY && cli->nfiles > 0)) {
+        for (int i = 0; i < cli->nfiles; i++) {
+            unsigned id = cli->command == CLI_UPLOAD ? engine_add(e, cli->files[i], err, sizeof err)
+                                                     : engine_add_verify(e, cli->files[i], err, sizeof err);
+            if (id) {
+                queued++;
+                continue;
+            }
+            char shown[700];
+            text_escape(err, shown, sizeof shown);
+            fprintf(stderr, "vimeo-up: %s\n", shown);
+            headless_print_refused(cli->json, cli->files[i], err);
+            refused++;
+        }
+    } else if (cli->command == CLI_RESUME) {
+        queued = engine_add_unfinished(e);
+        if (!queued && !cli->json)
+            printf("nothing to resume in %s\n", cli->config.state_dir);
+    } else {
+        queued = engine_add_verify_all(e);
+        if (!queued && !cli->json)
+            printf("nothing to verify in %s\n", cli->config.state_dir);
+    }
+
+    bool interrupted = headless_run(e, cli->json, signal_fd);
+    unsigned done, failed, unfinished;
+    outcome(e, &done, &failed, &unfinished);
+    if (interrupted)
+        fprintf(stderr, "vimeo-up: stopping on signal %d; progress is saved, 'vimeo-up resume' continues\n",
+                cli_signal_take());
+    engine_free(e);
+    http_global_cleanup();
+    if (!cli->json && !interrupted)
+        printf("%u verified, %u failed%s\n", done, failed + refused,
+               cli->command == CLI_VERIFY ? " verification" : "");
+    fflush(stdout);
+    if (interrupted)
+        return EXIT_INTERRUPTED;
+    return failed || refused || unfinished ? EXIT_FAILED : EXIT_OK;
+}

@@ -1,0 +1,43 @@
+/*
+ * cli: what the command line decided, and running it: start the engine,
+ * queue the work, hand over to the dashboard or the headless output, and
+ * turn the outcome into the exit status.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "engine.h"
+
+enum {
+    EXIT_OK = 0,           /* every file verified */
+    EXIT_FAILED = 1,       /* at least one upload failed */
+    EXIT_USAGE = 2,
+    EXIT_CANNOT_START = 3, /* token, API, journal */
+    EXIT_INTERRUPTED = 130,
+    EXIT_HELP = -1,        /* --help or --version printed: exit 0 */
+};
+
+enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST };
+
+struct cli {
+    enum cli_command command;
+    struct engine_config config;
+    const char *token_file;
+    bool no_tui, json;
+    char **files;
+    int nfiles;
+    char state_dir[PATH_MAX];
+};
+
+int cli_run(struct cli *cli);
+
+/* Install SIGINT/SIGTERM/SIGHUP handlers that write to a pipe; returns its
+ * read end (the front end polls it), or -1. SIGPIPE is ignored. */
+int cli_signal_pipe(void);
+/* The signal that arrived (0 if none), after the pipe was readable. */
+int cli_signal_take(void);
+
+#endif

@@ -1,0 +1,171 @@
+#include "headless.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "buf.h"
+#include "json.h"
+#include "text.h"
+#include "units.h"
+
+enum { PLAIN_PROGRESS_MS = 3000, JSON_PROGRESS_MS = 500, EVENT_BATCH = 64 };
+
+static void iso_time(double unix_time, char *out, size_t cap)
+{
+    time_t secs = (time_t)unix_time;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char whole[32];
+    strftime(whole, sizeof whole, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, cap, "%s.%03dZ", whole, (int)((unix_time - (double)secs) * 1000) % 1000);
+}
+
+static double now_unix(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void json_line(const char *event, const struct engine_details *d, const char *path, const char *error,
+                      const char *message, double when)
+{
+    struct buf b;
+    char stamp[40];
+    buf_init(&b, 64 * 1024);
+    buf_printf(&b, "{\"event\":\"%s\"", event);
+    if (d)
+        buf_printf(&b, ",\"job\":%u", d->row.id);
+    buf_puts(&b, ",\"file\":");
+    json_append_string_lossy(&b, path);
+    buf_puts(&b, ",\"video\":");
+    if (d && d->row.video[0])
+        json_append_string_lossy(&b, d->row.video);
+    else
+        buf_puts(&b, "null");
+    if (d)
+        buf_printf(&b, ",\"size\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"rate\":%.0f", d->row.size,
+                   d->row.sent, d->row.acked, d->row.rate);
+    if (error) {
+        buf_puts(&b, ",\"error\":");
+        json_append_string_lossy(&b, error);
+    }
+    if (message && message[0]) {
+        buf_puts(&b, ",\"message\":");
+        json_append_string_lossy(&b, message);
+    }
+    iso_time(when, stamp, sizeof stamp);
+    buf_printf(&b, ",\"time\":\"%s\"}\n", stamp);
+    fputs(b.data ? b.data : "", stdout);
+    buf_free(&b);
+}
+
+void headless_print_refused(bool json, const char *path, const char *error)
+{
+    if (json) {
+        json_line("failed", NULL, path, error, NULL, now_unix());
+        fflush(stdout);
+    }
+}
+
+static void progress_text(const struct engine_row *row, char *out, size_t cap)
+{
+    char sent[16], acked[16], size[16], rate[16], eta[16];
+    units_format_size(row->sent, sent, sizeof sent);
+    units_format_size(row->acked, acked, sizeof acked);
+    units_format_size(row->size, size, sizeof size);
+    units_format_size((uint64_t)row->rate, rate, sizeof rate);
+    units_format_duration(row->rate > 0 ? (double)(row->size - row->acked) / row->rate : -1, eta, sizeof eta);
+    snprintf(out, cap, "%3.0f%%  sent %s, acked %s of %s  %s/s  ETA %s",
+             row->size ? floor(100.0 * (double)row->acked / (double)row->size) : 100.0, sent, acked, size, rate, eta);
+}
+
+static void print_event(struct engine *e, bool json, const struct engine_event *ev)
+{
+    struct engine_details *d = malloc(sizeof *d);
+    if (!d || !engine_details(e, ev->job, d)) {
+        free(d);
+        return;
+    }
+    const char *name = engine_event_name(ev->kind);
+    bool is_error = ev->kind == ENGINE_EV_FAILED || ev->kind == ENGINE_EV_RETRY;
+    if (json) {
+        json_line(name, d, d->path, is_error ? ev->message : NULL, is_error ? NULL : ev->message, ev->time);
+    } else {
+        char shown[256], message[800];
+        text_escape(d->row.name, shown, sizeof shown);
+        text_escape(ev->message, message, sizeof message);
+        if (ev->kind == ENGINE_EV_QUEUED) {
+            char size[16];
+            units_format_size(d->row.size, size, sizeof size);
+            printf("%-9s %s  (%s)\n", name, shown, size);
+        } else {
+            printf("%-9s %s%s%s\n", name, shown, message[0] ? "  " : "", message);
+        }
+    }
+    free(d);
+}
+
+static void print_progress(struct engine *e, bool json, double now, double *last_line)
+{
+    struct engine_row *rows;
+    struct engine_totals totals;
+    size_t n = engine_snapshot(e, &rows, &totals);
+    for (size_t i = 0; i < n; i++) {
+        const struct engine_row *row = &rows[i];
+        if (row->state != ENGINE_UPLOADING)
+            continue;
+        if (json) {
+            struct engine_details *d = malloc(sizeof *d);
+            if (d && engine_details(e, row->id, d))
+                json_line("progress", d, d->path, NULL, NULL, now);
+            free(d);
+        } else {
+            char shown[256], text[160];
+            text_escape(row->name, shown, sizeof shown);
+            progress_text(row, text, sizeof text);
+            printf("%-9s %s  %s\n", "progress", shown, text);
+        }
+    }
+    free(rows);
+    *last_line = now;
+}
+
+bool headless_run(struct engine *e, bool json, int signal_fd)
+{
+    struct engine_event events[EVENT_BATCH];
+    double last_progress = now_unix();
+    int interval_ms = json ? JSON_PROGRESS_MS : PLAIN_PROGRESS_MS;
+    for (;;) {
+        struct pollfd fds[2] = { { engine_wakeup_fd(e), POLLIN, 0 }, { signal_fd, POLLIN, 0 } };
+        double now = now_unix();
+        int wait_ms = interval_ms - (int)((now - last_progress) * 1000);
+        if (wait_ms < 0)
+            wait_ms = 0;
+        int rc = poll(fds, signal_fd >= 0 ? 2 : 1, wait_ms);
+        if (rc > 0 && (fds[1].revents & POLLIN))
+            return true;
+        engine_wakeup_drain(e);
+        size_t n;
+        while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
+            for (size_t i = 0; i < n; i++)
+                print_event(e, json, &events[i]);
+        now = now_unix();
+        if ((now - last_progress) * 1000 >= interval_ms)
+            print_progress(e, json, now, &last_progress);
+        fflush(stdout);
+        if (engine_settled(e)) {
+            while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
+                for (size_t i = 0; i < n; i++)
+                    print_event(e, json, &events[i]);
+            fflush(stdout);
+            return false;
+        }
+    }
+}

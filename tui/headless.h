@@ -1,0 +1,22 @@
+/*
+ * headless: vimeo-up without a screen. Plain lines (one per state change,
+ * and a progress line per active upload every few seconds) or JSON lines
+ * (one object per event; progress at most twice a second per upload). No
+ * escape codes; names are shown escaped.
+ */
+#ifndef HEADLESS_H
+#define HEADLESS_H
+
+#include <stdbool.h>
+
+#include "engine.h"
+
+/* Print an event (also used for files refused before they were queued:
+ * job 0, with path and error given). */
+void headless_print_refused(bool json, const char *path, const char *error);
+
+/* Run until the engine settles or a signal arrives on signal_fd. Returns
+ * true if interrupted by a signal. */
+bool headless_run(struct engine *e, bool json, int signal_fd);
+
+#endif

@@ -1,0 +1,342 @@
+/*
+ * vimeo-up: the command line. Parses options, reads the token, starts the
+ * engine, and runs the dashboard on a terminal or the headless output
+ * otherwise. See --help and man/vimeo-up.1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "engine.h"
+#include "headless.h"
+#include "journal.h"
+#include "json.h"
+#include "text.h"
+#include "units.h"
+
+static const char usage_text[] =
+    "usage: vimeo-up [options] FILE...      upload, printing plain progress lines\n"
+    "       vimeo-up resume [options]       continue every unfinished upload in the journal\n"
+    "       vimeo-up verify [FILE|URI...]   HEAD-check journal entries (all if none named)\n"
+    "       vimeo-up list [--json]          the journal as a table, or JSON\n"
+    "  -j, --jobs N            parallel uploads (default 4)\n"
+    "  -c, --chunk-size SIZE   bytes per PATCH, K/M/G suffixes (default 128M; 0 = whole rest)\n"
+    "  -r, --limit-rate RATE   total upload rate cap in bytes/s, K/M/G suffixes (default none)\n"
+    "      --api URL           API base (default https://api.vimeo.com, env VIMEO_API_URL)\n"
+    "      --token-file FILE   read the access token from FILE (else env VIMEO_TOKEN)\n"
+    "      --state DIR         journal directory (default $XDG_STATE_HOME/vimeo-up)\n"
+    "      --no-tui            plain progress lines even on a terminal\n"
+    "      --json              JSON-lines events on stdout (implies --no-tui)\n"
+    "      --name N, --description D, --privacy VIEW, --folder URI\n"
+    "      --tus-endpoint URL  any tus 1.0 server with the creation extension, instead of Vimeo\n"
+    "      --again             upload even if the journal says the file was uploaded\n"
+    "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default 30)\n"
+    "  -h, --help; -V, --version\n"
+    "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 130 interrupted.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "vimeo-up: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'vimeo-up --help'.\n");
+    return EXIT_USAGE;
+}
+
+/* A count or size from the command line. */
+static bool parse_size_option(const char *text, uint64_t *out)
+{
+    return units_parse_size(text, out);
+}
+
+static int parse_options(int argc, char **argv, struct cli *cli)
+{
+    enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
+           OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL };
+    static const struct option options[] = {
+        { "jobs", required_argument, NULL, 'j' },
+        { "chunk-size", required_argument, NULL, 'c' },
+        { "limit-rate", required_argument, NULL, 'r' },
+        { "api", required_argument, NULL, OPT_API },
+        { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+        { "state", required_argument, NULL, OPT_STATE },
+        { "no-tui", no_argument, NULL, OPT_NO_TUI },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "name", required_argument, NULL, OPT_NAME },
+        { "description", required_argument, NULL, OPT_DESCRIPTION },
+        { "privacy", required_argument, NULL, OPT_PRIVACY },
+        { "folder", required_argument, NULL, OPT_FOLDER },
+        { "tus-endpoint", required_argument, NULL, OPT_TUS },
+        { "again", no_argument, NULL, OPT_AGAIN },
+        { "stall-timeout", required_argument, NULL, OPT_STALL },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char *const privacy_views[] = { "anybody", "contacts", "disable", "nobody", "password",
+                                                 "unlisted", "users" };
+    uint64_t n;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":j:c:r:hV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'j':
+            if (!parse_size_option(optarg, &n) || n < 1 || n > 64)
+                return usage_error("--jobs: not a number from 1 to 64: %s", optarg);
+            cli->config.workers = (unsigned)n;
+            break;
+        case 'c':
+            if (!parse_size_option(optarg, &cli->config.chunk_size))
+                return usage_error("--chunk-size: not a size (e.g. 128M): %s", optarg);
+            break;
+        case 'r':
+            if (!parse_size_option(optarg, &cli->config.rate_limit))
+                return usage_error("--limit-rate: not a rate in bytes/s (e.g. 10M): %s", optarg);
+            break;
+        case OPT_API: cli->config.api_base = optarg; break;
+        case OPT_TOKEN_FILE: cli->token_file = optarg; break;
+        case OPT_STATE: cli->config.state_dir = optarg; break;
+        case OPT_NO_TUI: cli->no_tui = true; break;
+        case OPT_JSON: cli->json = cli->no_tui = true; break;
+        case OPT_NAME: cli->config.name = optarg; break;
+        case OPT_DESCRIPTION: cli->config.description = optarg; break;
+        case OPT_PRIVACY: {
+            size_t i;
+            for (i = 0; i < sizeof privacy_views / sizeof privacy_views[0]; i++)
+                if (!strcmp(optarg, privacy_views[i]))
+                    break;
+            if (i == sizeof privacy_views / sizeof privacy_views[0])
+                return usage_error("--privacy: one of anybody, contacts, disable, nobody, password, unlisted, "
+                                   "users; not %s", optarg);
+            cli->config.privacy = optarg;
+            break;
+        }
+        case OPT_FOLDER: cli->config.folder = optarg; break;
+        case OPT_TUS: cli->config.tus_endpoint = optarg; break;
+        case OPT_AGAIN: cli->config.again = true; break;
+        case OPT_STALL:
+            if (!parse_size_option(optarg, &n) || n < 1 || n > 3600)
+                return usage_error("--stall-timeout: not a number of seconds from 1 to 3600: %s", optarg);
+            cli->config.stall_seconds = (long)n;
+            break;
+        case 'h': fputs(usage_text, stdout); return EXIT_HELP;
+        case 'V': printf("vimeo-up %s\n", VIMEO_UP_VERSION); return EXIT_HELP;
+        case ':': return usage_error("%s needs a value", argv[optind - 1]);
+        default: return usage_error("unknown option: %s", argv[optind - 1]);
+        }
+    }
+    return EXIT_OK;
+}
+
+/* The token: from --token-file (which no one else may read), else VIMEO_TOKEN. */
+static int read_token(struct cli *cli, char *token, size_t cap)
+{
+    token[0] = '\0';
+    if (cli->token_file) {
+        int fd = open(cli->token_file, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            fprintf(stderr, "vimeo-up: --token-file %s: %s\n", cli->token_file, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return EXIT_CANNOT_START;
+        }
+        if (st.st_mode & 077) {
+            fprintf(stderr, "vimeo-up: --token-file %s: readable by others; run chmod 600 %s\n", cli->token_file,
+                    cli->token_file);
+            close(fd);
+            return EXIT_CANNOT_START;
+        }
+        ssize_t got = read(fd, token, cap - 1);
+        close(fd);
+        if (got < 0 || (size_t)got == cap - 1) {
+            fprintf(stderr, "vimeo-up: --token-file %s: %s\n", cli->token_file,
+                    got < 0 ? strerror(errno) : "too long for a token");
+            return EXIT_CANNOT_START;
+        }
+        token[got] = '\0';
+    } else if (getenv("VIMEO_TOKEN")) {
+        snprintf(token, cap, "%s", getenv("VIMEO_TOKEN"));
+    }
+    size_t len = strlen(token);
+    while (len && (token[len - 1] == '\n' || token[len - 1] == '\r' || token[len - 1] == ' '))
+        token[--len] = '\0';
+    return EXIT_OK;
+}
+
+static int make_dirs(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int rc = mkdir(path, 0700);
+        *p = '/';
+        if (rc != 0 && errno != EEXIST)
+            return -1;
+    }
+    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int resolve_state_dir(struct cli *cli)
+{
+    if (!cli->config.state_dir) {
+        const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+        if (xdg && xdg[0] == '/')
+            snprintf(cli->state_dir, sizeof cli->state_dir, "%s/vimeo-up", xdg);
+        else if (home && home[0])
+            snprintf(cli->state_dir, sizeof cli->state_dir, "%s/.local/state/vimeo-up", home);
+        else
+            return fprintf(stderr, "vimeo-up: no HOME or XDG_STATE_HOME; use --state DIR\n"), EXIT_CANNOT_START;
+    } else {
+        snprintf(cli->state_dir, sizeof cli->state_dir, "%s", cli->config.state_dir);
+    }
+    if (make_dirs(cli->state_dir) != 0) {
+        fprintf(stderr, "vimeo-up: cannot create state directory %s: %s\n", cli->state_dir, strerror(errno));
+        return EXIT_CANNOT_START;
+    }
+    cli->config.state_dir = cli->state_dir;
+    return EXIT_OK;
+}
+
+struct list_ctx {
+    bool json;
+    unsigned rows;
+    struct buf out;
+};
+
+static void list_row(void *arg, const struct journal_entry *e)
+{
+    struct list_ctx *ctx = arg;
+    if (ctx->json) {
+        buf_reset(&ctx->out);
+        buf_printf(&ctx->out, "%s{\"id\":%" PRId64 ",\"file\":", ctx->rows ? "," : "", e->id);
+        json_append_string_lossy(&ctx->out, e->path);
+        buf_printf(&ctx->out, ",\"size\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"state\":", e->size, e->acked);
+        json_append_string_lossy(&ctx->out, e->state);
+        buf_puts(&ctx->out, ",\"video\":");
+        if (e->video[0])
+            json_append_string_lossy(&ctx->out, e->video);
+        else
+            buf_puts(&ctx->out, "null");
+        buf_puts(&ctx->out, ",\"endpoint\":");
+        json_append_string_lossy(&ctx->out, e->endpoint);
+        buf_puts(&ctx->out, ",\"error\":");
+        if (e->error[0])
+            json_append_string_lossy(&ctx->out, e->error);
+        else
+            buf_puts(&ctx->out, "null");
+        buf_puts(&ctx->out, ",\"verified\":");
+        json_append_string_lossy(&ctx->out, e->verified);
+        buf_printf(&ctx->out, ",\"updated\":%.3f}", e->updated);
+        fputs(ctx->out.data ? ctx->out.data : "", stdout);
+    } else {
+        char size[16], acked[16], path[1024];
+        units_format_size(e->size, size, sizeof size);
+        units_format_size(e->acked, acked, sizeof acked);
+        text_escape(e->path, path, sizeof path);
+        printf("%5" PRId64 "  %-10s %10s %10s  %-18s %s\n", e->id, e->state, size, acked,
+               e->video[0] ? e->video : "-", path);
+    }
+    ctx->rows++;
+}
+
+static int run_list(struct cli *cli, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            cli->json = true;
+        else
+            return usage_error("list: unexpected argument: %s", argv[i]);
+    }
+    char err[512];
+    struct journal *j = journal_open(cli->config.state_dir, err, sizeof err);
+    if (!j)
+        return fprintf(stderr, "vimeo-up: %s\n", err), EXIT_CANNOT_START;
+    struct list_ctx ctx = { .json = cli->json };
+    buf_init(&ctx.out, 64 * 1024);
+    if (cli->json)
+        fputs("[", stdout);
+    else
+        printf("%5s  %-10s %10s %10s  %-18s %s\n", "ID", "STATE", "SIZE", "ACKED", "VIDEO", "FILE");
+    int n = journal_each(j, false, list_row, &ctx);
+    if (cli->json)
+        fputs("]\n", stdout);
+    buf_free(&ctx.out);
+    journal_close(j);
+    if (n < 0)
+        return fprintf(stderr, "vimeo-up: cannot read the journal in %s\n", cli->config.state_dir), EXIT_CANNOT_START;
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = { .config = { .workers = 4, .chunk_size = 128ULL << 20, .stall_seconds = 30 } };
+    enum cli_command command = CLI_UPLOAD;
+    int first = 1;
+    if (argc > 1 && !strcmp(argv[1], "resume"))
+        command = CLI_RESUME, first = 2;
+    else if (argc > 1 && !strcmp(argv[1], "verify"))
+        command = CLI_VERIFY, first = 2;
+    else if (argc > 1 && !strcmp(argv[1], "list"))
+        command = CLI_LIST, first = 2;
+
+    int rc;
+    if (command == CLI_LIST) {
+        /* list takes only --json and --state; parse --state by hand. */
+        int kept = 0;
+        char **rest = argv + first;
+        for (int i = first; i < argc; i++) {
+            if (!strcmp(argv[i], "--state") && i + 1 < argc)
+                cli.config.state_dir = argv[++i];
+            else if (!strncmp(argv[i], "--state=", 8))
+                cli.config.state_dir = argv[i] + 8;
+            else
+                rest[kept++] = argv[i];
+        }
+        if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+            return rc;
+        return run_list(&cli, kept, rest);
+    }
+
+    argv[first - 1] = argv[0];
+    rc = parse_options(argc - first + 1, argv + first - 1, &cli);
+    if (rc == EXIT_HELP)
+        return EXIT_OK;
+    if (rc != EXIT_OK)
+        return rc;
+    char **files = argv + first - 1 + optind;
+    int nfiles = argc - first + 1 - optind;
+    if (command == CLI_UPLOAD && nfiles == 0)
+        return usage_error("%s", "no FILE to upload (or a command: resume, verify, list)");
+    if (command == CLI_RESUME && nfiles > 0)
+        return usage_error("resume takes no FILE: %s", files[0]);
+
+    if (!cli.config.api_base)
+        cli.config.api_base = getenv("VIMEO_API_URL") && *getenv("VIMEO_API_URL") ? getenv("VIMEO_API_URL")
+                                                                                 : "https://api.vimeo.com";
+    char token[4096];
+    if ((rc = read_token(&cli, token, sizeof token)) != EXIT_OK)
+        return rc;
+    if (!token[0] && !cli.config.tus_endpoint && command != CLI_VERIFY) {
+        fprintf(stderr, "vimeo-up: no access token: set VIMEO_TOKEN or use --token-file FILE\n");
+        return EXIT_CANNOT_START;
+    }
+    cli.config.token = token;
+    if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+        return rc;
+    cli.command = command;
+    cli.files = files;
+    cli.nfiles = nfiles;
+    rc = cli_run(&cli);
+    memset(token, 0, sizeof token);
+    return rc;
+}
