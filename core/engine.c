@@ -86,8 +86,10 @@ struct engine {
     struct job **runq;
     size_t rq_head, rq_len, rq_cap;
     unsigned next_id;
-    unsigned target_workers, live_workers;
-    bool worker_alive[MAX_WORKERS];
+    unsigned target_workers;
+    bool worker_alive[MAX_WORKERS];    /* running its loop */
+    bool worker_joinable[MAX_WORKERS]; /* started and not yet joined */
+    pthread_t workers[MAX_WORKERS];
     bool stopping;
 
     pthread_t helper;
@@ -833,9 +835,10 @@ static void *worker_main(void *arg)
         wake(e);
     }
     e->worker_alive[w->index] = false;
-    e->live_workers--;
     pthread_cond_broadcast(&e->cond);
     pthread_mutex_unlock(&e->lock);
+    /* Still ours after this: the handle. engine_free() joins us, so curl's
+     * global cleanup can never run before this. */
     http_free(w->http);
     free(w);
     return NULL;
@@ -848,26 +851,26 @@ static void start_workers(struct engine *e)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     for (unsigned i = 0; i < e->target_workers && i < MAX_WORKERS; i++) {
         if (e->worker_alive[i])
             continue;
+        if (e->worker_joinable[i]) {
+            /* A worker that left when the pool shrank: it needs the lock no
+             * more, so joining it here cannot deadlock. */
+            pthread_join(e->workers[i], NULL);
+            e->worker_joinable[i] = false;
+        }
         struct worker *w = calloc(1, sizeof *w);
-        pthread_t t;
         if (!w)
             break;
         w->e = e;
         w->index = i;
-        if (pthread_create(&t, &attr, worker_main, w) != 0) {
+        if (pthread_create(&e->workers[i], NULL, worker_main, w) != 0) {
             free(w);
             break;
         }
-        e->worker_alive[i] = true;
-        e->live_workers++;
+        e->worker_alive[i] = e->worker_joinable[i] = true;
     }
-    pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -1003,9 +1006,10 @@ void engine_free(struct engine *e)
     for (size_t i = 0; i < e->njobs; i++)
         atomic_store(&e->jobs[i]->interrupt, true);
     pthread_cond_broadcast(&e->cond);
-    while (e->live_workers)
-        pthread_cond_wait(&e->cond, &e->lock);
     pthread_mutex_unlock(&e->lock);
+    for (unsigned i = 0; i < MAX_WORKERS; i++)
+        if (e->worker_joinable[i])
+            pthread_join(e->workers[i], NULL);
     if (e->helper_started)
         pthread_join(e->helper, NULL);
     for (size_t i = 0; i < e->njobs; i++) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dashboard.h"
 #include "headless.h"
 #include "http.h"
 #include "text.h"
@@ -106,12 +107,24 @@ int cli_run(struct cli *cli)
             printf("nothing to verify in %s\n", cli->config.state_dir);
     }
 
-    bool interrupted = headless_run(e, cli->json, signal_fd);
+    bool interrupted, quit = false;
+    if (!cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        const char *endpoint = cli->config.tus_endpoint ? cli->config.tus_endpoint : cli->config.api_base;
+        enum dashboard_end end = dashboard_run(e, endpoint, signal_fd);
+        interrupted = end != DASHBOARD_QUIT;
+        quit = !interrupted;
+    } else {
+        interrupted = headless_run(e, cli->json, signal_fd);
+    }
     unsigned done, failed, unfinished;
     outcome(e, &done, &failed, &unfinished);
-    if (interrupted)
+    if (interrupted && cli_signal_take())
         fprintf(stderr, "vimeo-up: stopping on signal %d; progress is saved, 'vimeo-up resume' continues\n",
                 cli_signal_take());
+    else if (interrupted)
+        fprintf(stderr, "vimeo-up: the terminal went away; progress is saved, 'vimeo-up resume' continues\n");
+    else if (quit && unfinished)
+        fprintf(stderr, "vimeo-up: %u unfinished; progress is saved, 'vimeo-up resume' continues\n", unfinished);
     engine_free(e);
     http_global_cleanup();
     if (!cli->json && !interrupted)
@@ -120,5 +133,6 @@ int cli_run(struct cli *cli)
     fflush(stdout);
     if (interrupted)
         return EXIT_INTERRUPTED;
-    return failed || refused || unfinished ? EXIT_FAILED : EXIT_OK;
+    /* Quitting the dashboard with uploads left is the user's choice, not a failure. */
+    return failed || refused || (unfinished && !quit) ? EXIT_FAILED : EXIT_OK;
 }

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 #include "units.h"
 
 static const char usage_text[] =
-    "usage: vimeo-up [options] FILE...      upload, printing plain progress lines\n"
+    "usage: vimeo-up [options] FILE...      upload; the dashboard on a terminal, plain lines otherwise\n"
     "       vimeo-up resume [options]       continue every unfinished upload in the journal\n"
     "       vimeo-up verify [FILE|URI...]   HEAD-check journal entries (all if none named)\n"
     "       vimeo-up list [--json]          the journal as a table, or JSON\n"
@@ -279,6 +280,9 @@ static int run_list(struct cli *cli, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Character type only: wide names on screen, while numbers keep their
+     * C format (a decimal comma would break the JSON output). */
+    setlocale(LC_CTYPE, "");
     struct cli cli = { .config = { .workers = 4, .chunk_size = 128ULL << 20, .stall_seconds = 30 } };
     enum cli_command command = CLI_UPLOAD;
     int first = 1;

@@ -1,6 +1,7 @@
 #include "text.h"
 
 #include <stdio.h>
+#include <wchar.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -33,5 +34,84 @@ void text_escape(const char *s, char *out, size_t cap)
             p++;
         }
     }
+    out[o] = '\0';
+}
+
+/* Bytes and cells of the character at p (a control or invalid byte: 1, 1). */
+static size_t char_at(const char *p, int *cells)
+{
+    unsigned cp;
+    size_t n = utf8_decode((const unsigned char *)p, &cp);
+    if (n == 0) {
+        *cells = 1;
+        return 1;
+    }
+    int w = wcwidth((wchar_t)cp);
+    *cells = w < 0 ? 1 : w;
+    return n;
+}
+
+int text_width(const char *s)
+{
+    int total = 0, cells;
+    for (const char *p = s; *p; total += cells)
+        p += char_at(p, &cells);
+    return total;
+}
+
+void text_fit(const char *s, int width, bool utf8, enum text_cut where, char *out, size_t cap)
+{
+    size_t o = 0;
+    int used = 0, cells;
+    if (width <= 0 || cap == 0) {
+        if (cap)
+            out[0] = '\0';
+        return;
+    }
+    if (text_width(s) <= width) {
+        for (const char *p = s; *p;) {
+            size_t n = char_at(p, &cells);
+            if (o + n >= cap)
+                break;
+            memcpy(out + o, p, n);
+            o += n, p += n, used += cells;
+        }
+    } else {
+        /* Keep the start and the end (the extension tells files apart). */
+        const char *ellipsis = utf8 ? "\xe2\x80\xa6" : "~";
+        int head = where == TEXT_CUT_END ? width - 1 : (width - 1) / 2, tail = width - 1 - head;
+        const char *p = s;
+        while (*p) {
+            size_t n = char_at(p, &cells);
+            if (used + cells > head || o + n >= cap)
+                break;
+            memcpy(out + o, p, n);
+            o += n, p += n, used += cells;
+        }
+        size_t el = strlen(ellipsis);
+        if (o + el < cap) {
+            memcpy(out + o, ellipsis, el);
+            o += el, used++;
+        }
+        /* Find where the last `tail` cells begin. */
+        const char *start = s + strlen(s);
+        int tail_cells = 0;
+        for (const char *q = s; *q;) {
+            int total_after = text_width(q);
+            if (total_after <= tail) {
+                start = q;
+                tail_cells = total_after;
+                break;
+            }
+            q += char_at(q, &cells);
+        }
+        size_t n = strlen(start);
+        if (o + n < cap) {
+            memcpy(out + o, start, n);
+            o += n, used += tail_cells;
+        }
+    }
+    while (used < width && o + 1 < cap)
+        out[o++] = ' ', used++;
     out[o] = '\0';
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <locale.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -37,11 +38,32 @@ static void never_cuts_a_character(void **state)
     assert_string_equal(out, "a");
 }
 
+static void fits_by_display_width(void **state)
+{
+    (void)state;
+    char out[128];
+    setlocale(LC_ALL, "C.UTF-8");
+    assert_int_equal(text_width("abc"), 3);
+    assert_int_equal(text_width("\xe6\x9d\xb1\xe4\xba\xac"), 4); /* two wide CJK characters */
+    text_fit("short.mp4", 12, true, TEXT_CUT_MIDDLE, out, sizeof out);
+    assert_string_equal(out, "short.mp4   ");
+    text_fit("a-very-long-file-name.mp4", 11, true, TEXT_CUT_MIDDLE, out, sizeof out);
+    assert_string_equal(out, "a-ver\xe2\x80\xa6" "e.mp4");
+    assert_int_equal(text_width(out), 11);
+    text_fit("a-very-long-file-name.mp4", 11, false, TEXT_CUT_MIDDLE, out, sizeof out);
+    assert_string_equal(out, "a-ver~e.mp4");
+    text_fit("a-very-long-file-name.mp4", 11, false, TEXT_CUT_END, out, sizeof out);
+    assert_string_equal(out, "a-very-lon~");
+    text_fit("\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac.mp4", 9, true, TEXT_CUT_MIDDLE, out, sizeof out);
+    assert_int_equal(text_width(out), 9); /* never half a wide character */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(escapes_controls_and_bad_bytes),
         cmocka_unit_test(never_cuts_a_character),
+        cmocka_unit_test(fits_by_display_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

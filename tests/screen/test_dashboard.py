@@ -1,0 +1,272 @@
+"""The dashboard in a real terminal: vimeo-up in a tmux pane against the sandbox."""
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+
+from harness import ROOT, TOKEN, VIMEO_UP, SandboxTest, make_file, sha256_file
+
+
+class Tmux:
+    """One tmux server of our own (its own socket), one pane running cmd."""
+
+    def __init__(self, name, cmd, width=80, height=24, env=None):
+        self.socket = f"vimeo-up-test-{os.getpid()}-{name}"
+        self.tmux("kill-server", check=False)
+        environment = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        self.tmux("-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", str(height), "-s", "t",
+                  f"env {environment} sh -c {shlex.quote(cmd)}")
+
+    def tmux(self, *args, check=True):
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=check)
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", "t", *keys)
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "t").stdout
+
+    def resize(self, width, height):
+        self.tmux("resize-window", "-t", "t", "-x", str(width), "-y", str(height))
+
+    def kill(self):
+        self.tmux("kill-server", check=False)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_of(pid):
+    """The first child of pid, or None."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = f.read().split()
+    except FileNotFoundError:
+        return None
+    return int(children[0]) if children else None
+
+
+def alive(pid):
+    """Running (a zombie has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+class Dashboard(SandboxTest):
+    def setUp(self):
+        super().setUp()
+        self.state = os.path.join(self.tmp, "state")
+        self.pidfile = os.path.join(self.tmp, "pid")
+        self.statusfile = os.path.join(self.tmp, "status")
+        self.panes = []
+
+    def tearDown(self):
+        for pane in self.panes:
+            pane.kill()
+        super().tearDown()
+
+    def open(self, *args, width=80, height=24, env=None, name="main"):
+        argv = " ".join(shlex.quote(a) for a in (VIMEO_UP, "--api", self.sandbox.url, "--state", self.state, *args))
+        environment = {"VIMEO_TOKEN": TOKEN, "LANG": "C.UTF-8", "TERM": "xterm-256color"}
+        environment.update(env or {})
+        # The shell writes the exit status; tmux's own record of it can lag.
+        pane = Tmux(name, f"cd {shlex.quote(self.tmp)} && echo $$ > {shlex.quote(self.pidfile)} && {argv}; "
+                          f"echo $? > {shlex.quote(self.statusfile)}; sleep 600", width, height, environment)
+        self.panes.append(pane)
+        shell = int(self.wait_for(lambda: os.path.exists(self.pidfile) and open(self.pidfile).read().strip(),
+                                  what="the shell's pid"))
+        self.pid = int(self.wait_for(lambda: child_of(shell), what="vimeo-up's pid"))
+        return pane
+
+    def exit_status(self, pane, timeout=10):
+        try:
+            return int(self.wait_for(lambda: os.path.exists(self.statusfile) and open(self.statusfile).read().strip(),
+                                     timeout=timeout, what="exit"))
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}; the screen:\n{pane.screen()}") from None
+
+    def see(self, pane, pattern, timeout=20):
+        try:
+            return self.wait_for(lambda: re.search(pattern, pane.screen()), timeout=timeout,
+                                 what=f"{pattern!r} on screen") and pane.screen()
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}; the screen:\n{pane.screen()}") from None
+
+    def offset(self, name):
+        found = [u for u in self.sandbox.uploads() if u["name"] == name]
+        return found[0]["offset"] if found else 0
+
+    def files(self, *specs):
+        return [make_file(self.tmp, name, size, seed=i) for i, (name, size) in enumerate(specs)]
+
+    def test_rows_progress_pause_resume(self):
+        a, b = self.files(("alpha.mp4", 12 << 20), ("beta.mov", 12 << 20))
+        pane = self.open("-r", "2M", "-c", "1M", "-j", "2", a, b)
+        screen = self.see(pane, r"alpha\.mp4 +12\.0 MiB .*uploading")
+        self.assertRegex(screen, r"beta\.mov +12\.0 MiB")
+        first = self.offset("alpha.mp4")
+        self.wait_for(lambda: self.offset("alpha.mp4") > first, what="progress")
+        pane.keys("p")  # the first row is selected
+        self.see(pane, r"alpha\.mp4 .*paused")
+        time.sleep(0.5)
+        held = self.offset("alpha.mp4")
+        time.sleep(1.5)
+        self.assertEqual(self.offset("alpha.mp4"), held, "no bytes while paused")
+        pane.keys("r")
+        self.see(pane, r"alpha\.mp4 .*uploading")
+        self.wait_for(lambda: self.offset("alpha.mp4") > held, what="progress after resume")
+        pane.keys("P")
+        self.see(pane, r"alpha\.mp4 .*paused")
+        self.see(pane, r"beta\.mov .*paused")
+        time.sleep(0.5)
+        held = (self.offset("alpha.mp4"), self.offset("beta.mov"))
+        time.sleep(1.5)
+        self.assertEqual((self.offset("alpha.mp4"), self.offset("beta.mov")), held)
+        pane.keys("R")
+        self.wait_for(lambda: self.offset("beta.mov") > held[1], what="beta resumes")
+
+    def test_verify_workers_cap_and_details(self):
+        (a,) = self.files(("done.mp4", 1000))
+        pane = self.open("-j", "2", a)
+        self.see(pane, r"done\.mp4 .*done")
+        pane.keys("v")
+        self.see(pane, r"verify done\.mp4: complete: offset = length = 1000")
+        self.see(pane, r"workers 2 ")
+        pane.keys("+", "+")
+        self.see(pane, r"workers 4 ")
+        pane.keys("-")
+        self.see(pane, r"workers 3 ")
+        self.see(pane, r"cap none")
+        pane.keys("[")
+        self.see(pane, r"cap 100 MiB/s")
+        pane.keys("[", "[")
+        self.see(pane, r"cap 20\.0 MiB/s")
+        pane.keys("]")
+        self.see(pane, r"cap 50\.0 MiB/s")
+        pane.keys("Enter")
+        screen = self.see(pane, r"path +" + re.escape(a))
+        self.assertRegex(screen, r"verified +complete: offset = length = 1000")
+        self.assertNotIn(TOKEN, screen)
+        pane.keys("l")
+        self.see(pane, r"Log")
+
+    def test_add_and_remove(self):
+        slow, gone = self.files(("slow.mp4", 20 << 20), ("gone.mp4", 20 << 20))
+        later = make_file(self.tmp, "later.mp4", 3000)
+        pane = self.open("-r", "1M", "-j", "2", slow, gone)
+        self.see(pane, r"gone\.mp4 .*uploading")
+        pane.keys("a")
+        self.see(pane, "Add file:")
+        pane.keys(os.path.join(self.tmp, "lat"), "Tab")
+        self.see(pane, r"Add file: .*later\.mp4")
+        pane.keys("Enter")
+        self.see(pane, r"later\.mp4")
+        pane.keys("j", "d")
+        self.see(pane, r"Remove gone\.mp4")
+        pane.keys("y")
+        self.see(pane, r"Also delete its video")
+        pane.keys("y")
+        self.wait_for(lambda: "gone.mp4" not in pane.screen(), what="the row to go")
+        video = [u for u in self.sandbox.uploads() if u["name"] == "gone.mp4"][0]["video"]
+        self.wait_for(lambda: self.sandbox.api("GET", video)[0] == 404, what="the video to be deleted")
+        pane.keys("]", "]")  # no cap: let the rest finish quickly
+        self.see(pane, r"later\.mp4 .*done", timeout=60)
+        self.assertEqual(self.sandbox.upload_named("later.mp4")["sha256"], sha256_file(later))
+
+    def test_resize_and_too_small(self):
+        (a,) = self.files(("resize.mp4", 4 << 20))
+        pane = self.open("-r", "1M", a)
+        self.see(pane, r"resize\.mp4")
+        for width, height in ((60, 20), (200, 50)):
+            pane.resize(width, height)
+
+            def redrawn():
+                lines = pane.screen().rstrip("\n").split("\n")
+                return (len(lines) == height and re.match(r"qQuit \?Help", lines[-1]) and
+                        re.match(r" \d+/1 done", lines[0]) and lines)
+            lines = self.wait_for(redrawn, what=f"a redraw at {width}x{height}")
+            self.assertTrue(all(len(line) <= width for line in lines), (width, lines))
+            self.assertEqual(sum("resize.mp4" in line for line in lines), 1, lines)
+            self.assertEqual(sum("done" in line and "workers" in line for line in lines), 1, "one header")
+        pane.resize(30, 6)
+        self.see(pane, r"terminal too small")
+        pane.resize(80, 24)
+        self.see(pane, r"resize\.mp4")
+
+    def test_quit_asks_then_resume_finishes(self):
+        (a,) = self.files(("quit.mp4", 16 << 20))
+        pane = self.open("-r", "2M", "-c", "1M", a)
+        self.wait_for(lambda: self.offset("quit.mp4") > (2 << 20), what="progress")
+        pane.keys("q")
+        self.see(pane, r"Quit\? Progress is saved")
+        pane.keys("n")
+        self.wait_for(lambda: "Quit?" not in pane.screen(), what="the question to go")
+        pane.keys("q")
+        self.see(pane, r"Quit\?")
+        pane.keys("y")
+        self.assertEqual(self.exit_status(pane), 0)
+        proc = subprocess.run([VIMEO_UP, "list", "--json", "--state", self.state], capture_output=True, text=True)
+        self.assertGreater(json.loads(proc.stdout)[0]["acked"], 0)
+        proc = subprocess.run([VIMEO_UP, "resume", "--no-tui", "--api", self.sandbox.url, "--state", self.state],
+                              capture_output=True, text=True, env=dict(os.environ, VIMEO_TOKEN=TOKEN), timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.sandbox.upload_named("quit.mp4")["sha256"], sha256_file(a))
+
+    def test_hangup_ends_within_2s_and_rerun_resumes(self):
+        (a,) = self.files(("hangup.mp4", 16 << 20))
+        pane = self.open("-r", "2M", "-c", "1M", a)
+        self.wait_for(lambda: self.offset("hangup.mp4") > (1 << 20), what="progress")
+        pane.kill()
+        started = time.monotonic()
+        self.wait_for(lambda: not alive(self.pid), timeout=2.5, what="vimeo-up to end after SIGHUP")
+        self.assertLess(time.monotonic() - started, 2.0)
+        proc = subprocess.run([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state", self.state, a],
+                              capture_output=True, text=True, env=dict(os.environ, VIMEO_TOKEN=TOKEN), timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        up = self.sandbox.upload_named("hangup.mp4")
+        self.assertEqual(up["sha256"], sha256_file(a))
+        self.assertLessEqual(up["received"] - up["size"], 8 << 20)
+
+    def test_idle_when_done_and_escaped_names(self):
+        (a,) = self.files(("evil\x1b[2Jname.mp4", 100))
+        pane = self.open(a, width=120)
+        screen = self.see(pane, r"evil\\x1b\[2Jname\.mp4 .*done")
+        self.assertNotIn("\x1b", screen)
+        time.sleep(0.5)
+        before = cpu_seconds(self.pid)
+        time.sleep(5)
+        self.assertLess(cpu_seconds(self.pid) - before, 0.05)
+        pane.keys("q")
+        self.assertEqual(self.exit_status(pane), 0)
+
+    def test_monochrome_and_ascii(self):
+        (a,) = self.files(("plain.mp4", 100))
+        pane = self.open(a, env={"NO_COLOR": "1", "LANG": "C", "LC_ALL": "C"})
+        screen = self.see(pane, r"plain\.mp4 .*done")
+        self.assertRegex(screen, r"#{5,}")
+        self.assertNotIn("\u2588", screen)
+
+    def test_help_overlay_matches_the_man_page(self):
+        (a,) = self.files(("help.mp4", 100))
+        pane = self.open(a, height=40)
+        self.see(pane, r"help\.mp4")
+        pane.keys("?")
+        screen = self.see(pane, r"Keys")
+        with open(os.path.join(ROOT, "man", "vimeo-up.1")) as f:
+            man = f.read()
+        section = man.split(".SH KEYS", 1)[1].split(".SH ", 1)[0]
+        entries = re.findall(r"^\.TP\n\.B (.+)\n(.+)$", section, re.M)
+        self.assertGreater(len(entries), 15)
+        for key, text in entries:
+            key = key.replace("\\-", "-").replace('"', "")
+            self.assertRegex(screen, re.escape(key) + r" +" + re.escape(text.replace("\\-", "-")), key)
+        self.assertGreaterEqual(len(entries), 21)

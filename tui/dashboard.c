@@ -1,0 +1,821 @@
+#include "dashboard.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <glob.h>
+#include <langinfo.h>
+#include <math.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "text.h"
+#include "units.h"
+
+enum { MIN_COLS = 50, MIN_LINES = 10, LOG_LINES = 6, DETAIL_LINES = 8, LOG_KEEP = 200, EVENT_BATCH = 64 };
+static const double FRAME = 0.25; /* at most four frames a second while bytes move */
+
+/* Colour roles; each scheme maps them to attributes. */
+enum role { ROLE_HEADER = 1, ROLE_TITLE, ROLE_SELECTED, ROLE_DONE, ROLE_FAILED, ROLE_PAUSED, ROLE_RETRYING,
+            ROLE_ACKED, ROLE_SENT, ROLE_KEYBAR, ROLE_KEY, ROLE_MESSAGE, ROLE_COUNT };
+
+enum mode { MODE_NORMAL, MODE_HELP, MODE_CONFIRM_QUIT, MODE_CONFIRM_REMOVE, MODE_CONFIRM_DELETE_VIDEO,
+            MODE_PROMPT_ADD };
+
+enum action { ACT_UP, ACT_DOWN, ACT_PAGE_UP, ACT_PAGE_DOWN, ACT_HOME, ACT_END, ACT_PAUSE, ACT_RESUME,
+              ACT_PAUSE_ALL, ACT_RESUME_ALL, ACT_VERIFY, ACT_ADD, ACT_REMOVE, ACT_WORKERS_UP, ACT_WORKERS_DOWN,
+              ACT_CAP_DOWN, ACT_CAP_UP, ACT_DETAILS, ACT_LOG, ACT_HELP, ACT_QUIT };
+
+/* The one key table: dispatch, the key bar and the help overlay all read it,
+ * so they cannot disagree. */
+static const struct binding {
+    int keys[4];
+    const char *label;   /* how the key is written */
+    const char *bar;     /* short name in the key bar, NULL to leave it out */
+    int rank;            /* order in the key bar: the bar fills up from rank 1 */
+    const char *help;
+    enum action action;
+} bindings[] = {
+    { { KEY_UP, 'k' }, "Up k", NULL, 0, "select the previous upload", ACT_UP },
+    { { KEY_DOWN, 'j' }, "Down j", NULL, 0, "select the next upload", ACT_DOWN },
+    { { KEY_PPAGE }, "PgUp", NULL, 0, "one page up", ACT_PAGE_UP },
+    { { KEY_NPAGE }, "PgDn", NULL, 0, "one page down", ACT_PAGE_DOWN },
+    { { KEY_HOME }, "Home", NULL, 0, "the first upload", ACT_HOME },
+    { { KEY_END }, "End", NULL, 0, "the last upload", ACT_END },
+    { { 'p', ' ' }, "p Space", "Pause", 3, "pause the selected upload", ACT_PAUSE },
+    { { 'r' }, "r", "Resume", 4, "resume the selected upload", ACT_RESUME },
+    { { 'P' }, "P", "PauseAll", 10, "pause every upload", ACT_PAUSE_ALL },
+    { { 'R' }, "R", "ResumeAll", 11, "resume every upload", ACT_RESUME_ALL },
+    { { 'v' }, "v", "Verify", 5, "re-verify the selected upload with HEAD now", ACT_VERIFY },
+    { { 'a' }, "a", "Add", 6, "add files (Tab completes the path)", ACT_ADD },
+    { { 'd' }, "d", "Remove", 7, "cancel and remove the selected upload (asks first)", ACT_REMOVE },
+    { { '+' }, "+", NULL, 0, "one more worker", ACT_WORKERS_UP },
+    { { '-' }, "-", NULL, 0, "one worker fewer", ACT_WORKERS_DOWN },
+    { { '[' }, "[", NULL, 0, "lower the rate cap", ACT_CAP_DOWN },
+    { { ']' }, "]", NULL, 0, "raise the rate cap", ACT_CAP_UP },
+    { { '\n', KEY_ENTER, '\r' }, "Enter", "Details", 8, "show or hide the details of the selected upload", ACT_DETAILS },
+    { { 'l' }, "l", "Log", 9, "show or hide the log of recent events", ACT_LOG },
+    { { '?' }, "?", "Help", 2, "this help", ACT_HELP },
+    { { 'q' }, "q", "Quit", 1, "quit (asks while uploads are active; state is saved)", ACT_QUIT },
+};
+
+/* Rate cap steps for [ and ], bytes/s; 0 is no cap. */
+static const uint64_t cap_steps[] = { 256 << 10, 512 << 10, 1 << 20, 2 << 20, 5 << 20, 10 << 20, 20 << 20,
+                                      50 << 20, 100 << 20, 0 };
+
+struct ui {
+    struct engine *e;
+    const char *endpoint;
+    bool utf8, colour;
+    enum mode mode;
+    struct engine_row *rows;
+    size_t nrows;
+    struct engine_totals totals;
+    unsigned selected_id;
+    size_t selected, top;
+    bool details, log;
+    char *log_lines[LOG_KEEP];
+    size_t log_count;
+    char message[512];
+    char input[1024];
+    size_t input_len;
+    unsigned pending_verify;   /* the job whose verification result goes to the message line */
+    bool dirty;
+    double last_draw;
+};
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- colours ------------------------------------------------------------- */
+
+static chtype role_attr[ROLE_COUNT];
+
+static void colours_init(struct ui *ui)
+{
+    const char *no_colour = getenv("NO_COLOR");
+    ui->colour = has_colors() && !(no_colour && *no_colour);
+    if (ui->colour) {
+        start_color();
+        use_default_colors();
+        static const short pairs[ROLE_COUNT][2] = {
+            [ROLE_HEADER] = { COLOR_BLACK, COLOR_CYAN },  [ROLE_TITLE] = { COLOR_CYAN, -1 },
+            [ROLE_SELECTED] = { COLOR_BLACK, COLOR_WHITE }, [ROLE_DONE] = { COLOR_GREEN, -1 },
+            [ROLE_FAILED] = { COLOR_RED, -1 },            [ROLE_PAUSED] = { COLOR_YELLOW, -1 },
+            [ROLE_RETRYING] = { COLOR_MAGENTA, -1 },      [ROLE_ACKED] = { COLOR_GREEN, -1 },
+            [ROLE_SENT] = { COLOR_CYAN, -1 },             [ROLE_KEYBAR] = { COLOR_BLACK, COLOR_CYAN },
+            [ROLE_KEY] = { COLOR_WHITE, COLOR_BLUE },     [ROLE_MESSAGE] = { COLOR_YELLOW, -1 },
+        };
+        for (int r = 1; r < ROLE_COUNT; r++) {
+            init_pair((short)r, pairs[r][0], pairs[r][1]);
+            role_attr[r] = COLOR_PAIR(r);
+        }
+        role_attr[ROLE_HEADER] |= A_BOLD;
+        role_attr[ROLE_FAILED] |= A_BOLD;
+    } else {
+        /* Monochrome: attributes only. */
+        role_attr[ROLE_HEADER] = A_REVERSE;
+        role_attr[ROLE_TITLE] = A_BOLD;
+        role_attr[ROLE_SELECTED] = A_REVERSE;
+        role_attr[ROLE_FAILED] = A_BOLD;
+        role_attr[ROLE_RETRYING] = A_BOLD;
+        role_attr[ROLE_ACKED] = A_BOLD;
+        role_attr[ROLE_KEYBAR] = A_REVERSE;
+        role_attr[ROLE_KEY] = A_BOLD;
+        role_attr[ROLE_MESSAGE] = A_BOLD;
+    }
+}
+
+static chtype state_role(enum engine_state s)
+{
+    switch (s) {
+    case ENGINE_DONE: return role_attr[ROLE_DONE];
+    case ENGINE_FAILED: return role_attr[ROLE_FAILED];
+    case ENGINE_PAUSED: return role_attr[ROLE_PAUSED];
+    case ENGINE_RETRYING: return role_attr[ROLE_RETRYING];
+    default: return A_NORMAL;
+    }
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+static void log_add(struct ui *ui, const char *line)
+{
+    if (ui->log_count == LOG_KEEP) {
+        free(ui->log_lines[0]);
+        memmove(ui->log_lines, ui->log_lines + 1, (LOG_KEEP - 1) * sizeof ui->log_lines[0]);
+        ui->log_count--;
+    }
+    ui->log_lines[ui->log_count] = strdup(line);
+    if (ui->log_lines[ui->log_count])
+        ui->log_count++;
+}
+
+static void refresh_rows(struct ui *ui)
+{
+    free(ui->rows);
+    ui->nrows = engine_snapshot(ui->e, &ui->rows, &ui->totals);
+    if (!ui->rows)
+        ui->nrows = 0;
+    /* Keep the selection on the same upload as rows come and go. */
+    size_t i;
+    for (i = 0; i < ui->nrows && ui->rows[i].id != ui->selected_id; i++)
+        ;
+    if (i == ui->nrows)
+        i = ui->selected < ui->nrows ? ui->selected : ui->nrows ? ui->nrows - 1 : 0;
+    ui->selected = i;
+    ui->selected_id = ui->nrows ? ui->rows[i].id : 0;
+}
+
+static const struct engine_row *selected_row(struct ui *ui)
+{
+    return ui->nrows ? &ui->rows[ui->selected] : NULL;
+}
+
+static void take_events(struct ui *ui)
+{
+    struct engine_event events[EVENT_BATCH];
+    size_t n;
+    while ((n = engine_events(ui->e, events, EVENT_BATCH)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            struct engine_details d;
+            char name[256], message[512], line[900], stamp[16];
+            if (!engine_details(ui->e, events[i].job, &d))
+                continue;
+            text_escape(d.row.name, name, sizeof name);
+            text_escape(events[i].message, message, sizeof message);
+            time_t t = (time_t)events[i].time;
+            struct tm tm;
+            localtime_r(&t, &tm);
+            strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+            snprintf(line, sizeof line, "%s %-8s %s%s%s", stamp, engine_event_name(events[i].kind), name,
+                     message[0] ? ": " : "", message);
+            log_add(ui, line);
+            if (events[i].kind == ENGINE_EV_VERIFIED && events[i].job == ui->pending_verify) {
+                snprintf(ui->message, sizeof ui->message, "verify %.100s: %.380s", name, message);
+                ui->pending_verify = 0;
+            }
+        }
+    }
+}
+
+/* ---- drawing ----------------------------------------------------------- */
+
+static void put(int y, int x, chtype attr, const char *text)
+{
+    attron(attr);
+    mvaddstr(y, x, text);
+    attroff(attr);
+}
+
+static void fill_line(int y, chtype attr)
+{
+    attron(attr);
+    move(y, 0);
+    for (int i = 0; i < COLS; i++)
+        addch(' ');
+    attroff(attr);
+}
+
+static void draw_header(struct ui *ui)
+{
+    char acked[16], total[16], rate[16], eta[16], cap[24], line[700];
+    const struct engine_totals *t = &ui->totals;
+    units_format_size(t->acked, acked, sizeof acked);
+    units_format_size(t->bytes, total, sizeof total);
+    units_format_size((uint64_t)t->rate, rate, sizeof rate);
+    units_format_duration(t->rate > 0 ? (double)(t->bytes - t->acked) / t->rate : -1, eta, sizeof eta);
+    if (t->rate_limit) {
+        units_format_size(t->rate_limit, cap, sizeof cap);
+        strcat(cap, "/s");
+    } else {
+        strcpy(cap, "none");
+    }
+    /* Most wanted first, so a narrow terminal cuts the least: the counts and
+     * what the keys change, then bytes and time, the endpoint last. */
+    snprintf(line, sizeof line, " %u/%u done  workers %u  cap %s  %s/%s  %s/s  ETA %s", t->done, t->files,
+             t->workers, cap, acked, total, rate, eta);
+    const char *extras[] = { "  vimeo-up  ", ui->endpoint };
+    for (size_t i = 0; i < 2 && text_width(line) + text_width(extras[i]) <= COLS; i++)
+        strncat(line, extras[i], sizeof line - strlen(line) - 1);
+    fill_line(0, role_attr[ROLE_HEADER]);
+    mvaddnstr(0, 0, line, COLS);
+    if (t->failed) {
+        char failed[32];
+        snprintf(failed, sizeof failed, " %u failed ", t->failed);
+        if ((int)strlen(failed) < COLS)
+            put(0, COLS - (int)strlen(failed), role_attr[ROLE_FAILED] | A_REVERSE, failed);
+    }
+}
+
+struct columns {
+    int name, size, bar, pct, rate, eta, state, video;
+};
+
+static struct columns layout(void)
+{
+    struct columns c = { .size = 9, .pct = 5, .rate = 10, .eta = 8, .state = 13, .video = 19 };
+    int rest = COLS - (c.size + c.pct + c.rate + c.eta + c.state + 6);
+    if (COLS < 100)
+        c.video = 0;
+    else
+        rest -= c.video + 1;
+    if (COLS < 70)
+        c.eta = 0, rest += 9;
+    c.name = rest * 60 / 100;
+    c.bar = rest - c.name - 1;
+    if (c.bar < 6) {
+        c.name += c.bar - 6;
+        c.bar = 6;
+    }
+    return c;
+}
+
+static void draw_bar(struct ui *ui, int y, int x, int width, const struct engine_row *r)
+{
+    int acked = r->size ? (int)((double)width * (double)r->acked / (double)r->size) : width;
+    int sent = r->size ? (int)((double)width * (double)r->sent / (double)r->size) : width;
+    if (sent < acked)
+        sent = acked;
+    move(y, x);
+    for (int i = 0; i < width; i++) {
+        if (i < acked) {
+            attron(role_attr[ROLE_ACKED]);
+            if (ui->utf8) addstr("\xe2\x96\x88"); else addch('#');
+            attroff(role_attr[ROLE_ACKED]);
+        } else if (i < sent) {
+            attron(role_attr[ROLE_SENT]);
+            if (ui->utf8) addstr("\xe2\x96\x92"); else addch('=');
+            attroff(role_attr[ROLE_SENT]);
+        } else {
+            if (ui->utf8) addstr("\xe2\x96\x91"); else addch('.');
+        }
+    }
+}
+
+static void state_text(const struct engine_row *r, char *out, size_t cap)
+{
+    if (r->state == ENGINE_RETRYING)
+        snprintf(out, cap, "retrying %.0fs", ceil(r->retry_in));
+    else
+        snprintf(out, cap, "%s", engine_state_name(r->state));
+}
+
+static void draw_row(struct ui *ui, int y, const struct engine_row *r, bool selected, const struct columns *c)
+{
+    char name[256], fitted[1100], size[16], pct[8], rate[16], eta[16], state[32], cell[128];
+    chtype base = selected ? role_attr[ROLE_SELECTED] : A_NORMAL;
+    fill_line(y, base);
+    text_escape(r->name, name, sizeof name);
+    text_fit(name, c->name, ui->utf8, TEXT_CUT_MIDDLE, fitted, sizeof fitted);
+    put(y, 0, base, fitted);
+    int x = c->name + 1;
+    units_format_size(r->size, size, sizeof size);
+    snprintf(cell, sizeof cell, "%*s", c->size, size);
+    put(y, x, base, cell);
+    x += c->size + 1;
+    draw_bar(ui, y, x, c->bar, r);
+    x += c->bar + 1;
+    snprintf(pct, sizeof pct, "%3.0f%%", r->size ? floor(100.0 * (double)r->acked / (double)r->size) : 100.0);
+    snprintf(cell, sizeof cell, "%*s", c->pct, pct);
+    put(y, x, base, cell);
+    x += c->pct + 1;
+    if (r->rate > 0) {
+        units_format_size((uint64_t)r->rate, rate, sizeof rate);
+        strcat(rate, "/s");
+    } else {
+        strcpy(rate, "");
+    }
+    snprintf(cell, sizeof cell, "%*s", c->rate, rate);
+    put(y, x, base, cell);
+    x += c->rate + 1;
+    if (c->eta) {
+        units_format_duration(r->rate > 0 ? (double)(r->size - r->acked) / r->rate : -1, eta, sizeof eta);
+        snprintf(cell, sizeof cell, "%*s", c->eta, r->state == ENGINE_UPLOADING ? eta : "");
+        put(y, x, base, cell);
+        x += c->eta + 1;
+    }
+    state_text(r, state, sizeof state);
+    snprintf(cell, sizeof cell, "%-*.*s", c->state, c->state, state);
+    put(y, x, selected ? base : state_role(r->state), cell);
+    x += c->state + 1;
+    if (c->video && x < COLS) {
+        snprintf(cell, sizeof cell, "%-.*s", COLS - x, r->video);
+        put(y, x, base, cell);
+    }
+}
+
+static void draw_text_line(struct ui *ui, int y, chtype attr, const char *text)
+{
+    char escaped[1024], fitted[4200];
+    text_escape(text, escaped, sizeof escaped);
+    text_fit(escaped, COLS, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
+    put(y, 0, attr, fitted);
+}
+
+static void draw_details(struct ui *ui, int y)
+{
+    const struct engine_row *r = selected_row(ui);
+    struct engine_details d;
+    char sent[16], acked[16], size[16], started[32] = "-", finished[32] = "-";
+    put(y, 0, role_attr[ROLE_TITLE] | A_BOLD, "Details");
+    if (!r || !engine_details(ui->e, r->id, &d))
+        return;
+    units_format_size(d.row.sent, sent, sizeof sent);
+    units_format_size(d.row.acked, acked, sizeof acked);
+    units_format_size(d.row.size, size, sizeof size);
+    for (int k = 0; k < 2; k++) {
+        double when = k ? d.row.finished : d.row.started;
+        if (when > 0) {
+            time_t t = (time_t)when;
+            struct tm tm;
+            localtime_r(&t, &tm);
+            strftime(k ? finished : started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
+        }
+    }
+    const char *lines[7];
+    char l[7][4200];
+    snprintf(l[0], sizeof l[0], "path      %s", d.path);
+    snprintf(l[1], sizeof l[1], "video     %s", d.row.video[0] ? d.row.video : "-");
+    snprintf(l[2], sizeof l[2], "upload    %s", d.upload_link[0] ? d.upload_link : "-");
+    snprintf(l[3], sizeof l[3], "offsets   sent %s (%llu), acknowledged %s (%llu) of %s; retries %u", sent,
+             (unsigned long long)d.row.sent, acked, (unsigned long long)d.row.acked, size, d.row.retries);
+    snprintf(l[4], sizeof l[4], "times     started %s, finished %s", started, finished);
+    snprintf(l[5], sizeof l[5], "verified  %s", d.verified[0] ? d.verified : "-");
+    snprintf(l[6], sizeof l[6], "error     %s", d.error[0] ? d.error : d.note[0] ? d.note : "-");
+    for (int i = 0; i < 7; i++)
+        lines[i] = l[i];
+    for (int i = 0; i < 7 && y + 1 + i < LINES - 2; i++)
+        draw_text_line(ui, y + 1 + i, A_NORMAL, lines[i]);
+}
+
+static void draw_log(struct ui *ui, int y, int height)
+{
+    put(y, 0, role_attr[ROLE_TITLE] | A_BOLD, "Log");
+    size_t first = ui->log_count > (size_t)(height - 1) ? ui->log_count - (size_t)(height - 1) : 0;
+    for (size_t i = first; i < ui->log_count; i++)
+        draw_text_line(ui, y + 1 + (int)(i - first), A_NORMAL, ui->log_lines[i]);
+}
+
+static void draw_keybar(void)
+{
+    int y = LINES - 1, x = 0;
+    fill_line(y, role_attr[ROLE_KEYBAR]);
+    for (int rank = 1;; rank++) {
+        const struct binding *b = NULL;
+        for (size_t i = 0; i < sizeof bindings / sizeof bindings[0] && !b; i++)
+            if (bindings[i].rank == rank)
+                b = &bindings[i];
+        if (!b)
+            break;
+        char key[8];
+        snprintf(key, sizeof key, "%.*s", (int)strcspn(b->label, " "), b->label);
+        int need = (int)strlen(key) + (int)strlen(b->bar) + 1;
+        if (x + need > COLS)
+            break;
+        put(y, x, role_attr[ROLE_KEY], key);
+        put(y, x + (int)strlen(key), role_attr[ROLE_KEYBAR], b->bar);
+        x += need;
+    }
+}
+
+static void draw_message(struct ui *ui)
+{
+    int y = LINES - 2;
+    char text[1200];
+    switch (ui->mode) {
+    case MODE_CONFIRM_QUIT:
+        snprintf(text, sizeof text, "Uploads are active. Quit? Progress is saved; 'vimeo-up resume' continues. (y/n)");
+        break;
+    case MODE_CONFIRM_REMOVE: {
+        const struct engine_row *r = selected_row(ui);
+        char name[256];
+        text_escape(r ? r->name : "", name, sizeof name);
+        snprintf(text, sizeof text, "Remove %s from the queue? (y/n)", name);
+        break;
+    }
+    case MODE_CONFIRM_DELETE_VIDEO:
+        snprintf(text, sizeof text, "Also delete its video on the server? (y/n)");
+        break;
+    case MODE_PROMPT_ADD: {
+        char shown[1100];
+        text_escape(ui->input, shown, sizeof shown);
+        snprintf(text, sizeof text, "Add file: %s", shown);
+        break;
+    }
+    default:
+        snprintf(text, sizeof text, "%s", ui->message);
+        break;
+    }
+    fill_line(y, A_NORMAL);
+    char fitted[5000];
+    text_fit(text, COLS, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
+    put(y, 0, role_attr[ROLE_MESSAGE], fitted);
+    if (ui->mode == MODE_PROMPT_ADD) {
+        curs_set(1);
+        move(y, text_width(text) < COLS ? text_width(text) : COLS - 1);
+    } else {
+        curs_set(0);
+    }
+}
+
+static void draw_help(struct ui *ui)
+{
+    int rows = (int)(sizeof bindings / sizeof bindings[0]) + 4;
+    int width = 76 < COLS ? 76 : COLS;
+    int top = LINES > rows ? (LINES - rows) / 2 : 0, left = (COLS - width) / 2;
+    for (int y = 0; y < rows && top + y < LINES; y++) {
+        attron(A_REVERSE);
+        mvhline(top + y, left, ' ', width);
+        attroff(A_REVERSE);
+    }
+    put(top + 1, left + 2, A_REVERSE | A_BOLD, "Keys");
+    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0] && top + 2 + (int)i < LINES; i++) {
+        char line[160], fitted[700];
+        snprintf(line, sizeof line, "%-10s %s", bindings[i].label, bindings[i].help);
+        text_fit(line, width - 4, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
+        put(top + 2 + (int)i, left + 2, A_REVERSE, fitted);
+    }
+    if (top + rows - 1 < LINES)
+        put(top + rows - 1, left + 2, A_REVERSE, "any key closes this help");
+}
+
+static void draw(struct ui *ui)
+{
+    erase();
+    if (COLS < MIN_COLS || LINES < MIN_LINES) {
+        char text[96];
+        snprintf(text, sizeof text, "terminal too small: %dx%d, need %dx%d", COLS, LINES, MIN_COLS, MIN_LINES);
+        mvaddnstr(0, 0, text, COLS);
+        refresh();
+        return;
+    }
+    draw_header(ui);
+    struct columns c = layout();
+    char head[512], fitted[2100];
+    snprintf(head, sizeof head, "%-*s %*s %-*s %*s %*s %s%-*s%s %s", c.name, "NAME", c.size, "SIZE", c.bar,
+             "PROGRESS", c.pct, "%", c.rate, "RATE", c.eta ? "" : "", c.eta ? c.eta : 0, c.eta ? "ETA" : "",
+             c.eta ? " " : "", c.video ? "STATE         VIDEO" : "STATE");
+    text_fit(head, COLS, false, TEXT_CUT_END, fitted, sizeof fitted);
+    put(1, 0, role_attr[ROLE_TITLE] | A_BOLD, fitted);
+
+    int bottom = LINES - 2; /* message line, then key bar */
+    int pane_top = bottom;
+    if (ui->log)
+        pane_top -= LOG_LINES + 1;
+    if (ui->details)
+        pane_top -= DETAIL_LINES;
+    if (pane_top < 4)
+        pane_top = 4;
+    int table_rows = pane_top - 2;
+    if (ui->selected < ui->top)
+        ui->top = ui->selected;
+    if (ui->selected >= ui->top + (size_t)table_rows)
+        ui->top = ui->selected - (size_t)table_rows + 1;
+    for (int i = 0; i < table_rows && ui->top + (size_t)i < ui->nrows; i++) {
+        size_t index = ui->top + (size_t)i;
+        draw_row(ui, 2 + i, &ui->rows[index], index == ui->selected, &c);
+    }
+    if (ui->nrows == 0)
+        mvaddstr(2, 0, "no uploads: press a to add files");
+    int y = pane_top;
+    if (ui->details && y < bottom) {
+        draw_details(ui, y);
+        y += DETAIL_LINES;
+    }
+    if (ui->log && y < bottom)
+        draw_log(ui, y, bottom - y);
+    draw_message(ui);
+    draw_keybar();
+    if (ui->mode == MODE_HELP)
+        draw_help(ui);
+    refresh();
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+static bool uploads_active(const struct ui *ui)
+{
+    for (size_t i = 0; i < ui->nrows; i++)
+        if (ui->rows[i].state != ENGINE_DONE && ui->rows[i].state != ENGINE_FAILED &&
+            ui->rows[i].state != ENGINE_PAUSED)
+            return true;
+    return false;
+}
+
+static void step_cap(struct ui *ui, int direction)
+{
+    uint64_t cap = ui->totals.rate_limit;
+    size_t none = sizeof cap_steps / sizeof cap_steps[0] - 1, i = none;
+    /* i: the first step at or above the current cap; "none" is the top. */
+    if (cap)
+        for (i = 0; i < none && cap_steps[i] < cap; i++)
+            ;
+    if (direction > 0 && cap && i < none && cap_steps[i] == cap)
+        i++;
+    else if (direction < 0 && i > 0)
+        i--;
+    engine_set_rate_limit(ui->e, cap_steps[i]);
+    char text[32] = "none";
+    if (cap_steps[i]) {
+        units_format_size(cap_steps[i], text, sizeof text);
+        strcat(text, "/s");
+    }
+    snprintf(ui->message, sizeof ui->message, "rate cap: %s", text);
+}
+
+static void complete_path(struct ui *ui)
+{
+    char pattern[1100];
+    snprintf(pattern, sizeof pattern, "%s*", ui->input);
+    glob_t g;
+    if (glob(pattern, GLOB_MARK | GLOB_TILDE, NULL, &g) != 0) {
+        snprintf(ui->message, sizeof ui->message, "no match");
+        return;
+    }
+    /* The longest common prefix of the matches. */
+    size_t common = strlen(g.gl_pathv[0]);
+    for (size_t i = 1; i < g.gl_pathc; i++) {
+        size_t k = 0;
+        while (k < common && g.gl_pathv[i][k] == g.gl_pathv[0][k])
+            k++;
+        common = k;
+    }
+    if (common >= strlen(ui->input) && common < sizeof ui->input) {
+        memcpy(ui->input, g.gl_pathv[0], common);
+        ui->input[common] = '\0';
+        ui->input_len = common;
+    }
+    if (g.gl_pathc > 1)
+        snprintf(ui->message, sizeof ui->message, "%zu matches", g.gl_pathc);
+    globfree(&g);
+}
+
+static void add_input_files(struct ui *ui)
+{
+    glob_t g;
+    char err[600];
+    if (glob(ui->input, GLOB_TILDE | GLOB_NOCHECK, NULL, &g) != 0) {
+        snprintf(ui->message, sizeof ui->message, "cannot read that path");
+        return;
+    }
+    unsigned added = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        if (engine_add(ui->e, g.gl_pathv[i], err, sizeof err))
+            added++;
+        else
+            text_escape(err, ui->message, sizeof ui->message);
+    }
+    if (added)
+        snprintf(ui->message, sizeof ui->message, "added %u file%s", added, added == 1 ? "" : "s");
+    globfree(&g);
+}
+
+/* Returns true when the dashboard should end (quit). */
+static bool handle_prompt_key(struct ui *ui, int ch)
+{
+    switch (ui->mode) {
+    case MODE_CONFIRM_QUIT:
+        ui->mode = MODE_NORMAL;
+        return ch == 'y' || ch == 'Y';
+    case MODE_CONFIRM_REMOVE:
+        ui->mode = ch == 'y' || ch == 'Y' ? MODE_CONFIRM_DELETE_VIDEO : MODE_NORMAL;
+        return false;
+    case MODE_CONFIRM_DELETE_VIDEO: {
+        const struct engine_row *r = selected_row(ui);
+        if (r && (ch == 'y' || ch == 'Y' || ch == 'n' || ch == 'N')) {
+            engine_cancel(ui->e, r->id, ch == 'y' || ch == 'Y');
+            snprintf(ui->message, sizeof ui->message, "removed%s", ch == 'y' || ch == 'Y' ? "; video deleted" : "");
+            ui->mode = MODE_NORMAL;
+        } else if (ch == 27) {
+            ui->mode = MODE_NORMAL;
+        }
+        return false;
+    }
+    case MODE_PROMPT_ADD:
+        if (ch == 27) {
+            ui->mode = MODE_NORMAL;
+        } else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+            ui->mode = MODE_NORMAL;
+            if (ui->input_len)
+                add_input_files(ui);
+        } else if (ch == '\t') {
+            complete_path(ui);
+        } else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && ui->input_len) {
+            ui->input[--ui->input_len] = '\0';
+        } else if (ch >= 0x20 && ch < 0x100 && ch != 127 && ui->input_len + 1 < sizeof ui->input) {
+            ui->input[ui->input_len++] = (char)ch;
+            ui->input[ui->input_len] = '\0';
+        }
+        return false;
+    case MODE_HELP:
+        ui->mode = MODE_NORMAL;
+        return false;
+    default:
+        return false;
+    }
+}
+
+static bool handle_key(struct ui *ui, int ch)
+{
+    ui->dirty = true;
+    if (ch == KEY_RESIZE)
+        return false;
+    if (ui->mode != MODE_NORMAL)
+        return handle_prompt_key(ui, ch);
+    const struct binding *b = NULL;
+    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0] && !b; i++)
+        for (int k = 0; k < 4; k++)
+            if (bindings[i].keys[k] && bindings[i].keys[k] == ch)
+                b = &bindings[i];
+    if (!b)
+        return false;
+    const struct engine_row *r = selected_row(ui);
+    int page = LINES > 6 ? LINES - 6 : 1;
+    ui->message[0] = '\0';
+    switch (b->action) {
+    case ACT_UP: if (ui->selected > 0) ui->selected--; break;
+    case ACT_DOWN: if (ui->selected + 1 < ui->nrows) ui->selected++; break;
+    case ACT_PAGE_UP: ui->selected = ui->selected > (size_t)page ? ui->selected - (size_t)page : 0; break;
+    case ACT_PAGE_DOWN:
+        ui->selected = ui->nrows ? (ui->selected + (size_t)page < ui->nrows ? ui->selected + (size_t)page
+                                                                           : ui->nrows - 1) : 0;
+        break;
+    case ACT_HOME: ui->selected = 0; break;
+    case ACT_END: ui->selected = ui->nrows ? ui->nrows - 1 : 0; break;
+    case ACT_PAUSE: if (r) engine_pause(ui->e, r->id); break;
+    case ACT_RESUME: if (r) engine_resume(ui->e, r->id); break;
+    case ACT_PAUSE_ALL: engine_pause_all(ui->e); break;
+    case ACT_RESUME_ALL: engine_resume_all(ui->e); break;
+    case ACT_VERIFY:
+        if (r) {
+            ui->pending_verify = r->id;
+            engine_verify(ui->e, r->id);
+            snprintf(ui->message, sizeof ui->message, "verifying...");
+        }
+        break;
+    case ACT_ADD:
+        ui->mode = MODE_PROMPT_ADD;
+        ui->input[0] = '\0';
+        ui->input_len = 0;
+        break;
+    case ACT_REMOVE: if (r) ui->mode = MODE_CONFIRM_REMOVE; break;
+    case ACT_WORKERS_UP: engine_set_workers(ui->e, ui->totals.workers + 1); break;
+    case ACT_WORKERS_DOWN: engine_set_workers(ui->e, ui->totals.workers > 1 ? ui->totals.workers - 1 : 1); break;
+    case ACT_CAP_DOWN: step_cap(ui, -1); break;
+    case ACT_CAP_UP: step_cap(ui, +1); break;
+    case ACT_DETAILS: ui->details = !ui->details; break;
+    case ACT_LOG: ui->log = !ui->log; break;
+    case ACT_HELP: ui->mode = MODE_HELP; break;
+    case ACT_QUIT:
+        if (!uploads_active(ui))
+            return true;
+        ui->mode = MODE_CONFIRM_QUIT;
+        break;
+    }
+    if (ui->nrows)
+        ui->selected_id = ui->rows[ui->selected].id;
+    return false;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static bool moving(const struct ui *ui)
+{
+    for (size_t i = 0; i < ui->nrows; i++) {
+        enum engine_state s = ui->rows[i].state;
+        if (s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING)
+            return true;
+    }
+    return false;
+}
+
+enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int signal_fd)
+{
+    struct ui ui = { .e = e, .endpoint = endpoint, .details = false, .dirty = true };
+    ui.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    if (!initscr())
+        return DASHBOARD_HANGUP;
+    cbreak();
+    noecho();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    colours_init(&ui);
+    refresh_rows(&ui);
+
+    enum dashboard_end end = DASHBOARD_QUIT;
+    int idle_errors = 0;
+    for (;;) {
+        double now = now_mono();
+        if (ui.dirty && now - ui.last_draw >= FRAME) {
+            refresh_rows(&ui);
+            draw(&ui);
+            ui.last_draw = now;
+            ui.dirty = false;
+        }
+        /* Sleep forever when idle; while something moves, until the next frame
+         * (a retry countdown needs a frame a second at least). */
+        int timeout = -1;
+        if (ui.dirty || moving(&ui)) {
+            double wait = ui.last_draw + (ui.dirty ? FRAME : 1.0) - now;
+            timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
+        }
+        struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { engine_wakeup_fd(e), POLLIN, 0 },
+                                 { signal_fd, POLLIN, 0 } };
+        int rc = poll(fds, signal_fd >= 0 ? 3 : 2, timeout);
+        if (rc < 0 && errno != EINTR) {
+            end = DASHBOARD_HANGUP;
+            break;
+        }
+        if (rc > 0 && (fds[2].revents & POLLIN)) {
+            end = DASHBOARD_SIGNAL;
+            break;
+        }
+        if (rc > 0 && (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+            end = DASHBOARD_HANGUP;
+            break;
+        }
+        if (rc > 0 && (fds[1].revents & POLLIN)) {
+            engine_wakeup_drain(e);
+            take_events(&ui);
+            ui.dirty = true;
+        }
+        /* Keys (and KEY_RESIZE after SIGWINCH, which also interrupts poll). */
+        bool quit = false, got_key = false;
+        int ch;
+        while ((ch = getch()) != ERR) {
+            got_key = true;
+            refresh_rows(&ui);
+            if (handle_key(&ui, ch))
+                quit = true;
+        }
+        if (quit)
+            break;
+        if (got_key) {
+            idle_errors = 0;
+            ui.last_draw = 0; /* answer a key at once */
+        } else if (rc > 0 && (fds[0].revents & POLLIN)) {
+            /* Readable but nothing to read: end of file on a dead terminal.
+             * Leaving here is what keeps us from spinning at 100% CPU. */
+            if (++idle_errors >= 3) {
+                end = DASHBOARD_HANGUP;
+                break;
+            }
+        }
+    }
+    endwin();
+    free(ui.rows);
+    for (size_t i = 0; i < ui.log_count; i++)
+        free(ui.log_lines[i]);
+    return end;
+}

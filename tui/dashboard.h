@@ -1,0 +1,24 @@
+/*
+ * dashboard: the live ncurses view of the engine, and the keys to steer it.
+ *
+ * Runs on the calling (UI) thread, the only one that touches curses. It
+ * sleeps in poll() on the terminal, the engine's wake-up fd and the signal
+ * pipe: with no timeout when nothing moves, and redrawing at most four
+ * times a second while bytes move. A hang-up (SIGHUP, or EOF/EIO/POLLHUP on
+ * the terminal) ends it at once; the caller then saves state.
+ */
+#ifndef DASHBOARD_H
+#define DASHBOARD_H
+
+#include "engine.h"
+
+enum dashboard_end {
+    DASHBOARD_QUIT,      /* the user pressed q (and confirmed) */
+    DASHBOARD_SIGNAL,    /* SIGINT, SIGTERM or SIGHUP */
+    DASHBOARD_HANGUP,    /* the terminal went away */
+};
+
+/* endpoint: shown in the header. */
+enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int signal_fd);
+
+#endif
