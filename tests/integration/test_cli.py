@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from harness import (NODE_MODULES, PEERS, TOKEN, VIMEO_UP, Sandbox, SandboxTest, make_file, sha256_file)
+from harness import (PEERS, ROOT, TOKEN, VIMEO_UP, Sandbox, SandboxTest, make_file, sha256_file)
 
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -436,3 +436,19 @@ class GenericTus(CliTest):
         self.assertEqual(sha256_file(os.path.join(store, stored[0])), sha256_file(path))
         with open(os.path.join(store, stored[0] + ".json")) as f:
             self.assertEqual(json.load(f)["metadata"]["filename"], "generic ☃.bin")
+
+
+class Install(CliTest):
+    def test_prefix_and_destdir(self):
+        root = os.path.join(self.tmp, "root")
+        build = os.path.relpath(os.environ.get("VIMEO_UP_BUILD", os.path.join(ROOT, "build")), ROOT)
+        # -o: install what this run built (it may be an instrumented build).
+        proc = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "-o", f"{build}/vimeo-up", "install",
+                               f"BUILD={build}",
+                               "PREFIX=/opt/vu", f"DESTDIR={root}"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        binary = os.path.join(root, "opt/vu/bin/vimeo-up")
+        self.assertTrue(os.access(binary, os.X_OK))
+        self.assertTrue(os.path.isfile(os.path.join(root, "opt/vu/share/man/man1/vimeo-up.1")))
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True)
+        self.assertTrue(version.stdout.startswith("vimeo-up "))

@@ -16,81 +16,7 @@
 #include <curl/curl.h>
 
 #include "engine.h"
-#include "http.h"
-
-static pid_t sandbox;
-static char api[128], dir[64];
-
-static size_t collect(char *data, size_t size, size_t n, void *ctx)
-{
-    struct buf *b = ctx;
-    buf_append(b, data, size * n);
-    return size * n;
-}
-
-/* The sandbox's count of bytes it holds for the only upload. */
-static long long server_offset(void)
-{
-    CURL *c = curl_easy_init();
-    struct buf b;
-    char url[160];
-    buf_init(&b, 1 << 20);
-    snprintf(url, sizeof url, "%s/_sandbox/uploads", api);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    long long offset = -1;
-    if (curl_easy_perform(c) == CURLE_OK && b.data) {
-        const char *p = strstr(b.data, "\"offset\":");
-        if (p)
-            offset = atoll(p + 9);
-    }
-    buf_free(&b);
-    curl_easy_cleanup(c);
-    return offset;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    nanosleep(&ts, NULL);
-}
-
-static int start_sandbox(void **state)
-{
-    (void)state;
-    const char *build = getenv("VIMEO_UP_BUILD") ? getenv("VIMEO_UP_BUILD") : "build";
-    char path[512];
-    int out[2];
-    snprintf(path, sizeof path, "%s/vimeo-sandbox", build);
-    if (pipe(out) != 0)
-        return -1;
-    sandbox = fork();
-    if (sandbox == 0) {
-        dup2(out[1], 1);
-        execl(path, path, "--port", "0", "--sink", "--token", "t", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[128] = "";
-    FILE *f = fdopen(out[0], "r");
-    if (!fgets(line, sizeof line, f) || sscanf(line, "listening on %127s", api) != 1)
-        return -1;
-    fclose(f);
-    snprintf(dir, sizeof dir, "/tmp/vimeo-up-engine.XXXXXX");
-    return mkdtemp(dir) && http_global_init() ? 0 : -1;
-}
-
-static int stop_sandbox(void **state)
-{
-    (void)state;
-    kill(sandbox, SIGTERM);
-    waitpid(sandbox, NULL, 0);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    http_global_cleanup();
-    return system(cmd);
-}
+#include "fixture.h"
 
 static enum engine_state state_of(struct engine *e, unsigned id)
 {
@@ -108,7 +34,7 @@ static void pause_stops_bytes_and_resume_finishes(void **state)
     for (int i = 0; i < (8 << 20) / 64; i++)
         fputs("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", f);
     fclose(f);
-    struct engine_config config = { .api_base = api, .token = "t", .state_dir = dir, .workers = 2,
+    struct engine_config config = { .api_base = sandbox_url, .token = "t", .state_dir = dir, .workers = 2,
                                     .chunk_size = 0, .rate_limit = 2 << 20, .stall_seconds = 30 };
     struct engine *e = engine_new(&config, err, sizeof err);
     assert_non_null(e);
@@ -149,7 +75,7 @@ static void rate_cap_and_workers_change_while_running(void **state)
 {
     (void)state;
     char err[256];
-    struct engine_config config = { .api_base = api, .token = "t", .state_dir = dir, .workers = 1,
+    struct engine_config config = { .api_base = sandbox_url, .token = "t", .state_dir = dir, .workers = 1,
                                     .rate_limit = 0, .stall_seconds = 30 };
     struct engine *e = engine_new(&config, err, sizeof err);
     assert_non_null(e);

@@ -1,0 +1,67 @@
+/* The Vimeo API calls against the sandbox (which shares no code with them). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "vimeo.h"
+
+static void create_replace_status_delete(void **state)
+{
+    (void)state;
+    struct http_options options = { .connect_timeout = 5, .low_speed_limit = 1, .low_speed_time = 30,
+                                    .api_timeout = 10 };
+    struct http *http = http_new(&options);
+    struct vimeo_api api = { .http = http, .base = sandbox_url, .token = "t" };
+    struct vimeo_result r;
+    struct vimeo_upload up, version;
+    struct vimeo_video_meta meta = { .name = "n\"ame \xe2\x98\x83", .privacy = "unlisted" };
+    int64_t free_bytes;
+
+    vimeo_quota(&api, &free_bytes, &r);
+    assert_int_equal(r.outcome, HTTP_OK);
+    assert_int_equal(free_bytes, -1); /* the sandbox sets no quota: null */
+
+    vimeo_create(&api, 1234, &meta, &up, &r);
+    assert_int_equal(r.outcome, HTTP_OK);
+    assert_true(strncmp(up.uri, "/videos/", 8) == 0);
+    assert_true(strstr(up.upload_link, "/files/") != NULL);
+
+    vimeo_replace(&api, up.uri, 99, "new.mp4", &version, &r);
+    assert_int_equal(r.outcome, HTTP_OK);
+    assert_string_equal(version.uri, up.uri);
+    assert_string_not_equal(version.upload_link, up.upload_link);
+
+    char upload_status[32], transcode[32];
+    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, &r);
+    assert_int_equal(r.outcome, HTTP_OK);
+    assert_string_equal(upload_status, "in_progress");
+
+    vimeo_delete(&api, up.uri, &r);
+    assert_int_equal(r.outcome, HTTP_OK);
+    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, &r);
+    assert_int_equal(r.outcome, HTTP_GONE);
+
+    meta.name = "bad \xff utf-8";
+    vimeo_create(&api, 10, &meta, &up, &r);
+    assert_int_equal(r.outcome, HTTP_FATAL);
+    assert_non_null(strstr(r.error, "UTF-8"));
+
+    api.token = "wrong-token";
+    vimeo_quota(&api, &free_bytes, &r);
+    assert_int_equal(r.outcome, HTTP_FATAL);
+    assert_non_null(strstr(r.error, "8003"));
+    assert_null(strstr(r.error, "wrong-token"));
+    http_free(http);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(create_replace_status_delete),
+    };
+    return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
+}
