@@ -99,6 +99,8 @@ struct engine {
     struct engine_event *events;
     size_t nevents, events_cap;
 
+    long api_budget;           /* API calls left in Vimeo's rate-limit window; -1: unknown */
+    double api_window_end;     /* monotonic time of the window's reset */
     bool quota_known;
     int64_t quota_free;        /* -1: Vimeo sets no limit we know of */
 
@@ -427,6 +429,46 @@ static void vimeo_api_for(struct engine *e, struct worker *w, struct vimeo_api *
     *api = (struct vimeo_api){ .http = w->http, .base = e->api_base, .token = e->token };
 }
 
+/* Vimeo's rate limit, kept as a budget: each answer says how many calls are
+ * left until the reset, each call reserves one before it goes out, and an
+ * empty budget waits for the reset. Workers calling at once cannot overrun
+ * the window this way, as they would if they only reacted to answers. */
+static void note_rate_limit(struct engine *e, const struct vimeo_result *r)
+{
+    if (r->ratelimit_remaining < 0 || r->ratelimit_reset_in < 0)
+        return;
+    /* The reset is given to the second: round up, never early. */
+    double window_end = bucket_now() + (double)r->ratelimit_reset_in + 1.0;
+    pthread_mutex_lock(&e->lock);
+    if (e->api_budget < 0 || window_end > e->api_window_end + 1.5) {
+        e->api_budget = r->ratelimit_remaining; /* a new window */
+        e->api_window_end = window_end;
+    } else if (r->ratelimit_remaining < e->api_budget) {
+        e->api_budget = r->ratelimit_remaining;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* Reserve one API call for job, waiting for the reset when none is left.
+ * Gives up early on pause, cancel or stop. Lock not held. */
+static void wait_for_api(struct engine *e, struct job *job)
+{
+    pthread_mutex_lock(&e->lock);
+    while (!e->stopping && !(job && (job->want_pause || job->want_cancel))) {
+        if (e->api_budget >= 0 && bucket_now() >= e->api_window_end)
+            e->api_budget = -1; /* the window is over; the next answer says more */
+        if (e->api_budget != 0) {
+            if (e->api_budget > 0)
+                e->api_budget--;
+            break;
+        }
+        struct timespec until;
+        deadline_after(e->api_window_end - bucket_now(), &until);
+        pthread_cond_timedwait(&e->cond, &e->lock, &until);
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
 /* Create a new upload for job: on Vimeo a video, else a tus upload. */
 static enum step create_upload(struct engine *e, struct worker *w, struct job *job)
 {
@@ -450,7 +492,9 @@ static enum step create_upload(struct engine *e, struct worker *w, struct job *j
         vimeo_api_for(e, w, &api);
         if (check_quota) {
             int64_t free_bytes;
+            wait_for_api(e, job);
             vimeo_quota(&api, &free_bytes, &r);
+            note_rate_limit(e, &r);
             pthread_mutex_lock(&e->lock);
             if (r.outcome == HTTP_OK && !e->quota_known) {
                 e->quota_known = true;
@@ -474,7 +518,9 @@ static enum step create_upload(struct engine *e, struct worker *w, struct job *j
         struct vimeo_video_meta meta = { .name = e->name ? e->name : job->name, .description = e->description,
                                          .privacy = e->privacy, .folder = e->folder };
         struct vimeo_upload up;
+        wait_for_api(e, job);
         vimeo_create(&api, job->size, &meta, &up, &r);
+        note_rate_limit(e, &r);
         outcome = r.outcome;
         retry_after = r.retry_after;
         snprintf(error, sizeof error, "%s", r.error);
@@ -549,7 +595,9 @@ static void record_verified(struct engine *e, struct worker *w, struct job *job,
         struct vimeo_api api;
         struct vimeo_result r;
         vimeo_api_for(e, w, &api);
+        wait_for_api(e, job);
         vimeo_status(&api, job->video, upload_status, transcode, sizeof upload_status, &r);
+        note_rate_limit(e, &r);
     }
     pthread_mutex_lock(&e->lock);
     snprintf(job->verified, sizeof job->verified, "complete: offset = length = %" PRIu64 "%s%s", head->offset,
@@ -963,6 +1011,7 @@ struct engine *engine_new(const struct engine_config *config, char *err, size_t 
     e->http_options = (struct http_options){ .connect_timeout = 20, .low_speed_limit = 1024,
                                              .low_speed_time = config->stall_seconds > 0 ? config->stall_seconds : 30,
                                              .api_timeout = 120 };
+    e->api_budget = -1;
     e->target_workers = config->workers ? (config->workers > MAX_WORKERS ? MAX_WORKERS : config->workers) : 4;
     pthread_mutex_init(&e->lock, NULL);
     pthread_condattr_t ca;
@@ -1059,6 +1108,7 @@ bool engine_check_api(struct engine *e, char *err, size_t cap)
     /* A passing 5xx or 429 should not stop a run before it starts. */
     for (int attempt = 1;; attempt++) {
         vimeo_quota(&api, &free_bytes, &r);
+        note_rate_limit(e, &r);
         if (r.outcome != HTTP_RETRY || r.status == 0 || attempt == PREFLIGHT_TRIES)
             break;
         double wait = backoff_seconds((unsigned)attempt, r.retry_after);

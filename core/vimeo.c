@@ -70,7 +70,7 @@ static bool call(struct vimeo_api *api, const char *method, const char *path, co
     const char *headers[] = { "Content-Type: application/json", NULL };
     struct http_request req = { .method = method, .url = url, .token = api->token,
                                 .headers = body ? headers : NULL, .body = body, .body_len = body ? strlen(body) : 0 };
-    *res = (struct vimeo_result){ .retry_after = -1 };
+    *res = (struct vimeo_result){ .retry_after = -1, .ratelimit_remaining = -1, .ratelimit_reset_in = -1 };
     *j = (struct json){ 0 };
     if (!http_perform(api->http, &req, hr)) {
         res->outcome = HTTP_FATAL;
@@ -80,8 +80,10 @@ static bool call(struct vimeo_api *api, const char *method, const char *path, co
     res->status = hr->status;
     res->outcome = http_outcome_of(hr);
     res->retry_after = hr->retry_after;
-    if (res->retry_after < 0 && (hr->status == 429 || hr->ratelimit_remaining == 0) && hr->ratelimit_reset[0])
-        res->retry_after = seconds_until(hr->ratelimit_reset);
+    res->ratelimit_remaining = hr->ratelimit_remaining;
+    res->ratelimit_reset_in = hr->ratelimit_reset[0] ? seconds_until(hr->ratelimit_reset) : -1;
+    if (res->retry_after < 0 && hr->status == 429)
+        res->retry_after = res->ratelimit_reset_in;
     if (res->outcome == HTTP_ABORTED)
         return false;
     if (!hr->status) {

@@ -184,6 +184,18 @@ class Faults(CliTest):
         self.assertEqual(status, 404, "the stale video was deleted")
 
 
+class RateLimitHeaders(CliTest):
+    sandbox_args = ("--rate-limit", "3", "--rate-window", "2")
+
+    def test_waits_for_the_reset_instead_of_earning_429(self):
+        paths = [make_file(self.tmp, f"r{i}.bin", 1000 + i) for i in range(3)]
+        proc = self.vimeo_up("--json", "-j", "3", *paths, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-1500:])
+        self.assert_all_stored(paths)
+        # seven API calls in windows of three: without waiting, some would be 429s
+        self.assertEqual([e for e in self.events(proc) if e["event"] == "retry"], [])
+
+
 class Resume(CliTest):
     def test_kill_9_then_resume(self):
         path = make_file(self.tmp, "killed.bin", 24 << 20)

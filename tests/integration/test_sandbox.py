@@ -291,3 +291,19 @@ class Process(SandboxTest):
             proc = subprocess.run([SANDBOX, *args], capture_output=True, text=True)
             self.assertEqual(proc.returncode, 2, args)
             self.assertIn("vimeo-sandbox", proc.stderr)
+
+
+class RateLimit(SandboxTest):
+    sandbox_args = ("--rate-limit", "2", "--rate-window", "60")
+
+    def test_over_the_limit_is_429_without_retry_after_and_changes_nothing(self):
+        body = {"upload": {"approach": "tus", "size": 5}}
+        first = self.sandbox.api("POST", "/me/videos", body)
+        self.assertEqual((first[0], first[1]["x-ratelimit-remaining"]), (200, "1"))
+        second = self.sandbox.api("POST", "/me/videos", body)
+        self.assertEqual((second[0], second[1]["x-ratelimit-remaining"]), (200, "0"))
+        status, headers, _ = self.sandbox.api("POST", "/me/videos", body)
+        self.assertEqual(status, 429)
+        self.assertNotIn("retry-after", headers)
+        self.assertIn("x-ratelimit-reset", headers)
+        self.assertEqual(len(self.sandbox.uploads()), 2, "a refused call creates nothing")

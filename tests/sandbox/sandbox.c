@@ -30,12 +30,13 @@
 
 #define TUS_VERSION "1.0.0"
 /* API and control bodies are small; anything larger is refused, not buffered. */
-enum { BODY_CAP = 1 << 20, RATE_LIMIT = 600 };
+enum { BODY_CAP = 1 << 20 };
 
 static struct {
     const char *token;
     uint64_t quota; /* 0: none known, shown as null like Vimeo's */
     uint64_t max_size;
+    uint64_t rate_limit, rate_window; /* API calls per window of seconds */
     bool verbose;
     char upload_base[256]; /* http://HOST:PORT, the prefix of every upload link */
 } config;
@@ -62,6 +63,8 @@ struct request {
     bool body_too_big;
     unsigned status;
     struct timespec started;
+    uint64_t rate_remaining;
+    time_t rate_reset;   /* 0 until counted */
 };
 
 /* Per-connection pacing for the bandwidth fault. */
@@ -125,45 +128,40 @@ static bool is_api_route(enum route r)
     return r >= ROUTE_ME;
 }
 
-/* Vimeo's rate-limit headers, over a fixed one-minute window. Reset is an
- * ISO-8601 date, as Vimeo sends it, not a Unix time. */
-static void add_rate_limit_headers(struct MHD_Response *resp)
+/* Vimeo's rate limit over fixed windows (--rate-limit calls per
+ * --rate-window seconds), counted when an API request arrives, before it
+ * can change anything. Returns false when this call is over the limit. */
+static bool rate_limit_count(struct request *r)
 {
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static time_t window;
-    static unsigned used;
+    static uint64_t used;
     time_t now = time(NULL);
     pthread_mutex_lock(&lock);
-    if (now - window >= 60) {
+    if (now - window >= (time_t)config.rate_window) {
         window = now;
         used = 0;
     }
     used++;
-    unsigned remaining = used >= RATE_LIMIT ? 0 : RATE_LIMIT - used;
-    time_t reset = window + 60;
+    r->rate_remaining = used >= config.rate_limit ? 0 : config.rate_limit - used;
+    r->rate_reset = window + (time_t)config.rate_window;
+    bool allowed = used <= config.rate_limit;
     pthread_mutex_unlock(&lock);
+    return allowed;
+}
+
+/* The headers; Reset is an ISO-8601 date, as Vimeo sends it, not a Unix time. */
+static void add_rate_limit_headers(struct MHD_Response *resp, const struct request *r)
+{
     char text[64];
     struct tm tm;
-    gmtime_r(&reset, &tm);
-    snprintf(text, sizeof text, "%d", RATE_LIMIT);
+    gmtime_r(&r->rate_reset, &tm);
+    snprintf(text, sizeof text, "%" PRIu64, config.rate_limit);
     MHD_add_response_header(resp, "X-RateLimit-Limit", text);
-    snprintf(text, sizeof text, "%u", remaining);
+    snprintf(text, sizeof text, "%" PRIu64, r->rate_remaining);
     MHD_add_response_header(resp, "X-RateLimit-Remaining", text);
     strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
     MHD_add_response_header(resp, "X-RateLimit-Reset", text);
-}
-
-static enum MHD_Result send_response(struct MHD_Connection *c, struct request *r, unsigned status,
-                                     struct MHD_Response *resp)
-{
-    if (is_tus_route(r->route))
-        MHD_add_response_header(resp, "Tus-Resumable", TUS_VERSION);
-    if (is_api_route(r->route))
-        add_rate_limit_headers(resp);
-    r->status = status;
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
 }
 
 static struct MHD_Response *text_response(const char *body, const char *type)
@@ -173,6 +171,19 @@ static struct MHD_Response *text_response(const char *body, const char *type)
     if (type)
         MHD_add_response_header(resp, "Content-Type", type);
     return resp;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct request *r, unsigned status,
+                                     struct MHD_Response *resp)
+{
+    if (is_tus_route(r->route))
+        MHD_add_response_header(resp, "Tus-Resumable", TUS_VERSION);
+    if (is_api_route(r->route) && r->rate_reset)
+        add_rate_limit_headers(resp, r);
+    r->status = status;
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, struct request *r, unsigned status, const char *body)
@@ -714,6 +725,8 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, bool *
         }
         return tus_upload_begin(c, r, answered);
     }
+    if (!rate_limit_count(r)) /* over the limit: 429, and Vimeo sends no Retry-After */
+        return reply_vimeo_error(c, r, 429, 9000, "Too many API requests.", NULL);
     if (!authorized(c))
         return reply_vimeo_error(c, r, 401, 8003, "You must provide a valid authenticated access token.", NULL);
     *answered = false;
@@ -809,6 +822,8 @@ static void usage(FILE *out)
           "  --token T           the API token (default: env VIMEO_SANDBOX_TOKEN, else \"sandbox\")\n"
           "  --quota BYTES       upload quota shown by GET /me and enforced on create (default: none)\n"
           "  --max-size BYTES    Tus-Max-Size for creation (default 1 TiB)\n"
+          "  --rate-limit N      API calls allowed per window; more get 429 (default 600)\n"
+          "  --rate-window SECS  the rate-limit window (default 60)\n"
           "  --fault SPEC        inject a fault (repeatable; see below)\n"
           "  --seed N            seed for the fraction of requests a fault hits\n"
           "  --verbose           one line per request on stderr\n"
@@ -834,7 +849,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 int main(int argc, char **argv)
 {
     enum { OPT_PORT = 256, OPT_LISTEN, OPT_UPLOAD_HOST, OPT_DIR, OPT_SINK, OPT_TOKEN, OPT_QUOTA, OPT_MAX_SIZE,
-           OPT_FAULT, OPT_SEED, OPT_VERBOSE };
+           OPT_FAULT, OPT_SEED, OPT_VERBOSE, OPT_RATE_LIMIT, OPT_RATE_WINDOW };
     static const struct option options[] = {
         { "port", required_argument, NULL, OPT_PORT },       { "listen", required_argument, NULL, OPT_LISTEN },
         { "upload-host", required_argument, NULL, OPT_UPLOAD_HOST },
@@ -842,6 +857,8 @@ int main(int argc, char **argv)
         { "token", required_argument, NULL, OPT_TOKEN },     { "quota", required_argument, NULL, OPT_QUOTA },
         { "max-size", required_argument, NULL, OPT_MAX_SIZE }, { "fault", required_argument, NULL, OPT_FAULT },
         { "seed", required_argument, NULL, OPT_SEED },       { "verbose", no_argument, NULL, OPT_VERBOSE },
+        { "rate-limit", required_argument, NULL, OPT_RATE_LIMIT },
+        { "rate-window", required_argument, NULL, OPT_RATE_WINDOW },
         { "help", no_argument, NULL, 'h' },                  { NULL, 0, NULL, 0 },
     };
     uint64_t port = 0, seed = 1;
@@ -852,6 +869,8 @@ int main(int argc, char **argv)
     if (!config.token || !*config.token)
         config.token = "sandbox";
     config.max_size = 1ULL << 40;
+    config.rate_limit = 600;
+    config.rate_window = 60;
 
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -882,6 +901,15 @@ int main(int argc, char **argv)
                 return fprintf(stderr, "vimeo-sandbox: --seed: not a number: %s\n", optarg), 2;
             break;
         case OPT_VERBOSE: config.verbose = true; break;
+        case OPT_RATE_LIMIT:
+            if (!parse_uint(optarg, &config.rate_limit) || config.rate_limit == 0)
+                return fprintf(stderr, "vimeo-sandbox: --rate-limit: not a positive count: %s\n", optarg), 2;
+            break;
+        case OPT_RATE_WINDOW:
+            if (!parse_uint(optarg, &config.rate_window) || config.rate_window == 0)
+                return fprintf(stderr, "vimeo-sandbox: --rate-window: not a positive number of seconds: %s\n",
+                               optarg), 2;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
