@@ -431,6 +431,46 @@ class BadInput(CliTest):
                          r"^vimeo-up \d+\.\d+\.\d+\n$")
 
 
+class RefusingTus(http.server.BaseHTTPRequestHandler):
+    """A tus server whose PATCH answers a fixed refusal; counts PATCHes."""
+    patch_status = 412
+    patches = 0
+
+    def do_POST(self):
+        self.send_response(201)
+        self.send_header("Location", "/files/x")
+        self.send_header("Tus-Resumable", "1.0.0")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_PATCH(self):
+        type(self).patches += 1
+        self.send_response(self.patch_status)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class ClientErrors(CliTest):
+    def test_4xx_on_patch_fails_at_once_with_a_clear_message(self):
+        for status, words in ((412, "tus version not supported"), (415, "request refused"), (403, "HTTP 403")):
+            handler = type("Handler", (RefusingTus,), {"patch_status": status, "patches": 0})
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self.addCleanup(server.shutdown)
+            path = make_file(self.tmp, f"refused{status}.bin", 1000)
+            proc = self.vimeo_up("--json", "--tus-endpoint", f"http://127.0.0.1:{server.server_address[1]}/files",
+                                 path, token="")
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            failed = [e for e in self.events(proc) if e["event"] == "failed"]
+            self.assertIn(f"PATCH answered HTTP {status}", failed[0]["error"])
+            self.assertIn(words, failed[0]["error"])
+            self.assertEqual(handler.patches, 1, "a refusal is not retried")
+
+
 class GenericTus(CliTest):
     def test_official_node_tus_server(self):
         store = os.path.join(self.tmp, "tus-store")
