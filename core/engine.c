@@ -772,6 +772,7 @@ static enum step handle_abort(struct engine *e, struct worker *w, struct job *jo
         char video[96], link[HTTP_URL_MAX];
         snprintf(video, sizeof video, "%s", job->video);
         snprintf(link, sizeof link, "%s", job->link);
+        job->removed = true; /* before the save: the row must say cancelled, or resume would bring it back */
         save(e, job);
         pthread_mutex_unlock(&e->lock);
         if (delete_video)

@@ -178,6 +178,10 @@ class Dashboard(SandboxTest):
         self.wait_for(lambda: "gone.mp4" not in pane.screen(), what="the row to go")
         video = [u for u in self.sandbox.uploads() if u["name"] == "gone.mp4"][0]["video"]
         self.wait_for(lambda: self.sandbox.api("GET", video)[0] == 404, what="the video to be deleted")
+        rows = json.loads(subprocess.run([VIMEO_UP, "list", "--json", "--state", self.state],
+                                         capture_output=True, text=True).stdout)
+        self.assertEqual([r["state"] for r in rows if r["file"] == gone], ["cancelled"],
+                         "a removed upload is not resumed later")
         pane.keys("]", "]")  # no cap: let the rest finish quickly
         self.see(pane, r"later\.mp4 .*done", timeout=60)
         self.assertEqual(self.sandbox.upload_named("later.mp4")["sha256"], sha256_file(later))
