@@ -35,6 +35,7 @@ enum {
 struct job {
     unsigned id;
     int64_t journal_id;
+    int64_t row;               /* the journal row it came from, even when it changes nothing there */
     char *path;                /* absolute */
     const char *name;          /* points into path */
     uint64_t size;
@@ -1167,13 +1168,23 @@ unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap)
         return 0;
     }
     pthread_mutex_lock(&e->lock);
+    /* The same file twice (overlapping globs, or added again from the
+     * dashboard): one job, or two workers would share one upload. */
+    for (size_t i = 0; i < e->njobs; i++) {
+        if (!e->jobs[i]->removed && !e->jobs[i]->verify_only && e->jobs[i]->row == entry->id) {
+            unsigned id = e->jobs[i]->id;
+            pthread_mutex_unlock(&e->lock);
+            free(entry);
+            return id;
+        }
+    }
     struct job *job = new_job(e, abs);
     if (!job) {
         pthread_mutex_unlock(&e->lock);
         free(entry);
         return snprintf(err, cap, "out of memory"), 0;
     }
-    job->journal_id = entry->id;
+    job->journal_id = job->row = entry->id;
     job->size = key.size;
     job->mtime_ns = key.mtime_ns;
     job->inode = key.inode;
@@ -1222,7 +1233,7 @@ static void add_unfinished_row(void *arg, const struct journal_entry *row)
     pthread_mutex_lock(&e->lock);
     struct job *job = new_job(e, entry->path);
     if (job) {
-        job->journal_id = entry->id;
+        job->journal_id = job->row = entry->id;
         job->size = entry->size;
         job->mtime_ns = entry->mtime_ns;
         job->inode = entry->inode;

@@ -104,10 +104,11 @@ struct engine *engine_new(const struct engine_config *config, char *err, size_t 
  * generic tus endpoint. */
 bool engine_check_api(struct engine *e, char *err, size_t cap);
 
-/* Queue a file. Returns its job id (> 0), or 0 with a one-line reason naming
- * the file (missing, a directory, unreadable, empty, busy in another
- * vimeo-up). A file the journal has as done gets a row in state done with
- * the note "already uploaded as /videos/N" (unless config.again). */
+/* Queue a file. Returns its job id (> 0; the existing one if the file is
+ * queued already), or 0 with a one-line reason naming the file (missing, a
+ * directory, unreadable, empty, busy in another vimeo-up). A file the
+ * journal has as done gets a row in state done with the note "already
+ * uploaded as /videos/N" (unless config.again). */
 unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap);
 
 /* Queue every unfinished upload in the journal; returns how many. Files that

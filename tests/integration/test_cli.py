@@ -98,6 +98,14 @@ class HappyPath(CliTest):
         self.assertEqual(forced.returncode, 0, forced.stderr)
         self.assertEqual(len(self.sandbox.uploads()), 2)
 
+    def test_same_file_twice_is_one_upload(self):
+        path = make_file(self.tmp, "twice.mp4", 3 << 20)
+        proc = self.vimeo_up("--json", "-j", "2", "-c", "1M", path, os.path.relpath(path, self.tmp))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(len([e for e in self.events(proc) if e["event"] == "queued"]), 1)
+        up = self.sandbox.upload_named("twice.mp4")
+        self.assertEqual((up["sha256"], up["received"]), (sha256_file(path), 3 << 20))
+
     def test_metadata_reaches_vimeo(self):
         path = make_file(self.tmp, "clip.mp4", 10)
         name = 'Q"uoted\nline ☃ 🎬'
