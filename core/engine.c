@@ -21,6 +21,7 @@
 #include "journal.h"
 #include "tus.h"
 #include "vimeo.h"
+#include "wakeup.h"
 
 enum {
     MAX_WORKERS = 64,
@@ -105,8 +106,7 @@ struct engine {
     bool quota_known;
     int64_t quota_free;        /* -1: Vimeo sets no limit we know of */
 
-    int wake[2];
-    atomic_bool wake_pending;
+    struct wakeup wakeup;
     _Atomic double last_progress_wake;
 };
 
@@ -142,24 +142,17 @@ static double wall_now(void)
 
 static void wake(struct engine *e)
 {
-    /* At most one byte waits in the pipe: wake-ups coalesce. */
-    if (!atomic_exchange(&e->wake_pending, true)) {
-        ssize_t rc = write(e->wake[1], "x", 1);
-        (void)rc; /* a full pipe already wakes the reader */
-    }
+    wakeup_signal(&e->wakeup);
 }
 
 int engine_wakeup_fd(struct engine *e)
 {
-    return e->wake[0];
+    return wakeup_fd(&e->wakeup);
 }
 
 void engine_wakeup_drain(struct engine *e)
 {
-    char sink[64];
-    atomic_store(&e->wake_pending, false);
-    while (read(e->wake[0], sink, sizeof sink) > 0)
-        ;
+    wakeup_drain(&e->wakeup);
 }
 
 /* Caller holds the lock. */
@@ -1022,12 +1015,11 @@ struct engine *engine_new(const struct engine_config *config, char *err, size_t 
     pthread_cond_init(&e->cond, &ca);
     pthread_condattr_destroy(&ca);
     bucket_init(&e->bucket, config->rate_limit);
-    atomic_init(&e->wake_pending, false);
     atomic_init(&e->last_progress_wake, 0.0);
-    e->wake[0] = e->wake[1] = -1;
+    e->wakeup.fd[0] = e->wakeup.fd[1] = -1;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
-    if (!e->api_base || pipe2(e->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (!e->api_base || !wakeup_init(&e->wakeup)) {
         snprintf(err, cap, "cannot start: %s", strerror(errno));
         engine_free(e);
         return NULL;
@@ -1077,10 +1069,7 @@ void engine_free(struct engine *e)
     free(e->jobs);
     free(e->runq);
     free(e->events);
-    if (e->wake[0] >= 0)
-        close(e->wake[0]);
-    if (e->wake[1] >= 0)
-        close(e->wake[1]);
+    wakeup_close(&e->wakeup);
     bucket_destroy(&e->bucket);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
