@@ -1,5 +1,6 @@
 """The sandbox speaks tus 1.0.0 and the Vimeo API as the shared notes describe."""
 import hashlib
+import http.client
 import json
 import os
 import socket
@@ -44,6 +45,29 @@ class TusProtocol(SandboxTest):
         self.assertEqual(up["sha256"], hashlib.sha256(b"hello world").hexdigest())
         self.assertTrue(up["complete"])
         self.assertEqual(up["requests"]["PATCH"], 2)
+
+    def test_connections_stay_open_across_requests(self):
+        # Clients reuse one connection for HEAD, PATCH and API calls; a server
+        # that closed after answering from the headers alone would cost every
+        # one of them a reconnect.
+        url = urllib.parse.urlsplit(self.create_tus_upload(3))
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        try:
+            for method, path, headers, body in [
+                    ("HEAD", url.path, tus_headers(), None), ("OPTIONS", "/files", {}, None),
+                    ("PATCH", url.path, tus_headers(Upload_Offset=0, Content_Type=PATCH_TYPE), b"abc"),
+                    ("POST", "/files", tus_headers(Upload_Length=1), None),
+                    ("GET", "/me", {"Authorization": "bearer " + TOKEN}, None)]:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                self.assertLess(resp.status, 300, method)
+                self.assertNotEqual((resp.getheader("Connection") or "").lower(), "close", method)
+                if method == "HEAD":
+                    sock = conn.sock
+                self.assertIs(conn.sock, sock, f"{method} came on a new connection")
+        finally:
+            conn.close()
 
     def test_relative_or_absolute_location_resolves(self):
         url = self.create_tus_upload(3)

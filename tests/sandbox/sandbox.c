@@ -61,6 +61,7 @@ struct request {
     uint64_t patch_bytes;
     struct sbjson_buf body;
     bool body_too_big;
+    bool begun;
     unsigned status;
     struct timespec started;
     uint64_t rate_remaining;
@@ -733,6 +734,12 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, bool *
     return MHD_YES;
 }
 
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *length = header(c, "Content-Length");
+    return header(c, "Transfer-Encoding") || (length && strcmp(length, "0") != 0);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *data, size_t *size, void **ctx)
 {
@@ -748,11 +755,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->url, sizeof r->url, "%s", url);
         classify(r, url);
+        /* A request without a body is answered from the next call, not this
+         * one: libmicrohttpd closes the connection after a response queued
+         * this early, and every HEAD would then cost the client a reconnect.
+         * One with a body is judged now, before its bytes are read. */
+        if (!has_body(c))
+            return MHD_YES;
         bool answered;
+        r->begun = true;
+        return begin(c, r, &answered);
+    }
+    if (!r->begun) {
+        bool answered;
+        r->begun = true;
         enum MHD_Result ret = begin(c, r, &answered);
         if (answered || ret != MHD_YES)
             return ret;
-        return MHD_YES;
     }
     if (r->status)
         return MHD_YES; /* answered already; MHD drops the rest of the body */
