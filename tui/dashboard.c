@@ -86,13 +86,19 @@ struct ui {
     unsigned pending_verify;   /* the job whose verification result goes to the message line */
     bool dirty;
     double last_draw;
+    struct frame_stats { unsigned long frames; size_t rows; double cpu, cpu_max, wall, wall_max; } stats;
 };
+
+static double clock_seconds(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static double now_mono(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return clock_seconds(CLOCK_MONOTONIC);
 }
 
 /* ---- colours ------------------------------------------------------------- */
@@ -728,6 +734,32 @@ static bool handle_key(struct ui *ui, int ch)
 
 /* ---- the loop ------------------------------------------------------------ */
 
+/* What a frame costs, for bench/run: it reads these from the file named by
+ * VIMEO_UP_FRAME_STATS when the dashboard ends (one JSON line, appended). */
+static void frame_stats_add(struct frame_stats *st, size_t rows, double cpu, double wall)
+{
+    st->frames++;
+    st->rows = rows > st->rows ? rows : st->rows;
+    st->cpu += cpu;
+    st->wall += wall;
+    st->cpu_max = cpu > st->cpu_max ? cpu : st->cpu_max;
+    st->wall_max = wall > st->wall_max ? wall : st->wall_max;
+}
+
+static void frame_stats_write(const struct frame_stats *st)
+{
+    const char *path = getenv("VIMEO_UP_FRAME_STATS");
+    FILE *f = path && st->frames ? fopen(path, "a") : NULL;
+    if (!f)
+        return;
+    fprintf(f,
+            "{\"frames\":%lu,\"rows\":%zu,\"cpu_ms_mean\":%.3f,\"cpu_ms_max\":%.3f,"
+            "\"wall_ms_mean\":%.3f,\"wall_ms_max\":%.3f}\n",
+            st->frames, st->rows, st->cpu * 1e3 / (double)st->frames, st->cpu_max * 1e3,
+            st->wall * 1e3 / (double)st->frames, st->wall_max * 1e3);
+    fclose(f);
+}
+
 static bool moving(const struct ui *ui)
 {
     for (size_t i = 0; i < ui->nrows; i++) {
@@ -758,8 +790,10 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
     for (;;) {
         double now = now_mono();
         if (ui.dirty && now - ui.last_draw >= FRAME) {
+            double cpu = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
             refresh_rows(&ui);
             draw(&ui);
+            frame_stats_add(&ui.stats, ui.nrows, clock_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu, now_mono() - now);
             ui.last_draw = now;
             ui.dirty = false;
         }
@@ -814,6 +848,7 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
         }
     }
     endwin();
+    frame_stats_write(&ui.stats);
     free(ui.rows);
     for (size_t i = 0; i < ui.log_count; i++)
         free(ui.log_lines[i]);

@@ -242,7 +242,8 @@ class Dashboard(SandboxTest):
 
     def test_idle_when_done_and_escaped_names(self):
         (a,) = self.files(("evil\x1b[2Jname.mp4", 100))
-        pane = self.open(a, width=120)
+        stats = os.path.join(self.tmp, "frames.jsonl")
+        pane = self.open(a, width=120, env={"VIMEO_UP_FRAME_STATS": stats})
         screen = self.see(pane, r"evil\\x1b\[2Jname\.mp4 .*done")
         self.assertNotIn("\x1b", screen)
         time.sleep(0.5)
@@ -251,6 +252,11 @@ class Dashboard(SandboxTest):
         self.assertLess(cpu_seconds(self.pid) - before, 0.05)
         pane.keys("q")
         self.assertEqual(self.exit_status(pane), 0)
+        with open(stats) as f:
+            frames = json.loads(f.read())
+        self.assertEqual(frames["rows"], 1)
+        self.assertGreaterEqual(frames["frames"], 1)
+        self.assertLessEqual(frames["cpu_ms_mean"], frames["cpu_ms_max"])
 
     def test_monochrome_and_ascii(self):
         (a,) = self.files(("plain.mp4", 100))
