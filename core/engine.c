@@ -1483,7 +1483,7 @@ static const char *row_message(const struct job *job)
     return job->verified;
 }
 
-static void fill_row(const struct job *job, struct engine_row *row)
+static void fill_row(const struct job *job, struct engine_row *row, double now)
 {
     row->id = job->id;
     row->state = job->state;
@@ -1494,7 +1494,7 @@ static void fill_row(const struct job *job, struct engine_row *row)
     row->sent = sent < job->acked ? job->acked : sent > job->size ? job->size : sent;
     row->rate = job->state == ENGINE_UPLOADING ? job->rate : 0;
     row->retries = job->retries;
-    double left = job->retry_at - bucket_now();
+    double left = job->retry_at - now;
     row->retry_in = job->state == ENGINE_RETRYING && left > 0 ? left : 0;
     copy_cut(row->video, sizeof row->video, job->video);
     copy_cut(row->message, sizeof row->message, row_message(job));
@@ -1507,7 +1507,7 @@ bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
     pthread_mutex_lock(&e->lock);
     struct job *job = id && id <= e->njobs ? e->jobs[id - 1] : NULL;
     if (job) {
-        fill_row(job, &out->row);
+        fill_row(job, &out->row, bucket_now());
         snprintf(out->path, sizeof out->path, "%s", job->path);
         snprintf(out->upload_link, sizeof out->upload_link, "%s", job->link);
         snprintf(out->error, sizeof out->error, "%s", job->error);
@@ -1518,18 +1518,29 @@ bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
     return job != NULL;
 }
 
-size_t engine_snapshot(struct engine *e, struct engine_row **rows, struct engine_totals *totals)
+size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
 {
     pthread_mutex_lock(&e->lock);
-    *rows = malloc((e->njobs ? e->njobs : 1) * sizeof **rows);
     *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket) };
+    if (*cap < e->njobs) {
+        /* Room to grow, so that adding files does not reallocate each frame. */
+        size_t want = e->njobs + e->njobs / 4 + 16;
+        struct engine_row *grown = realloc(*rows, want * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&e->lock);
+            return 0;
+        }
+        *rows = grown;
+        *cap = want;
+    }
+    double now = bucket_now();
     size_t n = 0;
-    for (size_t i = 0; i < e->njobs && *rows; i++) {
+    for (size_t i = 0; i < e->njobs; i++) {
         const struct job *job = e->jobs[i];
         if (job->removed)
             continue;
         struct engine_row *row = &(*rows)[n++];
-        fill_row(job, row);
+        fill_row(job, row, now);
         totals->files++;
         totals->bytes += row->size;
         totals->acked += row->acked;

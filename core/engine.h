@@ -137,8 +137,12 @@ void engine_wakeup_drain(struct engine *e);
 /* One job's details; false if there is no such job. */
 bool engine_details(struct engine *e, unsigned job, struct engine_details *out);
 
-/* A copy of every row (caller frees *rows) and the totals. */
-size_t engine_snapshot(struct engine *e, struct engine_row **rows, struct engine_totals *totals);
+/* A copy of every row and the totals; returns the number of rows. *rows is
+ * the caller's buffer of *cap rows, grown here when too small (start with
+ * NULL and 0; free it when done): a front end that redraws often copies
+ * into the same memory every time. 0 rows, *rows unchanged, when out of
+ * memory. */
+size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals);
 /* Take up to max events that happened since the last call. */
 size_t engine_events(struct engine *e, struct engine_event *out, size_t max);
 

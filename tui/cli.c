@@ -46,9 +46,10 @@ int cli_signal_take(void)
 /* Count how the jobs ended. */
 static void outcome(struct engine *e, unsigned *done, unsigned *failed, unsigned *unfinished)
 {
-    struct engine_row *rows;
+    struct engine_row *rows = NULL;
+    size_t cap = 0;
     struct engine_totals totals;
-    size_t n = engine_snapshot(e, &rows, &totals);
+    size_t n = engine_snapshot(e, &rows, &cap, &totals);
     *done = *failed = *unfinished = 0;
     for (size_t i = 0; i < n; i++) {
         if (rows[i].state == ENGINE_DONE)

@@ -72,8 +72,8 @@ struct ui {
     const char *endpoint;
     bool utf8, colour;
     enum mode mode;
-    struct engine_row *rows;
-    size_t nrows;
+    struct engine_row *rows;   /* reused from frame to frame */
+    size_t nrows, rows_cap;
     struct engine_totals totals;
     unsigned selected_id;
     size_t selected, top;
@@ -167,10 +167,7 @@ static void log_add(struct ui *ui, const char *line)
 
 static void refresh_rows(struct ui *ui)
 {
-    free(ui->rows);
-    ui->nrows = engine_snapshot(ui->e, &ui->rows, &ui->totals);
-    if (!ui->rows)
-        ui->nrows = 0;
+    ui->nrows = engine_snapshot(ui->e, &ui->rows, &ui->rows_cap, &ui->totals);
     /* Keep the selection on the same upload as rows come and go. */
     size_t i;
     for (i = 0; i < ui->nrows && ui->rows[i].id != ui->selected_id; i++)

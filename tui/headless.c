@@ -114,9 +114,10 @@ static void print_event(struct engine *e, bool json, const struct engine_event *
 
 static void print_progress(struct engine *e, bool json, double now, double *last_line)
 {
-    struct engine_row *rows;
+    struct engine_row *rows = NULL;
+    size_t cap = 0;
     struct engine_totals totals;
-    size_t n = engine_snapshot(e, &rows, &totals);
+    size_t n = engine_snapshot(e, &rows, &cap, &totals);
     for (size_t i = 0; i < n; i++) {
         const struct engine_row *row = &rows[i];
         if (row->state != ENGINE_UPLOADING)

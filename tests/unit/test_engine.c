@@ -81,9 +81,10 @@ static void rate_cap_and_workers_change_while_running(void **state)
     assert_non_null(e);
     engine_set_workers(e, 3);
     engine_set_rate_limit(e, 1 << 20);
-    struct engine_row *rows;
+    struct engine_row *rows = NULL;
+    size_t cap = 0;
     struct engine_totals totals;
-    size_t n = engine_snapshot(e, &rows, &totals);
+    size_t n = engine_snapshot(e, &rows, &cap, &totals);
     assert_int_equal(n, 0);
     assert_int_equal(totals.workers, 3);
     assert_int_equal(totals.rate_limit, 1 << 20);
