@@ -7,8 +7,7 @@
 
 #include "json.h"
 
-/* Seconds until an ISO-8601 instant like 2023-04-08T09:21:35+00:00; -1 if unreadable. */
-static long seconds_until(const char *iso)
+long vimeo_reset_in(const char *iso)
 {
     struct tm tm = { 0 };
     const char *rest = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -81,13 +80,14 @@ static bool call(struct vimeo_api *api, const char *method, const char *path, co
     res->outcome = http_outcome_of(hr);
     res->retry_after = hr->retry_after;
     res->ratelimit_remaining = hr->ratelimit_remaining;
-    res->ratelimit_reset_in = hr->ratelimit_reset[0] ? seconds_until(hr->ratelimit_reset) : -1;
+    res->ratelimit_reset_in = hr->ratelimit_reset[0] ? vimeo_reset_in(hr->ratelimit_reset) : -1;
     if (res->retry_after < 0 && hr->status == 429)
         res->retry_after = res->ratelimit_reset_in;
     if (res->outcome == HTTP_ABORTED)
         return false;
     if (!hr->status) {
-        snprintf(res->error, sizeof res->error, "Vimeo API unreachable: %s", hr->error);
+        snprintf(res->error, sizeof res->error, "Vimeo API%s%s", hr->transport_error ? " unreachable: " : ": ",
+                 hr->error);
         return false;
     }
     if (res->outcome != HTTP_OK) {

@@ -48,7 +48,7 @@ static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "vimeo-up: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'vimeo-up --help'.\n");
+    fprintf(stderr, " (see vimeo-up --help)\n");
     return EXIT_USAGE;
 }
 

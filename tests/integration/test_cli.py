@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -409,6 +410,7 @@ class BadInput(CliTest):
             proc = self.vimeo_up(*args)
             self.assertEqual(proc.returncode, 2, (args, proc.stderr))
             self.assertTrue(proc.stderr.startswith("vimeo-up: "), proc.stderr)
+            self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
         self.assert_journal_intact()
 
     def test_corrupt_journal_exits_3(self):
@@ -417,6 +419,20 @@ class BadInput(CliTest):
         proc = self.vimeo_up("--no-tui", self.good, check_one_line=True)
         self.assertEqual(proc.returncode, 3)
         self.assertIn("journal.db", proc.stderr)
+
+    def test_foreign_database_as_journal_exits_3_and_is_kept(self):
+        journal = os.path.join(self.state(), "journal.db")
+        for leftover in (journal, journal + "-wal", journal + "-shm"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        with sqlite3.connect(journal) as db:
+            db.execute("CREATE TABLE photos (name TEXT)")
+            db.execute("INSERT INTO photos VALUES ('cat.jpg')")
+        proc = self.vimeo_up("--no-tui", self.good, check_one_line=True)
+        self.assertEqual(proc.returncode, 3)
+        self.assertIn("is not a vimeo-up journal", proc.stderr)
+        with sqlite3.connect(journal) as db:
+            self.assertEqual(db.execute("SELECT name FROM photos").fetchall(), [("cat.jpg",)])
 
     def test_quota_refuses_early(self):
         sb = Sandbox("--quota", "1000")

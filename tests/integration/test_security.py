@@ -1,0 +1,105 @@
+"""What vimeo-up lets out, and what it lets in: the token, file modes,
+hostile upload links and oversized answers."""
+import glob
+import http.server
+import json
+import os
+import stat
+import subprocess
+import threading
+
+from harness import TOKEN, VIMEO_UP, Sandbox, make_file
+from test_cli import CliTest, FakeApi
+
+
+class Token(CliTest):
+    def test_token_is_nowhere_but_the_api_requests(self):
+        # Upload links on another host name than the API: the token must not
+        # follow them there.
+        sandbox = Sandbox("--upload-host", "localhost")
+        self.addCleanup(sandbox.stop)
+        path = make_file(self.tmp, "secret.mp4", 3 << 20)
+        proc = subprocess.Popen([VIMEO_UP, "--json", "-r", "1M", "-c", "512K", "--api", sandbox.url, "--state",
+                                 self.state(), path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, VIMEO_TOKEN=TOKEN), cwd=self.tmp)
+        self.wait_for(lambda: sandbox.uploads() and sandbox.uploads()[0]["offset"] > 0, timeout=30,
+                      what="the upload to start")
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+            self.assertNotIn(TOKEN.encode(), f.read())
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertTrue(sandbox.uploads()[0]["complete"])
+        self.assertTrue(all(u["authorization_seen"] == 0 for u in sandbox.uploads()))
+        plain = self.vimeo_up("--no-tui", "--again", path, api=sandbox.url)
+        listing = self.vimeo_up("list", "--json")
+        for text in (out, err, plain.stdout, plain.stderr, listing.stdout):
+            self.assertNotIn(TOKEN, text)
+        for journal_file in glob.glob(os.path.join(self.state(), "*")):
+            with open(journal_file, "rb") as f:
+                self.assertNotIn(TOKEN.encode(), f.read(), journal_file)
+
+    def test_state_is_private_whatever_the_umask(self):
+        path = make_file(self.tmp, "private.mp4", 10)
+        proc = subprocess.run([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state", self.state(), path],
+                              capture_output=True, text=True, env=dict(os.environ, VIMEO_TOKEN=TOKEN),
+                              preexec_fn=lambda: os.umask(0), timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(self.state()).st_mode), 0o700)
+        for name in os.listdir(self.state()):
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.state(), name)).st_mode), 0o600, name)
+
+
+class HugeAnswer(http.server.BaseHTTPRequestHandler):
+    """An API whose every answer is 100 MB of JSON-looking bytes."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(100 << 20))
+        self.end_headers()
+        block = b'{"a":"' + b"x" * ((1 << 20) - 6)
+        try:
+            for _ in range(100):
+                self.wfile.write(block)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+class HostileServer(CliTest):
+    def serve(self, handler):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def test_upload_links_with_control_characters_are_refused(self):
+        path = make_file(self.tmp, "link.bin", 10)
+        for link in ("http://127.0.0.1:1/files/x\r\nX-Injected: 1", "http://127.0.0.1:1/files/\x01x",
+                     "http://127.0.0.1:1/files/ x"):
+            def answer(request_path, link=link):
+                if request_path.startswith("/me/videos"):
+                    return (200, "application/json",
+                            json.dumps({"uri": "/videos/5", "upload": {"upload_link": link}}).encode())
+                return (200, "application/json", b'{"upload_quota":{"space":{"free":null}}}')
+            handler = type("Handler", (FakeApi,), {"answer": staticmethod(answer)})
+            proc = self.vimeo_up("--json", "--again", path, api=self.serve(handler))
+            self.assertEqual(proc.returncode, 1, (link, proc.stderr))
+            failed = [json.loads(line) for line in proc.stdout.splitlines() if '"failed"' in line]
+            self.assertIn("Vimeo gave an upload link that is refused: contains spaces or control characters",
+                          failed[0]["error"], link)
+
+    def test_a_100_mb_answer_is_cut_off_at_bounded_memory(self):
+        path = make_file(self.tmp, "huge.bin", 10)
+        usage = os.path.join(self.tmp, "usage")
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", usage, VIMEO_UP, "--no-tui", "--api",
+                               self.serve(HugeAnswer), "--state", self.state(), path],
+                              capture_output=True, text=True, env=dict(os.environ, VIMEO_TOKEN=TOKEN), timeout=60)
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
+        self.assertIn("Vimeo API: the server's answer is larger than 1048576 bytes", proc.stderr)
+        with open(usage) as f:
+            peak_kib = int(f.read().split()[-1])
+        self.assertLess(peak_kib, 40 << 10, "peak RSS must not follow the answer's size")
