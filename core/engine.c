@@ -582,21 +582,46 @@ static enum http_outcome locate(struct engine *e, struct worker *w, struct job *
 }
 
 /* Verified: HEAD says offset == length == size; Vimeo's upload.status is recorded too. */
+/* Vimeo's upload.status of the job's video into out ("" when there is no
+ * video or no answer); false when it could not be asked. */
+static bool ask_upload_status(struct engine *e, struct worker *w, struct job *job, char *out, size_t cap)
+{
+    char transcode[32];
+    out[0] = '\0';
+    if (e->tus_endpoint || !job->video[0])
+        return false;
+    struct vimeo_api api;
+    struct vimeo_result r;
+    vimeo_api_for(e, w, &api);
+    wait_for_api(e, job);
+    vimeo_status(&api, job->video, out, transcode, cap < sizeof transcode ? cap : sizeof transcode, &r);
+    note_rate_limit(e, &r);
+    return r.outcome == HTTP_OK;
+}
+
 static void record_verified(struct engine *e, struct worker *w, struct job *job, const struct tus_result *head)
 {
-    char upload_status[32] = "", transcode[32] = "";
-    if (!e->tus_endpoint && job->video[0]) {
-        struct vimeo_api api;
-        struct vimeo_result r;
-        vimeo_api_for(e, w, &api);
-        wait_for_api(e, job);
-        vimeo_status(&api, job->video, upload_status, transcode, sizeof upload_status, &r);
-        note_rate_limit(e, &r);
-    }
+    char upload_status[32];
+    ask_upload_status(e, w, job, upload_status, sizeof upload_status);
     pthread_mutex_lock(&e->lock);
     snprintf(job->verified, sizeof job->verified, "complete: offset = length = %" PRIu64 "%s%s", head->offset,
              upload_status[0] ? "; Vimeo upload.status " : "", upload_status);
     pthread_mutex_unlock(&e->lock);
+}
+
+/* Every byte was acknowledged but the link is gone now: Vimeo may expire a
+ * link once it has the whole file. Its own word that the upload is complete
+ * is proof enough; starting again would make a second video. */
+static bool vimeo_says_complete(struct engine *e, struct worker *w, struct job *job)
+{
+    char upload_status[32];
+    if (!ask_upload_status(e, w, job, upload_status, sizeof upload_status) || strcmp(upload_status, "complete"))
+        return false;
+    pthread_mutex_lock(&e->lock);
+    snprintf(job->verified, sizeof job->verified,
+             "complete: Vimeo upload.status complete (the upload link expired after the last byte)");
+    pthread_mutex_unlock(&e->lock);
+    return true;
 }
 
 static enum step handle_abort(struct engine *e, struct worker *w, struct job *job);
@@ -653,8 +678,10 @@ static void run_upload(struct engine *e, struct worker *w, struct job *job, int 
             set_state(e, job, ENGINE_VERIFYING);
             pthread_mutex_unlock(&e->lock);
             enum http_outcome o = locate(e, w, job, &r);
-            if (o == HTTP_OK && r.offset == r.length && r.length == job->size && file_unchanged(job, fd)) {
-                record_verified(e, w, job, &r);
+            bool whole = o == HTTP_OK && r.offset == r.length && r.length == job->size;
+            if (file_unchanged(job, fd) && (whole || (o == HTTP_GONE && vimeo_says_complete(e, w, job)))) {
+                if (whole)
+                    record_verified(e, w, job, &r);
                 pthread_mutex_lock(&e->lock);
                 job->error[0] = '\0';
                 emit(e, ENGINE_EV_VERIFIED, job, "%s", job->verified);

@@ -192,6 +192,20 @@ class Faults(CliTest):
         status, _, _ = self.sandbox.api("GET", uploads[0]["video"])
         self.assertEqual(status, 404, "the stale video was deleted")
 
+    def test_link_expired_after_the_last_byte_is_done_not_uploaded_again(self):
+        path = make_file(self.tmp, "finished.bin", 3 << 20)
+        self.sandbox.fault(f"expire=*,after={3 << 20},times=1")
+        proc = self.vimeo_up("--json", "-c", "1M", path, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        verified = [e for e in self.events(proc) if e["event"] == "verified"]
+        self.assertIn("Vimeo upload.status complete (the upload link expired after the last byte)",
+                      verified[0]["message"])
+        uploads = self.sandbox.uploads()
+        self.assertEqual(len(uploads), 1, "no second upload, no second video")
+        self.assertEqual((uploads[0]["sha256"], uploads[0]["expired"]), (sha256_file(path), True))
+        self.assertEqual(self.sandbox.api("GET", uploads[0]["video"])[0], 200)
+        self.assertEqual(self.journal()[0]["state"], "done")
+
 
 class RateLimitHeaders(CliTest):
     sandbox_args = ("--rate-limit", "3", "--rate-window", "2")
