@@ -3,6 +3,9 @@
 #   make check           install what is missing, build, run every suite
 #   make check-asan      the suites again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make check-tsan      the suites again under ThreadSanitizer
+#   make check-valgrind  a faulty upload under valgrind's memcheck
+#   make check-fuzz      libFuzzer on every parser of outside data (FUZZ_SECONDS each)
+#   make check-reliability  a soak through random faults, a kill -9 loop, journal kills
 #   make demo            upload a few generated files to a local sandbox
 #   make install         PREFIX=/usr/local DESTDIR=
 #   V=1 shows the commands; WERROR=1 turns warnings into errors (CI).
@@ -40,17 +43,20 @@ CORE_SRC := $(wildcard core/*.c)
 TUI_SRC := $(wildcard tui/*.c)
 SANDBOX_SRC := $(wildcard tests/sandbox/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SECONDS ?= 60
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 TUI_OBJ := $(TUI_SRC:%.c=$(BUILD)/%.o)
 SANDBOX_OBJ := $(SANDBOX_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 CORE_LIB := $(BUILD)/libvimeoup.a
 TUI_LIB := $(BUILD)/libvimeoup-tui.a
 
 PROGRAMS := $(if $(TUI_SRC),$(BUILD)/vimeo-up) $(BUILD)/vimeo-sandbox
 
-.PHONY: all check check-asan check-tsan check-run deps demo bench install clean
+.PHONY: all check check-asan check-tsan check-valgrind check-fuzz check-reliability fuzzers check-run deps demo bench install clean
 all: $(PROGRAMS) $(UNIT_BIN)
 
 $(BUILD)/core/%.o: core/%.c
@@ -84,6 +90,14 @@ $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(TEST_LINK)
 		$(call pkg,--cflags,$(PKG_TEST) $(PKG_CORE)) $< $(TEST_LINK) -o $@ $(LDFLAGS) \
 		$(call pkg,--libs,$(PKG_TEST) $(PKG_TUI) $(PKG_CORE) $(PKG_SANDBOX)) -lm
 
+# libFuzzer harnesses: the core built by clang with coverage, ASan and UBSan.
+$(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_LIB)
+	$(call say,FUZZ,$@)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Icore \
+		$(call pkg,--cflags,$(PKG_CORE)) $< $(CORE_LIB) -o $@ $(LDFLAGS) -fsanitize=fuzzer \
+		$(call pkg,--libs,$(PKG_CORE)) -lm
+
+fuzzers: $(FUZZ_BIN)
+
 deps:
 	$(Q)tests/deps
 
@@ -99,6 +113,19 @@ check-asan: deps
 
 check-tsan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread CFLAGS='-O1 -g' all check-run
+
+check-fuzz: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang SAN=fuzzer-no-link,address,undefined \
+		CFLAGS='-O1 -g' fuzzers
+	$(Q)tests/fuzz/run build/fuzz $(FUZZ_SECONDS)
+
+check-reliability: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)VIMEO_UP_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/reliability/reliability.py
+
+check-valgrind: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)VIMEO_UP_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/memcheck/memcheck.py
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
