@@ -232,6 +232,22 @@ static size_t on_read(char *out, size_t size, size_t n, void *ctx)
     return (size_t)got;
 }
 
+/* curl rewinds the body when it must send the request again on a fresh
+ * connection because a kept-alive one turned out dead: the first write
+ * fails, before more than one buffer was read. Reading with pread makes
+ * that rewind free; without it the PATCH fails and waits out a backoff. A
+ * connection lost further into the body is a real fault: it is refused
+ * here, so the engine sees it, asks the server where it got to, and says
+ * so in a retry event. */
+static int on_seek(void *ctx, curl_off_t offset, int origin)
+{
+    struct transfer *t = ctx;
+    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > t->req->length || t->done > UPLOAD_BUFFER)
+        return CURL_SEEKFUNC_CANTSEEK;
+    t->done = (uint64_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     (void)dltotal;
@@ -304,6 +320,8 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->length);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, &t);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
         curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, (long)UPLOAD_BUFFER);
     } else {
         curl_easy_setopt(c, CURLOPT_TIMEOUT, req->timeout ? req->timeout : h->options.api_timeout);
