@@ -38,6 +38,15 @@ class Token(CliTest):
             with open(journal_file, "rb") as f:
                 self.assertNotIn(TOKEN.encode(), f.read(), journal_file)
 
+    def test_a_token_that_would_split_a_header_is_refused_unsent(self):
+        path = make_file(self.tmp, "clip.mp4", 10)
+        evil = TOKEN + "\r\nX-Injected: 1"
+        proc = self.vimeo_up("--no-tui", path, token=evil, check_one_line=True)
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        self.assertIn("the access token holds characters a header cannot carry", proc.stderr)
+        self.assertNotIn(TOKEN, proc.stderr + proc.stdout)
+        self.assertEqual(self.sandbox.uploads(), [])
+
     def test_state_is_private_whatever_the_umask(self):
         path = make_file(self.tmp, "private.mp4", 10)
         proc = subprocess.run([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state", self.state(), path],
