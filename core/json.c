@@ -386,3 +386,8 @@ bool json_append_string_lossy(struct buf *b, const char *s)
 {
     return append_escaped(b, s, true);
 }
+
+bool json_append_string_or_null(struct buf *b, const char *s)
+{
+    return s[0] ? append_escaped(b, s, true) : buf_puts(b, "null");
+}

@@ -45,5 +45,7 @@ bool json_append_string(struct buf *b, const char *s);
 /* For output (file names are bytes, not always UTF-8): invalid sequences
  * become U+FFFD instead of failing. */
 bool json_append_string_lossy(struct buf *b, const char *s);
+/* The same, or null for an empty string (a video or error not there yet). */
+bool json_append_string_or_null(struct buf *b, const char *s);
 
 #endif

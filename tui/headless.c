@@ -45,10 +45,7 @@ static void json_line(const char *event, const struct engine_details *d, const c
     buf_puts(&b, ",\"file\":");
     json_append_string_lossy(&b, path);
     buf_puts(&b, ",\"video\":");
-    if (d && d->row.video[0])
-        json_append_string_lossy(&b, d->row.video);
-    else
-        buf_puts(&b, "null");
+    json_append_string_or_null(&b, d ? d->row.video : "");
     if (d)
         buf_printf(&b, ",\"size\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"rate\":%.0f", d->row.size,
                    d->row.sent, d->row.acked, d->row.rate);

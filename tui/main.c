@@ -224,17 +224,11 @@ static void list_row(void *arg, const struct journal_entry *e)
         buf_printf(&ctx->out, ",\"size\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"state\":", e->size, e->acked);
         json_append_string_lossy(&ctx->out, e->state);
         buf_puts(&ctx->out, ",\"video\":");
-        if (e->video[0])
-            json_append_string_lossy(&ctx->out, e->video);
-        else
-            buf_puts(&ctx->out, "null");
+        json_append_string_or_null(&ctx->out, e->video);
         buf_puts(&ctx->out, ",\"endpoint\":");
         json_append_string_lossy(&ctx->out, e->endpoint);
         buf_puts(&ctx->out, ",\"error\":");
-        if (e->error[0])
-            json_append_string_lossy(&ctx->out, e->error);
-        else
-            buf_puts(&ctx->out, "null");
+        json_append_string_or_null(&ctx->out, e->error);
         buf_puts(&ctx->out, ",\"verified\":");
         json_append_string_lossy(&ctx->out, e->verified);
         buf_printf(&ctx->out, ",\"updated\":%.3f}", e->updated);

@@ -94,6 +94,9 @@ static void escapes_and_refuses_bad_utf8(void **state)
     buf_reset(&b);
     assert_true(json_append_string_lossy(&b, "bad \xff"));
     assert_string_equal(b.data, "\"bad \\ufffd\"");
+    buf_reset(&b);
+    assert_true(json_append_string_or_null(&b, "") && buf_puts(&b, ",") && json_append_string_or_null(&b, "/v\xff"));
+    assert_string_equal(b.data, "null,\"/v\\ufffd\"");
     /* What we write, we read back the same. */
     buf_reset(&b);
     const char *name = "Q\"uote\\ \n\x02 \xe2\x98\x83";
