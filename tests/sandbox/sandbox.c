@@ -746,7 +746,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)cls;
     (void)version;
     struct request *r = *ctx;
-    if (!r) {
+    bool first = !r;
+    if (first) {
         r = calloc(1, sizeof *r);
         if (!r)
             return MHD_NO;
@@ -761,15 +762,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * One with a body is judged now, before its bytes are read. */
         if (!has_body(c))
             return MHD_YES;
-        bool answered;
-        r->begun = true;
-        return begin(c, r, &answered);
     }
     if (!r->begun) {
         bool answered;
         r->begun = true;
         enum MHD_Result ret = begin(c, r, &answered);
-        if (answered || ret != MHD_YES)
+        if (first || answered || ret != MHD_YES)
             return ret;
     }
     if (r->status)
