@@ -109,12 +109,13 @@ static void print_event(struct engine *e, bool json, const struct engine_event *
     free(d);
 }
 
-static void print_progress(struct engine *e, bool json, double now, double *last_line)
+/* rows_buf and cap: the snapshot buffer, kept from one call to the next. */
+static void print_progress(struct engine *e, bool json, double now, double *last_line, struct engine_row **rows_buf,
+                           size_t *cap)
 {
-    struct engine_row *rows = NULL;
-    size_t cap = 0;
     struct engine_totals totals;
-    size_t n = engine_snapshot(e, &rows, &cap, &totals);
+    size_t n = engine_snapshot(e, rows_buf, cap, &totals);
+    const struct engine_row *rows = *rows_buf;
     for (size_t i = 0; i < n; i++) {
         const struct engine_row *row = &rows[i];
         if (row->state != ENGINE_UPLOADING)
@@ -131,7 +132,6 @@ static void print_progress(struct engine *e, bool json, double now, double *last
             printf("%-9s %s  %s\n", "progress", shown, text);
         }
     }
-    free(rows);
     *last_line = now;
 }
 
@@ -140,6 +140,9 @@ bool headless_run(struct engine *e, bool json, int signal_fd)
     struct engine_event events[EVENT_BATCH];
     double last_progress = now_unix();
     int interval_ms = json ? JSON_PROGRESS_MS : PLAIN_PROGRESS_MS;
+    struct engine_row *rows = NULL;
+    size_t rows_cap = 0;
+    bool interrupted = false;
     for (;;) {
         struct pollfd fds[2] = { { engine_wakeup_fd(e), POLLIN, 0 }, { signal_fd, POLLIN, 0 } };
         double now = now_unix();
@@ -147,8 +150,10 @@ bool headless_run(struct engine *e, bool json, int signal_fd)
         if (wait_ms < 0)
             wait_ms = 0;
         int rc = poll(fds, signal_fd >= 0 ? 2 : 1, wait_ms);
-        if (rc > 0 && (fds[1].revents & POLLIN))
-            return true;
+        if (rc > 0 && (fds[1].revents & POLLIN)) {
+            interrupted = true;
+            break;
+        }
         engine_wakeup_drain(e);
         size_t n;
         while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
@@ -156,14 +161,16 @@ bool headless_run(struct engine *e, bool json, int signal_fd)
                 print_event(e, json, &events[i]);
         now = now_unix();
         if ((now - last_progress) * 1000 >= interval_ms)
-            print_progress(e, json, now, &last_progress);
+            print_progress(e, json, now, &last_progress, &rows, &rows_cap);
         fflush(stdout);
         if (engine_settled(e)) {
             while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
                 for (size_t i = 0; i < n; i++)
                     print_event(e, json, &events[i]);
             fflush(stdout);
-            return false;
+            break;
         }
     }
+    free(rows);
+    return interrupted;
 }
