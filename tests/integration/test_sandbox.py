@@ -46,6 +46,17 @@ class TusProtocol(SandboxTest):
         self.assertTrue(up["complete"])
         self.assertEqual(up["requests"]["PATCH"], 2)
 
+    def test_next_patch_right_after_an_answer_is_not_locked(self):
+        # A client may send its next PATCH on a new connection the moment it
+        # has read the answer; the upload must already be free by then. Many
+        # back-to-back rounds make the old window (release after the answer)
+        # show up as a 423.
+        rounds = 200
+        url = self.create_tus_upload(rounds)
+        for offset in range(rounds):
+            status, h, body = self.patch(url, offset, b"x")
+            self.assertEqual((status, h.get("upload-offset")), (204, str(offset + 1)), body)
+
     def test_connections_stay_open_across_requests(self):
         # Clients reuse one connection for HEAD, PATCH and API calls; a server
         # that closed after answering from the headers alone would cost every

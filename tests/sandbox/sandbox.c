@@ -456,6 +456,11 @@ static enum MHD_Result tus_patch_done(struct MHD_Connection *c, struct request *
 {
     struct store_upload_state st;
     store_upload_state(r->upload, &st);
+    /* Released before the answer goes out, not when MHD reports the request
+     * completed: a client that has read the answer may send its next PATCH
+     * on another connection before that report, and must not get 423. */
+    store_upload_release(r->upload);
+    r->claimed = false;
     if (r->overflow)
         return reply(c, r, 413, "body runs past Upload-Length");
     char num[32], date[64];
