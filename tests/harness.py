@@ -39,6 +39,8 @@ class Sandbox:
         self.token = token
 
     def log(self):
+        if self.stderr.closed:
+            return self.final_log
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")
 
@@ -83,8 +85,12 @@ class Sandbox:
             self.proc.wait()
             raise AssertionError("sandbox did not stop within 10 s of SIGTERM")
         self.proc.stdout.close()
+        # Its stderr is kept as text: the file would otherwise stay open
+        # until the garbage collector found it.
+        self.final_log = self.log()
+        self.stderr.close()
         if code != 0:
-            raise AssertionError(f"sandbox exited {code}: {self.log()[-2000:]}")
+            raise AssertionError(f"sandbox exited {code}: {self.final_log[-2000:]}")
 
 
 def http_request(method, url, headers=None, body=None, timeout=30):
