@@ -6,6 +6,8 @@
 #include <langinfo.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -767,12 +769,57 @@ static bool moving(const struct ui *ui)
     return false;
 }
 
+/* Ctrl-Z. ncurses would otherwise install its own handler, which calls
+ * curses inside the signal and clobbers errno (a failing poll() could then
+ * read as a dead terminal). Ours only raises a flag; SIGTSTP stays blocked
+ * except inside ppoll(), so the flag is never missed between check and sleep. */
+static volatile sig_atomic_t suspend_asked;
+
+static void on_suspend(int sig)
+{
+    (void)sig;
+    suspend_asked = 1;
+}
+
+/* Put the screen away, stop as the terminal asked, and take it back on fg. */
+static void suspend(struct ui *ui)
+{
+    suspend_asked = 0;
+    endwin();
+    struct sigaction dfl = { .sa_handler = SIG_DFL }, ours = { .sa_handler = on_suspend };
+    sigemptyset(&dfl.sa_mask);
+    sigemptyset(&ours.sa_mask);
+    sigset_t tstp;
+    sigemptyset(&tstp);
+    sigaddset(&tstp, SIGTSTP);
+    sigaction(SIGTSTP, &dfl, NULL);
+    raise(SIGTSTP); /* pending: it stops us as soon as it is unblocked */
+    pthread_sigmask(SIG_UNBLOCK, &tstp, NULL);
+    pthread_sigmask(SIG_BLOCK, &tstp, NULL);
+    sigaction(SIGTSTP, &ours, NULL);
+    clearok(curscr, TRUE);
+    ui->dirty = true;
+    ui->last_draw = 0;
+}
+
 enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int signal_fd)
 {
     struct ui ui = { .e = e, .endpoint = endpoint, .details = false, .dirty = true };
     ui.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-    if (!initscr())
+    struct sigaction on_tstp = { .sa_handler = on_suspend }, old_tstp;
+    sigemptyset(&on_tstp.sa_mask);
+    sigset_t tstp, sleep_mask, old_mask;
+    sigemptyset(&tstp);
+    sigaddset(&tstp, SIGTSTP);
+    pthread_sigmask(SIG_BLOCK, &tstp, &old_mask);
+    sleep_mask = old_mask;
+    sigdelset(&sleep_mask, SIGTSTP);
+    sigaction(SIGTSTP, &on_tstp, &old_tstp); /* before initscr(), so ncurses keeps out */
+    if (!initscr()) {
+        sigaction(SIGTSTP, &old_tstp, NULL);
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         return DASHBOARD_HANGUP;
+    }
     cbreak();
     noecho();
     keypad(stdscr, TRUE);
@@ -796,14 +843,20 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
         }
         /* Sleep forever when idle; while something moves, until the next frame
          * (a retry countdown needs a frame a second at least). */
-        int timeout = -1;
+        struct timespec until_frame = { 0, 0 }, *timeout = NULL;
         if (ui.dirty || moving(&ui)) {
             double wait = ui.last_draw + (ui.dirty ? FRAME : 1.0) - now;
-            timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
+            if (wait > 0)
+                until_frame = (struct timespec){ (time_t)wait, (long)((wait - floor(wait)) * 1e9) };
+            timeout = &until_frame;
         }
         struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { engine_wakeup_fd(e), POLLIN, 0 },
                                  { signal_fd, POLLIN, 0 } };
-        int rc = poll(fds, signal_fd >= 0 ? 3 : 2, timeout);
+        int rc = ppoll(fds, signal_fd >= 0 ? 3 : 2, timeout, &sleep_mask);
+        if (suspend_asked) {
+            suspend(&ui);
+            continue;
+        }
         if (rc < 0 && errno != EINTR) {
             end = DASHBOARD_HANGUP;
             break;
@@ -845,6 +898,8 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
         }
     }
     endwin();
+    sigaction(SIGTSTP, &old_tstp, NULL);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     frame_stats_write(&ui.stats);
     free(ui.rows);
     for (size_t i = 0; i < ui.log_count; i++)

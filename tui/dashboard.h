@@ -2,10 +2,13 @@
  * dashboard: the live ncurses view of the engine, and the keys to steer it.
  *
  * Runs on the calling (UI) thread, the only one that touches curses. It
- * sleeps in poll() on the terminal, the engine's wake-up fd and the signal
+ * sleeps in ppoll() on the terminal, the engine's wake-up fd and the signal
  * pipe: with no timeout when nothing moves, and redrawing at most four
  * times a second while bytes move. A hang-up (SIGHUP, or EOF/EIO/POLLHUP on
- * the terminal) ends it at once; the caller then saves state.
+ * the terminal) ends it at once; the caller then saves state. SIGTSTP
+ * (Ctrl-Z) is its own: it puts the screen away, stops the process and
+ * redraws on SIGCONT; the calling thread's signal mask and SIGTSTP's
+ * disposition are as before when it returns.
  */
 #ifndef DASHBOARD_H
 #define DASHBOARD_H
