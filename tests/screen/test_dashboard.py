@@ -52,13 +52,31 @@ def child_of(pid):
     return int(children[0]) if children else None
 
 
-def alive(pid):
-    """Running (a zombie has ended)."""
+def process_state(pid):
+    """The one-letter state of pid (T: stopped), or None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            return f.read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
-        return False
+        return None
+
+
+def alive(pid):
+    """Running (a zombie has ended)."""
+    return process_state(pid) not in (None, "Z")
+
+
+def vimeo_up_pid(needle):
+    """The pid of the vimeo-up whose command line holds needle, or None."""
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
+            continue
+        if argv[0] == VIMEO_UP.encode() and needle.encode() in argv:
+            return int(entry)
+    return None
 
 
 class Dashboard(SandboxTest):
@@ -239,6 +257,30 @@ class Dashboard(SandboxTest):
         up = self.sandbox.upload_named("hangup.mp4")
         self.assertEqual(up["sha256"], sha256_file(a))
         self.assertLessEqual(up["received"] - up["size"], 8 << 20)
+
+    def test_ctrl_z_suspends_and_fg_restores(self):
+        (a,) = self.files(("suspend.mp4", 6 << 20))
+        # Job control needs an interactive shell in the pane.
+        pane = Tmux("suspend", "PS1='shell$ ' bash --norc --noprofile -i", env={
+            "VIMEO_TOKEN": TOKEN, "LANG": "C.UTF-8", "TERM": "xterm-256color"})
+        self.panes.append(pane)
+        self.see(pane, r"shell\$")
+        argv = (VIMEO_UP, "--api", self.sandbox.url, "--state", self.state, "-r", "2M", "-c", "1M", a)
+        pane.keys(" ".join(shlex.quote(arg) for arg in argv), "Enter")
+        self.see(pane, r"suspend\.mp4 .*uploading")
+        pid = self.wait_for(lambda: vimeo_up_pid(self.state), what="vimeo-up's pid")
+        pane.keys("C-z")
+        screen = self.see(pane, r"Stopped")
+        self.assertNotIn("uploading", screen, "the dashboard is put away")
+        self.wait_for(lambda: process_state(pid) == "T", what="vimeo-up to stop")
+        pane.keys("fg", "Enter")
+        self.see(pane, r"suspend\.mp4 .*(uploading|done)")
+        self.see(pane, r"suspend\.mp4 .*done", timeout=60)
+        self.assertEqual(self.sandbox.upload_named("suspend.mp4")["sha256"], sha256_file(a))
+        pane.keys("q")
+        self.see(pane, r"1 verified, 0 failed\nshell\$")
+        pane.keys("echo status=$?", "Enter")
+        self.see(pane, r"status=0")
 
     def test_idle_when_done_and_escaped_names(self):
         (a,) = self.files(("evil\x1b[2Jname.mp4", 100))
