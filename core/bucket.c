@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include "units.h"
+
 double bucket_now(void)
 {
     struct timespec ts;
@@ -71,7 +73,7 @@ size_t bucket_take(struct bucket *b, size_t want, bool (*stop)(void *ctx), void 
         pthread_mutex_unlock(&b->lock);
         if (wait > 0.1)
             wait = 0.1;
-        struct timespec ts = { 0, (long)(wait * 1e9) };
+        struct timespec ts = units_timespec(wait);
         nanosleep(&ts, NULL);
     }
 }

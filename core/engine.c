@@ -20,6 +20,7 @@
 #include "http.h"
 #include "journal.h"
 #include "tus.h"
+#include "units.h"
 #include "vimeo.h"
 #include "wakeup.h"
 
@@ -360,9 +361,7 @@ static size_t throttle(void *ctx, size_t want)
 static void deadline_after(double seconds, struct timespec *ts)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
-    double whole = (double)ts->tv_sec + (double)ts->tv_nsec / 1e9 + seconds;
-    ts->tv_sec = (time_t)whole;
-    ts->tv_nsec = (long)((whole - (double)ts->tv_sec) * 1e9);
+    *ts = units_timespec((double)ts->tv_sec + (double)ts->tv_nsec / 1e9 + seconds);
 }
 
 /* Sleep for a retry unless a command for this job, or stop, comes first.
@@ -1130,7 +1129,7 @@ bool engine_check_api(struct engine *e, char *err, size_t cap)
         if (r.outcome != HTTP_RETRY || r.status == 0 || attempt == PREFLIGHT_TRIES)
             break;
         double wait = backoff_seconds((unsigned)attempt, r.retry_after);
-        struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
+        struct timespec ts = units_timespec(wait);
         nanosleep(&ts, NULL);
     }
     http_free(http);

@@ -79,3 +79,11 @@ void units_format_duration(double seconds, char *out, size_t cap)
     else
         snprintf(out, cap, "%uh%02um", s / 3600, s / 60 % 60);
 }
+
+struct timespec units_timespec(double seconds)
+{
+    if (!(seconds > 0))
+        return (struct timespec){ 0, 0 };
+    time_t whole = (time_t)seconds;
+    return (struct timespec){ whole, (long)((seconds - (double)whole) * 1e9) };
+}

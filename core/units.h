@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Parse a size; false on anything else (signs, junk, overflow). */
 bool units_parse_size(const char *text, uint64_t *out);
@@ -18,5 +19,8 @@ void units_format_size(uint64_t bytes, char *out, size_t cap);
 
 /* A duration in seconds as "59s", "12m03s", "3h07m"; "-" when unknown (< 0). */
 void units_format_duration(double seconds, char *out, size_t cap);
+
+/* Seconds as a timespec for the sleeping calls; zero when not above zero. */
+struct timespec units_timespec(double seconds);
 
 #endif

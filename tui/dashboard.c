@@ -843,11 +843,9 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
         }
         /* Sleep forever when idle; while something moves, until the next frame
          * (a retry countdown needs a frame a second at least). */
-        struct timespec until_frame = { 0, 0 }, *timeout = NULL;
+        struct timespec until_frame, *timeout = NULL;
         if (ui.dirty || moving(&ui)) {
-            double wait = ui.last_draw + (ui.dirty ? FRAME : 1.0) - now;
-            if (wait > 0)
-                until_frame = (struct timespec){ (time_t)wait, (long)((wait - floor(wait)) * 1e9) };
+            until_frame = units_timespec(ui.last_draw + (ui.dirty ? FRAME : 1.0) - now);
             timeout = &until_frame;
         }
         struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { engine_wakeup_fd(e), POLLIN, 0 },

@@ -1,4 +1,5 @@
 /* Sizes and rates as users type them. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,12 +57,33 @@ static void formats_sizes_and_durations(void **state)
     assert_string_equal(out, "-");
 }
 
+static void converts_seconds_to_timespec(void **state)
+{
+    (void)state;
+    struct timespec ts = units_timespec(2.25);
+    assert_int_equal(ts.tv_sec, 2);
+    assert_int_equal(ts.tv_nsec, 250000000);
+    ts = units_timespec(0.1);
+    assert_int_equal(ts.tv_sec, 0);
+    assert_in_range(ts.tv_nsec, 99999999, 100000000);
+    ts = units_timespec(0.9999999999999999); /* never a tv_nsec of 1e9 */
+    assert_int_equal(ts.tv_sec, 0);
+    assert_in_range(ts.tv_nsec, 999999990, 999999999);
+    ts = units_timespec(-3);
+    assert_int_equal(ts.tv_sec, 0);
+    assert_int_equal(ts.tv_nsec, 0);
+    ts = units_timespec(NAN);
+    assert_int_equal(ts.tv_sec, 0);
+    assert_int_equal(ts.tv_nsec, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_suffixes),
         cmocka_unit_test(refuses_junk),
         cmocka_unit_test(formats_sizes_and_durations),
+        cmocka_unit_test(converts_seconds_to_timespec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
