@@ -781,22 +781,33 @@ static void on_suspend(int sig)
     suspend_asked = 1;
 }
 
+/* SIGTSTP goes to handler; the disposition before goes to old unless NULL. */
+static void tstp_handle(void (*handler)(int), struct sigaction *old)
+{
+    struct sigaction sa = { .sa_handler = handler };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTSTP, &sa, old);
+}
+
+/* Block or unblock SIGTSTP on this thread; the mask before goes to old unless NULL. */
+static void tstp_mask(int how, sigset_t *old)
+{
+    sigset_t tstp;
+    sigemptyset(&tstp);
+    sigaddset(&tstp, SIGTSTP);
+    pthread_sigmask(how, &tstp, old);
+}
+
 /* Put the screen away, stop as the terminal asked, and take it back on fg. */
 static void suspend(struct ui *ui)
 {
     suspend_asked = 0;
     endwin();
-    struct sigaction dfl = { .sa_handler = SIG_DFL }, ours = { .sa_handler = on_suspend };
-    sigemptyset(&dfl.sa_mask);
-    sigemptyset(&ours.sa_mask);
-    sigset_t tstp;
-    sigemptyset(&tstp);
-    sigaddset(&tstp, SIGTSTP);
-    sigaction(SIGTSTP, &dfl, NULL);
+    tstp_handle(SIG_DFL, NULL);
     raise(SIGTSTP); /* pending: it stops us as soon as it is unblocked */
-    pthread_sigmask(SIG_UNBLOCK, &tstp, NULL);
-    pthread_sigmask(SIG_BLOCK, &tstp, NULL);
-    sigaction(SIGTSTP, &ours, NULL);
+    tstp_mask(SIG_UNBLOCK, NULL);
+    tstp_mask(SIG_BLOCK, NULL);
+    tstp_handle(on_suspend, NULL);
     clearok(curscr, TRUE);
     ui->dirty = true;
     ui->last_draw = 0;
@@ -806,15 +817,12 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
 {
     struct ui ui = { .e = e, .endpoint = endpoint, .details = false, .dirty = true };
     ui.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-    struct sigaction on_tstp = { .sa_handler = on_suspend }, old_tstp;
-    sigemptyset(&on_tstp.sa_mask);
-    sigset_t tstp, sleep_mask, old_mask;
-    sigemptyset(&tstp);
-    sigaddset(&tstp, SIGTSTP);
-    pthread_sigmask(SIG_BLOCK, &tstp, &old_mask);
-    sleep_mask = old_mask;
+    struct sigaction old_tstp;
+    sigset_t old_mask;
+    tstp_mask(SIG_BLOCK, &old_mask);
+    sigset_t sleep_mask = old_mask;
     sigdelset(&sleep_mask, SIGTSTP);
-    sigaction(SIGTSTP, &on_tstp, &old_tstp); /* before initscr(), so ncurses keeps out */
+    tstp_handle(on_suspend, &old_tstp); /* before initscr(), so ncurses keeps out */
     if (!initscr()) {
         sigaction(SIGTSTP, &old_tstp, NULL);
         pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
