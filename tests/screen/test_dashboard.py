@@ -10,6 +10,9 @@ import time
 from harness import ROOT, TOKEN, VIMEO_UP, SandboxTest, make_file, sha256_file
 
 
+PANE_ENV = {"VIMEO_TOKEN": TOKEN, "LANG": "C.UTF-8", "TERM": "xterm-256color"}
+
+
 class Tmux:
     """One tmux server of our own (its own socket), one pane running cmd."""
 
@@ -66,19 +69,6 @@ def alive(pid):
     return process_state(pid) not in (None, "Z")
 
 
-def vimeo_up_pid(needle):
-    """The pid of the vimeo-up whose command line holds needle, or None."""
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
-            continue
-        if argv[0] == VIMEO_UP.encode() and needle.encode() in argv:
-            return int(entry)
-    return None
-
-
 class Dashboard(SandboxTest):
     def setUp(self):
         super().setUp()
@@ -94,16 +84,19 @@ class Dashboard(SandboxTest):
 
     def open(self, *args, width=80, height=24, env=None, name="main"):
         argv = " ".join(shlex.quote(a) for a in (VIMEO_UP, "--api", self.sandbox.url, "--state", self.state, *args))
-        environment = {"VIMEO_TOKEN": TOKEN, "LANG": "C.UTF-8", "TERM": "xterm-256color"}
-        environment.update(env or {})
+        environment = dict(PANE_ENV, **(env or {}))
         # The shell writes the exit status; tmux's own record of it can lag.
         pane = Tmux(name, f"cd {shlex.quote(self.tmp)} && echo $$ > {shlex.quote(self.pidfile)} && {argv}; "
                           f"echo $? > {shlex.quote(self.statusfile)}; sleep 600", width, height, environment)
         self.panes.append(pane)
+        self.pid = self.child_of_shell()
+        return pane
+
+    def child_of_shell(self):
+        """vimeo-up's pid: the child of the shell that wrote its own pid to self.pidfile."""
         shell = int(self.wait_for(lambda: os.path.exists(self.pidfile) and open(self.pidfile).read().strip(),
                                   what="the shell's pid"))
-        self.pid = int(self.wait_for(lambda: child_of(shell), what="vimeo-up's pid"))
-        return pane
+        return int(self.wait_for(lambda: child_of(shell), what="vimeo-up's pid"))
 
     def exit_status(self, pane, timeout=10):
         try:
@@ -261,14 +254,14 @@ class Dashboard(SandboxTest):
     def test_ctrl_z_suspends_and_fg_restores(self):
         (a,) = self.files(("suspend.mp4", 6 << 20))
         # Job control needs an interactive shell in the pane.
-        pane = Tmux("suspend", "PS1='shell$ ' bash --norc --noprofile -i", env={
-            "VIMEO_TOKEN": TOKEN, "LANG": "C.UTF-8", "TERM": "xterm-256color"})
+        shell = f"echo $$ > {shlex.quote(self.pidfile)} && PS1='shell$ ' exec bash --norc --noprofile -i"
+        pane = Tmux("suspend", shell, env=PANE_ENV)
         self.panes.append(pane)
         self.see(pane, r"shell\$")
         argv = (VIMEO_UP, "--api", self.sandbox.url, "--state", self.state, "-r", "2M", "-c", "1M", a)
         pane.keys(" ".join(shlex.quote(arg) for arg in argv), "Enter")
         self.see(pane, r"suspend\.mp4 .*uploading")
-        pid = self.wait_for(lambda: vimeo_up_pid(self.state), what="vimeo-up's pid")
+        pid = self.child_of_shell()
         pane.keys("C-z")
         screen = self.see(pane, r"Stopped")
         self.assertNotIn("uploading", screen, "the dashboard is put away")
