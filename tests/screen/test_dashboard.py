@@ -82,8 +82,12 @@ class Dashboard(SandboxTest):
             pane.kill()
         super().tearDown()
 
+    def command(self, *args):
+        """The shell command line that runs vimeo-up against the sandbox."""
+        return " ".join(shlex.quote(a) for a in (VIMEO_UP, "--api", self.sandbox.url, "--state", self.state, *args))
+
     def open(self, *args, width=80, height=24, env=None, name="main"):
-        argv = " ".join(shlex.quote(a) for a in (VIMEO_UP, "--api", self.sandbox.url, "--state", self.state, *args))
+        argv = self.command(*args)
         environment = dict(PANE_ENV, **(env or {}))
         # The shell writes the exit status; tmux's own record of it can lag.
         pane = Tmux(name, f"cd {shlex.quote(self.tmp)} && echo $$ > {shlex.quote(self.pidfile)} && {argv}; "
@@ -258,8 +262,7 @@ class Dashboard(SandboxTest):
         pane = Tmux("suspend", shell, env=PANE_ENV)
         self.panes.append(pane)
         self.see(pane, r"shell\$")
-        argv = (VIMEO_UP, "--api", self.sandbox.url, "--state", self.state, "-r", "2M", "-c", "1M", a)
-        pane.keys(" ".join(shlex.quote(arg) for arg in argv), "Enter")
+        pane.keys(self.command("-r", "2M", "-c", "1M", a), "Enter")
         self.see(pane, r"suspend\.mp4 .*uploading")
         pid = self.child_of_shell()
         pane.keys("C-z")
