@@ -2,21 +2,15 @@
 
 #include <time.h>
 
+#include "clock.h"
 #include "units.h"
-
-double bucket_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void bucket_init(struct bucket *b, uint64_t rate)
 {
     pthread_mutex_init(&b->lock, NULL);
     b->rate = rate;
     b->tokens = 0;
-    b->last = bucket_now();
+    b->last = clock_mono();
 }
 
 void bucket_destroy(struct bucket *b)
@@ -47,7 +41,7 @@ size_t bucket_take(struct bucket *b, size_t want, bool (*stop)(void *ctx), void 
         if (stop && stop(ctx))
             return 0;
         pthread_mutex_lock(&b->lock);
-        double now = bucket_now();
+        double now = clock_mono();
         if (!b->rate) {
             b->last = now;
             pthread_mutex_unlock(&b->lock);

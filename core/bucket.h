@@ -28,6 +28,4 @@ uint64_t bucket_rate(struct bucket *b);
  * when stop(ctx) said to give up. */
 size_t bucket_take(struct bucket *b, size_t want, bool (*stop)(void *ctx), void *ctx);
 
-double bucket_now(void);
-
 #endif

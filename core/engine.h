@@ -25,11 +25,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum engine_state {
-    ENGINE_QUEUED, ENGINE_CREATING, ENGINE_UPLOADING, ENGINE_PAUSED, ENGINE_RETRYING,
-    ENGINE_VERIFYING, ENGINE_DONE, ENGINE_FAILED,
+/* Defaults, in one place for the engine and its front ends. */
+enum {
+    ENGINE_DEFAULT_WORKERS = 4,
+    ENGINE_MAX_WORKERS = 64,
+    ENGINE_DEFAULT_STALL_SECONDS = 30,
+    ENGINE_MAX_STALL_SECONDS = 3600,
 };
+#define ENGINE_DEFAULT_CHUNK_SIZE ((uint64_t)128 << 20)
+
+/*
+ * The states a job shows, each with its name, which is also the state
+ * string the journal stores, and the event announced on entering it
+ * (NONE: entering it is not news of its own). One list makes the enum, the
+ * names and the journal's strings, so they cannot drift apart. A cancelled
+ * job has left the table; the journal remembers it so resume skips it.
+ */
+#define ENGINE_STATES(X)                  \
+    X(QUEUED, "queued", QUEUED)           \
+    X(CREATING, "creating", NONE)         \
+    X(UPLOADING, "uploading", NONE)       \
+    X(PAUSED, "paused", PAUSED)           \
+    X(RETRYING, "retrying", RETRY)        \
+    X(VERIFYING, "verifying", NONE)       \
+    X(DONE, "done", DONE)                 \
+    X(FAILED, "failed", FAILED)           \
+    X(CANCELLED, "cancelled", REMOVED)
+
+#define ENGINE_STATE_ENUM(id, name, event) ENGINE_##id,
+enum engine_state { ENGINE_STATES(ENGINE_STATE_ENUM) ENGINE_STATE_COUNT };
+#undef ENGINE_STATE_ENUM
 const char *engine_state_name(enum engine_state state);
+/* The state for a journal string; false for a string that is none. */
+bool engine_state_parse(const char *name, enum engine_state *out);
+/* Done, failed or cancelled: no worker will touch the job again by itself. */
+bool engine_state_final(enum engine_state state);
+/* Using a worker now, or waiting to retry: what "active" means everywhere. */
+bool engine_state_active(enum engine_state state);
 
 struct engine_config {
     const char *api_base;       /* Vimeo API base URL */
@@ -79,10 +111,14 @@ struct engine_totals {
     uint64_t rate_limit;
 };
 
-enum engine_event_kind {
-    ENGINE_EV_QUEUED, ENGINE_EV_CREATED, ENGINE_EV_PROGRESS, ENGINE_EV_PAUSED, ENGINE_EV_RESUMED,
-    ENGINE_EV_RETRY, ENGINE_EV_VERIFIED, ENGINE_EV_DONE, ENGINE_EV_FAILED, ENGINE_EV_REMOVED,
-};
+#define ENGINE_EVENTS(X) \
+    X(NONE, "none") X(QUEUED, "queued") X(CREATED, "created") X(PROGRESS, "progress") \
+    X(PAUSED, "paused") X(RESUMED, "resumed") X(RETRY, "retry") X(VERIFIED, "verified") \
+    X(DONE, "done") X(FAILED, "failed") X(REMOVED, "removed")
+
+#define ENGINE_EVENT_ENUM(id, name) ENGINE_EV_##id,
+enum engine_event_kind { ENGINE_EVENTS(ENGINE_EVENT_ENUM) ENGINE_EV_COUNT };
+#undef ENGINE_EVENT_ENUM
 const char *engine_event_name(enum engine_event_kind kind);
 
 struct engine_event {

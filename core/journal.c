@@ -291,7 +291,15 @@ enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journa
     return finish(j, take(j, out, owner));
 }
 
-bool journal_save(struct journal *j, const struct journal_entry *e)
+/* Why the last statement failed, as a user reads it: the system's word
+ * ("No space left on device") when there is one, else SQLite's. */
+static void failure_reason(struct journal *j, char *why, size_t cap)
+{
+    int sys = sqlite3_system_errno(j->db);
+    snprintf(why, cap, "journal: %s", sys ? strerror(sys) : sqlite3_errmsg(j->db));
+}
+
+bool journal_save(struct journal *j, const struct journal_entry *e, char *why, size_t cap)
 {
     pthread_mutex_lock(&j->lock);
     sqlite3_stmt *st;
@@ -311,6 +319,8 @@ bool journal_save(struct journal *j, const struct journal_entry *e)
         ok = sqlite3_step(st) == SQLITE_DONE;
         sqlite3_finalize(st);
     }
+    if (!ok)
+        failure_reason(j, why, cap);
     pthread_mutex_unlock(&j->lock);
     return ok;
 }

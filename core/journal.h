@@ -55,8 +55,10 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
 /* Take an existing row by id (for resume); same BUSY rule. */
 enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journal_entry *out);
 
-/* Store video, upload_link, acked, state, error and verified of e. */
-bool journal_save(struct journal *j, const struct journal_entry *e);
+/* Store video, upload_link, acked, state, error and verified of e. False
+ * when it did not reach the disk, with why as one line ("journal: No space
+ * left on device"). */
+bool journal_save(struct journal *j, const struct journal_entry *e, char *why, size_t cap);
 /* Give up ownership of a row (on exit). */
 void journal_release(struct journal *j, int64_t id);
 

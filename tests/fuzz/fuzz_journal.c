@@ -71,8 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         journal_each(journal, false, ignore_row, NULL);
         journal_each(journal, true, ignore_row, NULL);
         struct journal_entry *entry = malloc(sizeof *entry);
+        char why[256];
         if (entry && journal_claim_id(journal, id, entry) == JOURNAL_CLAIMED) {
-            journal_save(journal, entry);
+            journal_save(journal, entry, why, sizeof why);
             journal_release(journal, id);
         }
         free(entry);

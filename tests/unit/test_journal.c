@@ -52,7 +52,7 @@ static void private_files(void **state)
 static void matches_by_key_and_resumes(void **state)
 {
     (void)state;
-    char err[256];
+    char err[256], why[256];
     struct journal *j = journal_open(dir, err, sizeof err);
     struct journal_entry *e = calloc(1, sizeof *e), *again = calloc(1, sizeof *again);
     assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_CLAIMED);
@@ -60,7 +60,7 @@ static void matches_by_key_and_resumes(void **state)
     strcpy(e->upload_link, "https://files.tus.vimeo.com/files/x");
     e->acked = 500;
     strcpy(e->state, "uploading");
-    assert_true(journal_save(j, e));
+    assert_true(journal_save(j, e, why, sizeof why));
     journal_release(j, e->id);
     journal_close(j);
 
@@ -77,7 +77,7 @@ static void matches_by_key_and_resumes(void **state)
     assert_string_equal(again->upload_link, "");
     /* Done: reported, unless again. */
     strcpy(e->state, "done");
-    assert_true(journal_save(j, e));
+    assert_true(journal_save(j, e, why, sizeof why));
     assert_int_equal(journal_claim(j, &key, false, again), JOURNAL_ALREADY_DONE);
     assert_string_equal(again->video, "/videos/7");
     assert_int_equal(journal_claim(j, &key, true, again), JOURNAL_CLAIMED);

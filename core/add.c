@@ -1,0 +1,216 @@
+/* Adding work: files, the journal's unfinished uploads, verifications. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "internal.h"
+
+static bool absolute_path(const char *path, char *out, size_t cap)
+{
+    if (path[0] == '/')
+        return snprintf(out, cap, "%s", path) < (int)cap;
+    char cwd[PATH_MAX];
+    return getcwd(cwd, sizeof cwd) && snprintf(out, cap, "%s/%s", cwd, path) < (int)cap;
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Why path cannot be uploaded, or NULL when it can. */
+static const char *refusal(const char *abs, const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode))
+        return "is a directory";
+    if (!S_ISREG(st->st_mode))
+        return "not a regular file";
+    if (st->st_size == 0)
+        return "empty file (Vimeo cannot take 0 bytes)";
+    if (access(abs, R_OK) != 0)
+        return strerror(errno);
+    return NULL;
+}
+
+/* The job already uploading this journal row, if any. Caller holds e->lock. */
+static struct job *job_of_row(struct engine *e, int64_t row)
+{
+    for (size_t i = 0; i < e->njobs; i++) {
+        struct job *job = e->jobs[i];
+        if (job->kind == JOB_UPLOAD && job->row == row && !job->hidden && job->state != ENGINE_CANCELLED)
+            return job;
+    }
+    return NULL;
+}
+
+/* A job for a claimed journal row: queued, or done when the row says so. */
+static unsigned add_claimed(struct engine *e, const char *abs, const struct journal_entry *entry, bool done)
+{
+    pthread_mutex_lock(&e->lock);
+    /* The same file twice (overlapping globs, or added again from the
+     * dashboard): one job, or two workers would share one upload. */
+    struct job *job = job_of_row(e, entry->id);
+    if (job) {
+        unsigned id = job->id;
+        pthread_mutex_unlock(&e->lock);
+        return id;
+    }
+    job = job_new(e, abs, JOB_UPLOAD);
+    if (!job) {
+        pthread_mutex_unlock(&e->lock);
+        return 0;
+    }
+    job_from_entry(job, entry);
+    if (done) {
+        snprintf(job->note, sizeof job->note, "already uploaded as %.120s",
+                 entry->video[0] ? entry->video : entry->upload_link);
+        job->records = false; /* this run changes nothing in that row */
+        job_enter(e, job, ENGINE_DONE, job->note);
+    } else {
+        job_enter(e, job, ENGINE_QUEUED, NULL);
+        job_schedule(e, job);
+    }
+    unsigned id = job->id;
+    pthread_mutex_unlock(&e->lock);
+    return id;
+}
+
+unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap)
+{
+    char abs[PATH_MAX];
+    struct stat st;
+    if (!absolute_path(path, abs, sizeof abs))
+        return snprintf(err, cap, "%s: path too long", path), 0;
+    if (stat(abs, &st) != 0)
+        return snprintf(err, cap, "%s: %s", path, strerror(errno)), 0;
+    const char *why = refusal(abs, &st);
+    if (why)
+        return snprintf(err, cap, "%s: %s", path, why), 0;
+
+    struct journal_key key = { .path = abs, .size = (uint64_t)st.st_size, .mtime_ns = mtime_ns(&st),
+                               .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key };
+    struct journal_entry *entry = malloc(sizeof *entry);
+    if (!entry)
+        return snprintf(err, cap, "out of memory"), 0;
+    enum journal_claim claim = journal_claim(e->journal, &key, e->cfg.again, entry);
+    unsigned id = 0;
+    if (claim == JOURNAL_BUSY)
+        snprintf(err, cap, "%s: being uploaded by another vimeo-up process", path);
+    else if (claim == JOURNAL_ERROR)
+        snprintf(err, cap, "%s: the journal cannot record it", path);
+    else if (!(id = add_claimed(e, abs, entry, claim == JOURNAL_ALREADY_DONE)))
+        snprintf(err, cap, "out of memory");
+    free(entry);
+    return id;
+}
+
+struct unfinished_ctx {
+    struct engine *e;
+    unsigned added;
+};
+
+static void add_unfinished_row(void *arg, const struct journal_entry *row)
+{
+    struct unfinished_ctx *ctx = arg;
+    struct engine *e = ctx->e;
+    if (strcmp(row->endpoint, e->endpoint_key) != 0)
+        return; /* uploads to another endpoint are resumed with that endpoint */
+    struct journal_entry *entry = malloc(sizeof *entry);
+    if (!entry || journal_claim_id(e->journal, row->id, entry) != JOURNAL_CLAIMED) {
+        free(entry);
+        return;
+    }
+    struct stat st;
+    bool present = stat(entry->path, &st) == 0;
+    bool same = present && (uint64_t)st.st_size == entry->size && mtime_ns(&st) == entry->mtime_ns;
+    pthread_mutex_lock(&e->lock);
+    struct job *job = job_new(e, entry->path, JOB_UPLOAD);
+    if (job) {
+        job_from_entry(job, entry);
+        job->verified[0] = '\0';
+        ctx->added++;
+        if (!same) {
+            job_fail(e, job, "%s %s since the upload started; not resumed", entry->path,
+                     present ? "changed" : "is gone");
+        } else {
+            job_enter(e, job, ENGINE_QUEUED, NULL);
+            job_schedule(e, job);
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    free(entry);
+}
+
+unsigned engine_add_unfinished(struct engine *e)
+{
+    struct unfinished_ctx ctx = { e, 0 };
+    journal_each(e->journal, true, add_unfinished_row, &ctx);
+    return ctx.added;
+}
+
+struct verify_ctx {
+    struct engine *e;
+    const char *want;     /* a path or a /videos/N; NULL for all */
+    char abs[PATH_MAX];
+    unsigned added, last;
+    int64_t latest;
+    struct journal_entry *match;
+};
+
+static unsigned add_verify_job(struct engine *e, const struct journal_entry *row)
+{
+    pthread_mutex_lock(&e->lock);
+    struct job *job = job_new(e, row->path, JOB_VERIFY);
+    unsigned id = 0;
+    if (job) {
+        job_from_entry(job, row);
+        job_enter(e, job, ENGINE_QUEUED, NULL);
+        job_schedule(e, job);
+        id = job->id;
+    }
+    pthread_mutex_unlock(&e->lock);
+    return id;
+}
+
+static void match_verify_row(void *arg, const struct journal_entry *row)
+{
+    struct verify_ctx *ctx = arg;
+    if (!strcmp(row->state, engine_state_name(ENGINE_CANCELLED)))
+        return;
+    if (!ctx->want) {
+        ctx->added += add_verify_job(ctx->e, row) != 0;
+    } else if ((!strcmp(row->video, ctx->want) || !strcmp(row->path, ctx->abs)) && row->id > ctx->latest) {
+        ctx->latest = row->id;
+        *ctx->match = *row;
+    }
+}
+
+unsigned engine_add_verify(struct engine *e, const char *path_or_uri, char *err, size_t cap)
+{
+    struct verify_ctx ctx = { .e = e, .want = path_or_uri };
+    if (!absolute_path(path_or_uri, ctx.abs, sizeof ctx.abs))
+        ctx.abs[0] = '\0';
+    ctx.match = malloc(sizeof *ctx.match);
+    if (!ctx.match)
+        return snprintf(err, cap, "out of memory"), 0;
+    journal_each(e->journal, false, match_verify_row, &ctx);
+    unsigned id = 0;
+    if (!ctx.latest)
+        snprintf(err, cap, "%s: not in the journal", path_or_uri);
+    else if (!(id = add_verify_job(e, ctx.match)))
+        snprintf(err, cap, "out of memory");
+    free(ctx.match);
+    return id;
+}
+
+unsigned engine_add_verify_all(struct engine *e)
+{
+    struct verify_ctx ctx = { .e = e };
+    journal_each(e->journal, false, match_verify_row, &ctx);
+    return ctx.added;
+}

@@ -1,0 +1,199 @@
+/*
+ * internal: what the engine's own files share. Front ends never include it;
+ * they see engine.h only.
+ *
+ * Threads:
+ * - callers: any front-end thread, through engine_* (never blocked by the
+ *   network or by SQLite's busy wait: both run on the engine's threads);
+ * - workers (pool.c): each takes a job from the run queue and runs its
+ *   upload (upload.c) or its verification (verify.c) to the end;
+ * - the helper (pool.c): network work a command starts (verify-now, the
+ *   DELETE after a cancel), so that the caller returns at once;
+ * - the journal writer (pool.c): writes the saves that callers and state
+ *   changes queue, outside e->lock.
+ *
+ * Locks, in the only order they may nest:
+ *   e->lock  ->  e->api.lock | e->bucket.lock
+ *   e->save_lock  ->  the journal's own mutex
+ * e->save_lock is never taken with e->lock held, and neither the network
+ * nor SQLite is ever used with e->lock held.
+ */
+#ifndef INTERNAL_H
+#define INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "bucket.h"
+#include "engine.h"
+#include "http.h"
+#include "journal.h"
+#include "wakeup.h"
+
+enum {
+    MAX_RETRIES = 12,          /* consecutive failures without progress before giving up */
+    ERROR_MAX = 400,           /* an error or verification text, one line */
+    NOTE_MAX = 160,
+    VIDEO_MAX = 96,            /* /videos/N or /videos/N:hash */
+};
+
+enum job_kind { JOB_UPLOAD, JOB_VERIFY };
+#define JOB_STATE_CURRENT ENGINE_STATE_COUNT
+
+struct job {
+    /* Fixed before the job is published in e->jobs: any thread reads them
+     * without a lock. */
+    unsigned id;
+    enum job_kind kind;
+    int64_t row;               /* the journal row it came from */
+    bool records;              /* this run writes to that row (not for "already done" rows) */
+    char *path;                /* absolute */
+    const char *name;          /* points into path */
+    uint64_t size;
+    int64_t mtime_ns;
+    uint64_t inode;
+    char journal_state[16];    /* verify jobs write back the row's own state */
+
+    /* The published view: written under e->lock, by the worker that runs
+     * the job or by a command; read under e->lock. */
+    enum engine_state state;   /* changed only by job_enter() */
+    bool queued;               /* in the run queue */
+    bool running;              /* a worker holds it */
+    bool want_pause, want_cancel, delete_video;
+    bool hidden;               /* removed from the table, its journal row kept as it is */
+    bool journal_failed;       /* a save failed: the pause that follows says why */
+    char video[VIDEO_MAX];
+    char link[HTTP_URL_MAX];
+    uint64_t acked;
+    double rate;               /* bytes/s, smoothed */
+    unsigned retries;
+    double retry_at;           /* monotonic */
+    char error[ERROR_MAX];
+    char verified[ERROR_MAX];
+    char note[NOTE_MAX];
+    double started, finished;  /* Unix times */
+    enum engine_state ahead;   /* a state being written before it is entered
+                                  (done waits for the disk), else JOB_STATE_CURRENT */
+    uint64_t save_seq;         /* bumped for every save copy taken */
+    bool save_queued;          /* on e->saves, waiting for the writer */
+    struct job *save_next;
+
+    /* Written by the worker's transfer callbacks without a lock. */
+    atomic_bool interrupt;     /* pause, cancel or stop: abort the transfer now */
+    atomic_uint_fast64_t sent; /* bytes handed to the network */
+
+    /* Under e->save_lock. */
+    uint64_t written_seq;      /* the newest save copy that reached the journal */
+};
+
+struct task {
+    enum { TASK_VERIFY, TASK_DELETE } kind;
+    unsigned job;
+    char video[VIDEO_MAX];
+    char link[HTTP_URL_MAX];
+    struct task *next;
+};
+
+struct engine {
+    /* Fixed after engine_new: read without a lock. */
+    struct engine_config cfg;  /* its strings point into the copies below */
+    char *token, *api_base, *tus_endpoint, *state_dir, *name, *description, *privacy, *folder;
+    const char *endpoint_key;  /* what the journal keys uploads by */
+    struct journal *journal;
+    struct http_options http_options;
+    double backoff_scale;      /* 1; tests make retries instant */
+    /* Tests only: a save this says no to fails with its why, as a full disk would. */
+    bool (*save_fault)(const struct job *job, enum engine_state state, char *why, size_t cap);
+    struct bucket bucket;      /* its own lock */
+    struct api api;            /* its own lock */
+    struct wakeup wakeup;
+    _Atomic double last_progress_wake;
+    atomic_bool stopping;      /* written under e->lock, read anywhere */
+
+    pthread_mutex_t lock;      /* everything below */
+    pthread_cond_t work;       /* run queue, worker count, stopping: workers wait */
+    pthread_cond_t commands;   /* pause, cancel, stopping: retry waits wait */
+    pthread_cond_t tasks_ready;  /* the helper waits */
+    pthread_cond_t saves_ready;  /* the journal writer waits */
+    struct job **jobs;
+    size_t njobs, jobs_cap;
+    struct job **runq;
+    size_t rq_head, rq_len, rq_cap;
+    unsigned next_id;
+    unsigned target_workers;
+    bool worker_alive[ENGINE_MAX_WORKERS];    /* running its loop */
+    bool worker_joinable[ENGINE_MAX_WORKERS]; /* started and not yet joined */
+    pthread_t workers[ENGINE_MAX_WORKERS];
+    pthread_t helper, writer;
+    bool helper_started, writer_started, helper_busy, writer_busy;
+    struct task *tasks;
+    struct job *saves, **saves_tail;
+    struct engine_event *events;
+    size_t nevents, events_cap;
+    bool quota_known;
+    int64_t quota_free;        /* -1: Vimeo sets no limit we know of */
+
+    pthread_mutex_t save_lock; /* journal writes, and job->written_seq */
+};
+
+/* ---- job.c: jobs, their states and the journal (lock as said) ----------- */
+
+/* The only way to change a job's state. Caller holds e->lock. Records the
+ * finish time, queues a journal save, announces the state's event (with
+ * message, or none: NULL) and wakes the front end. A cancelled job stays
+ * cancelled. The job's error is the caller's to set. */
+void job_enter(struct engine *e, struct job *job, enum engine_state state, const char *message);
+/* Keep the reason as the job's error and enter FAILED. Caller holds e->lock. */
+void job_fail(struct engine *e, struct job *job, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Announce an event that is not a state change. Caller holds e->lock. */
+void engine_emit(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void engine_wake(struct engine *e);
+
+/* A new job for path, published in e->jobs. Caller holds e->lock. */
+struct job *job_new(struct engine *e, const char *path, enum job_kind kind);
+/* Set the identity and remote fields from a journal row (before queueing). */
+void job_from_entry(struct job *job, const struct journal_entry *entry);
+struct job *job_find(struct engine *e, unsigned id);
+/* Put a queued job on the run queue. Caller holds e->lock. */
+bool job_schedule(struct engine *e, struct job *job);
+struct job *runq_pop(struct engine *e);
+
+/* Queue a journal save for the writer. Caller holds e->lock. */
+void job_save_later(struct engine *e, struct job *job);
+/* Write the job's row now, as state (JOB_STATE_CURRENT: as it is): caller
+ * holds no lock. False, with the
+ * reason in why ("journal: No space left on device"), when it did not
+ * reach the disk. */
+bool job_save_now(struct engine *e, struct job *job, enum engine_state state, char *why, size_t cap);
+
+/* The file as it is now matches what was queued (size, mtime, inode). */
+bool job_file_unchanged(const struct job *job, int fd);
+
+void job_fill_row(const struct job *job, struct engine_row *row, double now);
+void job_free(struct job *job);
+
+/* ---- pool.c ---------------------------------------------------------------- */
+
+void pool_start_workers(struct engine *e);  /* caller holds e->lock */
+bool pool_start_threads(struct engine *e);  /* the helper and the writer */
+void pool_stop(struct engine *e);           /* join everything; saves drained */
+/* Queue network work for the helper. Caller holds e->lock. */
+void pool_add_task(struct engine *e, struct task *task);
+
+/* ---- verify.c -------------------------------------------------------------- */
+
+/* The one wording of a HEAD's verdict: "complete: offset = length = N" or
+ * "incomplete: offset A of length B (file C)". True when complete. */
+bool verify_describe_offsets(uint64_t offset, uint64_t length, uint64_t size, char *out, size_t cap);
+struct transport;
+/* A `verify` job, on a worker: HEAD, and on Vimeo upload.status when the
+ * link is gone; the row ends done or failed. */
+void verify_run(struct engine *e, struct job *job, const struct transport *t);
+/* verify-now, on the helper: HEAD a job's upload, whatever its state. */
+void verify_now(struct engine *e, unsigned job, const struct transport *t);
+
+#endif

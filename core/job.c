@@ -1,0 +1,302 @@
+/* Jobs: their states, the run queue, the published view and the journal. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clock.h"
+#include "internal.h"
+
+#define STATE_NAME(id, name, event) [ENGINE_##id] = name,
+static const char *const state_names[] = { ENGINE_STATES(STATE_NAME) };
+#undef STATE_NAME
+#define STATE_EVENT(id, name, event) [ENGINE_##id] = ENGINE_EV_##event,
+static const enum engine_event_kind state_events[] = { ENGINE_STATES(STATE_EVENT) };
+#undef STATE_EVENT
+#define EVENT_NAME(id, name) [ENGINE_EV_##id] = name,
+static const char *const event_names[] = { ENGINE_EVENTS(EVENT_NAME) };
+#undef EVENT_NAME
+
+const char *engine_state_name(enum engine_state state)
+{
+    return (unsigned)state < ENGINE_STATE_COUNT ? state_names[state] : "unknown";
+}
+
+bool engine_state_parse(const char *name, enum engine_state *out)
+{
+    for (unsigned i = 0; i < ENGINE_STATE_COUNT; i++) {
+        if (!strcmp(name, state_names[i])) {
+            *out = (enum engine_state)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool engine_state_final(enum engine_state state)
+{
+    return state == ENGINE_DONE || state == ENGINE_FAILED || state == ENGINE_CANCELLED;
+}
+
+bool engine_state_active(enum engine_state state)
+{
+    return state == ENGINE_CREATING || state == ENGINE_UPLOADING || state == ENGINE_RETRYING ||
+           state == ENGINE_VERIFYING;
+}
+
+const char *engine_event_name(enum engine_event_kind kind)
+{
+    return (unsigned)kind < ENGINE_EV_COUNT ? event_names[kind] : "unknown";
+}
+
+void engine_wake(struct engine *e)
+{
+    wakeup_signal(&e->wakeup);
+}
+
+static void emit_text(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *message)
+{
+    if (e->nevents == e->events_cap) {
+        size_t cap = e->events_cap ? e->events_cap * 2 : 64;
+        struct engine_event *more = realloc(e->events, cap * sizeof *more);
+        if (!more)
+            return; /* an event lost to memory pressure beats a crash */
+        e->events = more;
+        e->events_cap = cap;
+    }
+    struct engine_event *ev = &e->events[e->nevents++];
+    ev->kind = kind;
+    ev->job = job->id;
+    ev->time = clock_wall();
+    snprintf(ev->message, sizeof ev->message, "%s", message ? message : "");
+    engine_wake(e);
+}
+
+void engine_emit(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *fmt, ...)
+{
+    char message[sizeof ((struct engine_event *)0)->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    emit_text(e, kind, job, message);
+}
+
+void job_enter(struct engine *e, struct job *job, enum engine_state state, const char *message)
+{
+    if (job->state == ENGINE_CANCELLED)
+        return; /* a cancelled job never comes back */
+    enum engine_state was = job->state;
+    job->state = state;
+    job->ahead = JOB_STATE_CURRENT;
+    if (state == ENGINE_DONE || state == ENGINE_FAILED)
+        job->finished = clock_wall();
+    job_save_later(e, job);
+    enum engine_event_kind kind = state_events[state];
+    if (state == ENGINE_QUEUED && (was == ENGINE_PAUSED || was == ENGINE_FAILED))
+        kind = ENGINE_EV_RESUMED;
+    if (kind != ENGINE_EV_NONE)
+        emit_text(e, kind, job, message);
+    engine_wake(e);
+}
+
+void job_fail(struct engine *e, struct job *job, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(job->error, sizeof job->error, fmt, ap);
+    va_end(ap);
+    job_enter(e, job, ENGINE_FAILED, job->error);
+}
+
+struct job *job_new(struct engine *e, const char *path, enum job_kind kind)
+{
+    struct job *job = calloc(1, sizeof *job);
+    if (!job || !(job->path = strdup(path))) {
+        free(job);
+        return NULL;
+    }
+    if (e->njobs == e->jobs_cap) {
+        size_t cap = e->jobs_cap ? e->jobs_cap * 2 : 64;
+        struct job **more = realloc(e->jobs, cap * sizeof *more);
+        if (!more) {
+            job_free(job);
+            return NULL;
+        }
+        e->jobs = more;
+        e->jobs_cap = cap;
+    }
+    const char *slash = strrchr(job->path, '/');
+    job->name = slash ? slash + 1 : job->path;
+    job->kind = kind;
+    job->id = ++e->next_id;
+    job->state = ENGINE_QUEUED;
+    job->ahead = JOB_STATE_CURRENT;
+    atomic_init(&job->sent, 0);
+    atomic_init(&job->interrupt, false);
+    e->jobs[e->njobs++] = job;
+    return job;
+}
+
+void job_from_entry(struct job *job, const struct journal_entry *entry)
+{
+    job->row = entry->id;
+    job->records = true;
+    job->size = entry->size;
+    job->mtime_ns = entry->mtime_ns;
+    job->inode = entry->inode;
+    snprintf(job->journal_state, sizeof job->journal_state, "%s", entry->state);
+    snprintf(job->video, sizeof job->video, "%s", entry->video);
+    snprintf(job->link, sizeof job->link, "%s", entry->upload_link);
+    snprintf(job->verified, sizeof job->verified, "%s", entry->verified);
+    job->acked = entry->acked;
+    atomic_store(&job->sent, entry->acked);
+}
+
+void job_free(struct job *job)
+{
+    free(job->path);
+    free(job);
+}
+
+struct job *job_find(struct engine *e, unsigned id)
+{
+    return id && id <= e->njobs ? e->jobs[id - 1] : NULL;
+}
+
+bool job_schedule(struct engine *e, struct job *job)
+{
+    if (job->queued)
+        return true;
+    if (e->rq_len == e->rq_cap) {
+        size_t cap = e->rq_cap ? e->rq_cap * 2 : 64;
+        struct job **q = malloc(cap * sizeof *q);
+        if (!q)
+            return false;
+        for (size_t i = 0; i < e->rq_len; i++)
+            q[i] = e->runq[(e->rq_head + i) % e->rq_cap];
+        free(e->runq);
+        e->runq = q;
+        e->rq_head = 0;
+        e->rq_cap = cap;
+    }
+    e->runq[(e->rq_head + e->rq_len++) % e->rq_cap] = job;
+    job->queued = true;
+    pthread_cond_signal(&e->work);
+    return true;
+}
+
+struct job *runq_pop(struct engine *e)
+{
+    while (e->rq_len) {
+        struct job *job = e->runq[e->rq_head];
+        e->rq_head = (e->rq_head + 1) % e->rq_cap;
+        e->rq_len--;
+        job->queued = false;
+        if (job->state == ENGINE_QUEUED)
+            return job;
+    }
+    return NULL;
+}
+
+/* ---- the journal ------------------------------------------------------------ */
+
+void job_save_later(struct engine *e, struct job *job)
+{
+    if (!job->records || job->save_queued)
+        return;
+    job->save_queued = true;
+    job->save_next = NULL;
+    *e->saves_tail = job;
+    e->saves_tail = &job->save_next;
+    pthread_cond_signal(&e->saves_ready);
+}
+
+bool job_save_now(struct engine *e, struct job *job, enum engine_state state, char *why, size_t cap)
+{
+    if (!job->records)
+        return true;
+    struct journal_entry *entry = calloc(1, sizeof *entry);
+    if (!entry)
+        return snprintf(why, cap, "journal: out of memory"), false;
+    pthread_mutex_lock(&e->lock);
+    /* Every copy taken while a state is being written ahead says that state,
+     * so that whichever copy reaches the disk last, the row is right. */
+    if (state != JOB_STATE_CURRENT)
+        job->ahead = state;
+    state = job->ahead != JOB_STATE_CURRENT ? job->ahead : job->state;
+    entry->id = job->row;
+    snprintf(entry->video, sizeof entry->video, "%s", job->video);
+    snprintf(entry->upload_link, sizeof entry->upload_link, "%s", job->link);
+    entry->acked = job->acked;
+    snprintf(entry->state, sizeof entry->state, "%s",
+             job->kind == JOB_VERIFY ? job->journal_state : engine_state_name(state));
+    snprintf(entry->error, sizeof entry->error, "%s", job->error);
+    snprintf(entry->verified, sizeof entry->verified, "%s", job->verified);
+    uint64_t seq = ++job->save_seq;
+    pthread_mutex_unlock(&e->lock);
+
+    /* Copies are taken in order under e->lock, but written by several
+     * threads: an older copy that loses the race is not written. */
+    bool ok = true;
+    pthread_mutex_lock(&e->save_lock);
+    if (seq > job->written_seq) {
+        ok = !(e->save_fault && e->save_fault(job, state, why, cap)) && journal_save(e->journal, entry, why, cap);
+        if (ok)
+            job->written_seq = seq;
+    }
+    pthread_mutex_unlock(&e->save_lock);
+    free(entry);
+    return ok;
+}
+
+bool job_file_unchanged(const struct job *job, int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && (uint64_t)st.st_size == job->size &&
+           (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == job->mtime_ns;
+}
+
+/* ---- the published view ---------------------------------------------------- */
+
+/* Copy src into dst, cut at a UTF-8 character boundary if it does not fit. */
+static void copy_cut(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static const char *row_message(const struct job *job)
+{
+    if (job->error[0] && job->state != ENGINE_DONE)
+        return job->error;
+    if (job->note[0])
+        return job->note;
+    return job->verified;
+}
+
+void job_fill_row(const struct job *job, struct engine_row *row, double now)
+{
+    row->id = job->id;
+    row->state = job->state;
+    copy_cut(row->name, sizeof row->name, job->name);
+    row->size = job->size;
+    row->acked = job->acked;
+    uint64_t sent = atomic_load(&job->sent);
+    row->sent = sent < job->acked ? job->acked : sent > job->size ? job->size : sent;
+    row->rate = job->state == ENGINE_UPLOADING ? job->rate : 0;
+    row->retries = job->retries;
+    double left = job->retry_at - now;
+    row->retry_in = job->state == ENGINE_RETRYING && left > 0 ? left : 0;
+    copy_cut(row->video, sizeof row->video, job->video);
+    copy_cut(row->message, sizeof row->message, row_message(job));
+    row->started = job->started;
+    row->finished = job->finished;
+}

@@ -1,0 +1,152 @@
+#include "transport.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "tus.h"
+
+static void from_tus(const struct tus_result *t, struct transport_result *res)
+{
+    *res = (struct transport_result){ .outcome = t->outcome, .status = t->status, .retry_after = t->retry_after,
+                                      .offset = t->offset, .length = t->length };
+    snprintf(res->error, sizeof res->error, "%s", t->error);
+}
+
+static void from_vimeo(const struct vimeo_result *v, struct transport_result *res)
+{
+    *res = (struct transport_result){ .outcome = v->outcome, .status = v->status, .retry_after = v->retry_after };
+    snprintf(res->error, sizeof res->error, "%s", v->error);
+}
+
+static bool net_stopped(void *ctx)
+{
+    const struct net *net = ctx;
+    return atomic_load(&net->e->stopping) || (net->job && atomic_load(&net->job->interrupt));
+}
+
+static void net_api(struct net *net, const struct api_request *req, struct api_answer *answer,
+                    struct transport_result *res)
+{
+    struct vimeo_result v;
+    api_call(&net->e->api, net->http, req, answer, &v, net_stopped, net);
+    from_vimeo(&v, res);
+}
+
+/* The free upload quota, asked once a run; refuses a file larger than it. */
+static bool net_quota_allows(struct net *net, const struct job *job, struct transport_result *res)
+{
+    struct engine *e = net->e;
+    pthread_mutex_lock(&e->lock);
+    bool known = e->quota_known;
+    pthread_mutex_unlock(&e->lock);
+    if (!known) {
+        struct api_answer answer = { .free_bytes = -1 };
+        struct api_request req = { .op = API_QUOTA };
+        net_api(net, &req, &answer, res);
+        pthread_mutex_lock(&e->lock);
+        if (res->outcome == HTTP_OK && !e->quota_known) {
+            e->quota_known = true;
+            e->quota_free = answer.free_bytes;
+        }
+        pthread_mutex_unlock(&e->lock);
+    }
+    pthread_mutex_lock(&e->lock);
+    int64_t quota_free = e->quota_free;
+    bool limited = e->quota_known && quota_free >= 0;
+    bool too_big = limited && job->size > (uint64_t)quota_free;
+    if (limited && !too_big)
+        e->quota_free -= (int64_t)job->size;
+    pthread_mutex_unlock(&e->lock);
+    if (too_big) {
+        *res = (struct transport_result){ .outcome = HTTP_FATAL, .retry_after = -1 };
+        snprintf(res->error, sizeof res->error,
+                 "%s (%" PRIu64 " bytes) is larger than the free upload quota (%" PRId64 " bytes)", job->path,
+                 job->size, quota_free);
+    }
+    return !too_big;
+}
+
+static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
+                       struct transport_result *res)
+{
+    struct net *net = ctx;
+    struct engine *e = net->e;
+    const char *name = e->name ? e->name : job->name;
+    video[0] = link[0] = '\0';
+    if (e->tus_endpoint) {
+        struct tus_result t;
+        tus_create(net->http, e->tus_endpoint, job->size, name, link, HTTP_URL_MAX, &t);
+        from_tus(&t, res);
+        return;
+    }
+    if (!net_quota_allows(net, job, res))
+        return;
+    struct vimeo_video_meta meta = { .name = name, .description = e->description, .privacy = e->privacy,
+                                     .folder = e->folder };
+    struct api_request req = { .op = API_CREATE, .size = job->size, .meta = &meta };
+    struct api_answer answer = { .upload.uri = "" };
+    net_api(net, &req, &answer, res);
+    if (res->outcome == HTTP_OK) {
+        snprintf(video, VIDEO_MAX, "%s", answer.upload.uri);
+        snprintf(link, HTTP_URL_MAX, "%s", answer.upload.upload_link);
+    }
+}
+
+static void net_head(void *ctx, const char *link, long timeout, struct transport_result *res)
+{
+    struct net *net = ctx;
+    struct tus_result t;
+    tus_head(net->http, link, timeout, &t);
+    from_tus(&t, res);
+}
+
+static void net_patch(void *ctx, const char *link, int fd, uint64_t offset, uint64_t length,
+                      const struct patch_hooks *hooks, struct transport_result *res)
+{
+    struct net *net = ctx;
+    struct tus_result t;
+    tus_patch(net->http, link, fd, offset, length, hooks->progress, hooks->throttle, hooks->ctx, &t);
+    from_tus(&t, res);
+}
+
+static void net_status(void *ctx, const char *video, char *upload_status, size_t cap, struct transport_result *res)
+{
+    struct net *net = ctx;
+    upload_status[0] = '\0';
+    if (net->e->tus_endpoint || !video[0]) {
+        *res = (struct transport_result){ .outcome = HTTP_FATAL, .retry_after = -1 };
+        snprintf(res->error, sizeof res->error, "no Vimeo video to ask");
+        return;
+    }
+    struct api_request req = { .op = API_STATUS, .uri = video };
+    struct api_answer answer = { .upload_status = "" };
+    net_api(net, &req, &answer, res);
+    snprintf(upload_status, cap, "%s", answer.upload_status);
+}
+
+static void net_remove(void *ctx, const char *video, const char *link, struct transport_result *res)
+{
+    struct net *net = ctx;
+    if (!net->e->tus_endpoint && video[0]) {
+        struct api_request req = { .op = API_DELETE, .uri = video };
+        struct api_answer answer;
+        net_api(net, &req, &answer, res);
+    } else if (link[0]) {
+        struct tus_result t;
+        tus_delete(net->http, link, &t);
+        from_tus(&t, res);
+    } else {
+        *res = (struct transport_result){ .outcome = HTTP_OK, .retry_after = -1 };
+    }
+}
+
+static const struct transport_ops net_ops = {
+    .create = net_create, .head = net_head, .patch = net_patch, .status = net_status, .remove = net_remove,
+};
+
+struct transport net_transport(struct net *net)
+{
+    return (struct transport){ .ops = &net_ops, .ctx = net };
+}

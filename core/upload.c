@@ -1,0 +1,463 @@
+#include "upload.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "units.h"
+
+enum {
+    BACKOFF_CAP = 60,          /* seconds */
+    BACKOFF_DOUBLINGS = 6,     /* 1, 2, 4 … 32 s, then the cap */
+    RETRY_AFTER_CAP = 600,     /* seconds: a server cannot park us longer */
+    SAVE_INTERVAL = 2,         /* seconds between journal saves of the offset */
+    STOP_HEAD_TIMEOUT = 1,     /* seconds for the last HEAD when stopping: exit stays prompt */
+};
+/* The rate is smoothed over samples at least this far apart … */
+static const double RATE_SAMPLE_SECONDS = 0.5;
+/* … each weighing this much against the smoothed rate before it. */
+static const double RATE_NEW_WEIGHT = 0.4;
+/* Progress wakes the front end at most this often, all workers together. */
+static const double PROGRESS_WAKE_SECONDS = 0.1;
+/* Jitter: a wait is a random fraction of its base, from this much up to 1. */
+static const double JITTER_FLOOR = 0.5;
+
+#define STEP_NAME(name) #name,
+static const char *const step_names[] = { UPLOAD_STEPS(STEP_NAME) };
+#undef STEP_NAME
+
+const char *upload_step_name(enum upload_step step)
+{
+    return step_names[step];
+}
+
+double upload_backoff(unsigned attempt, long retry_after, unsigned *rng)
+{
+    if (retry_after >= 0)
+        return retry_after > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)retry_after;
+    double base = attempt > BACKOFF_DOUBLINGS ? BACKOFF_CAP : (double)(1u << (attempt - 1));
+    if (base > BACKOFF_CAP)
+        base = BACKOFF_CAP;
+    /* Jitter keeps many clients from retrying in lockstep. */
+    double fraction = (double)(rand_r(rng) % 1000) / 1000.0;
+    return base * (JITTER_FLOOR + (1 - JITTER_FLOOR) * fraction);
+}
+
+/* ---- publishing to the job (each takes e->lock) ----------------------------- */
+
+static enum upload_step fail(struct upload *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static enum upload_step fail(struct upload *u, const char *fmt, ...)
+{
+    char why[ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&u->e->lock);
+    job_fail(u->e, u->job, "%s", why);
+    pthread_mutex_unlock(&u->e->lock);
+    return STEP_END;
+}
+
+static enum upload_step fail_changed(struct upload *u)
+{
+    return fail(u, "%s changed during the upload (size or modification time differs); not resumed", u->job->path);
+}
+
+/* The journal did not take a save: pause, saying why. */
+static enum upload_step pause_for_journal(struct upload *u, const char *why)
+{
+    pthread_mutex_lock(&u->e->lock);
+    snprintf(u->job->error, sizeof u->job->error, "%s", why);
+    u->job->rate = 0;
+    job_enter(u->e, u->job, ENGINE_PAUSED, why);
+    pthread_mutex_unlock(&u->e->lock);
+    return STEP_END;
+}
+
+/* Publish the confirmed offset. Caller holds e->lock. */
+static void publish_offset(struct upload *u)
+{
+    u->job->acked = u->acked;
+    atomic_store(&u->job->sent, u->acked);
+}
+
+static void enter_if_not(struct upload *u, enum engine_state state)
+{
+    pthread_mutex_lock(&u->e->lock);
+    if (u->job->state != state)
+        job_enter(u->e, u->job, state, NULL);
+    pthread_mutex_unlock(&u->e->lock);
+}
+
+/* Go to WAIT with the reason, then on to next. */
+static enum upload_step retry(struct upload *u, const struct transport_result *res, enum upload_step next)
+{
+    snprintf(u->why, sizeof u->why, "%s", res->error);
+    u->retry_after = res->retry_after;
+    u->next = next;
+    return STEP_WAIT;
+}
+
+/* The transfer was stopped on purpose: STOP sorts out why. */
+static enum upload_step stopped(struct upload *u, enum upload_step next)
+{
+    u->next = next;
+    return STEP_STOP;
+}
+
+/* An answer's offset: progress when beyond any seen before (which resets the
+ * retry count), a failure when behind what the server already confirmed. */
+static bool take_offset(struct upload *u, uint64_t offset)
+{
+    if (offset < u->acked)
+        return false;
+    if (offset > u->high_water) {
+        u->high_water = offset;
+        u->retries = 0;
+    }
+    u->acked = offset;
+    pthread_mutex_lock(&u->e->lock);
+    publish_offset(u);
+    u->job->retries = 0;
+    pthread_mutex_unlock(&u->e->lock);
+    return true;
+}
+
+static enum upload_step went_back(struct upload *u, uint64_t offset)
+{
+    return fail(u, "%s: the server went back from %" PRIu64 " to %" PRIu64 " bytes of the upload; not resumed",
+                u->job->path, u->acked, offset);
+}
+
+/* ---- the transfer's callbacks (no lock held) -------------------------------- */
+
+static int on_progress(void *ctx, uint64_t sent)
+{
+    struct upload *u = ctx;
+    struct job *job = u->job;
+    uint64_t total = u->chunk_start + sent;
+    atomic_store(&job->sent, total);
+    double now = clock_mono();
+    if (now - u->rate_mark_time >= RATE_SAMPLE_SECONDS) {
+        double sample = (double)(total - u->rate_mark_bytes) / (now - u->rate_mark_time);
+        pthread_mutex_lock(&u->e->lock);
+        job->rate = job->rate > 0 ? (1 - RATE_NEW_WEIGHT) * job->rate + RATE_NEW_WEIGHT * sample : sample;
+        pthread_mutex_unlock(&u->e->lock);
+        u->rate_mark_time = now;
+        u->rate_mark_bytes = total;
+    }
+    double last = atomic_load(&u->e->last_progress_wake);
+    if (now - last >= PROGRESS_WAKE_SECONDS && atomic_compare_exchange_strong(&u->e->last_progress_wake, &last, now))
+        engine_wake(u->e);
+    return atomic_load(&job->interrupt) ? 1 : 0;
+}
+
+static bool interrupted(void *ctx)
+{
+    const struct upload *u = ctx;
+    return atomic_load(&u->job->interrupt);
+}
+
+static size_t throttle(void *ctx, size_t want)
+{
+    struct upload *u = ctx;
+    return bucket_take(&u->e->bucket, want, interrupted, ctx);
+}
+
+/* ---- the steps ---------------------------------------------------------------- */
+
+static enum upload_step step_create(struct upload *u)
+{
+    if (!job_file_unchanged(u->job, u->fd))
+        return fail_changed(u);
+    enter_if_not(u, ENGINE_CREATING);
+    struct transport_result res;
+    char video[VIDEO_MAX], link[HTTP_URL_MAX];
+    u->transport.ops->create(u->transport.ctx, u->job, video, link, &res);
+    if (res.outcome == HTTP_RETRY)
+        return retry(u, &res, STEP_CREATE);
+    if (res.outcome == HTTP_ABORTED)
+        return stopped(u, STEP_CREATE);
+    if (res.outcome != HTTP_OK)
+        return fail(u, "%s: %s", u->job->path, res.error);
+    snprintf(u->video, sizeof u->video, "%s", video);
+    snprintf(u->link, sizeof u->link, "%s", link);
+    u->acked = u->high_water = 0;
+    pthread_mutex_lock(&u->e->lock);
+    snprintf(u->job->video, sizeof u->job->video, "%s", video);
+    snprintf(u->job->link, sizeof u->job->link, "%s", link);
+    u->job->error[0] = '\0';
+    publish_offset(u);
+    job_enter(u->e, u->job, ENGINE_UPLOADING, NULL);
+    engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s", video[0] ? video : link);
+    pthread_mutex_unlock(&u->e->lock);
+    return STEP_SEND;
+}
+
+/* The server's answer to HEAD must describe this file. */
+static bool head_matches(struct upload *u, struct transport_result *res)
+{
+    if (res->outcome == HTTP_OK && res->length != u->job->size) {
+        res->outcome = HTTP_FATAL;
+        snprintf(res->error, sizeof res->error, "server says the upload is %" PRIu64 " bytes, the file is %" PRIu64,
+                 res->length, u->job->size);
+    }
+    return res->outcome == HTTP_OK;
+}
+
+static enum upload_step step_locate(struct upload *u)
+{
+    struct transport_result res;
+    u->transport.ops->head(u->transport.ctx, u->link, 0, &res);
+    if (head_matches(u, &res)) {
+        if (!take_offset(u, res.offset))
+            return went_back(u, res.offset);
+        enter_if_not(u, ENGINE_UPLOADING);
+        return u->acked >= u->job->size ? STEP_VERIFY : STEP_SEND;
+    }
+    switch (res.outcome) {
+    case HTTP_GONE: return STEP_EXPIRE;
+    case HTTP_ABORTED: return stopped(u, STEP_LOCATE);
+    case HTTP_RETRY: case HTTP_CONFLICT: return retry(u, &res, STEP_LOCATE);
+    default: return fail(u, "%s: %s", u->job->path, res.error);
+    }
+}
+
+/* Write the offset to the journal now and then, and at the last byte. */
+static bool save_progress(struct upload *u, char *why, size_t cap)
+{
+    double now = clock_mono();
+    if (now - u->last_saved < SAVE_INTERVAL && u->acked < u->job->size)
+        return true;
+    u->last_saved = now;
+    return job_save_now(u->e, u->job, JOB_STATE_CURRENT, why, cap);
+}
+
+static enum upload_step step_send(struct upload *u)
+{
+    if (!job_file_unchanged(u->job, u->fd))
+        return fail_changed(u);
+    uint64_t left = u->job->size - u->acked;
+    uint64_t chunk = u->e->cfg.chunk_size;
+    uint64_t length = chunk && chunk < left ? chunk : left;
+    u->chunk_start = u->rate_mark_bytes = u->acked;
+    u->rate_mark_time = clock_mono();
+    struct patch_hooks hooks = { .progress = on_progress, .throttle = throttle, .ctx = u };
+    struct transport_result res;
+    u->transport.ops->patch(u->transport.ctx, u->link, u->fd, u->acked, length, &hooks, &res);
+    switch (res.outcome) {
+    case HTTP_OK: {
+        char why[ERROR_MAX];
+        if (!take_offset(u, res.offset))
+            return went_back(u, res.offset);
+        enter_if_not(u, ENGINE_UPLOADING);
+        if (!save_progress(u, why, sizeof why))
+            return pause_for_journal(u, why);
+        engine_wake(u->e);
+        return u->acked >= u->job->size ? STEP_VERIFY : STEP_SEND;
+    }
+    case HTTP_GONE: return STEP_EXPIRE;
+    case HTTP_ABORTED: return stopped(u, STEP_LOCATE);
+    case HTTP_RETRY: case HTTP_CONFLICT: return retry(u, &res, STEP_LOCATE);
+    default: return fail(u, "%s: %s", u->job->path, res.error);
+    }
+}
+
+/* Vimeo's own upload.status for the video into status; "" when unknown. */
+static bool ask_status(struct upload *u, char *status, size_t cap)
+{
+    struct transport_result res;
+    status[0] = '\0';
+    if (!u->video[0])
+        return false;
+    u->transport.ops->status(u->transport.ctx, u->video, status, cap, &res);
+    return res.outcome == HTTP_OK;
+}
+
+static enum upload_step step_verify(struct upload *u)
+{
+    enter_if_not(u, ENGINE_VERIFYING);
+    struct transport_result res;
+    u->transport.ops->head(u->transport.ctx, u->link, 0, &res);
+    bool matches = head_matches(u, &res);
+    if (!job_file_unchanged(u->job, u->fd))
+        return fail_changed(u);
+    if (matches && verify_describe_offsets(res.offset, res.length, u->job->size, u->verified, sizeof u->verified))
+        return STEP_CONFIRM;
+    if (matches) {
+        /* Fewer bytes than were acknowledged: the server lost some. */
+        return went_back(u, res.offset);
+    }
+    char status[32];
+    switch (res.outcome) {
+    case HTTP_GONE:
+        /* Vimeo may expire a link once it has the whole file: its word that
+         * the upload is complete is proof enough, and starting again would
+         * make a second video. */
+        if (ask_status(u, status, sizeof status) && !strcmp(status, "complete")) {
+            snprintf(u->verified, sizeof u->verified,
+                     "complete: Vimeo upload.status complete (the upload link expired after the last byte)");
+            return STEP_CONFIRM;
+        }
+        return STEP_EXPIRE;
+    case HTTP_ABORTED: return stopped(u, STEP_VERIFY);
+    case HTTP_RETRY: case HTTP_CONFLICT: return retry(u, &res, STEP_VERIFY);
+    default: return fail(u, "%s: verification failed: %s", u->job->path, res.error);
+    }
+}
+
+static enum upload_step step_confirm(struct upload *u)
+{
+    char status[32];
+    if (strstr(u->verified, "upload.status") == NULL && ask_status(u, status, sizeof status) && status[0]) {
+        size_t n = strlen(u->verified);
+        snprintf(u->verified + n, sizeof u->verified - n, "; Vimeo upload.status %s", status);
+    }
+    pthread_mutex_lock(&u->e->lock);
+    snprintf(u->job->verified, sizeof u->job->verified, "%s", u->verified);
+    u->job->error[0] = '\0';
+    pthread_mutex_unlock(&u->e->lock);
+    char why[ERROR_MAX];
+    if (!job_save_now(u->e, u->job, ENGINE_DONE, why, sizeof why))
+        return pause_for_journal(u, why);
+    pthread_mutex_lock(&u->e->lock);
+    engine_emit(u->e, ENGINE_EV_VERIFIED, u->job, "%s", u->verified);
+    job_enter(u->e, u->job, ENGINE_DONE, u->video[0] ? u->video : u->link);
+    pthread_mutex_unlock(&u->e->lock);
+    return STEP_END;
+}
+
+static enum upload_step step_expire(struct upload *u)
+{
+    if (++u->recreates > MAX_RECREATES)
+        return fail(u, "%s: the upload link expired %u times; not trying again", u->job->path, MAX_RECREATES);
+    char stale[VIDEO_MAX];
+    snprintf(stale, sizeof stale, "%s", u->video);
+    u->link[0] = u->video[0] = '\0';
+    u->acked = u->high_water = 0;
+    pthread_mutex_lock(&u->e->lock);
+    engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new upload");
+    u->job->link[0] = u->job->video[0] = '\0';
+    publish_offset(u);
+    pthread_mutex_unlock(&u->e->lock);
+    char why[ERROR_MAX];
+    if (!job_save_now(u->e, u->job, JOB_STATE_CURRENT, why, sizeof why))
+        return pause_for_journal(u, why);
+    if (stale[0]) {
+        struct transport_result res;
+        u->transport.ops->remove(u->transport.ctx, stale, "", &res);
+        if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE) {
+            pthread_mutex_lock(&u->e->lock);
+            engine_emit(u->e, ENGINE_EV_RETRY, u->job, "could not delete the stale video %s: %s", stale, res.error);
+            pthread_mutex_unlock(&u->e->lock);
+        }
+    }
+    return STEP_CREATE;
+}
+
+static enum upload_step step_wait(struct upload *u)
+{
+    struct engine *e = u->e;
+    struct job *job = u->job;
+    if (++u->retries > MAX_RETRIES)
+        return fail(u, "gave up after %d retries: %s", MAX_RETRIES, u->why);
+    double wait = upload_backoff(u->retries, u->retry_after, &u->rng) * e->backoff_scale;
+    char message[ERROR_MAX + 40];
+    snprintf(message, sizeof message, "%s; retry %u in %.1f s", u->why, u->retries, wait);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until = units_timespec((double)until.tv_sec + (double)until.tv_nsec / 1e9 + wait);
+    pthread_mutex_lock(&e->lock);
+    snprintf(job->error, sizeof job->error, "%s", u->why);
+    job->retries = u->retries;
+    job->retry_at = clock_mono() + wait;
+    job->rate = 0;
+    job_enter(e, job, ENGINE_RETRYING, message);
+    while (!atomic_load(&e->stopping) && !job->want_pause && !job->want_cancel)
+        if (pthread_cond_timedwait(&e->commands, &e->lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&e->lock);
+    return u->next;
+}
+
+/* Stopping: the server may hold more than it acknowledged before the
+ * abort. Ask it briefly, so the journal shows what really arrived. */
+static void note_last_offset(struct upload *u)
+{
+    struct transport_result res = { .outcome = HTTP_FATAL };
+    if (u->link[0])
+        u->transport.ops->head(u->transport.ctx, u->link, STOP_HEAD_TIMEOUT, &res);
+    if (res.outcome == HTTP_OK && res.length == u->job->size && res.offset >= u->acked) {
+        u->acked = res.offset;
+        pthread_mutex_lock(&u->e->lock);
+        publish_offset(u);
+        pthread_mutex_unlock(&u->e->lock);
+    }
+}
+
+static enum upload_step step_stop(struct upload *u)
+{
+    struct engine *e = u->e;
+    struct job *job = u->job;
+    pthread_mutex_lock(&e->lock);
+    bool stopping = atomic_load(&e->stopping), cancel = job->want_cancel, delete_video = job->delete_video;
+    if (!stopping && !cancel && job->want_pause) {
+        job->want_pause = false;
+        atomic_store(&job->interrupt, false);
+        job->rate = 0;
+        job_enter(e, job, ENGINE_PAUSED, job->journal_failed ? job->error : NULL);
+    } else if (!stopping && !cancel) {
+        atomic_store(&job->interrupt, false); /* paused and resumed before we looked */
+        pthread_mutex_unlock(&e->lock);
+        return u->next;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (stopping) {
+        note_last_offset(u); /* engine_free saves it */
+    } else if (cancel && delete_video) {
+        /* The interrupt was for the transfer; the DELETE must go out. */
+        atomic_store(&job->interrupt, false);
+        struct transport_result res;
+        u->transport.ops->remove(u->transport.ctx, u->video, u->link, &res);
+        if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE) {
+            pthread_mutex_lock(&e->lock);
+            engine_emit(e, ENGINE_EV_FAILED, job, "could not delete %s: %s", u->video[0] ? u->video : u->link,
+                        res.error);
+            pthread_mutex_unlock(&e->lock);
+        }
+    }
+    return STEP_END;
+}
+
+typedef enum upload_step (*step_fn)(struct upload *u);
+static const step_fn steps[] = {
+    [STEP_CREATE] = step_create, [STEP_LOCATE] = step_locate, [STEP_SEND] = step_send,
+    [STEP_VERIFY] = step_verify, [STEP_CONFIRM] = step_confirm, [STEP_EXPIRE] = step_expire,
+    [STEP_WAIT] = step_wait, [STEP_STOP] = step_stop,
+};
+
+void upload_run(struct engine *e, struct job *job, const struct transport *t, int fd, unsigned seed)
+{
+    struct upload u = { .e = e, .job = job, .transport = *t, .fd = fd, .retry_after = -1, .rng = seed };
+    pthread_mutex_lock(&e->lock);
+    snprintf(u.link, sizeof u.link, "%s", job->link);
+    snprintf(u.video, sizeof u.video, "%s", job->video);
+    u.acked = u.high_water = job->acked;
+    u.step = u.link[0] ? STEP_LOCATE : STEP_CREATE;
+    if (!job->started)
+        job->started = clock_wall();
+    job_enter(e, job, u.link[0] ? ENGINE_UPLOADING : ENGINE_CREATING, NULL);
+    pthread_mutex_unlock(&e->lock);
+    u.last_saved = clock_mono();
+    while (u.step != STEP_END) {
+        if (u.step != STEP_STOP && atomic_load(&job->interrupt)) {
+            u.next = u.step;
+            u.step = STEP_STOP;
+        }
+        u.step = steps[u.step](&u);
+    }
+}

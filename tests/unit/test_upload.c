@@ -1,0 +1,452 @@
+/* The upload state machine step by step, against a scripted fake transport:
+ * no network, no sleeps (retries are instant). Each test scripts what the
+ * "server" answers and checks where the job ends and what was sent. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "api.h"
+#include "internal.h"
+#include "transport.h"
+#include "upload.h"
+
+enum { MIB = 1 << 20, SCRIPT_MAX = 64 };
+enum op { OP_CREATE, OP_HEAD, OP_PATCH, OP_STATUS, OP_REMOVE, OP_COUNT };
+
+/* A server: answers from the script first, then as a good tus server would. */
+struct fake {
+    struct transport_result script[OP_COUNT][SCRIPT_MAX];
+    int scripted[OP_COUNT], used[OP_COUNT], calls[OP_COUNT];
+    uint64_t offset, size;        /* what the good server holds */
+    unsigned videos;
+    const char *status;           /* upload.status it reports */
+    bool head_lies_back;          /* HEAD always says 0 */
+};
+
+static char dir[64], file[128];
+static struct engine *e;
+static struct fake fake;
+
+static bool scripted(int op, struct transport_result *res)
+{
+    fake.calls[op]++;
+    if (fake.used[op] >= fake.scripted[op])
+        return false;
+    *res = fake.script[op][fake.used[op]++];
+    return true;
+}
+
+static void answer(int op, enum http_outcome outcome, uint64_t offset, const char *error)
+{
+    struct transport_result *r = &fake.script[op][fake.scripted[op]++];
+    *r = (struct transport_result){ .outcome = outcome, .retry_after = -1, .offset = offset, .length = fake.size };
+    snprintf(r->error, sizeof r->error, "%s", error);
+}
+
+static void answer_many(int op, int n, enum http_outcome outcome, const char *error)
+{
+    for (int i = 0; i < n; i++)
+        answer(op, outcome, 0, error);
+}
+
+static void ok(struct transport_result *res)
+{
+    *res = (struct transport_result){ .outcome = HTTP_OK, .retry_after = -1, .offset = fake.offset,
+                                      .length = fake.size };
+}
+
+static void fake_create(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
+                        struct transport_result *res)
+{
+    (void)ctx, (void)job;
+    video[0] = link[0] = '\0';
+    if (scripted(OP_CREATE, res))
+        return;
+    fake.videos++;
+    fake.offset = 0;
+    snprintf(video, VIDEO_MAX, "/videos/%u", fake.videos);
+    snprintf(link, HTTP_URL_MAX, "http://127.0.0.1/files/%u", fake.videos);
+    ok(res);
+}
+
+static void fake_head(void *ctx, const char *link, long timeout, struct transport_result *res)
+{
+    (void)ctx, (void)link, (void)timeout;
+    if (scripted(OP_HEAD, res))
+        return;
+    ok(res);
+    if (fake.head_lies_back)
+        res->offset = 0;
+}
+
+static void fake_patch(void *ctx, const char *link, int fd, uint64_t offset, uint64_t length,
+                       const struct patch_hooks *hooks, struct transport_result *res)
+{
+    (void)ctx, (void)link, (void)fd, (void)hooks;
+    if (scripted(OP_PATCH, res)) {
+        /* A scripted cut still delivered what the script says it did. */
+        if (res->offset > fake.offset)
+            fake.offset = res->offset;
+        return;
+    }
+    assert_int_equal(offset, fake.offset);
+    fake.offset += length;
+    ok(res);
+}
+
+static void fake_status(void *ctx, const char *video, char *status, size_t cap, struct transport_result *res)
+{
+    (void)ctx, (void)video;
+    snprintf(status, cap, "%s", fake.status);
+    if (!scripted(OP_STATUS, res))
+        ok(res);
+}
+
+static void fake_remove(void *ctx, const char *video, const char *link, struct transport_result *res)
+{
+    (void)ctx, (void)video, (void)link;
+    if (!scripted(OP_REMOVE, res))
+        ok(res);
+}
+
+static const struct transport_ops fake_ops = {
+    .create = fake_create, .head = fake_head, .patch = fake_patch, .status = fake_status, .remove = fake_remove,
+};
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/vimeo-up-upload.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/clip.mp4", dir);
+    memset(&fake, 0, sizeof fake);
+    fake.size = 3 * MIB;
+    fake.status = "complete";
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)fake.size), 0);
+    close(fd);
+    char err[256];
+    struct engine_config config = { .api_base = "http://127.0.0.1:9", .token = "t", .state_dir = dir,
+                                    .workers = 1, .chunk_size = MIB };
+    e = engine_new(&config, err, sizeof err);
+    assert_non_null(e);
+    /* No worker takes jobs: each test runs the upload on its own thread. */
+    pthread_mutex_lock(&e->lock);
+    e->target_workers = 0;
+    e->backoff_scale = 0;
+    pthread_cond_broadcast(&e->work);
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    engine_free(e);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+/* Queue the file and run its upload here, to its end. */
+static struct job *run(void)
+{
+    char err[256];
+    unsigned id = engine_add(e, file, err, sizeof err);
+    assert_int_not_equal(id, 0);
+    pthread_mutex_lock(&e->lock);
+    struct job *job = runq_pop(e);
+    assert_non_null(job);
+    job->running = true;
+    pthread_mutex_unlock(&e->lock);
+    int fd = open(file, O_RDONLY);
+    struct transport t = { .ops = &fake_ops, .ctx = &fake };
+    upload_run(e, job, &t, fd, 1);
+    close(fd);
+    pthread_mutex_lock(&e->lock);
+    job->running = false;
+    pthread_mutex_unlock(&e->lock);
+    return job;
+}
+
+static void newest(void *ctx, const struct journal_entry *row)
+{
+    struct journal_entry *found = ctx;
+    if (row->id > found->id)
+        *found = *row;
+}
+
+/* The state the journal has for the newest row, once the writer is idle. */
+static const char *journal_state(void)
+{
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&e->lock);
+        bool idle = !e->saves && !e->writer_busy;
+        pthread_mutex_unlock(&e->lock);
+        if (idle)
+            break;
+        usleep(10000);
+    }
+    static struct journal_entry row;
+    memset(&row, 0, sizeof row);
+    journal_each(e->journal, false, newest, &row);
+    assert_true(row.id != 0);
+    return row.state;
+}
+
+static void happy_path_creates_sends_verifies_confirms(void **state)
+{
+    (void)state;
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_DONE);
+    assert_int_equal(fake.calls[OP_CREATE], 1);
+    assert_int_equal(fake.calls[OP_PATCH], 3); /* 1 MiB chunks */
+    assert_int_equal(fake.calls[OP_HEAD], 1);  /* the proof */
+    assert_int_equal(fake.calls[OP_STATUS], 1);
+    assert_non_null(strstr(job->verified, "complete: offset = length = 3145728; Vimeo upload.status complete"));
+    assert_string_equal(journal_state(), "done");
+}
+
+static void create_refused_fails_without_sending(void **state)
+{
+    (void)state;
+    answer(OP_CREATE, HTTP_FATAL, 0, "Vimeo API: no (HTTP 400)");
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_non_null(strstr(job->error, "Vimeo API: no"));
+    assert_int_equal(fake.calls[OP_PATCH], 0);
+    assert_string_equal(journal_state(), "failed");
+}
+
+static void create_answering_garbage_gives_up_after_the_retries(void **state)
+{
+    (void)state;
+    answer_many(OP_CREATE, SCRIPT_MAX, HTTP_RETRY, "Vimeo API answered HTTP 200 with a body that is not JSON");
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_int_equal(fake.calls[OP_CREATE], MAX_RETRIES + 1);
+    assert_non_null(strstr(job->error, "gave up after 12 retries: Vimeo API answered"));
+}
+
+/* A journal row with a link: the upload resumes where HEAD says. */
+static struct job *resume_with(uint64_t journal_acked)
+{
+    char err[256], why[256];
+    unsigned id = engine_add(e, file, err, sizeof err);
+    pthread_mutex_lock(&e->lock);
+    struct job *job = job_find(e, id);
+    snprintf(job->link, sizeof job->link, "http://127.0.0.1/files/77");
+    snprintf(job->video, sizeof job->video, "/videos/77");
+    job->acked = journal_acked;
+    pthread_mutex_unlock(&e->lock);
+    assert_true(job_save_now(e, job, ENGINE_UPLOADING, why, sizeof why));
+    /* As a new run would see it: drop the queued job, claim the row again. */
+    pthread_mutex_lock(&e->lock);
+    runq_pop(e);
+    job->hidden = true;
+    pthread_mutex_unlock(&e->lock);
+    journal_release(e->journal, job->row);
+    return job;
+}
+
+static void locate_finds_the_server_ahead_and_sends_only_the_rest(void **state)
+{
+    (void)state;
+    resume_with(0);
+    fake.offset = 2 * MIB;
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_DONE);
+    assert_int_equal(fake.calls[OP_CREATE], 0);
+    assert_int_equal(fake.calls[OP_PATCH], 1);
+    assert_string_equal(job->video, "/videos/77");
+}
+
+static void locate_finds_the_server_behind_and_fails_saying_so(void **state)
+{
+    (void)state;
+    resume_with(2 * MIB);
+    fake.offset = MIB;
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_non_null(strstr(job->error, "the server went back from 2097152 to 1048576 bytes"));
+    assert_int_equal(fake.calls[OP_PATCH], 0);
+}
+
+static void send_cut_waits_locates_and_goes_on(void **state)
+{
+    (void)state;
+    answer(OP_PATCH, HTTP_OK, MIB, "");
+    answer(OP_PATCH, HTTP_RETRY, 0, "PATCH: Connection reset by peer");
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_DONE);
+    assert_int_equal(fake.calls[OP_HEAD], 2); /* the locate after the cut, and the proof */
+}
+
+static void progress_seen_by_head_resets_the_retry_count(void **state)
+{
+    (void)state;
+    /* Every PATCH is cut after half a MiB arrived: more cuts than the limit,
+     * yet each try moves the upload on. */
+    fake.size = 3 * MIB;
+    for (int i = 1; i <= 2 * MAX_RETRIES && i <= SCRIPT_MAX; i++)
+        answer(OP_PATCH, HTTP_RETRY, (uint64_t)i * MIB / 8, "PATCH: stalled");
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_DONE);
+    assert_true(fake.calls[OP_PATCH] > MAX_RETRIES);
+}
+
+static void send_answered_409_forever_counts_toward_the_limit(void **state)
+{
+    (void)state;
+    answer_many(OP_PATCH, SCRIPT_MAX, HTTP_CONFLICT, "PATCH answered HTTP 409");
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_int_equal(fake.calls[OP_PATCH], MAX_RETRIES + 1);
+    assert_non_null(strstr(job->error, "gave up after 12 retries: PATCH answered HTTP 409"));
+}
+
+static void head_going_back_is_a_failure_not_a_loop(void **state)
+{
+    (void)state;
+    answer(OP_PATCH, HTTP_OK, MIB, "");
+    answer(OP_PATCH, HTTP_CONFLICT, 0, "PATCH answered HTTP 409");
+    fake.head_lies_back = true; /* after confirming a MiB, HEAD says 0 */
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_non_null(strstr(job->error, "the server went back from 1048576 to 0 bytes"));
+    assert_int_equal(fake.calls[OP_PATCH], 2);
+}
+
+static void send_expired_forever_recreates_a_few_times_then_fails(void **state)
+{
+    (void)state;
+    answer_many(OP_PATCH, SCRIPT_MAX, HTTP_GONE, "PATCH answered HTTP 404");
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_int_equal(fake.calls[OP_CREATE], MAX_RECREATES + 1);
+    assert_int_equal(fake.calls[OP_REMOVE], MAX_RECREATES); /* each stale video deleted */
+    assert_non_null(strstr(job->error, "expired 3 times"));
+}
+
+static void verify_short_fails_instead_of_sending_again(void **state)
+{
+    (void)state;
+    answer(OP_HEAD, HTTP_OK, 2 * MIB, ""); /* the proof: a MiB missing */
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_non_null(strstr(job->error, "went back from 3145728 to 2097152"));
+    assert_int_equal(fake.calls[OP_PATCH], 3);
+}
+
+static void verify_on_a_gone_link_asks_vimeo_and_makes_no_second_video(void **state)
+{
+    (void)state;
+    answer(OP_HEAD, HTTP_GONE, 0, "HEAD answered HTTP 404");
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_DONE);
+    assert_int_equal(fake.calls[OP_CREATE], 1);
+    assert_non_null(strstr(job->verified, "the upload link expired after the last byte"));
+}
+
+static const char *fail_state_name;
+static bool fail_saves_as(const struct job *job, enum engine_state state, char *why, size_t cap)
+{
+    (void)job;
+    if (fail_state_name && strcmp(fail_state_name, engine_state_name(state)))
+        return false;
+    snprintf(why, cap, "journal: No space left on device");
+    return true;
+}
+
+static void journal_refusing_done_pauses_instead_of_done(void **state)
+{
+    (void)state;
+    fail_state_name = "done";
+    e->save_fault = fail_saves_as;
+    struct job *job = run();
+    e->save_fault = NULL;
+    assert_int_equal(job->state, ENGINE_PAUSED);
+    assert_string_equal(job->error, "journal: No space left on device");
+    assert_string_not_equal(journal_state(), "done");
+}
+
+static void journal_refusing_progress_pauses_the_upload(void **state)
+{
+    (void)state;
+    fail_state_name = "uploading";
+    e->save_fault = fail_saves_as;
+    struct job *job = run();
+    e->save_fault = NULL;
+    assert_int_equal(job->state, ENGINE_PAUSED);
+    assert_string_equal(job->error, "journal: No space left on device");
+    assert_int_equal(fake.calls[OP_STATUS], 0); /* never confirmed, never done */
+    assert_string_not_equal(journal_state(), "done");
+}
+
+static bool stop_after_first_look(void *ctx)
+{
+    int *looks = ctx;
+    return ++*looks > 1;
+}
+
+static void api_budget_runs_out_and_waits_for_the_reset(void **state)
+{
+    (void)state;
+    struct api api;
+    api_init(&api, "http://127.0.0.1:9", "t");
+    struct vimeo_result r = { .ratelimit_remaining = 2, .ratelimit_reset_in = 60 };
+    api_note(&api, &r);
+    assert_true(api_reserve(&api, NULL, NULL));
+    assert_true(api_reserve(&api, NULL, NULL));
+    assert_true(api_wait_seconds(&api) > 50); /* empty: the next call waits for the reset */
+    int looks = 0;
+    assert_false(api_reserve(&api, stop_after_first_look, &looks)); /* and gives up on stop */
+    assert_int_equal(looks, 2);
+    api_destroy(&api);
+}
+
+static void backoff_grows_and_honours_retry_after(void **state)
+{
+    (void)state;
+    unsigned rng = 7;
+    for (unsigned attempt = 1; attempt <= 10; attempt++) {
+        double base = attempt > 6 ? 60 : (double)(1u << (attempt - 1));
+        double wait = upload_backoff(attempt, -1, &rng);
+        assert_true(wait >= base * 0.5 && wait <= base);
+    }
+    assert_true(upload_backoff(3, 42, &rng) == 42);
+    assert_true(upload_backoff(3, 100000, &rng) == 600);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(happy_path_creates_sends_verifies_confirms),
+        T(create_refused_fails_without_sending),
+        T(create_answering_garbage_gives_up_after_the_retries),
+        T(locate_finds_the_server_ahead_and_sends_only_the_rest),
+        T(locate_finds_the_server_behind_and_fails_saying_so),
+        T(send_cut_waits_locates_and_goes_on),
+        T(progress_seen_by_head_resets_the_retry_count),
+        T(send_answered_409_forever_counts_toward_the_limit),
+        T(head_going_back_is_a_failure_not_a_loop),
+        T(send_expired_forever_recreates_a_few_times_then_fails),
+        T(verify_short_fails_instead_of_sending_again),
+        T(verify_on_a_gone_link_asks_vimeo_and_makes_no_second_video),
+        T(journal_refusing_done_pauses_instead_of_done),
+        T(journal_refusing_progress_pauses_the_upload),
+        cmocka_unit_test(api_budget_runs_out_and_waits_for_the_reset),
+        cmocka_unit_test(backoff_grows_and_honours_retry_after),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
