@@ -296,6 +296,8 @@ enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journa
 static void failure_reason(struct journal *j, char *why, size_t cap)
 {
     int sys = sqlite3_system_errno(j->db);
+    if (!sys && sqlite3_errcode(j->db) == SQLITE_FULL)
+        sys = ENOSPC; /* SQLite's own word for it, "database or disk is full", hides which */
     snprintf(why, cap, "journal: %s", sys ? strerror(sys) : sqlite3_errmsg(j->db));
 }
 

@@ -192,6 +192,19 @@ static enum upload_step step_create(struct upload *u)
     snprintf(u->job->link, sizeof u->job->link, "%s", link);
     u->job->error[0] = '\0';
     publish_offset(u);
+    pthread_mutex_unlock(&u->e->lock);
+    /* The new video must be in the journal before a byte goes out: a run
+     * killed now resumes it instead of making another. A journal that
+     * cannot say so leaves no video behind either. */
+    char why[ERROR_MAX];
+    if (!job_save_now(u->e, u->job, ENGINE_UPLOADING, why, sizeof why)) {
+        u->transport.ops->remove(u->transport.ctx, video, link, &res);
+        pthread_mutex_lock(&u->e->lock);
+        u->job->link[0] = u->job->video[0] = '\0';
+        pthread_mutex_unlock(&u->e->lock);
+        return pause_for_journal(u, why);
+    }
+    pthread_mutex_lock(&u->e->lock);
     job_enter(u->e, u->job, ENGINE_UPLOADING, NULL);
     engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s", video[0] ? video : link);
     pthread_mutex_unlock(&u->e->lock);
@@ -453,6 +466,10 @@ void upload_run(struct engine *e, struct job *job, const struct transport *t, in
     job_enter(e, job, u.link[0] ? ENGINE_UPLOADING : ENGINE_CREATING, NULL);
     pthread_mutex_unlock(&e->lock);
     u.last_saved = clock_mono();
+    /* Nothing goes out for a job whose journal row cannot be written. */
+    char why[ERROR_MAX];
+    if (!job_save_now(e, job, JOB_STATE_CURRENT, why, sizeof why))
+        u.step = pause_for_journal(&u, why);
     while (u.step != STEP_END) {
         if (u.step != STEP_STOP && atomic_load(&job->interrupt)) {
             u.next = u.step;

@@ -358,10 +358,12 @@ static void verify_on_a_gone_link_asks_vimeo_and_makes_no_second_video(void **st
 }
 
 static const char *fail_state_name;
+static uint64_t fail_from_offset; /* only saves of an offset this far or further fail */
 static bool fail_saves_as(const struct job *job, enum engine_state state, char *why, size_t cap)
 {
-    (void)job;
     if (fail_state_name && strcmp(fail_state_name, engine_state_name(state)))
+        return false;
+    if (job->acked < fail_from_offset)
         return false;
     snprintf(why, cap, "journal: No space left on device");
     return true;
@@ -383,13 +385,40 @@ static void journal_refusing_progress_pauses_the_upload(void **state)
 {
     (void)state;
     fail_state_name = "uploading";
+    fail_from_offset = 1; /* the upload starts; saving its progress fails */
     e->save_fault = fail_saves_as;
     struct job *job = run();
     e->save_fault = NULL;
+    fail_from_offset = 0;
     assert_int_equal(job->state, ENGINE_PAUSED);
     assert_string_equal(job->error, "journal: No space left on device");
     assert_int_equal(fake.calls[OP_STATUS], 0); /* never confirmed, never done */
     assert_string_not_equal(journal_state(), "done");
+}
+
+static void journal_refusing_the_start_sends_nothing(void **state)
+{
+    (void)state;
+    fail_state_name = "creating";
+    e->save_fault = fail_saves_as;
+    struct job *job = run();
+    e->save_fault = NULL;
+    assert_int_equal(job->state, ENGINE_PAUSED);
+    assert_int_equal(fake.calls[OP_CREATE], 0);
+}
+
+static void journal_refusing_a_new_video_deletes_it(void **state)
+{
+    (void)state;
+    fail_state_name = "uploading";
+    e->save_fault = fail_saves_as;
+    struct job *job = run();
+    e->save_fault = NULL;
+    assert_int_equal(job->state, ENGINE_PAUSED);
+    assert_int_equal(fake.calls[OP_CREATE], 1);
+    assert_int_equal(fake.calls[OP_REMOVE], 1); /* no orphan left on Vimeo */
+    assert_int_equal(fake.calls[OP_PATCH], 0);
+    assert_string_equal(job->video, "");
 }
 
 static bool stop_after_first_look(void *ctx)
@@ -445,6 +474,8 @@ int main(void)
         T(verify_on_a_gone_link_asks_vimeo_and_makes_no_second_video),
         T(journal_refusing_done_pauses_instead_of_done),
         T(journal_refusing_progress_pauses_the_upload),
+        T(journal_refusing_the_start_sends_nothing),
+        T(journal_refusing_a_new_video_deletes_it),
         cmocka_unit_test(api_budget_runs_out_and_waits_for_the_reset),
         cmocka_unit_test(backoff_grows_and_honours_retry_after),
     };

@@ -1,0 +1,59 @@
+"""The dashboard never waits for the network or the journal: a DELETE that
+takes seconds and a journal locked by another process leave the screen live."""
+import os
+import sqlite3
+import threading
+import time
+import unittest
+
+from test_dashboard import Dashboard
+
+
+class NeverBlocks(Dashboard):
+    def test_cancel_with_delete_returns_at_once_on_a_slow_api(self):
+        slow, other = self.files(("slow.mp4", 8 << 20), ("other.mp4", 8 << 20))
+        pane = self.open("-r", "1M", "-j", "2", slow, other)
+        self.see(pane, r"slow\.mp4 .*uploading")
+        pane.keys("p")  # paused: no worker holds it, so the engine's helper sends the DELETE
+        self.see(pane, r"slow\.mp4 .*paused")
+        video = self.sandbox.upload_named("slow.mp4")["video"]
+        self.sandbox.fault("latency=5000")
+        pane.keys("d")
+        self.see(pane, r"Remove slow\.mp4")
+        pane.keys("y")
+        self.see(pane, r"Also delete its video")
+        pane.keys("y")
+        start = time.monotonic()
+        self.wait_for(lambda: "slow.mp4" not in pane.screen(), timeout=3, what="the row to go")
+        self.assertLess(time.monotonic() - start, 1.5, "the dashboard waited for the DELETE")
+        pane.keys("j")  # and it takes keys meanwhile
+        self.see(pane, r"other\.mp4", timeout=2)
+        self.sandbox.clear_faults()
+        self.wait_for(lambda: self.sandbox.api("GET", video)[0] == 404, timeout=20, what="the video to be deleted")
+
+    def test_journal_locked_by_another_process_leaves_the_screen_live(self):
+        first, second = self.files(("first.mp4", 8 << 20), ("second.mp4", 1 << 20))
+        pane = self.open("-r", "1M", "-j", "1", first, second)
+        self.see(pane, r"first\.mp4 .*uploading")
+        journal = sqlite3.connect(os.path.join(self.state, "journal.db"), isolation_level=None, timeout=20,
+                                  check_same_thread=False)
+        journal.execute("BEGIN IMMEDIATE")  # the write lock, as a second vimeo-up mid-transaction holds it
+        released = threading.Timer(10, journal.execute, ("COMMIT",))
+        released.start()
+        try:
+            pane.keys("j", "p")  # pause the queued file: its save must wait, the screen must not
+            start = time.monotonic()
+            self.see(pane, r"second\.mp4 .*paused", timeout=3)
+            self.assertLess(time.monotonic() - start, 1.5, "the dashboard waited for the journal")
+            pane.keys("r")
+            self.see(pane, r"second\.mp4 .*queued", timeout=3)
+        finally:
+            released.join()
+            journal.close()
+        pane.keys("]", "]")
+        self.see(pane, r"second\.mp4 .*done", timeout=60)
+
+
+def load_tests(loader, standard_tests, pattern):
+    """Only this file's tests: the Dashboard tests it builds on run from their own file."""
+    return unittest.TestSuite(NeverBlocks(name) for name in vars(NeverBlocks) if name.startswith("test_"))
