@@ -34,10 +34,10 @@ void vimeo_error_line(long status, const char *content_type, const char *body, s
     if (json_parse(&j, body, len) && json_type(&j, 0) == 'o') {
         json_get_string(&j, json_find(&j, "error"), message, sizeof message);
         json_get_uint(&j, json_find(&j, "error_code"), &code);
-        int params = json_find(&j, "invalid_parameters");
-        for (int i = 0; json_array_item(&j, params, i) >= 0; i++) {
+        struct json_iter params;
+        json_array_iter(&j, json_find(&j, "invalid_parameters"), &params);
+        for (int item; (item = json_iter_next(&params)) >= 0;) {
             char field[64];
-            int item = json_array_item(&j, params, i);
             if (json_get_string(&j, json_find_in(&j, item, "field"), field, sizeof field) &&
                 strlen(fields) + strlen(field) + 3 < sizeof fields) {
                 if (fields[0])
