@@ -274,6 +274,12 @@ static int run_list(struct cli *cli, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Started with 0, 1 or 2 closed (some schedulers do), the next files
+     * opened would take their place: the self-pipe as stdout, and the first
+     * output line would read as a signal. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+            return EXIT_CANNOT_START;
     /* Character type only: wide names on screen, while numbers keep their
      * C format (a decimal comma would break the JSON output). */
     setlocale(LC_CTYPE, "");
