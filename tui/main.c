@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -280,6 +281,9 @@ int main(int argc, char **argv)
     for (int fd = 0; fd <= 2; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
             return EXIT_CANNOT_START;
+    /* The token will be in this process's memory: no core dump, no ptrace
+     * by other processes of the same user. */
+    prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
     /* Character type only: wide names on screen, while numbers keep their
      * C format (a decimal comma would break the JSON output). */
     setlocale(LC_CTYPE, "");

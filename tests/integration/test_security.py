@@ -58,6 +58,35 @@ class Token(CliTest):
             self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.state(), name)).st_mode), 0o600, name)
 
 
+class CoreDumps(CliTest):
+    def test_no_core_dump_or_ptrace_while_the_token_is_held(self):
+        # A process that is not dumpable gets /proc/PID owned by root instead
+        # of by its user; so run vimeo-up as someone other than root.
+        user = 65534 if os.getuid() == 0 else os.getuid()
+        home = os.path.join(self.tmp, "nobody")
+        os.mkdir(home)
+        os.chmod(self.tmp, 0o755)
+        os.chown(home, user, user)
+        path = make_file(home, "dump.mp4", 3 << 20)
+        os.chmod(path, 0o644)
+
+        def become_user():
+            if os.getuid() != user:
+                os.setgid(user)
+                os.setgroups([])
+                os.setuid(user)
+        proc = subprocess.Popen([VIMEO_UP, "--json", "-r", "1M", "-c", "512K", "--api", self.sandbox.url,
+                                 "--state", os.path.join(home, "state"), path], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=dict(os.environ, VIMEO_TOKEN=TOKEN),
+                                cwd=home, preexec_fn=become_user)
+        self.addCleanup(proc.kill)
+        self.wait_for(lambda: self.sandbox.uploads() and self.sandbox.uploads()[0]["offset"] > 0, timeout=30,
+                      what="the upload to start")
+        self.assertEqual(os.stat(f"/proc/{proc.pid}/status").st_uid, 0, "vimeo-up is dumpable while it holds the token")
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+
+
 class HugeAnswer(http.server.BaseHTTPRequestHandler):
     """An API whose every answer is 100 MB of JSON-looking bytes."""
 
