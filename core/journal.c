@@ -19,6 +19,7 @@ struct journal {
     pthread_mutex_t lock;
     char owner[64];   /* this process: "pid:start-time" */
     char path[4096];
+    char error[4096 + 256]; /* journal_each's last failure; under lock */
 };
 
 static const char schema[] =
@@ -328,29 +329,41 @@ void journal_release(struct journal *j, int64_t id)
     pthread_mutex_unlock(&j->lock);
 }
 
-static bool read_by_id(struct journal *j, int64_t id, struct journal_entry *e)
+/* SQLITE_ROW with the row in e, SQLITE_DONE if it is gone, else the error. */
+static int read_by_id(struct journal *j, int64_t id, struct journal_entry *e)
 {
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT %s FROM uploads WHERE id=?", columns);
     sqlite3_stmt *st;
-    bool ok = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) == SQLITE_OK;
-    if (ok) {
+    int rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
-        ok = sqlite3_step(st) == SQLITE_ROW;
-        if (ok)
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
             read_row(st, e);
     }
     sqlite3_finalize(st);
-    return ok;
+    return rc;
+}
+
+/* Under lock: remember why the journal could not be read (reason NULL:
+ * SQLite's message for the last call). */
+static void note_unreadable(struct journal *j, const char *reason)
+{
+    snprintf(j->error, sizeof j->error, "journal unreadable: %s: %s", j->path,
+             reason ? reason : sqlite3_errmsg(j->db));
 }
 
 int journal_each(struct journal *j, bool unfinished_only, void (*fn)(void *ctx, const struct journal_entry *e),
                  void *ctx)
 {
     /* Ids first, rows one at a time after: memory stays small whatever the
-     * journal's size, and fn may call back into the journal. */
+     * journal's size, and fn may call back into the journal. A step that
+     * fails (a damaged page, an I/O error) is an error, never the end of
+     * the rows: a corrupt journal must not read as an empty one. */
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
+    bool ok = true;
     pthread_mutex_lock(&j->lock);
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(j->db,
@@ -358,31 +371,50 @@ int journal_each(struct journal *j, bool unfinished_only, void (*fn)(void *ctx, 
                                                   " ORDER BY id"
                                                 : "SELECT id FROM uploads ORDER BY id",
                                 -1, &st, NULL);
-    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             int64_t *more = realloc(ids, cap * sizeof *ids);
-            if (!more) {
-                rc = SQLITE_NOMEM;
+            if (!more)
                 break;
-            }
             ids = more;
         }
         ids[n++] = sqlite3_column_int64(st, 0);
     }
+    if (rc != SQLITE_DONE) {
+        ok = false;
+        note_unreadable(j, rc == SQLITE_ROW ? "out of memory" : NULL);
+    }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&j->lock);
     struct journal_entry *e = malloc(sizeof *e);
-    if (!e)
-        rc = SQLITE_NOMEM;
-    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+    if (ok && !e) {
+        ok = false;
         pthread_mutex_lock(&j->lock);
-        bool found = read_by_id(j, ids[i], e);
+        note_unreadable(j, "out of memory");
         pthread_mutex_unlock(&j->lock);
-        if (found)
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        pthread_mutex_lock(&j->lock);
+        rc = read_by_id(j, ids[i], e);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            ok = false;
+            note_unreadable(j, NULL);
+        }
+        pthread_mutex_unlock(&j->lock);
+        if (rc == SQLITE_ROW)
             fn(ctx, e);
     }
     free(e);
     free(ids);
-    return rc == SQLITE_OK ? (int)n : -1;
+    return ok ? (int)n : -1;
+}
+
+void journal_error(struct journal *j, char *out, size_t cap)
+{
+    pthread_mutex_lock(&j->lock);
+    snprintf(out, cap, "%s", j->error);
+    pthread_mutex_unlock(&j->lock);
 }

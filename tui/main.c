@@ -253,7 +253,7 @@ static int run_list(struct cli *cli, int argc, char **argv)
         else
             return usage_error("list: unexpected argument: %s", argv[i]);
     }
-    char err[512];
+    char err[4608]; /* a journal error names its path */
     struct journal *j = journal_open(cli->config.state_dir, err, sizeof err);
     if (!j)
         return fprintf(stderr, "vimeo-up: %s\n", err), EXIT_CANNOT_START;
@@ -267,9 +267,11 @@ static int run_list(struct cli *cli, int argc, char **argv)
     if (cli->json)
         fputs("]\n", stdout);
     buf_free(&ctx.out);
+    if (n < 0)
+        journal_error(j, err, sizeof err);
     journal_close(j);
     if (n < 0)
-        return fprintf(stderr, "vimeo-up: cannot read the journal in %s\n", cli->config.state_dir), EXIT_CANNOT_START;
+        return fprintf(stderr, "vimeo-up: %s\n", err), EXIT_CANNOT_START;
     return EXIT_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "journal.h"
 
@@ -140,6 +141,58 @@ static void refuses_foreign_and_corrupt_files(void **state)
     assert_non_null(strstr(err, "not a vimeo-up journal"));
 }
 
+static void count_row(void *ctx, const struct journal_entry *e)
+{
+    (void)e;
+    (*(int *)ctx)++;
+}
+
+/* A damaged page of the uploads table: every read of the rows says so,
+ * none reads as an empty journal. */
+static void a_damaged_table_page_is_an_error(void **state)
+{
+    (void)state;
+    char err[4400], path[160];
+    struct journal *j = journal_open(dir, err, sizeof err);
+    struct journal_entry *e = calloc(1, sizeof *e);
+    assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_CLAIMED);
+    int rows = 0;
+    assert_int_equal(journal_each(j, false, count_row, &rows), 1);
+    assert_int_equal(rows, 1);
+    journal_close(j); /* the last connection: the WAL goes into the file */
+
+    snprintf(path, sizeof path, "%s/journal.db", dir);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage, (SELECT page_size FROM pragma_page_size)"
+                                            " FROM sqlite_master WHERE name='uploads'", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long page = sqlite3_column_int(st, 0), size = sqlite3_column_int(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (page - 1) * size, SEEK_SET), 0);
+    for (long i = 0; i < size; i++)
+        fputc(0xA5, f);
+    assert_int_equal(fclose(f), 0);
+
+    j = journal_open(dir, err, sizeof err);
+    assert_non_null(j);
+    for (int unfinished = 0; unfinished < 2; unfinished++) {
+        rows = 0;
+        assert_int_equal(journal_each(j, unfinished, count_row, &rows), -1);
+        assert_int_equal(rows, 0);
+        journal_error(j, err, sizeof err);
+        assert_true(strncmp(err, "journal unreadable: ", 20) == 0);
+        assert_non_null(strstr(err, path));
+        assert_non_null(strstr(err, "malformed"));
+    }
+    journal_close(j);
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +200,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(matches_by_key_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(another_live_process_holds_its_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_foreign_and_corrupt_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_damaged_table_page_is_an_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
