@@ -257,6 +257,29 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
     return t->req->on_progress ? t->req->on_progress(t->req->ctx, (uint64_t)ulnow) : 0;
 }
 
+/* The peer's certificate or our TLS setup was refused: asking again gets
+ * the same answer, so it is no reason to retry. A handshake cut short
+ * (CURLE_SSL_CONNECT_ERROR) may be the network and stays transient. */
+static bool tls_refusal(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool http_perform(struct http *h, const struct http_request *req, struct http_result *res)
 {
     struct buf body = res->body;
@@ -357,6 +380,7 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
         snprintf(res->error, sizeof res->error, "the server's answer is larger than %d bytes", HTTP_BODY_MAX);
     } else {
         res->transport_error = true;
+        res->tls_refused = tls_refusal(rc);
         snprintf(res->error, sizeof res->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
     return true;
@@ -367,7 +391,7 @@ enum http_outcome http_outcome_of(const struct http_result *res)
     if (res->aborted)
         return HTTP_ABORTED;
     if (res->transport_error)
-        return HTTP_RETRY;
+        return res->tls_refused ? HTTP_FATAL : HTTP_RETRY;
     long s = res->status;
     if (s >= 200 && s < 300)
         return HTTP_OK;
