@@ -129,6 +129,16 @@ class HostileServer(CliTest):
             self.assertIn("Vimeo gave an upload link that is refused: contains spaces or control characters",
                           failed[0]["error"], link)
 
+    def test_an_error_that_echoes_the_token_does_not_show_it(self):
+        path = make_file(self.tmp, "echo.bin", 10)
+        body = json.dumps({"error": f"The token {TOKEN} is not valid.", "error_code": 8003,
+                           "invalid_parameters": [{"field": f"bearer {TOKEN}"}]}).encode()
+        handler = type("Handler", (FakeApi,), {"answer": (401, "application/vnd.vimeo.error+json", body)})
+        proc = self.vimeo_up("--no-tui", path, api=self.serve(handler), check_one_line=True)
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        self.assertEqual(proc.stderr, "vimeo-up: cannot start: Vimeo API: The token *** is not valid. "
+                                      "(HTTP 401, error 8003; invalid: bearer ***)\n")
+
     def test_a_100_mb_answer_is_cut_off_at_bounded_memory(self):
         path = make_file(self.tmp, "huge.bin", 10)
         usage = os.path.join(self.tmp, "usage")

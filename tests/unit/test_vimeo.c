@@ -73,7 +73,7 @@ static void long_invalid_parameters_are_read_once(void **state)
     assert_true(buf_puts(&body, "{\"field\":\"last\"}]}"));
     char out[400];
     clock_t start = clock(); /* CPU time */
-    vimeo_error_line(400, "application/json", body.data, body.len, out, sizeof out);
+    vimeo_error_line(400, "application/json", body.data, body.len, NULL, out, sizeof out);
     assert_true((double)(clock() - start) / CLOCKS_PER_SEC < 2.0);
     assert_string_equal(out, "Vimeo API: bad (HTTP 400; invalid: last)");
     buf_free(&body);
