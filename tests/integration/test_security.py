@@ -8,7 +8,7 @@ import stat
 import subprocess
 import threading
 
-from harness import TOKEN, VIMEO_UP, Sandbox, make_file
+from harness import TOKEN, VIMEO_UP, Sandbox, make_file, sha256_file
 from test_cli import CliTest, FakeApi
 
 
@@ -56,6 +56,34 @@ class Token(CliTest):
         self.assertEqual(stat.S_IMODE(os.stat(self.state()).st_mode), 0o700)
         for name in os.listdir(self.state()):
             self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.state(), name)).st_mode), 0o600, name)
+
+
+class Proxy(CliTest):
+    def test_loopback_and_plain_http_never_go_through_a_proxy(self):
+        seen = []
+
+        class Recorder(http.server.BaseHTTPRequestHandler):
+            def do_any(self):
+                seen.append((self.command, self.path, self.headers.get("Authorization")))
+                self.send_response(502)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            do_GET = do_POST = do_HEAD = do_PATCH = do_DELETE = do_CONNECT = do_any
+
+            def log_message(self, *args):
+                pass
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        self.addCleanup(proxy.shutdown)
+        url = f"http://127.0.0.1:{proxy.server_address[1]}"
+        env = {name: url for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                      "ALL_PROXY")}
+        env.update(no_proxy="", NO_PROXY="")
+        path = make_file(self.tmp, "direct.mp4", 100000)
+        proc = self.vimeo_up("--no-tui", path, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(seen, [])
+        self.assertEqual(self.sandbox.upload_named("direct.mp4")["sha256"], sha256_file(path))
 
 
 class CoreDumps(CliTest):
