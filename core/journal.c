@@ -92,6 +92,25 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out)
     return rc;
 }
 
+/* SQLite's files beside the journal: made 0600 if they exist already. */
+static const char *const sidecars[] = { "-wal", "-shm" };
+
+/* Open path (creating it when create), and take its mode down to 0600: a
+ * journal left 0644 by an older vimeo-up or by hand holds upload links. */
+static bool make_private(const char *path, bool create, char *err, size_t cap)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+    struct stat st;
+    if (fd < 0 && !create && errno == ENOENT)
+        return true;
+    bool ok = fd >= 0 && fstat(fd, &st) == 0 && ((st.st_mode & 077) == 0 || fchmod(fd, 0600) == 0);
+    if (!ok)
+        snprintf(err, cap, "cannot open journal %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 struct journal *journal_open(const char *dir, char *err, size_t cap)
 {
     struct journal *j = calloc(1, sizeof *j);
@@ -106,17 +125,31 @@ struct journal *journal_open(const char *dir, char *err, size_t cap)
     snprintf(j->path, sizeof j->path, "%s/journal.db", dir);
 
     /* The directory and file are made private before SQLite sees them;
-     * SQLite gives its -wal and -shm files the database file's mode. */
+     * SQLite gives its -wal and -shm files the database file's mode. A
+     * directory that already exists may be anyone's (--state ~, say), so it
+     * is not changed but refused when others can look in. */
+    struct stat st;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, cap, "cannot create journal directory %s: %s", dir, strerror(errno));
         goto fail;
     }
-    int fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        snprintf(err, cap, "cannot open journal %s: %s", j->path, strerror(errno));
+    if (stat(dir, &st) != 0) {
+        snprintf(err, cap, "cannot open journal directory %s: %s", dir, strerror(errno));
         goto fail;
     }
-    close(fd);
+    if (st.st_mode & 077) {
+        snprintf(err, cap, "journal directory %s is open to others (mode %03o); run chmod 700 %s", dir,
+                 (unsigned)(st.st_mode & 0777), dir);
+        goto fail;
+    }
+    if (!make_private(j->path, true, err, cap))
+        goto fail;
+    for (size_t i = 0; i < sizeof sidecars / sizeof sidecars[0]; i++) {
+        char path[sizeof j->path + 8];
+        snprintf(path, sizeof path, "%s%s", j->path, sidecars[i]);
+        if (!make_private(path, false, err, cap))
+            goto fail;
+    }
     int app = 0, tables = 0;
     if (sqlite3_open_v2(j->path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(j->db, 10000) != SQLITE_OK ||

@@ -1,6 +1,8 @@
 /*
  * journal: what vimeo-up knows about every upload, durable across crashes,
- * in SQLite (WAL) at DIR/journal.db, mode 0600 in a 0700 directory.
+ * in SQLite (WAL) at DIR/journal.db, mode 0600 in a 0700 directory: a
+ * journal (or -wal, -shm) others can read is made 0600, a directory others
+ * can enter is refused.
  *
  * A file is matched by (absolute path, size, mtime, endpoint), so a changed
  * file is never resumed onto an old upload. A row is owned by one live

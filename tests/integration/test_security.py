@@ -4,6 +4,7 @@ import glob
 import http.server
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import threading
@@ -113,6 +114,37 @@ class CoreDumps(CliTest):
         self.assertEqual(os.stat(f"/proc/{proc.pid}/status").st_uid, 0, "vimeo-up is dumpable while it holds the token")
         out, err = proc.communicate(timeout=60)
         self.assertEqual(proc.returncode, 0, err)
+
+
+class LooseModes(CliTest):
+    def test_an_open_state_directory_is_refused_and_left_alone(self):
+        path = make_file(self.tmp, "loose.mp4", 10)
+        os.mkdir(self.state(), 0o755)
+        os.chmod(self.state(), 0o755)
+        proc = self.vimeo_up("--no-tui", path, check_one_line=True)
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        self.assertEqual(proc.stderr, f"vimeo-up: journal directory {self.state()} is open to others (mode 755); "
+                                      f"run chmod 700 {self.state()}\n")
+        self.assertEqual(os.listdir(self.state()), [])
+        self.assertEqual(stat.S_IMODE(os.stat(self.state()).st_mode), 0o755)
+        self.assertEqual(self.sandbox.uploads(), [])
+
+    def test_a_journal_and_its_wal_left_0644_are_made_0600(self):
+        path = make_file(self.tmp, "tight.mp4", 10)
+        self.assertEqual(self.vimeo_up("--no-tui", path).returncode, 0)
+        journal = os.path.join(self.state(), "journal.db")
+        os.chmod(journal, 0o644)
+        # Another connection keeps the -wal and -shm files, with the mode
+        # SQLite gives them: the database file's.
+        other = sqlite3.connect(journal)
+        self.addCleanup(other.close)
+        other.execute("SELECT count(*) FROM uploads").fetchone()
+        for name in ("journal.db-wal", "journal.db-shm"):
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.state(), name)).st_mode), 0o644, name)
+        proc = self.vimeo_up("--no-tui", "--again", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        for name in ("journal.db", "journal.db-wal", "journal.db-shm"):
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.state(), name)).st_mode), 0o600, name)
 
 
 class HugeAnswer(http.server.BaseHTTPRequestHandler):

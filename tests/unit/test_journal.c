@@ -50,6 +50,50 @@ static void private_files(void **state)
     journal_close(j);
 }
 
+static int mode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
+/* A journal and its -wal and -shm left 0644 become 0600; a directory that
+ * others can enter is refused, and left as it is. */
+static void loose_modes_are_tightened_or_refused(void **state)
+{
+    (void)state;
+    char err[4400], path[160];
+    struct journal *j = journal_open(dir, err, sizeof err);
+    assert_non_null(j);
+    struct journal_entry *e = calloc(1, sizeof *e);
+    assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_CLAIMED); /* makes the -wal and -shm files */
+    static const char *const names[] = { "journal.db", "journal.db-wal", "journal.db-shm" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        assert_int_equal(chmod(path, 0644), 0);
+    }
+    struct journal *second = journal_open(dir, err, sizeof err);
+    assert_non_null(second);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        assert_int_equal(mode_of(path), 0600);
+    }
+    journal_close(second);
+    journal_close(j);
+    free(e);
+
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/open", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(chmod(sub, 0750), 0);
+    assert_null(journal_open(sub, err, sizeof err));
+    char want[400];
+    snprintf(want, sizeof want, "journal directory %s is open to others (mode 750); run chmod 700 %s", sub, sub);
+    assert_string_equal(err, want);
+    assert_int_equal(mode_of(sub), 0750);
+    snprintf(path, sizeof path, "%s/journal.db", sub);
+    assert_int_equal(mode_of(path), -1);
+}
+
 static void matches_by_key_and_resumes(void **state)
 {
     (void)state;
@@ -197,6 +241,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(private_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(loose_modes_are_tightened_or_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(matches_by_key_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(another_live_process_holds_its_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_foreign_and_corrupt_files, setup, teardown),
