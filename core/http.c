@@ -80,6 +80,18 @@ static bool host_is_loopback(const char *host)
     return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
 }
 
+/* The scheme and host of url, to curl_free; false if it does not parse. */
+static bool url_scheme_host(const char *url, char **scheme, char **host)
+{
+    CURLU *u = curl_url();
+    *scheme = *host = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK;
+    curl_url_cleanup(u);
+    return ok;
+}
+
 bool http_url_allowed(const char *url, char *why, size_t cap)
 {
     if (!url || !*url || strlen(url) >= HTTP_URL_MAX)
@@ -87,11 +99,8 @@ bool http_url_allowed(const char *url, char *why, size_t cap)
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
         if (*p <= 0x20 || *p == 0x7F)
             return snprintf(why, cap, "contains spaces or control characters"), false;
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+    char *scheme, *host;
+    bool ok = url_scheme_host(url, &scheme, &host);
     if (!ok)
         snprintf(why, cap, "not a valid URL");
     else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && host_is_loopback(host)))
@@ -99,8 +108,19 @@ bool http_url_allowed(const char *url, char *why, size_t cap)
                                                                          : "not an http(s) URL");
     curl_free(scheme);
     curl_free(host);
-    curl_url_cleanup(u);
     return ok;
+}
+
+/* Plain http (which carries the token in clear) and anything to loopback
+ * never go through http_proxy and the like: a proxy would read the token,
+ * and loopback is never behind one. */
+static bool must_go_direct(const char *url)
+{
+    char *scheme, *host;
+    bool direct = !url_scheme_host(url, &scheme, &host) || strcmp(scheme, "https") != 0 || host_is_loopback(host);
+    curl_free(scheme);
+    curl_free(host);
+    return direct;
 }
 
 bool http_resolve(const char *base, const char *location, char *out, size_t cap)
@@ -257,6 +277,29 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
     return t->req->on_progress ? t->req->on_progress(t->req->ctx, (uint64_t)ulnow) : 0;
 }
 
+/* The peer's certificate or our TLS setup was refused: asking again gets
+ * the same answer, so it is no reason to retry. A handshake cut short
+ * (CURLE_SSL_CONNECT_ERROR) may be the network and stays transient. */
+static bool tls_refusal(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool http_perform(struct http *h, const struct http_request *req, struct http_result *res)
 {
     struct buf body = res->body;
@@ -299,6 +342,8 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_URL, req->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (must_go_direct(req->url))
+        curl_easy_setopt(c, CURLOPT_PROXY, ""); /* overrides the proxy environment variables */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "vimeo-up/" VIMEO_UP_VERSION);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -357,6 +402,7 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
         snprintf(res->error, sizeof res->error, "the server's answer is larger than %d bytes", HTTP_BODY_MAX);
     } else {
         res->transport_error = true;
+        res->tls_refused = tls_refusal(rc);
         snprintf(res->error, sizeof res->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
     return true;
@@ -367,7 +413,7 @@ enum http_outcome http_outcome_of(const struct http_result *res)
     if (res->aborted)
         return HTTP_ABORTED;
     if (res->transport_error)
-        return HTTP_RETRY;
+        return res->tls_refused ? HTTP_FATAL : HTTP_RETRY;
     long s = res->status;
     if (s >= 200 && s < 300)
         return HTTP_OK;

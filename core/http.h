@@ -50,6 +50,7 @@ struct http_request {
 struct http_result {
     long status;                 /* 0 when no HTTP answer arrived */
     bool transport_error;        /* connection, timeout, stall, TLS... */
+    bool tls_refused;            /* of those, a certificate or TLS setup refused: retrying cannot help */
     bool aborted;                /* stopped by on_progress or throttle */
     char error[256];             /* one line, when transport_error */
     struct buf body;
@@ -83,8 +84,8 @@ bool http_resolve(const char *base, const char *location, char *out, size_t cap)
 
 /* What a result means for the caller: go on, try again later (network
  * errors, stalls, 5xx, 408, 423, 429), re-read the offset (409), the
- * resource is gone (404, 410), give up (other statuses, local errors), or
- * the transfer was stopped on purpose. */
+ * resource is gone (404, 410), give up (other statuses, local errors, a
+ * refused TLS certificate), or the transfer was stopped on purpose. */
 enum http_outcome { HTTP_OK, HTTP_RETRY, HTTP_CONFLICT, HTTP_GONE, HTTP_FATAL, HTTP_ABORTED };
 enum http_outcome http_outcome_of(const struct http_result *res);
 

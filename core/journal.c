@@ -19,6 +19,7 @@ struct journal {
     pthread_mutex_t lock;
     char owner[64];   /* this process: "pid:start-time" */
     char path[4096];
+    char error[4096 + 256]; /* journal_each's last failure; under lock */
 };
 
 static const char schema[] =
@@ -91,6 +92,25 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out)
     return rc;
 }
 
+/* SQLite's files beside the journal: made 0600 if they exist already. */
+static const char *const sidecars[] = { "-wal", "-shm" };
+
+/* Open path (creating it when create), and take its mode down to 0600: a
+ * journal left 0644 by an older vimeo-up or by hand holds upload links. */
+static bool make_private(const char *path, bool create, char *err, size_t cap)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+    struct stat st;
+    if (fd < 0 && !create && errno == ENOENT)
+        return true;
+    bool ok = fd >= 0 && fstat(fd, &st) == 0 && ((st.st_mode & 077) == 0 || fchmod(fd, 0600) == 0);
+    if (!ok)
+        snprintf(err, cap, "cannot open journal %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 struct journal *journal_open(const char *dir, char *err, size_t cap)
 {
     struct journal *j = calloc(1, sizeof *j);
@@ -105,17 +125,31 @@ struct journal *journal_open(const char *dir, char *err, size_t cap)
     snprintf(j->path, sizeof j->path, "%s/journal.db", dir);
 
     /* The directory and file are made private before SQLite sees them;
-     * SQLite gives its -wal and -shm files the database file's mode. */
+     * SQLite gives its -wal and -shm files the database file's mode. A
+     * directory that already exists may be anyone's (--state ~, say), so it
+     * is not changed but refused when others can look in. */
+    struct stat st;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, cap, "cannot create journal directory %s: %s", dir, strerror(errno));
         goto fail;
     }
-    int fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        snprintf(err, cap, "cannot open journal %s: %s", j->path, strerror(errno));
+    if (stat(dir, &st) != 0) {
+        snprintf(err, cap, "cannot open journal directory %s: %s", dir, strerror(errno));
         goto fail;
     }
-    close(fd);
+    if (st.st_mode & 077) {
+        snprintf(err, cap, "journal directory %s is open to others (mode %03o); run chmod 700 %s", dir,
+                 (unsigned)(st.st_mode & 0777), dir);
+        goto fail;
+    }
+    if (!make_private(j->path, true, err, cap))
+        goto fail;
+    for (size_t i = 0; i < sizeof sidecars / sizeof sidecars[0]; i++) {
+        char path[sizeof j->path + 8];
+        snprintf(path, sizeof path, "%s%s", j->path, sidecars[i]);
+        if (!make_private(path, false, err, cap))
+            goto fail;
+    }
     int app = 0, tables = 0;
     if (sqlite3_open_v2(j->path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(j->db, 10000) != SQLITE_OK ||
@@ -340,29 +374,41 @@ void journal_release(struct journal *j, int64_t id)
     pthread_mutex_unlock(&j->lock);
 }
 
-static bool read_by_id(struct journal *j, int64_t id, struct journal_entry *e)
+/* SQLITE_ROW with the row in e, SQLITE_DONE if it is gone, else the error. */
+static int read_by_id(struct journal *j, int64_t id, struct journal_entry *e)
 {
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT %s FROM uploads WHERE id=?", columns);
     sqlite3_stmt *st;
-    bool ok = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) == SQLITE_OK;
-    if (ok) {
+    int rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
-        ok = sqlite3_step(st) == SQLITE_ROW;
-        if (ok)
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
             read_row(st, e);
     }
     sqlite3_finalize(st);
-    return ok;
+    return rc;
+}
+
+/* Under lock: remember why the journal could not be read (reason NULL:
+ * SQLite's message for the last call). */
+static void note_unreadable(struct journal *j, const char *reason)
+{
+    snprintf(j->error, sizeof j->error, "journal unreadable: %s: %s", j->path,
+             reason ? reason : sqlite3_errmsg(j->db));
 }
 
 int journal_each(struct journal *j, bool unfinished_only, void (*fn)(void *ctx, const struct journal_entry *e),
                  void *ctx)
 {
     /* Ids first, rows one at a time after: memory stays small whatever the
-     * journal's size, and fn may call back into the journal. */
+     * journal's size, and fn may call back into the journal. A step that
+     * fails (a damaged page, an I/O error) is an error, never the end of
+     * the rows: a corrupt journal must not read as an empty one. */
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
+    bool ok = true;
     pthread_mutex_lock(&j->lock);
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(j->db,
@@ -370,31 +416,50 @@ int journal_each(struct journal *j, bool unfinished_only, void (*fn)(void *ctx, 
                                                   " ORDER BY id"
                                                 : "SELECT id FROM uploads ORDER BY id",
                                 -1, &st, NULL);
-    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             int64_t *more = realloc(ids, cap * sizeof *ids);
-            if (!more) {
-                rc = SQLITE_NOMEM;
+            if (!more)
                 break;
-            }
             ids = more;
         }
         ids[n++] = sqlite3_column_int64(st, 0);
     }
+    if (rc != SQLITE_DONE) {
+        ok = false;
+        note_unreadable(j, rc == SQLITE_ROW ? "out of memory" : NULL);
+    }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&j->lock);
     struct journal_entry *e = malloc(sizeof *e);
-    if (!e)
-        rc = SQLITE_NOMEM;
-    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+    if (ok && !e) {
+        ok = false;
         pthread_mutex_lock(&j->lock);
-        bool found = read_by_id(j, ids[i], e);
+        note_unreadable(j, "out of memory");
         pthread_mutex_unlock(&j->lock);
-        if (found)
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        pthread_mutex_lock(&j->lock);
+        rc = read_by_id(j, ids[i], e);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            ok = false;
+            note_unreadable(j, NULL);
+        }
+        pthread_mutex_unlock(&j->lock);
+        if (rc == SQLITE_ROW)
             fn(ctx, e);
     }
     free(e);
     free(ids);
-    return rc == SQLITE_OK ? (int)n : -1;
+    return ok ? (int)n : -1;
+}
+
+void journal_error(struct journal *j, char *out, size_t cap)
+{
+    pthread_mutex_lock(&j->lock);
+    snprintf(out, cap, "%s", j->error);
+    pthread_mutex_unlock(&j->lock);
 }

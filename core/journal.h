@@ -1,6 +1,8 @@
 /*
  * journal: what vimeo-up knows about every upload, durable across crashes,
- * in SQLite (WAL) at DIR/journal.db, mode 0600 in a 0700 directory.
+ * in SQLite (WAL) at DIR/journal.db, mode 0600 in a 0700 directory: a
+ * journal (or -wal, -shm) others can read is made 0600, a directory others
+ * can enter is refused.
  *
  * A file is matched by (absolute path, size, mtime, endpoint), so a changed
  * file is never resumed onto an old upload. A row is owned by one live
@@ -62,8 +64,14 @@ bool journal_save(struct journal *j, const struct journal_entry *e, char *why, s
 /* Give up ownership of a row (on exit). */
 void journal_release(struct journal *j, int64_t id);
 
-/* Every row, oldest first, to fn; unfinished_only skips done and cancelled. */
+/* Every row, oldest first, to fn; unfinished_only skips done and cancelled.
+ * Returns the number of rows, or -1 when the journal cannot be read to the
+ * end (a damaged page, an I/O error, no memory): fn may have seen only some
+ * rows, and journal_error says why. A caller must treat -1 as "journal
+ * unusable", never as "nothing to do". */
 int journal_each(struct journal *j, bool unfinished_only, void (*fn)(void *ctx, const struct journal_entry *e),
                  void *ctx);
+/* journal_each's last failure as one line: "journal unreadable: PATH: REASON". */
+void journal_error(struct journal *j, char *out, size_t cap);
 
 #endif

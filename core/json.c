@@ -105,13 +105,43 @@ static bool validate(const char *doc, const jsmntok_t *t, int n)
     return ok;
 }
 
+/* jsmn finds the open container for a closing bracket by walking up from
+ * the last token, so its cost grows with the nesting depth at every bracket:
+ * a server's 1 MiB of "[[[[" took minutes. Nothing vimeo-up reads is nested
+ * deeper than a few levels, so one linear scan refuses deeper documents
+ * before jsmn sees them. */
+static bool depth_within(const char *doc, size_t len, int max)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = doc[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return false;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return true;
+}
+
 bool json_parse(struct json *j, const char *doc, size_t len)
 {
     *j = (struct json){ .doc = doc, .len = len };
+    if (!depth_within(doc, len, JSON_DEPTH_MAX))
+        return false;
     jsmn_parser p;
     jsmn_init(&p);
     int n = jsmn_parse(&p, doc, len, NULL, 0);
-    if (n <= 0)
+    if (n <= 0 || n > JSON_TOKENS_MAX)
         return false;
     jsmntok_t *tokens = calloc((size_t)n, sizeof *tokens);
     if (!tokens)
@@ -191,14 +221,20 @@ int json_find_in(const struct json *j, int from, const char *path)
     return cur;
 }
 
-int json_array_item(const struct json *j, int array, int index)
+void json_array_iter(const struct json *j, int array, struct json_iter *it)
 {
-    if (json_type(j, array) != 'a' || index < 0 || index >= tok(j, array)->size)
+    bool is_array = json_type(j, array) == 'a';
+    *it = (struct json_iter){ .json = j, .next = array + 1, .left = is_array ? tok(j, array)->size : 0 };
+}
+
+int json_iter_next(struct json_iter *it)
+{
+    if (it->left <= 0 || it->next >= it->json->count)
         return -1;
-    int k = array + 1;
-    for (int i = 0; i < index && k < j->count; i++)
-        k = skip(j, k);
-    return k < j->count ? k : -1;
+    int item = it->next;
+    it->next = skip(it->json, item);
+    it->left--;
+    return item;
 }
 
 char json_type(const struct json *j, int token)

@@ -1,7 +1,8 @@
 /*
  * json: read Vimeo's answers (with jsmn) and write request bodies.
  *
- * Reading: json_parse() tokenizes a whole document (strict, one root value);
+ * Reading: json_parse() tokenizes a whole document (strict, one root value,
+ * at most JSON_DEPTH_MAX deep and JSON_TOKENS_MAX values);
  * json_find() locates a dotted path of object keys ("upload.upload_link") and
  * returns a token index, or -1. Getters convert a token and fail on a wrong
  * type instead of guessing.
@@ -18,6 +19,12 @@
 
 #include "buf.h"
 
+/* Limits on what json_parse takes: the nesting depth (Vimeo's answers are a
+ * few levels deep) and the number of values, so parsing stays linear and its
+ * memory bounded (a token is about 30 bytes with its bookkeeping) whatever a
+ * server sends. */
+enum { JSON_DEPTH_MAX = 64, JSON_TOKENS_MAX = 1 << 19 };
+
 struct json {
     const char *doc;
     size_t len;
@@ -30,8 +37,15 @@ void json_free(struct json *j);
 int json_find(const struct json *j, const char *path);
 /* The same, starting from the object at token from (an array item, say). */
 int json_find_in(const struct json *j, int from, const char *path);
-/* The index'th element of an array token, or -1. */
-int json_array_item(const struct json *j, int array, int index);
+/* The elements of an array token, each once, in order: json_iter_next
+ * gives the next element's token, or -1 after the last (or when array is
+ * not an array). The whole walk is linear in the array's size. */
+struct json_iter {
+    const struct json *json;
+    int next, left;
+};
+void json_array_iter(const struct json *j, int array, struct json_iter *it);
+int json_iter_next(struct json_iter *it);
 bool json_get_string(const struct json *j, int token, char *out, size_t cap);
 /* A non-negative integer, from a number or a string of digits (Vimeo sends both). */
 bool json_get_uint(const struct json *j, int token, uint64_t *out);

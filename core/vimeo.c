@@ -26,20 +26,40 @@ long vimeo_reset_in(const char *iso)
     return delta < 0 ? 0 : delta > 3600 ? 3600 : delta;
 }
 
-void vimeo_error_line(long status, const char *content_type, const char *body, size_t len, char *out, size_t cap)
+/* Text from the server, as it may be shown: control characters become
+ * spaces, and the token, should the server echo it, becomes "***". */
+static void shown(const char *text, const char *secret, char *out, size_t cap)
+{
+    size_t n = 0, secret_len = secret ? strlen(secret) : 0;
+    while (*text && n + 1 < cap) {
+        if (secret_len && !strncmp(text, secret, secret_len)) {
+            n += (size_t)snprintf(out + n, cap - n, "***");
+            n = n < cap ? n : cap - 1;
+            text += secret_len;
+        } else {
+            out[n++] = (unsigned char)*text < 0x20 ? ' ' : *text;
+            text++;
+        }
+    }
+    out[n] = '\0';
+}
+
+void vimeo_error_line(long status, const char *content_type, const char *body, size_t len, const char *secret,
+                      char *out, size_t cap)
 {
     struct json j;
-    char message[200] = "", fields[160] = "";
+    char text[200], message[200] = "", fields[160] = "";
     uint64_t code = 0;
     if (json_parse(&j, body, len) && json_type(&j, 0) == 'o') {
-        json_get_string(&j, json_find(&j, "error"), message, sizeof message);
+        if (json_get_string(&j, json_find(&j, "error"), text, sizeof text))
+            shown(text, secret, message, sizeof message);
         json_get_uint(&j, json_find(&j, "error_code"), &code);
-        int params = json_find(&j, "invalid_parameters");
-        for (int i = 0; json_array_item(&j, params, i) >= 0; i++) {
+        struct json_iter params;
+        json_array_iter(&j, json_find(&j, "invalid_parameters"), &params);
+        for (int item; (item = json_iter_next(&params)) >= 0;) {
             char field[64];
-            int item = json_array_item(&j, params, i);
-            if (json_get_string(&j, json_find_in(&j, item, "field"), field, sizeof field) &&
-                strlen(fields) + strlen(field) + 3 < sizeof fields) {
+            if (json_get_string(&j, json_find_in(&j, item, "field"), text, sizeof text) &&
+                (shown(text, secret, field, sizeof field), strlen(fields) + strlen(field) + 3 < sizeof fields)) {
                 if (fields[0])
                     strcat(fields, ", ");
                 strcat(fields, field);
@@ -47,10 +67,6 @@ void vimeo_error_line(long status, const char *content_type, const char *body, s
         }
     }
     json_free(&j);
-    /* What the server wrote is shown, but never raw control characters. */
-    for (char *p = message; *p; p++)
-        if ((unsigned char)*p < 0x20)
-            *p = ' ';
     if (message[0])
         snprintf(out, cap, "Vimeo API: %s (HTTP %ld%s%.0" PRIu64 "%s%s)", message, status, code ? ", error " : "",
                  code, fields[0] ? "; invalid: " : "", fields);
@@ -91,8 +107,8 @@ static bool call(struct vimeo_api *api, const char *method, const char *path, co
         return false;
     }
     if (res->outcome != HTTP_OK) {
-        vimeo_error_line(hr->status, hr->content_type, hr->body.data ? hr->body.data : "", hr->body.len, res->error,
-                         sizeof res->error);
+        vimeo_error_line(hr->status, hr->content_type, hr->body.data ? hr->body.data : "", hr->body.len, api->token,
+                         res->error, sizeof res->error);
         return false;
     }
     if (hr->status == 204)

@@ -52,11 +52,14 @@ void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, c
 void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result *res);
 void vimeo_delete(struct vimeo_api *api, const char *uri, struct vimeo_result *res);
 
-/* Vimeo's error document (or whatever came instead) as one line (exported for tests). */
 /* Seconds from now until X-RateLimit-Reset's ISO-8601 instant (like
  * 2023-04-08T09:21:35+00:00), capped to 0..3600; -1 if unreadable. */
 long vimeo_reset_in(const char *iso);
 
-void vimeo_error_line(long status, const char *content_type, const char *body, size_t len, char *out, size_t cap);
+/* Vimeo's error document (or whatever came instead) as one line. secret
+ * (the token) is masked as "***" wherever the server echoes it; control
+ * characters become spaces. Exported for tests. */
+void vimeo_error_line(long status, const char *content_type, const char *body, size_t len, const char *secret,
+                      char *out, size_t cap);
 
 #endif

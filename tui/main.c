@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -252,7 +253,7 @@ static int run_list(struct cli *cli, int argc, char **argv)
         else
             return usage_error("list: unexpected argument: %s", argv[i]);
     }
-    char err[512];
+    char err[4608]; /* a journal error names its path */
     struct journal *j = journal_open(cli->config.state_dir, err, sizeof err);
     if (!j)
         return fprintf(stderr, "vimeo-up: %s\n", err), EXIT_CANNOT_START;
@@ -266,14 +267,25 @@ static int run_list(struct cli *cli, int argc, char **argv)
     if (cli->json)
         fputs("]\n", stdout);
     buf_free(&ctx.out);
+    if (n < 0)
+        journal_error(j, err, sizeof err);
     journal_close(j);
     if (n < 0)
-        return fprintf(stderr, "vimeo-up: cannot read the journal in %s\n", cli->config.state_dir), EXIT_CANNOT_START;
+        return fprintf(stderr, "vimeo-up: %s\n", err), EXIT_CANNOT_START;
     return EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
+    /* Started with 0, 1 or 2 closed (some schedulers do), the next files
+     * opened would take their place: the self-pipe as stdout, and the first
+     * output line would read as a signal. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+            return EXIT_CANNOT_START;
+    /* The token will be in this process's memory: no core dump, no ptrace
+     * by other processes of the same user. */
+    prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
     /* Character type only: wide names on screen, while numbers keep their
      * C format (a decimal comma would break the JSON output). */
     setlocale(LC_CTYPE, "");

@@ -348,8 +348,9 @@ class BadInput(CliTest):
         path = make_file(self.tmp, "secret.bin", 100)
         os.chmod(path, 0)
         os.chmod(self.tmp, 0o777)
-        os.chmod(self.state(), 0o777)
-        os.chmod(os.path.join(self.state(), "journal.db"), 0o666)
+        # The journal is private to its user: hand it to nobody rather than open it up.
+        for mine in (self.state(), os.path.join(self.state(), "journal.db")):
+            os.chown(mine, 65534, 65534)
         env = dict(os.environ, VIMEO_TOKEN=TOKEN)
         proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", VIMEO_UP,
                                "--no-tui", "--api", self.sandbox.url, "--state", self.state(), path],

@@ -117,16 +117,28 @@ static void vimeo_errors_in_one_line(void **state)
     const char *body = "{\"error\":\"Something strange occurred.\",\"link\":null,\"developer_message\":\"x\","
                        "\"error_code\":2204,\"invalid_parameters\":[{\"field\":\"upload.size\",\"error_code\":2204,"
                        "\"error\":\"bad\"},{\"field\":\"privacy.view\",\"error\":\"bad\"}]}";
-    vimeo_error_line(400, "application/vnd.vimeo.error+json", body, strlen(body), out, sizeof out);
+    vimeo_error_line(400, "application/vnd.vimeo.error+json", body, strlen(body), NULL, out, sizeof out);
     assert_string_equal(out, "Vimeo API: Something strange occurred. (HTTP 400, error 2204; invalid: upload.size, "
                              "privacy.view)");
     const char *html = "<html>Bad gateway</html>";
-    vimeo_error_line(502, "text/html", html, strlen(html), out, sizeof out);
+    vimeo_error_line(502, "text/html", html, strlen(html), NULL, out, sizeof out);
     assert_string_equal(out, "Vimeo API answered HTTP 502 with a body that is not JSON");
     const char *evil = "{\"error\":\"line\\nbreak\\u001b[31m\"}";
-    vimeo_error_line(401, "application/json", evil, strlen(evil), out, sizeof out);
+    vimeo_error_line(401, "application/json", evil, strlen(evil), NULL, out, sizeof out);
     assert_null(strchr(out, '\n'));
     assert_null(strchr(out, '\x1b'));
+}
+
+/* A server that echoes the token, in the message, a field, or \u-escaped:
+ * the line shows "***" instead, and no control character from a field. */
+static void vimeo_errors_mask_the_token(void **state)
+{
+    (void)state;
+    char out[400];
+    const char *body = "{\"error\":\"bad token abc123SECRET, or \\u0061bc123SECRET again\",\"error_code\":8003,"
+                       "\"invalid_parameters\":[{\"field\":\"xabc123SECRETx\"},{\"field\":\"a\\u001b[31m\"}]}";
+    vimeo_error_line(401, "application/json", body, strlen(body), "abc123SECRET", out, sizeof out);
+    assert_string_equal(out, "Vimeo API: bad token ***, or *** again (HTTP 401, error 8003; invalid: x***x, a [31m)");
 }
 
 int main(void)
@@ -135,7 +147,7 @@ int main(void)
         cmocka_unit_test(parses_tus_and_rate_limit_headers), cmocka_unit_test(refuses_bad_offsets),
         cmocka_unit_test(retry_after_as_date),               cmocka_unit_test(url_policy),
         cmocka_unit_test(resolves_locations),                cmocka_unit_test(outcome_classes),
-        cmocka_unit_test(vimeo_errors_in_one_line),
+        cmocka_unit_test(vimeo_errors_in_one_line),         cmocka_unit_test(vimeo_errors_mask_the_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

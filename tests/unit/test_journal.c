@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "journal.h"
 
@@ -47,6 +48,50 @@ static void private_files(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     journal_close(j);
+}
+
+static int mode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
+/* A journal and its -wal and -shm left 0644 become 0600; a directory that
+ * others can enter is refused, and left as it is. */
+static void loose_modes_are_tightened_or_refused(void **state)
+{
+    (void)state;
+    char err[4400], path[160];
+    struct journal *j = journal_open(dir, err, sizeof err);
+    assert_non_null(j);
+    struct journal_entry *e = calloc(1, sizeof *e);
+    assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_CLAIMED); /* makes the -wal and -shm files */
+    static const char *const names[] = { "journal.db", "journal.db-wal", "journal.db-shm" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        assert_int_equal(chmod(path, 0644), 0);
+    }
+    struct journal *second = journal_open(dir, err, sizeof err);
+    assert_non_null(second);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        assert_int_equal(mode_of(path), 0600);
+    }
+    journal_close(second);
+    journal_close(j);
+    free(e);
+
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/open", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(chmod(sub, 0750), 0);
+    assert_null(journal_open(sub, err, sizeof err));
+    char want[400];
+    snprintf(want, sizeof want, "journal directory %s is open to others (mode 750); run chmod 700 %s", sub, sub);
+    assert_string_equal(err, want);
+    assert_int_equal(mode_of(sub), 0750);
+    snprintf(path, sizeof path, "%s/journal.db", sub);
+    assert_int_equal(mode_of(path), -1);
 }
 
 static void matches_by_key_and_resumes(void **state)
@@ -140,13 +185,67 @@ static void refuses_foreign_and_corrupt_files(void **state)
     assert_non_null(strstr(err, "not a vimeo-up journal"));
 }
 
+static void count_row(void *ctx, const struct journal_entry *e)
+{
+    (void)e;
+    (*(int *)ctx)++;
+}
+
+/* A damaged page of the uploads table: every read of the rows says so,
+ * none reads as an empty journal. */
+static void a_damaged_table_page_is_an_error(void **state)
+{
+    (void)state;
+    char err[4400], path[160];
+    struct journal *j = journal_open(dir, err, sizeof err);
+    struct journal_entry *e = calloc(1, sizeof *e);
+    assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_CLAIMED);
+    int rows = 0;
+    assert_int_equal(journal_each(j, false, count_row, &rows), 1);
+    assert_int_equal(rows, 1);
+    journal_close(j); /* the last connection: the WAL goes into the file */
+
+    snprintf(path, sizeof path, "%s/journal.db", dir);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage, (SELECT page_size FROM pragma_page_size)"
+                                            " FROM sqlite_master WHERE name='uploads'", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long page = sqlite3_column_int(st, 0), size = sqlite3_column_int(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (page - 1) * size, SEEK_SET), 0);
+    for (long i = 0; i < size; i++)
+        fputc(0xA5, f);
+    assert_int_equal(fclose(f), 0);
+
+    j = journal_open(dir, err, sizeof err);
+    assert_non_null(j);
+    for (int unfinished = 0; unfinished < 2; unfinished++) {
+        rows = 0;
+        assert_int_equal(journal_each(j, unfinished, count_row, &rows), -1);
+        assert_int_equal(rows, 0);
+        journal_error(j, err, sizeof err);
+        assert_true(strncmp(err, "journal unreadable: ", 20) == 0);
+        assert_non_null(strstr(err, path));
+        assert_non_null(strstr(err, "malformed"));
+    }
+    journal_close(j);
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(private_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(loose_modes_are_tightened_or_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(matches_by_key_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(another_live_process_holds_its_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_foreign_and_corrupt_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_damaged_table_page_is_an_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

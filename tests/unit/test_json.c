@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -32,11 +34,19 @@ static void reads_a_vimeo_answer(void **state)
     assert_string_equal(text, "in_progress");
     assert_int_equal(json_find(&j, "upload.missing"), -1);
     assert_int_equal(json_find(&j, "status"), -1); /* nested keys are not top-level ones */
-    int tags = json_find(&j, "tags");
-    assert_true(json_get_string(&j, json_find_in(&j, json_array_item(&j, tags, 0), "uri"), text, sizeof text));
+    struct json_iter tags;
+    json_array_iter(&j, json_find(&j, "tags"), &tags);
+    assert_true(json_get_string(&j, json_find_in(&j, json_iter_next(&tags), "uri"), text, sizeof text));
     assert_string_equal(text, "/x");
-    assert_true(json_get_uint(&j, json_array_item(&j, tags, 1), &n));
-    assert_int_equal(json_array_item(&j, tags, 2), -1);
+    assert_true(json_get_uint(&j, json_iter_next(&tags), &n));
+    assert_int_equal(n, 3);
+    assert_int_equal(json_iter_next(&tags), -1);
+    assert_int_equal(json_iter_next(&tags), -1);
+    struct json_iter none;
+    json_array_iter(&j, json_find(&j, "upload"), &none); /* an object is not an array */
+    assert_int_equal(json_iter_next(&none), -1);
+    json_array_iter(&j, -1, &none);
+    assert_int_equal(json_iter_next(&none), -1);
     json_free(&j);
 }
 
@@ -66,17 +76,62 @@ static void refuses_garbage(void **state)
     }
 }
 
-static void deep_nesting_does_not_recurse(void **state)
+/* The most a server can send (HTTP_BODY_MAX) of nothing but nesting: refused
+ * at once. jsmn alone spends time growing with the depth at every bracket,
+ * about 320 s of CPU for this document. */
+static void deep_nesting_is_refused_in_linear_time(void **state)
 {
     (void)state;
-    enum { DEPTH = 100000 };
-    static char doc[2 * DEPTH + 16];
+    enum { DEPTH = 512 * 1024 };
+    static char doc[2 * DEPTH];
     memset(doc, '[', DEPTH);
     memset(doc + DEPTH, ']', DEPTH);
     struct json j;
-    assert_true(json_parse(&j, doc, 2 * DEPTH));
-    assert_int_equal(json_find(&j, "x"), -1);
+    clock_t start = clock(); /* CPU time */
+    assert_false(json_parse(&j, doc, 2 * DEPTH));
     json_free(&j);
+    assert_true((double)(clock() - start) / CLOCKS_PER_SEC < 2.0);
+}
+
+/* Exactly JSON_DEPTH_MAX levels parse, one more does not; brackets inside
+ * strings are text, not nesting. */
+static void depth_limit_counts_only_real_brackets(void **state)
+{
+    (void)state;
+    char doc[4 * JSON_DEPTH_MAX + 64];
+    struct json j;
+    for (int extra = 0; extra < 2; extra++) {
+        int depth = JSON_DEPTH_MAX + extra;
+        memset(doc, '[', (size_t)depth);
+        int n = sprintf(doc + depth, "\"[[\\\"{{\"");
+        memset(doc + depth + n, ']', (size_t)depth);
+        size_t len = (size_t)(2 * depth + n);
+        assert_int_equal(json_parse(&j, doc, len), extra == 0);
+        json_free(&j);
+    }
+}
+
+static void token_count_is_bounded(void **state)
+{
+    (void)state;
+    /* [0,0,...]: one token for the array and one per element. */
+    static char doc[2 * JSON_TOKENS_MAX + 8];
+    struct json j;
+    for (int extra = 0; extra < 2; extra++) {
+        int elements = JSON_TOKENS_MAX - 1 + extra;
+        size_t len = 0;
+        doc[len++] = '[';
+        for (int i = 0; i < elements; i++) {
+            doc[len++] = i ? ',' : '0';
+            if (i)
+                doc[len++] = '0';
+        }
+        doc[len++] = ']';
+        assert_int_equal(json_parse(&j, doc, len), extra == 0);
+        if (extra == 0)
+            assert_int_equal(j.count, JSON_TOKENS_MAX);
+        json_free(&j);
+    }
 }
 
 static void escapes_and_refuses_bad_utf8(void **state)
@@ -126,7 +181,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_a_vimeo_answer),  cmocka_unit_test(size_as_string_and_null_quota),
-        cmocka_unit_test(refuses_garbage),       cmocka_unit_test(deep_nesting_does_not_recurse),
+        cmocka_unit_test(refuses_garbage),       cmocka_unit_test(deep_nesting_is_refused_in_linear_time),
+        cmocka_unit_test(depth_limit_counts_only_real_brackets), cmocka_unit_test(token_count_is_bounded),
         cmocka_unit_test(escapes_and_refuses_bad_utf8), cmocka_unit_test(buf_cap_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,10 +58,32 @@ static void create_replace_status_delete(void **state)
     http_free(http);
 }
 
+/* An error listing 450,000 invalid parameters: each read once, so the line
+ * comes in milliseconds (reading item i from the start each time took
+ * minutes), and the last field is still found. */
+static void long_invalid_parameters_are_read_once(void **state)
+{
+    (void)state;
+    enum { ITEMS = 450000 };
+    struct buf body;
+    buf_init(&body, 4 << 20);
+    assert_true(buf_puts(&body, "{\"error\":\"bad\",\"invalid_parameters\":["));
+    for (int i = 0; i < ITEMS; i++)
+        assert_true(buf_puts(&body, "0,"));
+    assert_true(buf_puts(&body, "{\"field\":\"last\"}]}"));
+    char out[400];
+    clock_t start = clock(); /* CPU time */
+    vimeo_error_line(400, "application/json", body.data, body.len, NULL, out, sizeof out);
+    assert_true((double)(clock() - start) / CLOCKS_PER_SEC < 2.0);
+    assert_string_equal(out, "Vimeo API: bad (HTTP 400; invalid: last)");
+    buf_free(&body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_replace_status_delete),
+        cmocka_unit_test(long_invalid_parameters_are_read_once),
     };
     return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
 }
