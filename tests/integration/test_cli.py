@@ -542,3 +542,31 @@ class Install(CliTest):
         self.assertTrue(os.path.isfile(os.path.join(root, "opt/vu/share/man/man1/vimeo-up.1")))
         version = subprocess.run([binary, "--version"], capture_output=True, text=True)
         self.assertTrue(version.stdout.startswith("vimeo-up "))
+
+
+class Demo(CliTest):
+    def test_sandbox_messages_go_to_a_file_not_the_screen(self):
+        # libmicrohttpd reports every aborted PATCH on stderr; on the demo's
+        # terminal that would scroll the dashboard.
+        env = dict(os.environ, VIMEO_UP_BUILD=os.path.dirname(VIMEO_UP))
+        demo = subprocess.Popen([os.path.join(ROOT, "tests", "demo")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, start_new_session=True)
+        try:
+            def sandbox_pid():
+                for pid in filter(str.isdigit, os.listdir("/proc")):
+                    try:
+                        with open(f"/proc/{pid}/stat") as f:
+                            fields = f.read().rsplit(")", 1)[1].split()
+                        with open(f"/proc/{pid}/comm") as f:
+                            comm = f.read().strip()
+                    except (FileNotFoundError, ProcessLookupError):
+                        continue
+                    if comm == "vimeo-sandbox" and int(fields[1]) == demo.pid:
+                        return int(pid)
+                return None
+            pid = self.wait_for(sandbox_pid, timeout=30, what="the demo's sandbox")
+            target = os.readlink(f"/proc/{pid}/fd/2")
+            self.assertTrue(target.startswith("/") and os.path.isfile(target), target)
+        finally:
+            os.killpg(demo.pid, signal.SIGTERM)
+            demo.communicate(timeout=30)
