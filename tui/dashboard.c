@@ -30,7 +30,7 @@ enum mode { MODE_NORMAL, MODE_HELP, MODE_CONFIRM_QUIT, MODE_CONFIRM_REMOVE, MODE
 
 enum action { ACT_UP, ACT_DOWN, ACT_PAGE_UP, ACT_PAGE_DOWN, ACT_HOME, ACT_END, ACT_PAUSE, ACT_RESUME,
               ACT_PAUSE_ALL, ACT_RESUME_ALL, ACT_VERIFY, ACT_ADD, ACT_REMOVE, ACT_WORKERS_UP, ACT_WORKERS_DOWN,
-              ACT_CAP_DOWN, ACT_CAP_UP, ACT_DETAILS, ACT_LOG, ACT_HELP, ACT_QUIT };
+              ACT_CAP_DOWN, ACT_CAP_UP, ACT_DETAILS, ACT_LOG, ACT_REDRAW, ACT_HELP, ACT_QUIT };
 
 /* The one key table: dispatch, the key bar and the help overlay all read it,
  * so they cannot disagree. */
@@ -61,6 +61,7 @@ static const struct binding {
     { { ']' }, "]", NULL, 0, "raise the rate cap", ACT_CAP_UP },
     { { '\n', KEY_ENTER, '\r' }, "Enter", "Details", 8, "show or hide the details of the selected upload", ACT_DETAILS },
     { { 'l' }, "l", "Log", 9, "show or hide the log of recent events", ACT_LOG },
+    { { 'L' & 0x1f }, "Ctrl-L", NULL, 0, "redraw the whole screen (after another program wrote on it)", ACT_REDRAW },
     { { '?' }, "?", "Help", 2, "this help", ACT_HELP },
     { { 'q' }, "q", "Quit", 1, "quit (asks while uploads are active; state is saved)", ACT_QUIT },
 };
@@ -673,7 +674,7 @@ static bool handle_key(struct ui *ui, int ch)
 {
     ui->dirty = true;
     if (ch == KEY_RESIZE)
-        return false;
+        return false; /* ncurses' resizeterm() already repaints everything */
     if (ui->mode != MODE_NORMAL)
         return handle_prompt_key(ui, ch);
     const struct binding *b = NULL;
@@ -719,6 +720,7 @@ static bool handle_key(struct ui *ui, int ch)
     case ACT_CAP_UP: step_cap(ui, +1); break;
     case ACT_DETAILS: ui->details = !ui->details; break;
     case ACT_LOG: ui->log = !ui->log; break;
+    case ACT_REDRAW: clearok(curscr, TRUE); break;
     case ACT_HELP: ui->mode = MODE_HELP; break;
     case ACT_QUIT:
         if (!uploads_active(ui))

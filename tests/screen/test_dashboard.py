@@ -221,6 +221,36 @@ class Dashboard(SandboxTest):
         pane.resize(80, 24)
         self.see(pane, r"resize\.mp4")
 
+    def stray_write(self, pane, text):
+        """Write to the dashboard's terminal behind its back, as another process might."""
+        with open(os.readlink(f"/proc/{self.pid}/fd/1"), "w") as tty:
+            tty.write(text)
+        self.see(pane, r"STRAY")
+
+    def assert_whole(self, pane, width, height, name):
+        """The screen is the dashboard and nothing else: header, one row, key bar."""
+        def whole():
+            lines = pane.screen().rstrip("\n").split("\n")
+            return (len(lines) == height and re.match(r" \d+/1 done", lines[0]) and
+                    re.match(r"qQuit \?Help", lines[-1]) and not any("STRAY" in line for line in lines) and
+                    lines)
+        try:
+            lines = self.wait_for(whole, what=f"the whole dashboard at {width}x{height}")
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}; the screen:\n{pane.screen()}") from None
+        self.assertEqual(sum(name in line for line in lines), 1, lines)
+
+    def test_ctrl_l_and_resize_redraw_everything(self):
+        (a,) = self.files(("redraw.mp4", 100))
+        pane = self.open(a)
+        self.see(pane, r"redraw\.mp4 .*done")
+        self.stray_write(pane, "STRAY one\r\nSTRAY two\r\n")
+        pane.keys("C-l")
+        self.assert_whole(pane, 80, 24, "redraw.mp4")
+        self.stray_write(pane, "STRAY three\r\n")
+        pane.resize(90, 30)
+        self.assert_whole(pane, 90, 30, "redraw.mp4")
+
     def test_quit_asks_then_resume_finishes(self):
         (a,) = self.files(("quit.mp4", 16 << 20))
         pane = self.open("-r", "2M", "-c", "1M", a)
