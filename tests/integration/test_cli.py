@@ -570,3 +570,34 @@ class Demo(CliTest):
         finally:
             os.killpg(demo.pid, signal.SIGTERM)
             demo.communicate(timeout=30)
+
+    def test_demo_installs_only_the_build_and_the_sandbox(self):
+        # Every package "missing": stubs log what apt-get and npm would be asked.
+        stubs = os.path.join(self.tmp, "stubs")
+        log = os.path.join(self.tmp, "calls")
+        os.mkdir(stubs)
+        for name, body in (("dpkg-query", "exit 1"), ("sudo", 'exec "$@"'),
+                           ("apt-get", f'echo "apt-get $*" >> {log}'), ("npm", f'echo "npm $*" >> {log}')):
+            with open(os.path.join(stubs, name), "w") as f:
+                f.write(f"#!/bin/sh\n{body}\n")
+            os.chmod(os.path.join(stubs, name), 0o755)
+        env = dict(os.environ, PATH=stubs + ":" + os.environ["PATH"])
+        proc = subprocess.run([os.path.join(ROOT, "tests", "deps"), "build"], capture_output=True, text=True,
+                              env=env, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(log) as f:
+            calls = f.read().splitlines()
+        self.assertFalse([c for c in calls if c.startswith("npm")], calls)
+        installed = set(" ".join(c.split(" install ", 1)[1] for c in calls if " install " in c).split())
+        self.assertTrue({"libcurl4-openssl-dev", "libncurses-dev", "libmicrohttpd-dev", "libssl-dev"} <= installed,
+                        installed)
+        for test_only in ("clang", "valgrind", "nodejs", "npm", "tmux", "libcmocka-dev", "python3-tuspy"):
+            self.assertNotIn(test_only, installed)
+        # make demo asks for no more than that; make check for everything.
+        plan = subprocess.run(["make", "-C", ROOT, "-n", "--no-print-directory", "demo"], capture_output=True,
+                              text=True, timeout=60).stdout.splitlines()
+        self.assertIn("tests/deps build", plan)
+        self.assertNotIn("tests/deps", plan)
+        plan = subprocess.run(["make", "-C", ROOT, "-n", "--no-print-directory", "check"], capture_output=True,
+                              text=True, timeout=60).stdout.splitlines()
+        self.assertIn("tests/deps", plan)
