@@ -433,6 +433,15 @@ static void draw_keybar(void)
     }
 }
 
+/* Every job done or failed: nothing more will happen without the user. */
+static bool all_finished(const struct ui *ui)
+{
+    for (size_t i = 0; i < ui->nrows; i++)
+        if (ui->rows[i].state != ENGINE_DONE && ui->rows[i].state != ENGINE_FAILED)
+            return false;
+    return ui->nrows > 0;
+}
+
 static void draw_message(struct ui *ui)
 {
     int y = LINES - 2;
@@ -458,7 +467,13 @@ static void draw_message(struct ui *ui)
         break;
     }
     default:
-        snprintf(text, sizeof text, "%s", ui->message);
+        if (all_finished(ui)) {
+            /* Otherwise the run ends with an open dashboard and no word. */
+            const char *dash = ui->utf8 ? "\xe2\x80\x94" : "-";
+            snprintf(text, sizeof text, "%s%sall done %s q quits", ui->message, ui->message[0] ? "; " : "", dash);
+        } else {
+            snprintf(text, sizeof text, "%s", ui->message);
+        }
         break;
     }
     fill_line(y, A_NORMAL);

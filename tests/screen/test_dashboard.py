@@ -251,6 +251,14 @@ class Dashboard(SandboxTest):
         pane.resize(90, 30)
         self.assert_whole(pane, 90, 30, "redraw.mp4")
 
+    def test_all_done_says_q_quits(self):
+        a, b = self.files(("first.mp4", 1000), ("second.mp4", 2000))
+        pane = self.open(a, b)
+        screen = self.see(pane, r"all done — q quits")
+        self.assertEqual(len(re.findall(r"\.mp4 .* done", screen)), 2, screen)
+        pane.keys("q")
+        self.assertEqual(self.exit_status(pane), 0)
+
     def test_quit_asks_then_resume_finishes(self):
         (a,) = self.files(("quit.mp4", 16 << 20))
         pane = self.open("-r", "2M", "-c", "1M", a)
