@@ -125,7 +125,8 @@ int cli_run(struct cli *cli)
     else if (interrupted)
         fprintf(stderr, "vimeo-up: the terminal went away; progress is saved, 'vimeo-up resume' continues\n");
     else if (quit && unfinished)
-        fprintf(stderr, "vimeo-up: %u unfinished; progress is saved, 'vimeo-up resume' continues\n", unfinished);
+        fprintf(stderr, "vimeo-up: uploads unfinished, state saved (%u of %u); 'vimeo-up resume' continues\n",
+                unfinished, done + failed + unfinished);
     engine_free(e);
     http_global_cleanup();
     if (!cli->json && !interrupted)
@@ -134,6 +135,9 @@ int cli_run(struct cli *cli)
     fflush(stdout);
     if (interrupted)
         return EXIT_INTERRUPTED;
-    /* Quitting the dashboard with uploads left is the user's choice, not a failure. */
-    return failed || refused || (unfinished && !quit) ? EXIT_FAILED : EXIT_OK;
+    if (failed || refused || (unfinished && !quit))
+        return EXIT_FAILED;
+    /* Quitting with uploads left is the user's choice, not a failure, but
+     * not success either: `vimeo-up *.mov && rm *.mov` must keep the files. */
+    return unfinished ? EXIT_UNFINISHED : EXIT_OK;
 }

@@ -42,7 +42,8 @@ static const char usage_text[] =
     "      --again             upload even if the journal says the file was uploaded\n"
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default 30)\n"
     "  -h, --help; -V, --version\n"
-    "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 130 interrupted.\n";
+    "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 4 uploads unfinished\n"
+    "(the user quit, state saved), 130 interrupted.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {

@@ -270,7 +270,9 @@ class Dashboard(SandboxTest):
         pane.keys("q")
         self.see(pane, r"Quit\?")
         pane.keys("y")
-        self.assertEqual(self.exit_status(pane), 0)
+        # Not 0: `vimeo-up *.mov && rm *.mov` must not delete what never arrived.
+        self.assertEqual(self.exit_status(pane), 4)
+        self.see(pane, r"vimeo-up: uploads unfinished, state saved")
         proc = subprocess.run([VIMEO_UP, "list", "--json", "--state", self.state], capture_output=True, text=True)
         self.assertGreater(json.loads(proc.stdout)[0]["acked"], 0)
         proc = subprocess.run([VIMEO_UP, "resume", "--no-tui", "--api", self.sandbox.url, "--state", self.state],
