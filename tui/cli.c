@@ -43,6 +43,17 @@ int cli_signal_take(void)
     return last_signal;
 }
 
+/* The signals cli_signal_pipe() catches, by the names users know. */
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "a signal";
+    }
+}
+
 /* Count how the jobs ended. */
 static void outcome(struct engine *e, unsigned *done, unsigned *failed, unsigned *unfinished)
 {
@@ -120,8 +131,8 @@ int cli_run(struct cli *cli)
     unsigned done, failed, unfinished;
     outcome(e, &done, &failed, &unfinished);
     if (interrupted && cli_signal_take())
-        fprintf(stderr, "vimeo-up: stopping on signal %d; progress is saved, 'vimeo-up resume' continues\n",
-                cli_signal_take());
+        fprintf(stderr, "vimeo-up: stopping on %s; progress is saved, 'vimeo-up resume' continues\n",
+                signal_name(cli_signal_take()));
     else if (interrupted)
         fprintf(stderr, "vimeo-up: the terminal went away; progress is saved, 'vimeo-up resume' continues\n");
     else if (quit && unfinished)

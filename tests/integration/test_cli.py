@@ -247,7 +247,7 @@ class Resume(CliTest):
         _, err = proc.communicate(timeout=10)
         self.assertEqual(proc.returncode, 130)
         self.assertLess(time.monotonic() - started, 3)
-        self.assertIn("resume", err)
+        self.assertIn("vimeo-up: stopping on SIGTERM; progress is saved, 'vimeo-up resume' continues", err)
         row = self.journal()[0]
         self.assertGreater(row["acked"], 0)
         self.assertEqual(self.vimeo_up("resume", "--no-tui").returncode, 0)

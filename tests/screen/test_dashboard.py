@@ -280,6 +280,14 @@ class Dashboard(SandboxTest):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(self.sandbox.upload_named("quit.mp4")["sha256"], sha256_file(a))
 
+    def test_sigint_is_named_and_exits_130(self):
+        (a,) = self.files(("interrupt.mp4", 16 << 20))
+        pane = self.open("-r", "2M", "-c", "1M", a)
+        self.see(pane, r"interrupt\.mp4 .*uploading")
+        os.kill(self.pid, signal.SIGINT)
+        self.assertEqual(self.exit_status(pane), 130)
+        self.see(pane, r"vimeo-up: stopping on SIGINT; progress is saved")
+
     def test_hangup_ends_within_2s_and_rerun_resumes(self):
         (a,) = self.files(("hangup.mp4", 16 << 20))
         pane = self.open("-r", "2M", "-c", "1M", a)
