@@ -21,7 +21,7 @@ enum {
     EXIT_HELP = -1,        /* --help or --version printed: exit 0 */
 };
 
-enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST };
+enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP };
 
 struct cli {
     enum cli_command command;

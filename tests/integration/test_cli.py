@@ -427,6 +427,32 @@ class BadInput(CliTest):
             self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
         self.assert_journal_intact()
 
+    def test_options_anywhere_and_help_command(self):
+        # As git and gh take them: before the command as well as after it.
+        env = dict(os.environ, VIMEO_TOKEN=TOKEN)
+        run = lambda *args: subprocess.run([VIMEO_UP, *args], capture_output=True, text=True, env=env,
+                                           cwd=self.tmp, timeout=60)
+        proc = run("--api", self.sandbox.url, "--state", self.state(), "--no-tui", "resume")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("nothing to resume", proc.stdout)
+        proc = run("--state", self.state(), "list", "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout), self.journal())
+        proc = run("--state=" + self.state(), "--api", self.sandbox.url, "verify")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("1 verified, 0 failed verification", proc.stdout)
+        proc = run("--state", self.state(), "list", "-j", "3")
+        self.assertEqual((proc.returncode, proc.stderr),
+                         (2, "vimeo-up: list takes only --json and --state: -j (see vimeo-up --help)\n"))
+        # After --, a word is a FILE even when it names a command.
+        proc = run("--api", self.sandbox.url, "--state", self.state(), "--no-tui", "--", "resume")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("resume: No such file or directory", proc.stderr)
+        proc = run("help")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout, run("--help").stdout)
+        self.assertTrue(proc.stdout.startswith("usage: vimeo-up"), proc.stdout)
+
     def test_corrupt_journal_exits_3(self):
         with open(os.path.join(self.state(), "journal.db"), "r+b") as f:
             f.write(b"garbage" * 20)
