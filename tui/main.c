@@ -155,6 +155,29 @@ static bool list_option(int opt)
 
 /* Parse every option; *not_for_list is the first option list does not take
  * (as written: "-j", "--api"), or NULL. */
+/* A rate written in bits ("5Mb", "2Mib"): the length of the part before
+ * the b, when that part is a size; 0 otherwise. */
+static size_t bits_suffix(const char *text)
+{
+    size_t len = strlen(text);
+    uint64_t n;
+    if (len < 2 || text[len - 1] != 'b')
+        return 0;
+    len -= len > 2 && text[len - 2] == 'i' ? 2 : 1;
+    char number[64];
+    snprintf(number, sizeof number, "%.*s", (int)len, text);
+    return len < sizeof number && parse_size_option(number, &n) ? len : 0;
+}
+
+/* Taking 5Mb as 5 MiB/s would be eight times what a user of bits meant. */
+static int refuse_bits(const char *text)
+{
+    char message[160];
+    snprintf(message, sizeof message, "--limit-rate: bytes per second; did you mean %.*s? (not %.60s)",
+             (int)bits_suffix(text), text, text);
+    return usage_error("%s", message);
+}
+
 static int parse_options(int argc, char **argv, struct cli *cli, const char **not_for_list)
 {
     static const char *const privacy_views[] = { "anybody", "contacts", "disable", "nobody", "password",
@@ -183,6 +206,8 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
                 return usage_error("--chunk-size: not a size (e.g. 128M): %s", optarg);
             break;
         case 'r':
+            if (bits_suffix(optarg))
+                return refuse_bits(optarg);
             if (!parse_size_option(optarg, &cli->config.rate_limit))
                 return usage_error("--limit-rate: not a rate in bytes/s (e.g. 10M): %s", optarg);
             break;
@@ -381,6 +406,9 @@ int main(int argc, char **argv)
             return rc;
         return run_list(&cli, nfiles, files);
     }
+    if (cli.config.chunk_size && cli.config.chunk_size < (1 << 20))
+        fprintf(stderr, "vimeo-up: warning: --chunk-size %" PRIu64 ": chunks under 1 MiB cost a request each "
+                "and are slow\n", cli.config.chunk_size);
     if (command == CLI_UPLOAD && nfiles == 0)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)

@@ -131,6 +131,26 @@ class HappyPath(CliTest):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(self.sandbox.upload_named("chunks.bin")["requests"]["PATCH"], 4)
 
+        self.assertEqual(proc.stderr, "", "1 MiB is not small")
+
+    def test_tiny_chunks_work_with_one_warning(self):
+        path = make_file(self.tmp, "tiny.bin", 3000)
+        proc = self.vimeo_up("--no-tui", "-c", "1000", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stderr, "vimeo-up: warning: --chunk-size 1000: chunks under 1 MiB cost a request "
+                                      "each and are slow\n")
+        self.assertEqual(self.sandbox.upload_named("tiny.bin")["requests"]["PATCH"], 3)
+
+    def test_rate_in_bits_is_refused(self):
+        path = make_file(self.tmp, "bits.bin", 3000)
+        for rate, meant in (("5Mb", "5M"), ("100kb", "100k"), ("2Mib", "2M"), ("10b", "10")):
+            proc = self.vimeo_up("--no-tui", "-r", rate, path)
+            self.assertEqual((proc.returncode, proc.stderr),
+                             (2, f"vimeo-up: --limit-rate: bytes per second; did you mean {meant}? "
+                                 f"(not {rate}) (see vimeo-up --help)\n"))
+        self.assertEqual(self.sandbox.uploads(), [])
+        self.assertEqual(self.vimeo_up("--no-tui", "-r", "5MB", path).returncode, 0)
+
 
 class Faults(CliTest):
     def upload_through(self, spec, size=6 << 20, chunk="2M", extra=()):
