@@ -340,7 +340,9 @@ static void list_row(void *arg, const struct journal_entry *e)
         json_append_string_or_null(&ctx->out, e->error);
         buf_puts(&ctx->out, ",\"verified\":");
         json_append_string_lossy(&ctx->out, e->verified);
-        buf_printf(&ctx->out, ",\"updated\":%.3f}", e->updated);
+        char updated[40];
+        headless_iso_time(e->updated, updated, sizeof updated);
+        buf_printf(&ctx->out, ",\"updated\":\"%s\"}", updated);
         fputs(ctx->out.data ? ctx->out.data : "", stdout);
     } else {
         char size[16], acked[16], path[1024];

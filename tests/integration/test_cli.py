@@ -1,4 +1,5 @@
 """vimeo-up's command line against the sandbox: the contract other tests rely on."""
+import datetime
 import http.server
 import json
 import os
@@ -98,6 +99,19 @@ class HappyPath(CliTest):
         forced = self.vimeo_up("--no-tui", "--again", path)
         self.assertEqual(forced.returncode, 0, forced.stderr)
         self.assertEqual(len(self.sandbox.uploads()), 2)
+
+    def test_list_json_times_are_iso_8601_like_the_events(self):
+        path = make_file(self.tmp, "when.bin", 1000)
+        before = time.time()
+        proc = self.vimeo_up("--json", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        done = [ev for ev in self.events(proc) if ev["event"] == "done"][0]
+        (row,) = self.journal()
+        self.assertRegex(row["updated"], ISO_TIME)
+        updated = datetime.datetime.strptime(row["updated"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        self.assertTrue(before - 1 <= updated <= time.time(), (before, row["updated"]))
+        self.assertLessEqual(abs(updated - datetime.datetime.strptime(
+            done["time"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()), 5)
 
     def test_same_file_twice_is_one_upload(self):
         path = make_file(self.tmp, "twice.mp4", 3 << 20)
