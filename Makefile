@@ -9,6 +9,7 @@
 #   make demo            install what the build needs (make deps-build), build, upload a few
 #                        generated files to a local sandbox
 #   make install         PREFIX=/usr/local DESTDIR=
+#   make uninstall       the same PREFIX and DESTDIR
 #   V=1 shows the commands; WERROR=1 turns warnings into errors (CI).
 
 PREFIX ?= /usr/local
@@ -57,7 +58,7 @@ TUI_LIB := $(BUILD)/libvimeoup-tui.a
 
 PROGRAMS := $(if $(TUI_SRC),$(BUILD)/vimeo-up) $(BUILD)/vimeo-sandbox
 
-.PHONY: all check check-asan check-tsan check-valgrind check-fuzz check-reliability fuzzers check-run deps deps-build demo bench install clean
+.PHONY: all check check-asan check-tsan check-valgrind check-fuzz check-reliability fuzzers check-run deps deps-build demo bench install uninstall clean
 all: $(PROGRAMS) $(UNIT_BIN)
 
 $(BUILD)/core/%.o: core/%.c
@@ -144,6 +145,10 @@ install: $(BUILD)/vimeo-up
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/vimeo-up $(DESTDIR)$(PREFIX)/bin/vimeo-up
 	install -m 0644 man/vimeo-up.1 $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1
+
+# Only what install put there: the directories may hold other programs.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vimeo-up $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1
 
 clean:
 	rm -rf build

@@ -602,6 +602,12 @@ class Install(CliTest):
         self.assertTrue(os.path.isfile(os.path.join(root, "opt/vu/share/man/man1/vimeo-up.1")))
         version = subprocess.run([binary, "--version"], capture_output=True, text=True)
         self.assertTrue(version.stdout.startswith("vimeo-up "))
+        proc = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "uninstall", "PREFIX=/opt/vu",
+                               f"DESTDIR={root}"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertFalse(os.path.exists(binary))
+        self.assertFalse(os.path.exists(os.path.join(root, "opt/vu/share/man/man1/vimeo-up.1")))
+        self.assertTrue(os.path.isdir(os.path.join(root, "opt/vu/bin")), "directories others may share stay")
 
 
 class Demo(CliTest):
