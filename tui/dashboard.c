@@ -196,8 +196,8 @@ static void take_events(struct ui *ui)
             char name[256], message[512], line[900], stamp[16];
             if (!engine_details(ui->e, events[i].job, &d))
                 continue;
-            text_escape(d.row.name, name, sizeof name);
-            text_escape(events[i].message, message, sizeof message);
+            text_escape_for(d.row.name, ui->utf8, name, sizeof name);
+            text_escape_for(events[i].message, ui->utf8, message, sizeof message);
             time_t t = (time_t)events[i].time;
             struct tm tm;
             localtime_r(&t, &tm);
@@ -320,7 +320,7 @@ static void draw_row(struct ui *ui, int y, const struct engine_row *r, bool sele
     char name[256], fitted[1100], size[16], pct[8], rate[16], eta[16], state[32], cell[128];
     chtype base = selected ? role_attr[ROLE_SELECTED] : A_NORMAL;
     fill_line(y, base);
-    text_escape(r->name, name, sizeof name);
+    text_escape_for(r->name, ui->utf8, name, sizeof name);
     text_fit(name, c->name, ui->utf8, TEXT_CUT_MIDDLE, fitted, sizeof fitted);
     put(y, 0, base, fitted);
     int x = c->name + 1;
@@ -362,7 +362,7 @@ static void draw_row(struct ui *ui, int y, const struct engine_row *r, bool sele
 static void draw_text_line(struct ui *ui, int y, chtype attr, const char *text)
 {
     char escaped[1024], fitted[4200];
-    text_escape(text, escaped, sizeof escaped);
+    text_escape_for(text, ui->utf8, escaped, sizeof escaped);
     text_fit(escaped, COLS, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
     put(y, 0, attr, fitted);
 }
@@ -453,7 +453,7 @@ static void draw_message(struct ui *ui)
     case MODE_CONFIRM_REMOVE: {
         const struct engine_row *r = selected_row(ui);
         char name[256];
-        text_escape(r ? r->name : "", name, sizeof name);
+        text_escape_for(r ? r->name : "", ui->utf8, name, sizeof name);
         snprintf(text, sizeof text, "Remove %s from the queue? (y/n)", name);
         break;
     }
@@ -462,7 +462,7 @@ static void draw_message(struct ui *ui)
         break;
     case MODE_PROMPT_ADD: {
         char shown[1100];
-        text_escape(ui->input, shown, sizeof shown);
+        text_escape_for(ui->input, ui->utf8, shown, sizeof shown);
         snprintf(text, sizeof text, "Add file: %s", shown);
         break;
     }
@@ -522,9 +522,12 @@ static void draw(struct ui *ui)
     draw_header(ui);
     struct columns c = layout();
     char head[512], fitted[2100];
-    snprintf(head, sizeof head, "%-*s %*s %-*s %*s %*s %s%-*s%s %s", c.name, "NAME", c.size, "SIZE", c.bar,
-             "PROGRESS", c.pct, "%", c.rate, "RATE", c.eta ? "" : "", c.eta ? c.eta : 0, c.eta ? "ETA" : "",
-             c.eta ? " " : "", c.video ? "STATE         VIDEO" : "STATE");
+    /* Cell by cell as draw_row() places them, so each title stands over its column. */
+    int n = snprintf(head, sizeof head, "%-*s %*s %-*s %*s %*s ", c.name, "NAME", c.size, "SIZE", c.bar,
+                     "PROGRESS", c.pct, "%", c.rate, "RATE");
+    if (c.eta)
+        n += snprintf(head + n, sizeof head - (size_t)n, "%-*s ", c.eta, "ETA");
+    snprintf(head + n, sizeof head - (size_t)n, "%-*s %s", c.state, "STATE", c.video ? "VIDEO" : "");
     text_fit(head, COLS, false, TEXT_CUT_END, fitted, sizeof fitted);
     put(1, 0, role_attr[ROLE_TITLE] | A_BOLD, fitted);
 
@@ -633,7 +636,7 @@ static void add_input_files(struct ui *ui)
         if (engine_add(ui->e, g.gl_pathv[i], err, sizeof err))
             added++;
         else
-            text_escape(err, ui->message, sizeof ui->message);
+            text_escape_for(err, ui->utf8, ui->message, sizeof ui->message);
     }
     if (added)
         snprintf(ui->message, sizeof ui->message, "added %u file%s", added, added == 1 ? "" : "s");

@@ -351,6 +351,30 @@ class Dashboard(SandboxTest):
         self.assertRegex(screen, r"#{5,}")
         self.assertNotIn("\u2588", screen)
 
+    def test_non_utf8_locale_escapes_each_byte_and_keeps_columns(self):
+        names = ("caf\u00e9 \u2603.mp4", "plain.mp4", "\u6771\u4eac.mov")
+        paths = self.files(*((name, 1000 + i) for i, name in enumerate(names)))
+        pane = self.open(*paths, width=140, env={"LANG": "C", "LC_ALL": "C"})
+        screen = self.see(pane, r"all done")
+        shown = {"caf\u00e9 \u2603.mp4": r"caf\xc3\xa9 \xe2\x98\x83.mp4", "plain.mp4": "plain.mp4",
+                 "\u6771\u4eac.mov": r"\xe6\x9d\xb1\xe4\xba\xac.mov"}
+        rows = [line for line in screen.split("\n") if re.search(r"\d B .* done", line)]
+        self.assertEqual(sorted(row.split("  ")[0].strip() for row in rows), sorted(shown.values()), screen)
+        # Every column where the header says: the SIZE column ends at the same cell.
+        header = [line for line in screen.split("\n") if line.startswith("NAME")][0]
+        size_end = header.index("SIZE") + len("SIZE")
+        for row in rows:
+            self.assertRegex(row[:size_end], r"\d B$", row)
+            self.assertEqual(row[header.index("STATE"):].split()[0], "done", row)
+            self.assertTrue(row.isascii(), row)
+        pane.keys("l")
+        escaped = "|".join(re.escape(name) for name in shown.values() if name != "plain.mp4")
+        log = self.see(pane, rf"\d\d (created|verified|done) +({escaped}): ")
+        self.assertTrue(log.isascii(), log)
+        pane.keys("Enter")
+        details = self.see(pane, r"path +/.*caf\\xc3\\xa9 ")
+        self.assertTrue(details.isascii(), details)
+
     def test_help_overlay_matches_the_man_page(self):
         (a,) = self.files(("help.mp4", 100))
         pane = self.open(a, height=40)
