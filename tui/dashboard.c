@@ -87,6 +87,8 @@ struct ui {
     char input[1024];
     size_t input_len;
     unsigned pending_verify;   /* the job whose verification result goes to the message line */
+    int names_width;           /* the widest name shown, for the layout */
+    size_t names_measured;     /* the number of rows when it was measured */
     bool dirty;
     double last_draw;
     struct frame_stats { unsigned long frames; size_t rows; double cpu, cpu_max, wall, wall_max; } stats;
@@ -245,13 +247,32 @@ static void draw_header(struct ui *ui)
     } else {
         strcpy(cap, "none");
     }
-    /* Most wanted first, so a narrow terminal cuts the least: the counts and
-     * what the keys change, then bytes and time, the endpoint last. */
-    snprintf(line, sizeof line, " %u/%u done  workers %u  cap %s  %s/%s  %s/s  ETA %s", t->done, t->files,
-             t->workers, cap, acked, total, rate, eta);
-    const char *extras[] = { "  vimeo-up  ", ui->endpoint };
-    for (size_t i = 0; i < 2 && text_width(line) + text_width(extras[i]) <= COLS; i++)
-        strncat(line, extras[i], sizeof line - strlen(line) - 1);
+    /* In the order shown, each with its rank: a narrow terminal leaves out
+     * the highest ranks first, so done of all, the rate and the time left
+     * stay longest; the endpoint goes first. */
+    char parts[8][300];
+    static const int ranks[8] = { 1, 5, 6, 4, 2, 3, 7, 8 };
+    snprintf(parts[0], sizeof parts[0], " %u/%u done", t->done, t->files);
+    snprintf(parts[1], sizeof parts[1], "  workers %u", t->workers);
+    snprintf(parts[2], sizeof parts[2], "  cap %s", cap);
+    snprintf(parts[3], sizeof parts[3], "  %s/%s", acked, total);
+    snprintf(parts[4], sizeof parts[4], "  %s/s", rate);
+    snprintf(parts[5], sizeof parts[5], "  ETA %s", eta);
+    snprintf(parts[6], sizeof parts[6], "  vimeo-up");
+    snprintf(parts[7], sizeof parts[7], "  %.200s", ui->endpoint);
+    int keep = 8, width = 0;
+    for (int i = 0; i < 8; i++)
+        width += text_width(parts[i]);
+    while (keep > 1 && width > COLS) {
+        for (int i = 0; i < 8; i++)
+            if (ranks[i] == keep)
+                width -= text_width(parts[i]);
+        keep--;
+    }
+    line[0] = '\0';
+    for (int i = 0; i < 8; i++)
+        if (ranks[i] <= keep)
+            strncat(line, parts[i], sizeof line - strlen(line) - 1);
     fill_line(0, role_attr[ROLE_HEADER]);
     mvaddnstr(0, 0, line, COLS);
     if (t->failed) {
@@ -266,21 +287,46 @@ struct columns {
     int name, size, bar, pct, rate, eta, state, video;
 };
 
-static struct columns layout(void)
+/* The widest name as shown (escaped), measured again only when the rows
+ * change in number: 10,000 names are not measured every frame. */
+static int names_width(struct ui *ui)
 {
-    struct columns c = { .size = 9, .pct = 5, .rate = 10, .eta = 8, .state = 13, .video = 19 };
-    int rest = COLS - (c.size + c.pct + c.rate + c.eta + c.state + 6);
-    if (COLS < 100)
-        c.video = 0;
-    else
-        rest -= c.video + 1;
-    if (COLS < 70)
-        c.eta = 0, rest += 9;
-    c.name = rest * 60 / 100;
-    c.bar = rest - c.name - 1;
-    if (c.bar < 6) {
-        c.name += c.bar - 6;
-        c.bar = 6;
+    if (ui->names_measured != ui->nrows) {
+        ui->names_width = 0;
+        for (size_t i = 0; i < ui->nrows; i++) {
+            char name[512];
+            text_escape_for(ui->rows[i].name, ui->utf8, name, sizeof name);
+            int w = text_width(name);
+            ui->names_width = w > ui->names_width ? w : ui->names_width;
+        }
+        ui->names_measured = ui->nrows;
+    }
+    return ui->names_width;
+}
+
+/* Names first: they tell the rows apart. When they do not fit, the ETA,
+ * the rate, the bar and the size give way in that order (the header keeps
+ * the totals); the bar takes what is left. */
+static struct columns layout(struct ui *ui)
+{
+    struct columns c = { .size = 9, .bar = 6, .pct = 5, .rate = 10, .eta = 8, .state = 13,
+                         .video = COLS >= 100 ? 19 : 0 };
+    int want = names_width(ui);
+    want = want < 4 ? 4 : want > 60 ? 60 : want;
+    int *optional[] = { &c.eta, &c.rate, &c.bar, &c.size };
+    for (size_t drop = 0;; drop++) {
+        int fixed = 0;
+        const int widths[] = { c.size, c.bar, c.pct, c.rate, c.eta, c.state, c.video };
+        for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+            fixed += widths[i] ? widths[i] + 1 : 0;
+        c.name = COLS - fixed;
+        if (c.name >= (want < 20 ? want : 20) || drop == sizeof optional / sizeof optional[0])
+            break;
+        *optional[drop] = 0;
+    }
+    if (c.bar && c.name > want) {
+        c.bar += c.name - want;
+        c.name = want;
     }
     return c;
 }
@@ -315,9 +361,21 @@ static void state_text(const struct engine_row *r, char *out, size_t cap)
         snprintf(out, cap, "%s", engine_state_name(r->state));
 }
 
+/* One cell of a row or the title line at *x, then past it and its space;
+ * nothing for a column left out (width 0). */
+static void put_cell(int y, int *x, int width, bool right, chtype attr, const char *text)
+{
+    char cell[128];
+    if (!width)
+        return;
+    snprintf(cell, sizeof cell, right ? "%*.*s" : "%-*.*s", width, width, text);
+    put(y, *x, attr, cell);
+    *x += width + 1;
+}
+
 static void draw_row(struct ui *ui, int y, const struct engine_row *r, bool selected, const struct columns *c)
 {
-    char name[256], fitted[1100], size[16], pct[8], rate[16], eta[16], state[32], cell[128];
+    char name[256], fitted[1100], size[16], pct[8], rate[16] = "", eta[16], state[32];
     chtype base = selected ? role_attr[ROLE_SELECTED] : A_NORMAL;
     fill_line(y, base);
     text_escape_for(r->name, ui->utf8, name, sizeof name);
@@ -325,38 +383,24 @@ static void draw_row(struct ui *ui, int y, const struct engine_row *r, bool sele
     put(y, 0, base, fitted);
     int x = c->name + 1;
     units_format_size(r->size, size, sizeof size);
-    snprintf(cell, sizeof cell, "%*s", c->size, size);
-    put(y, x, base, cell);
-    x += c->size + 1;
-    draw_bar(ui, y, x, c->bar, r);
-    x += c->bar + 1;
+    put_cell(y, &x, c->size, true, base, size);
+    if (c->bar) {
+        draw_bar(ui, y, x, c->bar, r);
+        x += c->bar + 1;
+    }
     snprintf(pct, sizeof pct, "%3.0f%%", r->size ? floor(100.0 * (double)r->acked / (double)r->size) : 100.0);
-    snprintf(cell, sizeof cell, "%*s", c->pct, pct);
-    put(y, x, base, cell);
-    x += c->pct + 1;
+    put_cell(y, &x, c->pct, true, base, pct);
     if (r->rate > 0) {
         units_format_size((uint64_t)r->rate, rate, sizeof rate);
         strcat(rate, "/s");
-    } else {
-        strcpy(rate, "");
     }
-    snprintf(cell, sizeof cell, "%*s", c->rate, rate);
-    put(y, x, base, cell);
-    x += c->rate + 1;
-    if (c->eta) {
-        units_format_duration(r->rate > 0 ? (double)(r->size - r->acked) / r->rate : -1, eta, sizeof eta);
-        snprintf(cell, sizeof cell, "%*s", c->eta, r->state == ENGINE_UPLOADING ? eta : "");
-        put(y, x, base, cell);
-        x += c->eta + 1;
-    }
+    put_cell(y, &x, c->rate, true, base, rate);
+    units_format_duration(r->rate > 0 ? (double)(r->size - r->acked) / r->rate : -1, eta, sizeof eta);
+    put_cell(y, &x, c->eta, true, base, r->state == ENGINE_UPLOADING ? eta : "");
     state_text(r, state, sizeof state);
-    snprintf(cell, sizeof cell, "%-*.*s", c->state, c->state, state);
-    put(y, x, selected ? base : state_role(r->state), cell);
-    x += c->state + 1;
-    if (c->video && x < COLS) {
-        snprintf(cell, sizeof cell, "%-.*s", COLS - x, r->video);
-        put(y, x, base, cell);
-    }
+    put_cell(y, &x, c->state, false, selected ? base : state_role(r->state), state);
+    if (c->video && x < COLS)
+        put_cell(y, &x, COLS - x < c->video ? COLS - x : c->video, false, base, r->video);
 }
 
 static void draw_text_line(struct ui *ui, int y, chtype attr, const char *text)
@@ -513,23 +557,36 @@ static void draw(struct ui *ui)
 {
     erase();
     if (COLS < MIN_COLS || LINES < MIN_LINES) {
-        char text[96];
-        snprintf(text, sizeof text, "terminal too small: %dx%d, need %dx%d", COLS, LINES, MIN_COLS, MIN_LINES);
-        mvaddnstr(0, 0, text, COLS);
+        /* The longest of these that fits, never a cut one. */
+        char texts[3][96];
+        snprintf(texts[0], sizeof texts[0], "terminal too small: %dx%d, need %dx%d", COLS, LINES, MIN_COLS,
+                 MIN_LINES);
+        snprintf(texts[1], sizeof texts[1], "too small: %dx%d", COLS, LINES);
+        snprintf(texts[2], sizeof texts[2], "too small");
+        for (int i = 0; i < 3; i++) {
+            if ((int)strlen(texts[i]) <= COLS || i == 2) {
+                mvaddnstr(0, 0, texts[i], COLS);
+                break;
+            }
+        }
         refresh();
         return;
     }
     draw_header(ui);
-    struct columns c = layout();
-    char head[512], fitted[2100];
+    struct columns c = layout(ui);
     /* Cell by cell as draw_row() places them, so each title stands over its column. */
-    int n = snprintf(head, sizeof head, "%-*s %*s %-*s %*s %*s ", c.name, "NAME", c.size, "SIZE", c.bar,
-                     "PROGRESS", c.pct, "%", c.rate, "RATE");
-    if (c.eta)
-        n += snprintf(head + n, sizeof head - (size_t)n, "%-*s ", c.eta, "ETA");
-    snprintf(head + n, sizeof head - (size_t)n, "%-*s %s", c.state, "STATE", c.video ? "VIDEO" : "");
-    text_fit(head, COLS, false, TEXT_CUT_END, fitted, sizeof fitted);
-    put(1, 0, role_attr[ROLE_TITLE] | A_BOLD, fitted);
+    chtype title = role_attr[ROLE_TITLE] | A_BOLD;
+    int x = 0;
+    fill_line(1, A_NORMAL);
+    put_cell(1, &x, c.name, false, title, "NAME");
+    put_cell(1, &x, c.size, true, title, "SIZE");
+    put_cell(1, &x, c.bar, false, title, "PROGRESS");
+    put_cell(1, &x, c.pct, true, title, "%");
+    put_cell(1, &x, c.rate, true, title, "RATE");
+    put_cell(1, &x, c.eta, false, title, "ETA");
+    put_cell(1, &x, c.state, false, title, "STATE");
+    if (c.video && x < COLS)
+        put_cell(1, &x, COLS - x < c.video ? COLS - x : c.video, false, title, "VIDEO");
 
     int bottom = LINES - 2; /* message line, then key bar */
     int pane_top = bottom;
@@ -540,6 +597,10 @@ static void draw(struct ui *ui)
     if (pane_top < 4)
         pane_top = 4;
     int table_rows = pane_top - 2;
+    /* Fill the table when it grows (a pane closed, a taller terminal), then
+     * keep the selection in it. */
+    if (ui->top + (size_t)table_rows > ui->nrows)
+        ui->top = ui->nrows > (size_t)table_rows ? ui->nrows - (size_t)table_rows : 0;
     if (ui->selected < ui->top)
         ui->top = ui->selected;
     if (ui->selected >= ui->top + (size_t)table_rows)

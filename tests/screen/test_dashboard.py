@@ -217,7 +217,7 @@ class Dashboard(SandboxTest):
             self.assertEqual(sum("resize.mp4" in line for line in lines), 1, lines)
             self.assertEqual(sum("done" in line and "workers" in line for line in lines), 1, "one header")
         pane.resize(30, 6)
-        self.see(pane, r"terminal too small")
+        self.see(pane, r"too small: 30x6")
         pane.resize(80, 24)
         self.see(pane, r"resize\.mp4")
 
@@ -258,6 +258,31 @@ class Dashboard(SandboxTest):
         self.assertEqual(len(re.findall(r"\.mp4 .* done", screen)), 2, screen)
         pane.keys("q")
         self.assertEqual(self.exit_status(pane), 0)
+
+    def test_small_terminal_keeps_what_matters(self):
+        names = [f"clip-shot-{n:04d}.mov" for n in range(10, 70, 10)]
+        paths = self.files(*((name, 8 << 20) for name in names))
+        pane = self.open("-r", "1M", "-c", "1M", "-j", "2", *paths, width=60, height=15)
+        # Done of all, the rate and the time left, whatever else gives way.
+        screen = self.see(pane, r"(?m)^ \d/6 done .*[KM]iB/s  ETA (\d+m)?\d+s", timeout=20)
+        for name in names[:4]:
+            self.assertIn(name + " ", screen, "each name whole")
+        # Log and details take the table's room; closing them gives it back.
+        pane.keys("l", "Enter", *["j"] * 5)
+        self.see(pane, r"path +/.*clip-shot-0060\.mov")
+        pane.keys("l", "Enter")
+
+        def table():
+            lines = pane.screen().split("\n")
+            rows = [line for line in lines if line.startswith("clip-shot-")]
+            return len(rows) == 6 and rows
+        rows = self.wait_for(table, what="all 6 rows after closing log and details")
+        self.assertEqual([row.split()[0] for row in rows], names)
+        # The "too small" message is never cut: the longest form that fits.
+        for width, height, message in ((30, 8, "too small: 30x8"), (20, 4, "too small: 20x4"), (9, 2, "too small"),
+                                       (49, 20, "terminal too small: 49x20, need 50x10")):
+            pane.resize(width, height)
+            self.see(pane, "^" + re.escape(message) + " *\n")
 
     def test_quit_asks_then_resume_finishes(self):
         (a,) = self.files(("quit.mp4", 16 << 20))
