@@ -20,6 +20,10 @@
 
 enum { MIN_COLS = 50, MIN_LINES = 10, LOG_LINES = 6, DETAIL_LINES = 8, LOG_KEEP = 200, EVENT_BATCH = 64 };
 static const double FRAME = 0.25; /* at most four frames a second while bytes move */
+/* The overall rate is measured over this many seconds: per-upload rates
+ * come and go with each small file, and an ETA from their sum jumps. */
+static const double RATE_WINDOW = 5.0;
+enum { RATE_SAMPLES = 128 };
 
 /* Colour roles; each scheme maps them to attributes. */
 enum role { ROLE_HEADER = 1, ROLE_TITLE, ROLE_SELECTED, ROLE_DONE, ROLE_FAILED, ROLE_PAUSED, ROLE_RETRYING,
@@ -87,6 +91,10 @@ struct ui {
     char input[1024];
     size_t input_len;
     unsigned pending_verify;   /* the job whose verification result goes to the message line */
+    struct rate_sample { double time; uint64_t moved; } samples[RATE_SAMPLES];
+    size_t sample_first, sample_count;
+    uint64_t moved, last_progress; /* bytes moved in all (never down), the sum at the last sample */
+    double rate;               /* overall bytes/s over RATE_WINDOW; 0 when nothing moves */
     int names_width;           /* the widest name shown, for the layout */
     size_t names_measured;     /* the number of rows when it was measured */
     bool dirty;
@@ -170,9 +178,62 @@ static void log_add(struct ui *ui, const char *line)
         ui->log_count++;
 }
 
+/* Bytes on their way: sent counts as soon as it is handed to the network
+ * (as every peer shows it); done is the whole file. */
+static uint64_t row_progress(const struct engine_row *r)
+{
+    if (r->state == ENGINE_DONE)
+        return r->size;
+    uint64_t p = r->sent > r->acked ? r->sent : r->acked;
+    return p < r->size ? p : r->size;
+}
+
+static bool moving(const struct ui *ui)
+{
+    for (size_t i = 0; i < ui->nrows; i++) {
+        enum engine_state s = ui->rows[i].state;
+        if (s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING)
+            return true;
+    }
+    return false;
+}
+
+/* Count the bytes that moved since the last frame into the window and
+ * measure the overall rate over it. Finished files keep counting (their
+ * bytes moved in the window); a sum that falls (a row removed, bytes sent
+ * again after a cut) is not taken as negative progress. */
+static void rate_sample(struct ui *ui, double now)
+{
+    uint64_t progress = 0;
+    for (size_t i = 0; i < ui->nrows; i++)
+        progress += row_progress(&ui->rows[i]);
+    if (ui->sample_count && progress > ui->last_progress)
+        ui->moved += progress - ui->last_progress;
+    ui->last_progress = progress;
+    if (ui->sample_count == RATE_SAMPLES) {
+        ui->sample_first = (ui->sample_first + 1) % RATE_SAMPLES;
+        ui->sample_count--;
+    }
+    ui->samples[(ui->sample_first + ui->sample_count++) % RATE_SAMPLES] = (struct rate_sample){ now, ui->moved };
+    while (ui->sample_count > 1 && ui->samples[ui->sample_first].time < now - RATE_WINDOW) {
+        ui->sample_first = (ui->sample_first + 1) % RATE_SAMPLES;
+        ui->sample_count--;
+    }
+    const struct rate_sample *oldest = &ui->samples[ui->sample_first];
+    ui->rate = 0;
+    if (!moving(ui))
+        return;
+    if (now - oldest->time >= FRAME)
+        ui->rate = (double)(ui->moved - oldest->moved) / (now - oldest->time);
+    /* Too soon to measure: the engine's own estimate. */
+    if (ui->rate <= 0)
+        ui->rate = ui->totals.rate;
+}
+
 static void refresh_rows(struct ui *ui)
 {
     ui->nrows = engine_snapshot(ui->e, &ui->rows, &ui->rows_cap, &ui->totals);
+    rate_sample(ui, now_mono());
     /* Keep the selection on the same upload as rows come and go. */
     size_t i;
     for (i = 0; i < ui->nrows && ui->rows[i].id != ui->selected_id; i++)
@@ -239,8 +300,8 @@ static void draw_header(struct ui *ui)
     const struct engine_totals *t = &ui->totals;
     units_format_size(t->acked, acked, sizeof acked);
     units_format_size(t->bytes, total, sizeof total);
-    units_format_size((uint64_t)t->rate, rate, sizeof rate);
-    units_format_duration(t->rate > 0 ? (double)(t->bytes - t->acked) / t->rate : -1, eta, sizeof eta);
+    units_format_size((uint64_t)ui->rate, rate, sizeof rate);
+    units_format_duration(ui->rate > 0 ? (double)(t->bytes - ui->last_progress) / ui->rate : -1, eta, sizeof eta);
     if (t->rate_limit) {
         units_format_size(t->rate_limit, cap, sizeof cap);
         strcat(cap, "/s");
@@ -388,14 +449,19 @@ static void draw_row(struct ui *ui, int y, const struct engine_row *r, bool sele
         draw_bar(ui, y, x, c->bar, r);
         x += c->bar + 1;
     }
-    snprintf(pct, sizeof pct, "%3.0f%%", r->size ? floor(100.0 * (double)r->acked / (double)r->size) : 100.0);
+    /* Bytes sent, as the bar's lighter part shows; 100% only once the HEAD
+     * proved it. */
+    double percent = r->size ? floor(100.0 * (double)row_progress(r) / (double)r->size) : 100.0;
+    if (r->state != ENGINE_DONE && percent > 99)
+        percent = 99;
+    snprintf(pct, sizeof pct, "%3.0f%%", percent);
     put_cell(y, &x, c->pct, true, base, pct);
     if (r->rate > 0) {
         units_format_size((uint64_t)r->rate, rate, sizeof rate);
         strcat(rate, "/s");
     }
     put_cell(y, &x, c->rate, true, base, rate);
-    units_format_duration(r->rate > 0 ? (double)(r->size - r->acked) / r->rate : -1, eta, sizeof eta);
+    units_format_duration(r->rate > 0 ? (double)(r->size - row_progress(r)) / r->rate : -1, eta, sizeof eta);
     put_cell(y, &x, c->eta, true, base, r->state == ENGINE_UPLOADING ? eta : "");
     state_text(r, state, sizeof state);
     put_cell(y, &x, c->state, false, selected ? base : state_role(r->state), state);
@@ -838,16 +904,6 @@ static void frame_stats_write(const struct frame_stats *st)
             st->frames, st->rows, st->cpu * 1e3 / (double)st->frames, st->cpu_max * 1e3,
             st->wall * 1e3 / (double)st->frames, st->wall_max * 1e3);
     fclose(f);
-}
-
-static bool moving(const struct ui *ui)
-{
-    for (size_t i = 0; i < ui->nrows; i++) {
-        enum engine_state s = ui->rows[i].state;
-        if (s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING)
-            return true;
-    }
-    return false;
 }
 
 /* Ctrl-Z. ncurses would otherwise install its own handler, which calls

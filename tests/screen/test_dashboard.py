@@ -284,6 +284,31 @@ class Dashboard(SandboxTest):
             pane.resize(width, height)
             self.see(pane, "^" + re.escape(message) + " *\n")
 
+    def test_percent_counts_bytes_sent(self):
+        # One PATCH for the whole file: nothing is acknowledged until the end.
+        (a,) = self.files(("one-patch.mp4", 8 << 20))
+        pane = self.open("-r", "1M", "-c", "16M", a)
+        self.wait_for(lambda: self.offset("one-patch.mp4") > (2 << 20), what="2 MiB sent")
+        self.see(pane, r"one-patch\.mp4 +8\.0 MiB \S+ +([2-9]\d)% .*uploading", timeout=3)
+
+    def test_overall_rate_and_eta_are_steady(self):
+        # Many small files at a capped rate: files end all the time, bytes never stop.
+        paths = self.files(*((f"small-{i:02d}.mp4", 300 << 10) for i in range(60)))
+        pane = self.open("-r", "2M", "-j", "4", *paths, width=100)
+        self.see(pane, r"(?m)^ [1-9]\d*/60 done")
+        started = time.monotonic()
+        rates = []
+        while time.monotonic() < started + 5:
+            header = pane.screen().split("\n")[0]
+            found = re.search(r"  ([\d.]+) (B|KiB|MiB)/s  ETA (\S+)", header)
+            self.assertTrue(found, header)
+            self.assertNotEqual(found.group(3), "-", header)
+            self.assertNotEqual(found.group(1), "0", header)
+            if time.monotonic() > started + 1:  # past the first second's burst
+                rates.append(float(found.group(1)) * {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}[found.group(2)])
+            time.sleep(0.25)
+        self.assertLess(max(rates) / min(rates), 1.3, rates)
+
     def test_quit_asks_then_resume_finishes(self):
         (a,) = self.files(("quit.mp4", 16 << 20))
         pane = self.open("-r", "2M", "-c", "1M", a)
