@@ -1,13 +1,15 @@
 # vimeo-up: hand-written GNU make.
 #   make                 build/vimeo-up and build/vimeo-sandbox
-#   make check           install what is missing, build, run every suite
+#   make check           install what is missing (make deps), build, run every suite
 #   make check-asan      the suites again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make check-tsan      the suites again under ThreadSanitizer
 #   make check-valgrind  a faulty upload under valgrind's memcheck
 #   make check-fuzz      libFuzzer on every parser of outside data (FUZZ_SECONDS each)
 #   make check-reliability  a soak through random faults, a kill -9 loop, journal kills
-#   make demo            upload a few generated files to a local sandbox
+#   make demo            install what the build needs (make deps-build), build, upload a few
+#                        generated files to a local sandbox
 #   make install         PREFIX=/usr/local DESTDIR=
+#   make uninstall       the same PREFIX and DESTDIR
 #   V=1 shows the commands; WERROR=1 turns warnings into errors (CI).
 
 PREFIX ?= /usr/local
@@ -56,7 +58,7 @@ TUI_LIB := $(BUILD)/libvimeoup-tui.a
 
 PROGRAMS := $(if $(TUI_SRC),$(BUILD)/vimeo-up) $(BUILD)/vimeo-sandbox
 
-.PHONY: all check check-asan check-tsan check-valgrind check-fuzz check-reliability fuzzers check-run deps demo bench install clean
+.PHONY: all check check-asan check-tsan check-valgrind check-fuzz check-reliability fuzzers check-run deps deps-build demo bench install uninstall clean
 all: $(PROGRAMS) $(UNIT_BIN)
 
 $(BUILD)/core/%.o: core/%.c
@@ -98,8 +100,12 @@ $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_LIB)
 
 fuzzers: $(FUZZ_BIN)
 
+# deps: everything the tests need; deps-build: only the build and the sandbox.
 deps:
 	$(Q)tests/deps
+
+deps-build:
+	$(Q)tests/deps build
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -127,8 +133,8 @@ check-valgrind: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)VIMEO_UP_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/memcheck/memcheck.py
 
-demo: deps
-	$(Q)$(MAKE) --no-print-directory all
+demo: deps-build
+	$(Q)$(MAKE) --no-print-directory $(PROGRAMS)
 	$(Q)tests/demo
 
 bench: deps
@@ -139,6 +145,10 @@ install: $(BUILD)/vimeo-up
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/vimeo-up $(DESTDIR)$(PREFIX)/bin/vimeo-up
 	install -m 0644 man/vimeo-up.1 $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1
+
+# Only what install put there: the directories may hold other programs.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vimeo-up $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1
 
 clean:
 	rm -rf build

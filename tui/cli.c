@@ -43,6 +43,17 @@ int cli_signal_take(void)
     return last_signal;
 }
 
+/* The signals cli_signal_pipe() catches, by the names users know. */
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "a signal";
+    }
+}
+
 /* Count how the jobs ended. */
 static void outcome(struct engine *e, unsigned *done, unsigned *failed, unsigned *unfinished)
 {
@@ -120,12 +131,13 @@ int cli_run(struct cli *cli)
     unsigned done, failed, unfinished;
     outcome(e, &done, &failed, &unfinished);
     if (interrupted && cli_signal_take())
-        fprintf(stderr, "vimeo-up: stopping on signal %d; progress is saved, 'vimeo-up resume' continues\n",
-                cli_signal_take());
+        fprintf(stderr, "vimeo-up: stopping on %s; progress is saved, 'vimeo-up resume' continues\n",
+                signal_name(cli_signal_take()));
     else if (interrupted)
         fprintf(stderr, "vimeo-up: the terminal went away; progress is saved, 'vimeo-up resume' continues\n");
     else if (quit && unfinished)
-        fprintf(stderr, "vimeo-up: %u unfinished; progress is saved, 'vimeo-up resume' continues\n", unfinished);
+        fprintf(stderr, "vimeo-up: uploads unfinished, state saved (%u of %u); 'vimeo-up resume' continues\n",
+                unfinished, done + failed + unfinished);
     engine_free(e);
     http_global_cleanup();
     if (!cli->json && !interrupted)
@@ -134,6 +146,9 @@ int cli_run(struct cli *cli)
     fflush(stdout);
     if (interrupted)
         return EXIT_INTERRUPTED;
-    /* Quitting the dashboard with uploads left is the user's choice, not a failure. */
-    return failed || refused || (unfinished && !quit) ? EXIT_FAILED : EXIT_OK;
+    if (failed || refused || (unfinished && !quit))
+        return EXIT_FAILED;
+    /* Quitting with uploads left is the user's choice, not a failure, but
+     * not success either: `vimeo-up *.mov && rm *.mov` must keep the files. */
+    return unfinished ? EXIT_UNFINISHED : EXIT_OK;
 }

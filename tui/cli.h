@@ -16,11 +16,12 @@ enum {
     EXIT_FAILED = 1,       /* at least one upload failed */
     EXIT_USAGE = 2,
     EXIT_CANNOT_START = 3, /* token, API, journal */
+    EXIT_UNFINISHED = 4,   /* the user quit with uploads left, state saved (the agent: a detach) */
     EXIT_INTERRUPTED = 130,
     EXIT_HELP = -1,        /* --help or --version printed: exit 0 */
 };
 
-enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST };
+enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP };
 
 struct cli {
     enum cli_command command;

@@ -20,6 +20,10 @@
 
 enum { MIN_COLS = 50, MIN_LINES = 10, LOG_LINES = 6, DETAIL_LINES = 8, LOG_KEEP = 200, EVENT_BATCH = 64 };
 static const double FRAME = 0.25; /* at most four frames a second while bytes move */
+/* The overall rate is measured over this many seconds: per-upload rates
+ * come and go with each small file, and an ETA from their sum jumps. */
+static const double RATE_WINDOW = 5.0;
+enum { RATE_SAMPLES = 128 };
 
 /* Colour roles; each scheme maps them to attributes. */
 enum role { ROLE_HEADER = 1, ROLE_TITLE, ROLE_SELECTED, ROLE_DONE, ROLE_FAILED, ROLE_PAUSED, ROLE_RETRYING,
@@ -30,7 +34,7 @@ enum mode { MODE_NORMAL, MODE_HELP, MODE_CONFIRM_QUIT, MODE_CONFIRM_REMOVE, MODE
 
 enum action { ACT_UP, ACT_DOWN, ACT_PAGE_UP, ACT_PAGE_DOWN, ACT_HOME, ACT_END, ACT_PAUSE, ACT_RESUME,
               ACT_PAUSE_ALL, ACT_RESUME_ALL, ACT_VERIFY, ACT_ADD, ACT_REMOVE, ACT_WORKERS_UP, ACT_WORKERS_DOWN,
-              ACT_CAP_DOWN, ACT_CAP_UP, ACT_DETAILS, ACT_LOG, ACT_HELP, ACT_QUIT };
+              ACT_CAP_DOWN, ACT_CAP_UP, ACT_DETAILS, ACT_LOG, ACT_REDRAW, ACT_HELP, ACT_QUIT };
 
 /* The one key table: dispatch, the key bar and the help overlay all read it,
  * so they cannot disagree. */
@@ -61,6 +65,7 @@ static const struct binding {
     { { ']' }, "]", NULL, 0, "raise the rate cap", ACT_CAP_UP },
     { { '\n', KEY_ENTER, '\r' }, "Enter", "Details", 8, "show or hide the details of the selected upload", ACT_DETAILS },
     { { 'l' }, "l", "Log", 9, "show or hide the log of recent events", ACT_LOG },
+    { { 'L' & 0x1f }, "Ctrl-L", NULL, 0, "redraw the whole screen (after another program wrote on it)", ACT_REDRAW },
     { { '?' }, "?", "Help", 2, "this help", ACT_HELP },
     { { 'q' }, "q", "Quit", 1, "quit (asks while uploads are active; state is saved)", ACT_QUIT },
 };
@@ -86,6 +91,12 @@ struct ui {
     char input[1024];
     size_t input_len;
     unsigned pending_verify;   /* the job whose verification result goes to the message line */
+    struct rate_sample { double time; uint64_t moved; } samples[RATE_SAMPLES];
+    size_t sample_first, sample_count;
+    uint64_t moved, last_progress; /* bytes moved in all (never down), the sum at the last sample */
+    double rate;               /* overall bytes/s over RATE_WINDOW; 0 when nothing moves */
+    int names_width;           /* the widest name shown, for the layout */
+    size_t names_measured;     /* the number of rows when it was measured */
     bool dirty;
     double last_draw;
     struct frame_stats { unsigned long frames; size_t rows; double cpu, cpu_max, wall, wall_max; } stats;
@@ -167,9 +178,62 @@ static void log_add(struct ui *ui, const char *line)
         ui->log_count++;
 }
 
+/* Bytes on their way: sent counts as soon as it is handed to the network
+ * (as every peer shows it); done is the whole file. */
+static uint64_t row_progress(const struct engine_row *r)
+{
+    if (r->state == ENGINE_DONE)
+        return r->size;
+    uint64_t p = r->sent > r->acked ? r->sent : r->acked;
+    return p < r->size ? p : r->size;
+}
+
+static bool moving(const struct ui *ui)
+{
+    for (size_t i = 0; i < ui->nrows; i++) {
+        enum engine_state s = ui->rows[i].state;
+        if (s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING)
+            return true;
+    }
+    return false;
+}
+
+/* Count the bytes that moved since the last frame into the window and
+ * measure the overall rate over it. Finished files keep counting (their
+ * bytes moved in the window); a sum that falls (a row removed, bytes sent
+ * again after a cut) is not taken as negative progress. */
+static void rate_sample(struct ui *ui, double now)
+{
+    uint64_t progress = 0;
+    for (size_t i = 0; i < ui->nrows; i++)
+        progress += row_progress(&ui->rows[i]);
+    if (ui->sample_count && progress > ui->last_progress)
+        ui->moved += progress - ui->last_progress;
+    ui->last_progress = progress;
+    if (ui->sample_count == RATE_SAMPLES) {
+        ui->sample_first = (ui->sample_first + 1) % RATE_SAMPLES;
+        ui->sample_count--;
+    }
+    ui->samples[(ui->sample_first + ui->sample_count++) % RATE_SAMPLES] = (struct rate_sample){ now, ui->moved };
+    while (ui->sample_count > 1 && ui->samples[ui->sample_first].time < now - RATE_WINDOW) {
+        ui->sample_first = (ui->sample_first + 1) % RATE_SAMPLES;
+        ui->sample_count--;
+    }
+    const struct rate_sample *oldest = &ui->samples[ui->sample_first];
+    ui->rate = 0;
+    if (!moving(ui))
+        return;
+    if (now - oldest->time >= FRAME)
+        ui->rate = (double)(ui->moved - oldest->moved) / (now - oldest->time);
+    /* Too soon to measure: the engine's own estimate. */
+    if (ui->rate <= 0)
+        ui->rate = ui->totals.rate;
+}
+
 static void refresh_rows(struct ui *ui)
 {
     ui->nrows = engine_snapshot(ui->e, &ui->rows, &ui->rows_cap, &ui->totals);
+    rate_sample(ui, now_mono());
     /* Keep the selection on the same upload as rows come and go. */
     size_t i;
     for (i = 0; i < ui->nrows && ui->rows[i].id != ui->selected_id; i++)
@@ -195,8 +259,8 @@ static void take_events(struct ui *ui)
             char name[256], message[512], line[900], stamp[16];
             if (!engine_details(ui->e, events[i].job, &d))
                 continue;
-            text_escape(d.row.name, name, sizeof name);
-            text_escape(events[i].message, message, sizeof message);
+            text_escape_for(d.row.name, ui->utf8, name, sizeof name);
+            text_escape_for(events[i].message, ui->utf8, message, sizeof message);
             time_t t = (time_t)events[i].time;
             struct tm tm;
             localtime_r(&t, &tm);
@@ -236,21 +300,40 @@ static void draw_header(struct ui *ui)
     const struct engine_totals *t = &ui->totals;
     units_format_size(t->acked, acked, sizeof acked);
     units_format_size(t->bytes, total, sizeof total);
-    units_format_size((uint64_t)t->rate, rate, sizeof rate);
-    units_format_duration(t->rate > 0 ? (double)(t->bytes - t->acked) / t->rate : -1, eta, sizeof eta);
+    units_format_size((uint64_t)ui->rate, rate, sizeof rate);
+    units_format_duration(ui->rate > 0 ? (double)(t->bytes - ui->last_progress) / ui->rate : -1, eta, sizeof eta);
     if (t->rate_limit) {
         units_format_size(t->rate_limit, cap, sizeof cap);
         strcat(cap, "/s");
     } else {
         strcpy(cap, "none");
     }
-    /* Most wanted first, so a narrow terminal cuts the least: the counts and
-     * what the keys change, then bytes and time, the endpoint last. */
-    snprintf(line, sizeof line, " %u/%u done  workers %u  cap %s  %s/%s  %s/s  ETA %s", t->done, t->files,
-             t->workers, cap, acked, total, rate, eta);
-    const char *extras[] = { "  vimeo-up  ", ui->endpoint };
-    for (size_t i = 0; i < 2 && text_width(line) + text_width(extras[i]) <= COLS; i++)
-        strncat(line, extras[i], sizeof line - strlen(line) - 1);
+    /* In the order shown, each with its rank: a narrow terminal leaves out
+     * the highest ranks first, so done of all, the rate and the time left
+     * stay longest; the endpoint goes first. */
+    char parts[8][300];
+    static const int ranks[8] = { 1, 5, 6, 4, 2, 3, 7, 8 };
+    snprintf(parts[0], sizeof parts[0], " %u/%u done", t->done, t->files);
+    snprintf(parts[1], sizeof parts[1], "  workers %u", t->workers);
+    snprintf(parts[2], sizeof parts[2], "  cap %s", cap);
+    snprintf(parts[3], sizeof parts[3], "  %s/%s", acked, total);
+    snprintf(parts[4], sizeof parts[4], "  %s/s", rate);
+    snprintf(parts[5], sizeof parts[5], "  ETA %s", eta);
+    snprintf(parts[6], sizeof parts[6], "  vimeo-up");
+    snprintf(parts[7], sizeof parts[7], "  %.200s", ui->endpoint);
+    int keep = 8, width = 0;
+    for (int i = 0; i < 8; i++)
+        width += text_width(parts[i]);
+    while (keep > 1 && width > COLS) {
+        for (int i = 0; i < 8; i++)
+            if (ranks[i] == keep)
+                width -= text_width(parts[i]);
+        keep--;
+    }
+    line[0] = '\0';
+    for (int i = 0; i < 8; i++)
+        if (ranks[i] <= keep)
+            strncat(line, parts[i], sizeof line - strlen(line) - 1);
     fill_line(0, role_attr[ROLE_HEADER]);
     mvaddnstr(0, 0, line, COLS);
     if (t->failed) {
@@ -265,21 +348,46 @@ struct columns {
     int name, size, bar, pct, rate, eta, state, video;
 };
 
-static struct columns layout(void)
+/* The widest name as shown (escaped), measured again only when the rows
+ * change in number: 10,000 names are not measured every frame. */
+static int names_width(struct ui *ui)
 {
-    struct columns c = { .size = 9, .pct = 5, .rate = 10, .eta = 8, .state = 13, .video = 19 };
-    int rest = COLS - (c.size + c.pct + c.rate + c.eta + c.state + 6);
-    if (COLS < 100)
-        c.video = 0;
-    else
-        rest -= c.video + 1;
-    if (COLS < 70)
-        c.eta = 0, rest += 9;
-    c.name = rest * 60 / 100;
-    c.bar = rest - c.name - 1;
-    if (c.bar < 6) {
-        c.name += c.bar - 6;
-        c.bar = 6;
+    if (ui->names_measured != ui->nrows) {
+        ui->names_width = 0;
+        for (size_t i = 0; i < ui->nrows; i++) {
+            char name[512];
+            text_escape_for(ui->rows[i].name, ui->utf8, name, sizeof name);
+            int w = text_width(name);
+            ui->names_width = w > ui->names_width ? w : ui->names_width;
+        }
+        ui->names_measured = ui->nrows;
+    }
+    return ui->names_width;
+}
+
+/* Names first: they tell the rows apart. When they do not fit, the ETA,
+ * the rate, the bar and the size give way in that order (the header keeps
+ * the totals); the bar takes what is left. */
+static struct columns layout(struct ui *ui)
+{
+    struct columns c = { .size = 9, .bar = 6, .pct = 5, .rate = 10, .eta = 8, .state = 13,
+                         .video = COLS >= 100 ? 19 : 0 };
+    int want = names_width(ui);
+    want = want < 4 ? 4 : want > 60 ? 60 : want;
+    int *optional[] = { &c.eta, &c.rate, &c.bar, &c.size };
+    for (size_t drop = 0;; drop++) {
+        int fixed = 0;
+        const int widths[] = { c.size, c.bar, c.pct, c.rate, c.eta, c.state, c.video };
+        for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+            fixed += widths[i] ? widths[i] + 1 : 0;
+        c.name = COLS - fixed;
+        if (c.name >= (want < 20 ? want : 20) || drop == sizeof optional / sizeof optional[0])
+            break;
+        *optional[drop] = 0;
+    }
+    if (c.bar && c.name > want) {
+        c.bar += c.name - want;
+        c.name = want;
     }
     return c;
 }
@@ -314,54 +422,57 @@ static void state_text(const struct engine_row *r, char *out, size_t cap)
         snprintf(out, cap, "%s", engine_state_name(r->state));
 }
 
+/* One cell of a row or the title line at *x, then past it and its space;
+ * nothing for a column left out (width 0). */
+static void put_cell(int y, int *x, int width, bool right, chtype attr, const char *text)
+{
+    char cell[128];
+    if (!width)
+        return;
+    snprintf(cell, sizeof cell, right ? "%*.*s" : "%-*.*s", width, width, text);
+    put(y, *x, attr, cell);
+    *x += width + 1;
+}
+
 static void draw_row(struct ui *ui, int y, const struct engine_row *r, bool selected, const struct columns *c)
 {
-    char name[256], fitted[1100], size[16], pct[8], rate[16], eta[16], state[32], cell[128];
+    char name[256], fitted[1100], size[16], pct[8], rate[16] = "", eta[16], state[32];
     chtype base = selected ? role_attr[ROLE_SELECTED] : A_NORMAL;
     fill_line(y, base);
-    text_escape(r->name, name, sizeof name);
+    text_escape_for(r->name, ui->utf8, name, sizeof name);
     text_fit(name, c->name, ui->utf8, TEXT_CUT_MIDDLE, fitted, sizeof fitted);
     put(y, 0, base, fitted);
     int x = c->name + 1;
     units_format_size(r->size, size, sizeof size);
-    snprintf(cell, sizeof cell, "%*s", c->size, size);
-    put(y, x, base, cell);
-    x += c->size + 1;
-    draw_bar(ui, y, x, c->bar, r);
-    x += c->bar + 1;
-    snprintf(pct, sizeof pct, "%3.0f%%", r->size ? floor(100.0 * (double)r->acked / (double)r->size) : 100.0);
-    snprintf(cell, sizeof cell, "%*s", c->pct, pct);
-    put(y, x, base, cell);
-    x += c->pct + 1;
+    put_cell(y, &x, c->size, true, base, size);
+    if (c->bar) {
+        draw_bar(ui, y, x, c->bar, r);
+        x += c->bar + 1;
+    }
+    /* Bytes sent, as the bar's lighter part shows; 100% only once the HEAD
+     * proved it. */
+    double percent = r->size ? floor(100.0 * (double)row_progress(r) / (double)r->size) : 100.0;
+    if (r->state != ENGINE_DONE && percent > 99)
+        percent = 99;
+    snprintf(pct, sizeof pct, "%3.0f%%", percent);
+    put_cell(y, &x, c->pct, true, base, pct);
     if (r->rate > 0) {
         units_format_size((uint64_t)r->rate, rate, sizeof rate);
         strcat(rate, "/s");
-    } else {
-        strcpy(rate, "");
     }
-    snprintf(cell, sizeof cell, "%*s", c->rate, rate);
-    put(y, x, base, cell);
-    x += c->rate + 1;
-    if (c->eta) {
-        units_format_duration(r->rate > 0 ? (double)(r->size - r->acked) / r->rate : -1, eta, sizeof eta);
-        snprintf(cell, sizeof cell, "%*s", c->eta, r->state == ENGINE_UPLOADING ? eta : "");
-        put(y, x, base, cell);
-        x += c->eta + 1;
-    }
+    put_cell(y, &x, c->rate, true, base, rate);
+    units_format_duration(r->rate > 0 ? (double)(r->size - row_progress(r)) / r->rate : -1, eta, sizeof eta);
+    put_cell(y, &x, c->eta, true, base, r->state == ENGINE_UPLOADING ? eta : "");
     state_text(r, state, sizeof state);
-    snprintf(cell, sizeof cell, "%-*.*s", c->state, c->state, state);
-    put(y, x, selected ? base : state_role(r->state), cell);
-    x += c->state + 1;
-    if (c->video && x < COLS) {
-        snprintf(cell, sizeof cell, "%-.*s", COLS - x, r->video);
-        put(y, x, base, cell);
-    }
+    put_cell(y, &x, c->state, false, selected ? base : state_role(r->state), state);
+    if (c->video && x < COLS)
+        put_cell(y, &x, COLS - x < c->video ? COLS - x : c->video, false, base, r->video);
 }
 
 static void draw_text_line(struct ui *ui, int y, chtype attr, const char *text)
 {
     char escaped[1024], fitted[4200];
-    text_escape(text, escaped, sizeof escaped);
+    text_escape_for(text, ui->utf8, escaped, sizeof escaped);
     text_fit(escaped, COLS, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
     put(y, 0, attr, fitted);
 }
@@ -432,6 +543,15 @@ static void draw_keybar(void)
     }
 }
 
+/* Every job done or failed: nothing more will happen without the user. */
+static bool all_finished(const struct ui *ui)
+{
+    for (size_t i = 0; i < ui->nrows; i++)
+        if (ui->rows[i].state != ENGINE_DONE && ui->rows[i].state != ENGINE_FAILED)
+            return false;
+    return ui->nrows > 0;
+}
+
 static void draw_message(struct ui *ui)
 {
     int y = LINES - 2;
@@ -443,7 +563,7 @@ static void draw_message(struct ui *ui)
     case MODE_CONFIRM_REMOVE: {
         const struct engine_row *r = selected_row(ui);
         char name[256];
-        text_escape(r ? r->name : "", name, sizeof name);
+        text_escape_for(r ? r->name : "", ui->utf8, name, sizeof name);
         snprintf(text, sizeof text, "Remove %s from the queue? (y/n)", name);
         break;
     }
@@ -452,12 +572,18 @@ static void draw_message(struct ui *ui)
         break;
     case MODE_PROMPT_ADD: {
         char shown[1100];
-        text_escape(ui->input, shown, sizeof shown);
+        text_escape_for(ui->input, ui->utf8, shown, sizeof shown);
         snprintf(text, sizeof text, "Add file: %s", shown);
         break;
     }
     default:
-        snprintf(text, sizeof text, "%s", ui->message);
+        if (all_finished(ui)) {
+            /* Otherwise the run ends with an open dashboard and no word. */
+            const char *dash = ui->utf8 ? "\xe2\x80\x94" : "-";
+            snprintf(text, sizeof text, "%s%sall done %s q quits", ui->message, ui->message[0] ? "; " : "", dash);
+        } else {
+            snprintf(text, sizeof text, "%s", ui->message);
+        }
         break;
     }
     fill_line(y, A_NORMAL);
@@ -497,20 +623,36 @@ static void draw(struct ui *ui)
 {
     erase();
     if (COLS < MIN_COLS || LINES < MIN_LINES) {
-        char text[96];
-        snprintf(text, sizeof text, "terminal too small: %dx%d, need %dx%d", COLS, LINES, MIN_COLS, MIN_LINES);
-        mvaddnstr(0, 0, text, COLS);
+        /* The longest of these that fits, never a cut one. */
+        char texts[3][96];
+        snprintf(texts[0], sizeof texts[0], "terminal too small: %dx%d, need %dx%d", COLS, LINES, MIN_COLS,
+                 MIN_LINES);
+        snprintf(texts[1], sizeof texts[1], "too small: %dx%d", COLS, LINES);
+        snprintf(texts[2], sizeof texts[2], "too small");
+        for (int i = 0; i < 3; i++) {
+            if ((int)strlen(texts[i]) <= COLS || i == 2) {
+                mvaddnstr(0, 0, texts[i], COLS);
+                break;
+            }
+        }
         refresh();
         return;
     }
     draw_header(ui);
-    struct columns c = layout();
-    char head[512], fitted[2100];
-    snprintf(head, sizeof head, "%-*s %*s %-*s %*s %*s %s%-*s%s %s", c.name, "NAME", c.size, "SIZE", c.bar,
-             "PROGRESS", c.pct, "%", c.rate, "RATE", c.eta ? "" : "", c.eta ? c.eta : 0, c.eta ? "ETA" : "",
-             c.eta ? " " : "", c.video ? "STATE         VIDEO" : "STATE");
-    text_fit(head, COLS, false, TEXT_CUT_END, fitted, sizeof fitted);
-    put(1, 0, role_attr[ROLE_TITLE] | A_BOLD, fitted);
+    struct columns c = layout(ui);
+    /* Cell by cell as draw_row() places them, so each title stands over its column. */
+    chtype title = role_attr[ROLE_TITLE] | A_BOLD;
+    int x = 0;
+    fill_line(1, A_NORMAL);
+    put_cell(1, &x, c.name, false, title, "NAME");
+    put_cell(1, &x, c.size, true, title, "SIZE");
+    put_cell(1, &x, c.bar, false, title, "PROGRESS");
+    put_cell(1, &x, c.pct, true, title, "%");
+    put_cell(1, &x, c.rate, true, title, "RATE");
+    put_cell(1, &x, c.eta, false, title, "ETA");
+    put_cell(1, &x, c.state, false, title, "STATE");
+    if (c.video && x < COLS)
+        put_cell(1, &x, COLS - x < c.video ? COLS - x : c.video, false, title, "VIDEO");
 
     int bottom = LINES - 2; /* message line, then key bar */
     int pane_top = bottom;
@@ -521,6 +663,10 @@ static void draw(struct ui *ui)
     if (pane_top < 4)
         pane_top = 4;
     int table_rows = pane_top - 2;
+    /* Fill the table when it grows (a pane closed, a taller terminal), then
+     * keep the selection in it. */
+    if (ui->top + (size_t)table_rows > ui->nrows)
+        ui->top = ui->nrows > (size_t)table_rows ? ui->nrows - (size_t)table_rows : 0;
     if (ui->selected < ui->top)
         ui->top = ui->selected;
     if (ui->selected >= ui->top + (size_t)table_rows)
@@ -617,7 +763,7 @@ static void add_input_files(struct ui *ui)
         if (engine_add(ui->e, g.gl_pathv[i], err, sizeof err))
             added++;
         else
-            text_escape(err, ui->message, sizeof ui->message);
+            text_escape_for(err, ui->utf8, ui->message, sizeof ui->message);
     }
     if (added)
         snprintf(ui->message, sizeof ui->message, "added %u file%s", added, added == 1 ? "" : "s");
@@ -673,7 +819,7 @@ static bool handle_key(struct ui *ui, int ch)
 {
     ui->dirty = true;
     if (ch == KEY_RESIZE)
-        return false;
+        return false; /* ncurses' resizeterm() already repaints everything */
     if (ui->mode != MODE_NORMAL)
         return handle_prompt_key(ui, ch);
     const struct binding *b = NULL;
@@ -719,6 +865,7 @@ static bool handle_key(struct ui *ui, int ch)
     case ACT_CAP_UP: step_cap(ui, +1); break;
     case ACT_DETAILS: ui->details = !ui->details; break;
     case ACT_LOG: ui->log = !ui->log; break;
+    case ACT_REDRAW: clearok(curscr, TRUE); break;
     case ACT_HELP: ui->mode = MODE_HELP; break;
     case ACT_QUIT:
         if (!uploads_active(ui))
@@ -757,16 +904,6 @@ static void frame_stats_write(const struct frame_stats *st)
             st->frames, st->rows, st->cpu * 1e3 / (double)st->frames, st->cpu_max * 1e3,
             st->wall * 1e3 / (double)st->frames, st->wall_max * 1e3);
     fclose(f);
-}
-
-static bool moving(const struct ui *ui)
-{
-    for (size_t i = 0; i < ui->nrows; i++) {
-        enum engine_state s = ui->rows[i].state;
-        if (s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING)
-            return true;
-    }
-    return false;
 }
 
 /* Ctrl-Z. ncurses would otherwise install its own handler, which calls

@@ -16,7 +16,7 @@
 
 enum { PLAIN_PROGRESS_MS = 3000, JSON_PROGRESS_MS = 500, EVENT_BATCH = 64 };
 
-static void iso_time(double unix_time, char *out, size_t cap)
+void headless_iso_time(double unix_time, char *out, size_t cap)
 {
     time_t secs = (time_t)unix_time;
     struct tm tm;
@@ -57,7 +57,7 @@ static void json_line(const char *event, const struct engine_details *d, const c
         buf_puts(&b, ",\"message\":");
         json_append_string_lossy(&b, message);
     }
-    iso_time(when, stamp, sizeof stamp);
+    headless_iso_time(when, stamp, sizeof stamp);
     buf_printf(&b, ",\"time\":\"%s\"}\n", stamp);
     fputs(b.data ? b.data : "", stdout);
     buf_free(&b);

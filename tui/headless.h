@@ -15,6 +15,10 @@
  * job 0, with path and error given). */
 void headless_print_refused(bool json, const char *path, const char *error);
 
+/* A Unix time as the JSON lines write it: ISO 8601 in UTC with
+ * milliseconds, "2026-11-25T21:54:14.123Z". list --json uses it too. */
+void headless_iso_time(double unix_time, char *out, size_t cap);
+
 /* Run until the engine settles or a signal arrives on signal_fd. Returns
  * true if interrupted by a signal. */
 bool headless_run(struct engine *e, bool json, int signal_fd);

@@ -30,6 +30,7 @@ static const char usage_text[] =
     "       vimeo-up resume [options]       continue every unfinished upload in the journal\n"
     "       vimeo-up verify [FILE|URI...]   HEAD-check journal entries (all if none named)\n"
     "       vimeo-up list [--json]          the journal as a table, or JSON\n"
+    "       vimeo-up help                   this text (options may come before or after the command)\n"
     "  -j, --jobs N            parallel uploads (default 4)\n"
     "  -c, --chunk-size SIZE   bytes per PATCH, K/M/G suffixes (default 128M; 0 = whole rest)\n"
     "  -r, --limit-rate RATE   total upload rate cap in bytes/s, K/M/G suffixes (default none)\n"
@@ -43,7 +44,8 @@ static const char usage_text[] =
     "      --again             upload even if the journal says the file was uploaded\n"
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default 30)\n"
     "  -h, --help; -V, --version\n"
-    "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 130 interrupted.\n";
+    "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 4 uploads unfinished\n"
+    "(the user quit, state saved), 130 interrupted.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -59,36 +61,141 @@ static bool parse_size_option(const char *text, uint64_t *out)
     return units_parse_size(text, out);
 }
 
-static int parse_options(int argc, char **argv, struct cli *cli)
+enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
+       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL };
+static const char short_options[] = ":j:c:r:hV";
+static const struct option options[] = {
+    { "jobs", required_argument, NULL, 'j' },
+    { "chunk-size", required_argument, NULL, 'c' },
+    { "limit-rate", required_argument, NULL, 'r' },
+    { "api", required_argument, NULL, OPT_API },
+    { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+    { "state", required_argument, NULL, OPT_STATE },
+    { "no-tui", no_argument, NULL, OPT_NO_TUI },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "name", required_argument, NULL, OPT_NAME },
+    { "description", required_argument, NULL, OPT_DESCRIPTION },
+    { "privacy", required_argument, NULL, OPT_PRIVACY },
+    { "folder", required_argument, NULL, OPT_FOLDER },
+    { "tus-endpoint", required_argument, NULL, OPT_TUS },
+    { "again", no_argument, NULL, OPT_AGAIN },
+    { "stall-timeout", required_argument, NULL, OPT_STALL },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Whether the option word arg (after its dashes: "api", "api=URL", "st")
+ * takes the next word as its value; prefixes count as getopt_long's do. */
+static bool long_option_takes_next(const char *arg)
 {
-    enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
-           OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL };
-    static const struct option options[] = {
-        { "jobs", required_argument, NULL, 'j' },
-        { "chunk-size", required_argument, NULL, 'c' },
-        { "limit-rate", required_argument, NULL, 'r' },
-        { "api", required_argument, NULL, OPT_API },
-        { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-        { "state", required_argument, NULL, OPT_STATE },
-        { "no-tui", no_argument, NULL, OPT_NO_TUI },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "name", required_argument, NULL, OPT_NAME },
-        { "description", required_argument, NULL, OPT_DESCRIPTION },
-        { "privacy", required_argument, NULL, OPT_PRIVACY },
-        { "folder", required_argument, NULL, OPT_FOLDER },
-        { "tus-endpoint", required_argument, NULL, OPT_TUS },
-        { "again", no_argument, NULL, OPT_AGAIN },
-        { "stall-timeout", required_argument, NULL, OPT_STALL },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
+    size_t len = strcspn(arg, "=");
+    const struct option *found = NULL;
+    if (arg[len] == '=')
+        return false;
+    for (const struct option *o = options; o->name; o++) {
+        if (strncmp(o->name, arg, len))
+            continue;
+        if (strlen(o->name) == len)
+            return o->has_arg == required_argument;
+        if (found)
+            return false; /* ambiguous: getopt_long refuses it */
+        found = o;
+    }
+    return found && found->has_arg == required_argument;
+}
+
+/* Whether the cluster of short options arg ("j3", "Vj") takes the next word. */
+static bool short_options_take_next(const char *arg)
+{
+    for (const char *p = arg; *p; p++) {
+        const char *spec = strchr(short_options + 1, *p);
+        if (spec && spec[1] == ':')
+            return p[1] == '\0';
+    }
+    return false;
+}
+
+/* The command word, wherever it stands among the options (as git and gh
+ * take them): the first word that is not an option or an option's value,
+ * before any "--". It is taken out of argv; CLI_UPLOAD when there is none. */
+static enum cli_command take_command(int *argc, char **argv)
+{
+    static const struct { const char *word; enum cli_command command; } commands[] = {
+        { "resume", CLI_RESUME }, { "verify", CLI_VERIFY }, { "list", CLI_LIST }, { "help", CLI_HELP },
     };
+    for (int i = 1; i < *argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--"))
+            break;
+        if (arg[0] == '-' && arg[1] == '-') {
+            i += long_option_takes_next(arg + 2);
+            continue;
+        }
+        if (arg[0] == '-' && arg[1]) {
+            i += short_options_take_next(arg + 1);
+            continue;
+        }
+        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+            if (strcmp(arg, commands[k].word))
+                continue;
+            memmove(argv + i, argv + i + 1, (size_t)(*argc - i) * sizeof *argv); /* argv[argc] is NULL */
+            (*argc)--;
+            return commands[k].command;
+        }
+        break;
+    }
+    return CLI_UPLOAD;
+}
+
+/* The options list takes: --json and --state (and --help, --version). */
+static bool list_option(int opt)
+{
+    return opt == OPT_JSON || opt == OPT_STATE || opt == 'h' || opt == 'V';
+}
+
+/* Parse every option; *not_for_list is the first option list does not take
+ * (as written: "-j", "--api"), or NULL. */
+/* A rate written in bits ("5Mb", "2Mib"): the length of the part before
+ * the b, when that part is a size; 0 otherwise. */
+static size_t bits_suffix(const char *text)
+{
+    size_t len = strlen(text);
+    uint64_t n;
+    if (len < 2 || text[len - 1] != 'b')
+        return 0;
+    len -= len > 2 && text[len - 2] == 'i' ? 2 : 1;
+    char number[64];
+    snprintf(number, sizeof number, "%.*s", (int)len, text);
+    return len < sizeof number && parse_size_option(number, &n) ? len : 0;
+}
+
+/* Taking 5Mb as 5 MiB/s would be eight times what a user of bits meant. */
+static int refuse_bits(const char *text)
+{
+    char message[160];
+    snprintf(message, sizeof message, "--limit-rate: bytes per second; did you mean %.*s? (not %.60s)",
+             (int)bits_suffix(text), text, text);
+    return usage_error("%s", message);
+}
+
+static int parse_options(int argc, char **argv, struct cli *cli, const char **not_for_list)
+{
     static const char *const privacy_views[] = { "anybody", "contacts", "disable", "nobody", "password",
                                                  "unlisted", "users" };
     uint64_t n;
-    int opt;
+    int opt, index;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":j:c:r:hV", options, NULL)) != -1) {
+    *not_for_list = NULL;
+    while ((index = -1, opt = getopt_long(argc, argv, short_options, options, &index)) != -1) {
+        if (!*not_for_list && opt != ':' && opt != '?' && !list_option(opt)) {
+            static char shown[40];
+            if (index >= 0)
+                snprintf(shown, sizeof shown, "--%s", options[index].name);
+            else
+                snprintf(shown, sizeof shown, "-%c", opt);
+            *not_for_list = shown;
+        }
         switch (opt) {
         case 'j':
             if (!parse_size_option(optarg, &n) || n < 1 || n > 64)
@@ -100,6 +207,8 @@ static int parse_options(int argc, char **argv, struct cli *cli)
                 return usage_error("--chunk-size: not a size (e.g. 128M): %s", optarg);
             break;
         case 'r':
+            if (bits_suffix(optarg))
+                return refuse_bits(optarg);
             if (!parse_size_option(optarg, &cli->config.rate_limit))
                 return usage_error("--limit-rate: not a rate in bytes/s (e.g. 10M): %s", optarg);
             break;
@@ -232,7 +341,9 @@ static void list_row(void *arg, const struct journal_entry *e)
         json_append_string_or_null(&ctx->out, e->error);
         buf_puts(&ctx->out, ",\"verified\":");
         json_append_string_lossy(&ctx->out, e->verified);
-        buf_printf(&ctx->out, ",\"updated\":%.3f}", e->updated);
+        char updated[40];
+        headless_iso_time(e->updated, updated, sizeof updated);
+        buf_printf(&ctx->out, ",\"updated\":\"%s\"}", updated);
         fputs(ctx->out.data ? ctx->out.data : "", stdout);
     } else {
         char size[16], acked[16], path[1024];
@@ -290,43 +401,30 @@ int main(int argc, char **argv)
      * C format (a decimal comma would break the JSON output). */
     setlocale(LC_CTYPE, "");
     struct cli cli = { .config = { .workers = 4, .chunk_size = 128ULL << 20, .stall_seconds = 30 } };
-    enum cli_command command = CLI_UPLOAD;
-    int first = 1;
-    if (argc > 1 && !strcmp(argv[1], "resume"))
-        command = CLI_RESUME, first = 2;
-    else if (argc > 1 && !strcmp(argv[1], "verify"))
-        command = CLI_VERIFY, first = 2;
-    else if (argc > 1 && !strcmp(argv[1], "list"))
-        command = CLI_LIST, first = 2;
+    enum cli_command command = take_command(&argc, argv);
+    if (command == CLI_HELP)
+        return fputs(usage_text, stdout) == EOF ? EXIT_FAILED : EXIT_OK;
 
-    int rc;
-    if (command == CLI_LIST) {
-        /* list takes only --json and --state; parse --state by hand. */
-        int kept = 0;
-        char **rest = argv + first;
-        for (int i = first; i < argc; i++) {
-            if (!strcmp(argv[i], "--state") && i + 1 < argc)
-                cli.config.state_dir = argv[++i];
-            else if (!strncmp(argv[i], "--state=", 8))
-                cli.config.state_dir = argv[i] + 8;
-            else
-                rest[kept++] = argv[i];
-        }
-        if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
-            return rc;
-        return run_list(&cli, kept, rest);
-    }
-
-    argv[first - 1] = argv[0];
-    rc = parse_options(argc - first + 1, argv + first - 1, &cli);
+    const char *not_for_list;
+    int rc = parse_options(argc, argv, &cli, &not_for_list);
     if (rc == EXIT_HELP)
         return EXIT_OK;
     if (rc != EXIT_OK)
         return rc;
-    char **files = argv + first - 1 + optind;
-    int nfiles = argc - first + 1 - optind;
+    char **files = argv + optind;
+    int nfiles = argc - optind;
+    if (command == CLI_LIST) {
+        if (not_for_list)
+            return usage_error("list takes only --json and --state: %s", not_for_list);
+        if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+            return rc;
+        return run_list(&cli, nfiles, files);
+    }
+    if (cli.config.chunk_size && cli.config.chunk_size < (1 << 20))
+        fprintf(stderr, "vimeo-up: warning: --chunk-size %" PRIu64 ": chunks under 1 MiB cost a request each "
+                "and are slow\n", cli.config.chunk_size);
     if (command == CLI_UPLOAD && nfiles == 0)
-        return usage_error("%s", "no FILE to upload (or a command: resume, verify, list)");
+        return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
         return usage_error("resume takes no FILE: %s", files[0]);
 

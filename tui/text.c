@@ -17,9 +17,14 @@ static size_t printable_sequence(const unsigned char *p)
 
 void text_escape(const char *s, char *out, size_t cap)
 {
+    text_escape_for(s, true, out, cap);
+}
+
+void text_escape_for(const char *s, bool utf8, char *out, size_t cap)
+{
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = printable_sequence(p);
+        size_t n = utf8 || *p < 0x80 ? printable_sequence(p) : 0;
         if (n) {
             if (o + n >= cap)
                 break;

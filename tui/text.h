@@ -14,6 +14,10 @@
  * inside a character or an escape. */
 void text_escape(const char *s, char *out, size_t cap);
 
+/* text_escape for a terminal that is UTF-8 or not: when not, every byte
+ * outside ASCII becomes \xHH too, one cell per character on any terminal. */
+void text_escape_for(const char *s, bool utf8, char *out, size_t cap);
+
 /* The display width of UTF-8 text in terminal cells (what wcwidth says). */
 int text_width(const char *s);
 

@@ -1,4 +1,5 @@
 """vimeo-up's command line against the sandbox: the contract other tests rely on."""
+import datetime
 import http.server
 import json
 import os
@@ -99,6 +100,19 @@ class HappyPath(CliTest):
         self.assertEqual(forced.returncode, 0, forced.stderr)
         self.assertEqual(len(self.sandbox.uploads()), 2)
 
+    def test_list_json_times_are_iso_8601_like_the_events(self):
+        path = make_file(self.tmp, "when.bin", 1000)
+        before = time.time()
+        proc = self.vimeo_up("--json", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        done = [ev for ev in self.events(proc) if ev["event"] == "done"][0]
+        (row,) = self.journal()
+        self.assertRegex(row["updated"], ISO_TIME)
+        updated = datetime.datetime.strptime(row["updated"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        self.assertTrue(before - 1 <= updated <= time.time(), (before, row["updated"]))
+        self.assertLessEqual(abs(updated - datetime.datetime.strptime(
+            done["time"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()), 5)
+
     def test_same_file_twice_is_one_upload(self):
         path = make_file(self.tmp, "twice.mp4", 3 << 20)
         proc = self.vimeo_up("--json", "-j", "2", "-c", "1M", path, os.path.relpath(path, self.tmp))
@@ -130,6 +144,26 @@ class HappyPath(CliTest):
         proc = self.vimeo_up("--no-tui", "-c", "1M", path)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(self.sandbox.upload_named("chunks.bin")["requests"]["PATCH"], 4)
+
+        self.assertEqual(proc.stderr, "", "1 MiB is not small")
+
+    def test_tiny_chunks_work_with_one_warning(self):
+        path = make_file(self.tmp, "tiny.bin", 3000)
+        proc = self.vimeo_up("--no-tui", "-c", "1000", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stderr, "vimeo-up: warning: --chunk-size 1000: chunks under 1 MiB cost a request "
+                                      "each and are slow\n")
+        self.assertEqual(self.sandbox.upload_named("tiny.bin")["requests"]["PATCH"], 3)
+
+    def test_rate_in_bits_is_refused(self):
+        path = make_file(self.tmp, "bits.bin", 3000)
+        for rate, meant in (("5Mb", "5M"), ("100kb", "100k"), ("2Mib", "2M"), ("10b", "10")):
+            proc = self.vimeo_up("--no-tui", "-r", rate, path)
+            self.assertEqual((proc.returncode, proc.stderr),
+                             (2, f"vimeo-up: --limit-rate: bytes per second; did you mean {meant}? "
+                                 f"(not {rate}) (see vimeo-up --help)\n"))
+        self.assertEqual(self.sandbox.uploads(), [])
+        self.assertEqual(self.vimeo_up("--no-tui", "-r", "5MB", path).returncode, 0)
 
 
 class Faults(CliTest):
@@ -247,7 +281,7 @@ class Resume(CliTest):
         _, err = proc.communicate(timeout=10)
         self.assertEqual(proc.returncode, 130)
         self.assertLess(time.monotonic() - started, 3)
-        self.assertIn("resume", err)
+        self.assertIn("vimeo-up: stopping on SIGTERM; progress is saved, 'vimeo-up resume' continues", err)
         row = self.journal()[0]
         self.assertGreater(row["acked"], 0)
         self.assertEqual(self.vimeo_up("resume", "--no-tui").returncode, 0)
@@ -428,6 +462,32 @@ class BadInput(CliTest):
             self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
         self.assert_journal_intact()
 
+    def test_options_anywhere_and_help_command(self):
+        # As git and gh take them: before the command as well as after it.
+        env = dict(os.environ, VIMEO_TOKEN=TOKEN)
+        run = lambda *args: subprocess.run([VIMEO_UP, *args], capture_output=True, text=True, env=env,
+                                           cwd=self.tmp, timeout=60)
+        proc = run("--api", self.sandbox.url, "--state", self.state(), "--no-tui", "resume")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("nothing to resume", proc.stdout)
+        proc = run("--state", self.state(), "list", "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout), self.journal())
+        proc = run("--state=" + self.state(), "--api", self.sandbox.url, "verify")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("1 verified, 0 failed verification", proc.stdout)
+        proc = run("--state", self.state(), "list", "-j", "3")
+        self.assertEqual((proc.returncode, proc.stderr),
+                         (2, "vimeo-up: list takes only --json and --state: -j (see vimeo-up --help)\n"))
+        # After --, a word is a FILE even when it names a command.
+        proc = run("--api", self.sandbox.url, "--state", self.state(), "--no-tui", "--", "resume")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("resume: No such file or directory", proc.stderr)
+        proc = run("help")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout, run("--help").stdout)
+        self.assertTrue(proc.stdout.startswith("usage: vimeo-up"), proc.stdout)
+
     def test_corrupt_journal_exits_3(self):
         with open(os.path.join(self.state(), "journal.db"), "r+b") as f:
             f.write(b"garbage" * 20)
@@ -543,3 +603,68 @@ class Install(CliTest):
         self.assertTrue(os.path.isfile(os.path.join(root, "opt/vu/share/man/man1/vimeo-up.1")))
         version = subprocess.run([binary, "--version"], capture_output=True, text=True)
         self.assertTrue(version.stdout.startswith("vimeo-up "))
+        proc = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "uninstall", "PREFIX=/opt/vu",
+                               f"DESTDIR={root}"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertFalse(os.path.exists(binary))
+        self.assertFalse(os.path.exists(os.path.join(root, "opt/vu/share/man/man1/vimeo-up.1")))
+        self.assertTrue(os.path.isdir(os.path.join(root, "opt/vu/bin")), "directories others may share stay")
+
+
+class Demo(CliTest):
+    def test_sandbox_messages_go_to_a_file_not_the_screen(self):
+        # libmicrohttpd reports every aborted PATCH on stderr; on the demo's
+        # terminal that would scroll the dashboard.
+        env = dict(os.environ, VIMEO_UP_BUILD=os.path.dirname(VIMEO_UP))
+        demo = subprocess.Popen([os.path.join(ROOT, "tests", "demo")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, start_new_session=True)
+        try:
+            def sandbox_pid():
+                for pid in filter(str.isdigit, os.listdir("/proc")):
+                    try:
+                        with open(f"/proc/{pid}/stat") as f:
+                            fields = f.read().rsplit(")", 1)[1].split()
+                        with open(f"/proc/{pid}/comm") as f:
+                            comm = f.read().strip()
+                    except (FileNotFoundError, ProcessLookupError):
+                        continue
+                    if comm == "vimeo-sandbox" and int(fields[1]) == demo.pid:
+                        return int(pid)
+                return None
+            pid = self.wait_for(sandbox_pid, timeout=30, what="the demo's sandbox")
+            target = os.readlink(f"/proc/{pid}/fd/2")
+            self.assertTrue(target.startswith("/") and os.path.isfile(target), target)
+        finally:
+            os.killpg(demo.pid, signal.SIGTERM)
+            demo.communicate(timeout=30)
+
+    def test_demo_installs_only_the_build_and_the_sandbox(self):
+        # Every package "missing": stubs log what apt-get and npm would be asked.
+        stubs = os.path.join(self.tmp, "stubs")
+        log = os.path.join(self.tmp, "calls")
+        os.mkdir(stubs)
+        for name, body in (("dpkg-query", "exit 1"), ("sudo", 'exec "$@"'),
+                           ("apt-get", f'echo "apt-get $*" >> {log}'), ("npm", f'echo "npm $*" >> {log}')):
+            with open(os.path.join(stubs, name), "w") as f:
+                f.write(f"#!/bin/sh\n{body}\n")
+            os.chmod(os.path.join(stubs, name), 0o755)
+        env = dict(os.environ, PATH=stubs + ":" + os.environ["PATH"])
+        proc = subprocess.run([os.path.join(ROOT, "tests", "deps"), "build"], capture_output=True, text=True,
+                              env=env, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(log) as f:
+            calls = f.read().splitlines()
+        self.assertFalse([c for c in calls if c.startswith("npm")], calls)
+        installed = set(" ".join(c.split(" install ", 1)[1] for c in calls if " install " in c).split())
+        self.assertTrue({"libcurl4-openssl-dev", "libncurses-dev", "libmicrohttpd-dev", "libssl-dev"} <= installed,
+                        installed)
+        for test_only in ("clang", "valgrind", "nodejs", "npm", "tmux", "libcmocka-dev", "python3-tuspy"):
+            self.assertNotIn(test_only, installed)
+        # make demo asks for no more than that; make check for everything.
+        plan = subprocess.run(["make", "-C", ROOT, "-n", "--no-print-directory", "demo"], capture_output=True,
+                              text=True, timeout=60).stdout.splitlines()
+        self.assertIn("tests/deps build", plan)
+        self.assertNotIn("tests/deps", plan)
+        plan = subprocess.run(["make", "-C", ROOT, "-n", "--no-print-directory", "check"], capture_output=True,
+                              text=True, timeout=60).stdout.splitlines()
+        self.assertIn("tests/deps", plan)

@@ -217,9 +217,97 @@ class Dashboard(SandboxTest):
             self.assertEqual(sum("resize.mp4" in line for line in lines), 1, lines)
             self.assertEqual(sum("done" in line and "workers" in line for line in lines), 1, "one header")
         pane.resize(30, 6)
-        self.see(pane, r"terminal too small")
+        self.see(pane, r"too small: 30x6")
         pane.resize(80, 24)
         self.see(pane, r"resize\.mp4")
+
+    def stray_write(self, pane, text):
+        """Write to the dashboard's terminal behind its back, as another process might."""
+        with open(os.readlink(f"/proc/{self.pid}/fd/1"), "w") as tty:
+            tty.write(text)
+        self.see(pane, r"STRAY")
+
+    def assert_whole(self, pane, width, height, name):
+        """The screen is the dashboard and nothing else: header, one row, key bar."""
+        def whole():
+            lines = pane.screen().rstrip("\n").split("\n")
+            return (len(lines) == height and re.match(r" \d+/1 done", lines[0]) and
+                    re.match(r"qQuit \?Help", lines[-1]) and not any("STRAY" in line for line in lines) and
+                    lines)
+        try:
+            lines = self.wait_for(whole, what=f"the whole dashboard at {width}x{height}")
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}; the screen:\n{pane.screen()}") from None
+        self.assertEqual(sum(name in line for line in lines), 1, lines)
+
+    def test_ctrl_l_and_resize_redraw_everything(self):
+        (a,) = self.files(("redraw.mp4", 100))
+        pane = self.open(a)
+        self.see(pane, r"redraw\.mp4 .*done")
+        self.stray_write(pane, "STRAY one\r\nSTRAY two\r\n")
+        pane.keys("C-l")
+        self.assert_whole(pane, 80, 24, "redraw.mp4")
+        self.stray_write(pane, "STRAY three\r\n")
+        pane.resize(90, 30)
+        self.assert_whole(pane, 90, 30, "redraw.mp4")
+
+    def test_all_done_says_q_quits(self):
+        a, b = self.files(("first.mp4", 1000), ("second.mp4", 2000))
+        pane = self.open(a, b)
+        screen = self.see(pane, r"all done — q quits")
+        self.assertEqual(len(re.findall(r"\.mp4 .* done", screen)), 2, screen)
+        pane.keys("q")
+        self.assertEqual(self.exit_status(pane), 0)
+
+    def test_small_terminal_keeps_what_matters(self):
+        names = [f"clip-shot-{n:04d}.mov" for n in range(10, 70, 10)]
+        paths = self.files(*((name, 8 << 20) for name in names))
+        pane = self.open("-r", "1M", "-c", "1M", "-j", "2", *paths, width=60, height=15)
+        # Done of all, the rate and the time left, whatever else gives way.
+        screen = self.see(pane, r"(?m)^ \d/6 done .*[KM]iB/s  ETA (\d+m)?\d+s", timeout=20)
+        for name in names[:4]:
+            self.assertIn(name + " ", screen, "each name whole")
+        # Log and details take the table's room; closing them gives it back.
+        pane.keys("l", "Enter", *["j"] * 5)
+        self.see(pane, r"path +/.*clip-shot-0060\.mov")
+        pane.keys("l", "Enter")
+
+        def table():
+            lines = pane.screen().split("\n")
+            rows = [line for line in lines if line.startswith("clip-shot-")]
+            return len(rows) == 6 and rows
+        rows = self.wait_for(table, what="all 6 rows after closing log and details")
+        self.assertEqual([row.split()[0] for row in rows], names)
+        # The "too small" message is never cut: the longest form that fits.
+        for width, height, message in ((30, 8, "too small: 30x8"), (20, 4, "too small: 20x4"), (9, 2, "too small"),
+                                       (49, 20, "terminal too small: 49x20, need 50x10")):
+            pane.resize(width, height)
+            self.see(pane, "^" + re.escape(message) + " *\n")
+
+    def test_percent_counts_bytes_sent(self):
+        # One PATCH for the whole file: nothing is acknowledged until the end.
+        (a,) = self.files(("one-patch.mp4", 8 << 20))
+        pane = self.open("-r", "1M", "-c", "16M", a)
+        self.wait_for(lambda: self.offset("one-patch.mp4") > (2 << 20), what="2 MiB sent")
+        self.see(pane, r"one-patch\.mp4 +8\.0 MiB \S+ +([2-9]\d)% .*uploading", timeout=3)
+
+    def test_overall_rate_and_eta_are_steady(self):
+        # Many small files at a capped rate: files end all the time, bytes never stop.
+        paths = self.files(*((f"small-{i:02d}.mp4", 300 << 10) for i in range(60)))
+        pane = self.open("-r", "2M", "-j", "4", *paths, width=100)
+        self.see(pane, r"(?m)^ [1-9]\d*/60 done")
+        started = time.monotonic()
+        rates = []
+        while time.monotonic() < started + 5:
+            header = pane.screen().split("\n")[0]
+            found = re.search(r"  ([\d.]+) (B|KiB|MiB)/s  ETA (\S+)", header)
+            self.assertTrue(found, header)
+            self.assertNotEqual(found.group(3), "-", header)
+            self.assertNotEqual(found.group(1), "0", header)
+            if time.monotonic() > started + 1:  # past the first second's burst
+                rates.append(float(found.group(1)) * {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}[found.group(2)])
+            time.sleep(0.25)
+        self.assertLess(max(rates) / min(rates), 1.3, rates)
 
     def test_quit_asks_then_resume_finishes(self):
         (a,) = self.files(("quit.mp4", 16 << 20))
@@ -232,13 +320,23 @@ class Dashboard(SandboxTest):
         pane.keys("q")
         self.see(pane, r"Quit\?")
         pane.keys("y")
-        self.assertEqual(self.exit_status(pane), 0)
+        # Not 0: `vimeo-up *.mov && rm *.mov` must not delete what never arrived.
+        self.assertEqual(self.exit_status(pane), 4)
+        self.see(pane, r"vimeo-up: uploads unfinished, state saved")
         proc = subprocess.run([VIMEO_UP, "list", "--json", "--state", self.state], capture_output=True, text=True)
         self.assertGreater(json.loads(proc.stdout)[0]["acked"], 0)
         proc = subprocess.run([VIMEO_UP, "resume", "--no-tui", "--api", self.sandbox.url, "--state", self.state],
                               capture_output=True, text=True, env=dict(os.environ, VIMEO_TOKEN=TOKEN), timeout=60)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(self.sandbox.upload_named("quit.mp4")["sha256"], sha256_file(a))
+
+    def test_sigint_is_named_and_exits_130(self):
+        (a,) = self.files(("interrupt.mp4", 16 << 20))
+        pane = self.open("-r", "2M", "-c", "1M", a)
+        self.see(pane, r"interrupt\.mp4 .*uploading")
+        os.kill(self.pid, signal.SIGINT)
+        self.assertEqual(self.exit_status(pane), 130)
+        self.see(pane, r"vimeo-up: stopping on SIGINT; progress is saved")
 
     def test_hangup_ends_within_2s_and_rerun_resumes(self):
         (a,) = self.files(("hangup.mp4", 16 << 20))
@@ -302,6 +400,30 @@ class Dashboard(SandboxTest):
         screen = self.see(pane, r"plain\.mp4 .*done")
         self.assertRegex(screen, r"#{5,}")
         self.assertNotIn("\u2588", screen)
+
+    def test_non_utf8_locale_escapes_each_byte_and_keeps_columns(self):
+        names = ("caf\u00e9 \u2603.mp4", "plain.mp4", "\u6771\u4eac.mov")
+        paths = self.files(*((name, 1000 + i) for i, name in enumerate(names)))
+        pane = self.open(*paths, width=140, env={"LANG": "C", "LC_ALL": "C"})
+        screen = self.see(pane, r"all done")
+        shown = {"caf\u00e9 \u2603.mp4": r"caf\xc3\xa9 \xe2\x98\x83.mp4", "plain.mp4": "plain.mp4",
+                 "\u6771\u4eac.mov": r"\xe6\x9d\xb1\xe4\xba\xac.mov"}
+        rows = [line for line in screen.split("\n") if re.search(r"\d B .* done", line)]
+        self.assertEqual(sorted(row.split("  ")[0].strip() for row in rows), sorted(shown.values()), screen)
+        # Every column where the header says: the SIZE column ends at the same cell.
+        header = [line for line in screen.split("\n") if line.startswith("NAME")][0]
+        size_end = header.index("SIZE") + len("SIZE")
+        for row in rows:
+            self.assertRegex(row[:size_end], r"\d B$", row)
+            self.assertEqual(row[header.index("STATE"):].split()[0], "done", row)
+            self.assertTrue(row.isascii(), row)
+        pane.keys("l")
+        escaped = "|".join(re.escape(name) for name in shown.values() if name != "plain.mp4")
+        log = self.see(pane, rf"\d\d (created|verified|done) +({escaped}): ")
+        self.assertTrue(log.isascii(), log)
+        pane.keys("Enter")
+        details = self.see(pane, r"path +/.*caf\\xc3\\xa9 ")
+        self.assertTrue(details.isascii(), details)
 
     def test_help_overlay_matches_the_man_page(self):
         (a,) = self.files(("help.mp4", 100))

@@ -26,6 +26,19 @@ static void escapes_controls_and_bad_bytes(void **state)
     assert_string_equal(out, "del\\x7f");
 }
 
+static void escapes_every_non_ascii_byte_for_a_non_utf8_terminal(void **state)
+{
+    (void)state;
+    char out[128];
+    text_escape_for("caf\xc3\xa9 \xe2\x98\x83\x1b.mp4", false, out, sizeof out);
+    assert_string_equal(out, "caf\\xc3\\xa9 \\xe2\\x98\\x83\\x1b.mp4");
+    assert_int_equal(text_width(out), (int)strlen(out));
+    text_escape_for("caf\xc3\xa9", true, out, sizeof out);
+    assert_string_equal(out, "caf\xc3\xa9");
+    text_escape_for("ab\xc3\xa9", false, out, 8); /* no half escape */
+    assert_string_equal(out, "ab\\xc3");
+}
+
 static void never_cuts_a_character(void **state)
 {
     (void)state;
@@ -62,6 +75,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(escapes_controls_and_bad_bytes),
+        cmocka_unit_test(escapes_every_non_ascii_byte_for_a_non_utf8_terminal),
         cmocka_unit_test(never_cuts_a_character),
         cmocka_unit_test(fits_by_display_width),
     };
