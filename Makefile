@@ -41,7 +41,7 @@ Q := @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-CORE_SRC := $(wildcard core/*.c)
+CORE_SRC := $(wildcard core/*.c core/util/*.c)
 TUI_SRC := $(wildcard tui/*.c)
 SANDBOX_SRC := $(wildcard tests/sandbox/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

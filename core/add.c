@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "internal.h"
 
 static bool absolute_path(const char *path, char *out, size_t cap)
@@ -146,11 +146,22 @@ static void add_unfinished_row(void *arg, const struct journal_entry *row)
     free(entry);
 }
 
-unsigned engine_add_unfinished(struct engine *e)
+/* journal_each, with its failure as err. */
+static int each_row(struct engine *e, bool unfinished_only, void (*fn)(void *, const struct journal_entry *),
+                    void *ctx, char *err, size_t cap)
+{
+    int n = journal_each(e->journal, unfinished_only, fn, ctx);
+    if (n < 0)
+        journal_error(e->journal, err, cap);
+    return n;
+}
+
+int engine_add_unfinished(struct engine *e, char *err, size_t cap)
 {
     struct unfinished_ctx ctx = { e, 0 };
-    journal_each(e->journal, true, add_unfinished_row, &ctx);
-    return ctx.added;
+    if (each_row(e, true, add_unfinished_row, &ctx, err, cap) < 0)
+        return -1;
+    return (int)ctx.added;
 }
 
 struct verify_ctx {
@@ -198,9 +209,10 @@ unsigned engine_add_verify(struct engine *e, const char *path_or_uri, char *err,
     ctx.match = malloc(sizeof *ctx.match);
     if (!ctx.match)
         return snprintf(err, cap, "out of memory"), 0;
-    journal_each(e->journal, false, match_verify_row, &ctx);
     unsigned id = 0;
-    if (!ctx.latest)
+    if (each_row(e, false, match_verify_row, &ctx, err, cap) < 0)
+        ;
+    else if (!ctx.latest)
         snprintf(err, cap, "%s: not in the journal", path_or_uri);
     else if (!(id = add_verify_job(e, ctx.match)))
         snprintf(err, cap, "out of memory");
@@ -208,9 +220,10 @@ unsigned engine_add_verify(struct engine *e, const char *path_or_uri, char *err,
     return id;
 }
 
-unsigned engine_add_verify_all(struct engine *e)
+int engine_add_verify_all(struct engine *e, char *err, size_t cap)
 {
     struct verify_ctx ctx = { .e = e };
-    journal_each(e->journal, false, match_verify_row, &ctx);
-    return ctx.added;
+    if (each_row(e, false, match_verify_row, &ctx, err, cap) < 0)
+        return -1;
+    return (int)ctx.added;
 }

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "units.h"
+#include "util/clock.h"
+#include "util/units.h"
 
 enum {
     WINDOW_SLACK_SECONDS = 1,  /* the reset is given to the second: round up, never early */

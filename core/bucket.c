@@ -2,8 +2,8 @@
 
 #include <time.h>
 
-#include "clock.h"
-#include "units.h"
+#include "util/clock.h"
+#include "util/units.h"
 
 void bucket_init(struct bucket *b, uint64_t rate)
 {

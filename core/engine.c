@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "internal.h"
-#include "units.h"
+#include "util/units.h"
 #include "upload.h"
 
 enum {

@@ -147,14 +147,31 @@ bool engine_check_api(struct engine *e, char *err, size_t cap);
  * uploaded as /videos/N" (unless config.again). */
 unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap);
 
-/* Queue every unfinished upload in the journal; returns how many. Files that
- * changed or vanished since are failed with a message that says so. */
-unsigned engine_add_unfinished(struct engine *e);
+/* Queue every unfinished upload in the journal; returns how many, or -1
+ * with "journal unreadable: PATH: REASON" in err when the journal cannot be
+ * read to the end. Files that changed or vanished since are failed with a
+ * message that says so. */
+int engine_add_unfinished(struct engine *e, char *err, size_t cap);
 
 /* Verify the server side of a journal entry now (HEAD), for the `verify`
- * command; the result is a new done/failed row. */
+ * command; the result is a new done/failed row. 0 with the reason in err
+ * when there is no such entry or the journal cannot be read. */
 unsigned engine_add_verify(struct engine *e, const char *path_or_uri, char *err, size_t cap);
-unsigned engine_add_verify_all(struct engine *e);
+/* Every entry; returns how many, or -1 as engine_add_unfinished. */
+int engine_add_verify_all(struct engine *e, char *err, size_t cap);
+
+/* One journal entry, for `list`. The strings live only during the call. */
+struct engine_record {
+    int64_t id;
+    const char *path, *state, *video, *endpoint, *error, *verified;
+    uint64_t size, acked;
+    double created, updated;    /* Unix times */
+};
+/* Every journal entry in state_dir, oldest first, to fn, without starting
+ * an engine. Returns how many, or -1 with one line in err (journal missing
+ * its directory, unusable, unreadable). */
+int engine_list(const char *state_dir, void (*fn)(void *ctx, const struct engine_record *r), void *ctx, char *err,
+                size_t cap);
 
 void engine_pause(struct engine *e, unsigned job);
 void engine_resume(struct engine *e, unsigned job);

@@ -10,9 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Big enough that curl makes few read calls, small enough that eight
- * workers stay within a few MiB. */
-enum { UPLOAD_BUFFER = 256 * 1024 };
+enum {
+    /* Big enough that curl makes few read calls, small enough that eight
+     * workers stay within a few MiB. */
+    UPLOAD_BUFFER = 256 * 1024,
+    TOKEN_MAX = 400,           /* bytes: Vimeo's tokens are 32; more is not a token */
+};
 
 struct http {
     CURL *curl;
@@ -300,25 +303,17 @@ static bool tls_refusal(CURLcode rc)
     }
 }
 
-bool http_perform(struct http *h, const struct http_request *req, struct http_result *res)
+/* The request's header list, or NULL with res->error set when a value
+ * could break out of its header line. */
+static struct curl_slist *build_headers(const struct http_request *req, struct http_result *res, bool *ok)
 {
-    struct buf body = res->body;
-    buf_reset(&body);
-    if (!body.max)
-        buf_init(&body, HTTP_BODY_MAX);
-    *res = (struct http_result){ .body = body, .retry_after = -1, .ratelimit_remaining = -1 };
-
-    char why[96];
-    if (!http_url_allowed(req->url, why, sizeof why)) {
-        snprintf(res->error, sizeof res->error, "refused URL (%s)", why);
-        return false;
-    }
     struct curl_slist *headers = NULL;
     char line[512];
+    *ok = false;
     if (req->token) {
-        if (!http_header_value_safe(req->token) || strlen(req->token) > 400) {
+        if (!http_header_value_safe(req->token) || strlen(req->token) > TOKEN_MAX) {
             snprintf(res->error, sizeof res->error, "the access token holds characters a header cannot carry");
-            return false;
+            return NULL;
         }
         snprintf(line, sizeof line, "Authorization: bearer %s", req->token);
         headers = curl_slist_append(headers, line);
@@ -328,16 +323,20 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
         if (!http_header_value_safe(*hdr)) {
             curl_slist_free_all(headers);
             snprintf(res->error, sizeof res->error, "refused a header with control characters");
-            return false;
+            return NULL;
         }
         headers = curl_slist_append(headers, *hdr);
     }
     /* No "Expect: 100-continue" round trip before a body. */
     headers = curl_slist_append(headers, "Expect:");
+    *ok = true;
+    return headers;
+}
 
-    struct transfer t = { .req = req, .res = res };
+static void set_common_options(struct http *h, const struct http_request *req, struct curl_slist *headers,
+                               struct transfer *t, char *errbuf)
+{
     CURL *c = h->curl;
-    char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_reset(c); /* keeps the connection cache: keep-alive survives */
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_URL, req->url);
@@ -352,49 +351,52 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->options.low_speed_time);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
+}
 
+/* The method and its body: streamed from the file, in memory, or none. */
+static void set_method(struct http *h, const struct http_request *req, struct transfer *t)
+{
+    CURL *c = h->curl;
     if (req->stream) {
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->length);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, &t);
+        curl_easy_setopt(c, CURLOPT_READDATA, t);
         curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, t);
         curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, (long)UPLOAD_BUFFER);
-    } else {
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, req->timeout ? req->timeout : h->options.api_timeout);
-        if (!strcmp(req->method, "HEAD")) {
-            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-        } else if (req->body) {
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
-        } else if (strcmp(req->method, "GET") != 0) {
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
-            if (!strcmp(req->method, "POST")) {
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-            }
+        return;
+    }
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, req->timeout ? req->timeout : h->options.api_timeout);
+    if (!strcmp(req->method, "HEAD")) {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (req->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+    } else if (strcmp(req->method, "GET") != 0) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+        if (!strcmp(req->method, "POST")) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
         }
     }
+}
 
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(headers);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
-        return true;
-    }
+/* A transfer that ended without an HTTP answer, in one line. */
+static void describe_failure(CURLcode rc, const struct transfer *t, const char *errbuf, struct http_result *res)
+{
     res->status = 0;
-    if (t.read_failed) {
+    if (t->read_failed) {
         snprintf(res->error, sizeof res->error, "cannot read the file at offset %llu",
-                 (unsigned long long)(req->offset + t.done));
+                 (unsigned long long)(t->req->offset + t->done));
     } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
         res->aborted = true;
         snprintf(res->error, sizeof res->error, "stopped");
@@ -405,6 +407,35 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
         res->tls_refused = tls_refusal(rc);
         snprintf(res->error, sizeof res->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
+}
+
+bool http_perform(struct http *h, const struct http_request *req, struct http_result *res)
+{
+    struct buf body = res->body;
+    buf_reset(&body);
+    if (!body.max)
+        buf_init(&body, HTTP_BODY_MAX);
+    *res = (struct http_result){ .body = body, .retry_after = -1, .ratelimit_remaining = -1 };
+
+    char why[96];
+    if (!http_url_allowed(req->url, why, sizeof why)) {
+        snprintf(res->error, sizeof res->error, "refused URL (%s)", why);
+        return false;
+    }
+    bool ok;
+    struct curl_slist *headers = build_headers(req, res, &ok);
+    if (!ok)
+        return false;
+    struct transfer t = { .req = req, .res = res };
+    char errbuf[CURL_ERROR_SIZE] = "";
+    set_common_options(h, req, headers, &t, errbuf);
+    set_method(h, req, &t);
+    CURLcode rc = curl_easy_perform(h->curl);
+    curl_slist_free_all(headers);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &res->status);
+    else
+        describe_failure(rc, &t, errbuf, res);
     return true;
 }
 

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 enum { HTTP_BODY_MAX = 1 << 20, HTTP_URL_MAX = 2048 };
 

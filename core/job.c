@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "internal.h"
 
 #define STATE_NAME(id, name, event) [ENGINE_##id] = name,

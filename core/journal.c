@@ -12,7 +12,13 @@
 #include <unistd.h>
 
 /* "vup1": tells our journal from any other SQLite file. */
-enum { JOURNAL_APP_ID = 0x76757031, JOURNAL_VERSION = 1 };
+enum {
+    JOURNAL_APP_ID = 0x76757031,
+    JOURNAL_VERSION = 1,
+    /* How long a write waits for another vimeo-up's transaction. Only the
+     * engine's own threads wait (never a front end's), so it may be long. */
+    BUSY_TIMEOUT_MS = 10000,
+};
 
 struct journal {
     sqlite3 *db;
@@ -111,6 +117,56 @@ static bool make_private(const char *path, bool create, char *err, size_t cap)
     return ok;
 }
 
+/* The directory and file are made private before SQLite sees them;
+ * SQLite gives its -wal and -shm files the database file's mode. A
+ * directory that already exists may be anyone's (--state ~, say), so it
+ * is not changed but refused when others can look in. */
+static bool prepare_files(struct journal *j, const char *dir, char *err, size_t cap)
+{
+    struct stat st;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return snprintf(err, cap, "cannot create journal directory %s: %s", dir, strerror(errno)), false;
+    if (stat(dir, &st) != 0)
+        return snprintf(err, cap, "cannot open journal directory %s: %s", dir, strerror(errno)), false;
+    if (st.st_mode & 077)
+        return snprintf(err, cap, "journal directory %s is open to others (mode %03o); run chmod 700 %s", dir,
+                        (unsigned)(st.st_mode & 0777), dir), false;
+    if (!make_private(j->path, true, err, cap))
+        return false;
+    for (size_t i = 0; i < sizeof sidecars / sizeof sidecars[0]; i++) {
+        char path[sizeof j->path + 8];
+        snprintf(path, sizeof path, "%s%s", j->path, sidecars[i]);
+        if (!make_private(path, false, err, cap))
+            return false;
+    }
+    return true;
+}
+
+/* Open the database, check it is ours, and bring its schema up. */
+static bool open_database(struct journal *j, char *err, size_t cap)
+{
+    int app = 0, tables = 0;
+    if (sqlite3_open_v2(j->path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(j->db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
+        pragma_int(j->db, "PRAGMA application_id", &app) != SQLITE_OK ||
+        pragma_int(j->db, "SELECT count(*) FROM sqlite_master", &tables) != SQLITE_OK)
+        return snprintf(err, cap, "journal %s is unreadable: %s", j->path,
+                        j->db ? sqlite3_errmsg(j->db) : "no memory"), false;
+    if (app != JOURNAL_APP_ID && (app != 0 || tables != 0))
+        return snprintf(err, cap, "%s is not a vimeo-up journal (move it away to start a new one)", j->path), false;
+    int version = 0;
+    char init[128];
+    snprintf(init, sizeof init, "PRAGMA application_id=%d; PRAGMA user_version=%d;", JOURNAL_APP_ID,
+             JOURNAL_VERSION);
+    if (!exec(j, "PRAGMA journal_mode=WAL") || !exec(j, "PRAGMA synchronous=NORMAL") || !exec(j, schema) ||
+        (app == 0 && !exec(j, init)) || pragma_int(j->db, "PRAGMA user_version", &version) != SQLITE_OK)
+        return snprintf(err, cap, "journal %s cannot be set up: %s", j->path, sqlite3_errmsg(j->db)), false;
+    if (version > JOURNAL_VERSION)
+        return snprintf(err, cap, "journal %s was written by a newer vimeo-up (version %d)", j->path, version),
+               false;
+    return true;
+}
+
 struct journal *journal_open(const char *dir, char *err, size_t cap)
 {
     struct journal *j = calloc(1, sizeof *j);
@@ -123,62 +179,11 @@ struct journal *journal_open(const char *dir, char *err, size_t cap)
     process_start(getpid(), &start);
     snprintf(j->owner, sizeof j->owner, "%ld:%llu", (long)getpid(), start);
     snprintf(j->path, sizeof j->path, "%s/journal.db", dir);
-
-    /* The directory and file are made private before SQLite sees them;
-     * SQLite gives its -wal and -shm files the database file's mode. A
-     * directory that already exists may be anyone's (--state ~, say), so it
-     * is not changed but refused when others can look in. */
-    struct stat st;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, cap, "cannot create journal directory %s: %s", dir, strerror(errno));
-        goto fail;
-    }
-    if (stat(dir, &st) != 0) {
-        snprintf(err, cap, "cannot open journal directory %s: %s", dir, strerror(errno));
-        goto fail;
-    }
-    if (st.st_mode & 077) {
-        snprintf(err, cap, "journal directory %s is open to others (mode %03o); run chmod 700 %s", dir,
-                 (unsigned)(st.st_mode & 0777), dir);
-        goto fail;
-    }
-    if (!make_private(j->path, true, err, cap))
-        goto fail;
-    for (size_t i = 0; i < sizeof sidecars / sizeof sidecars[0]; i++) {
-        char path[sizeof j->path + 8];
-        snprintf(path, sizeof path, "%s%s", j->path, sidecars[i]);
-        if (!make_private(path, false, err, cap))
-            goto fail;
-    }
-    int app = 0, tables = 0;
-    if (sqlite3_open_v2(j->path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-        sqlite3_busy_timeout(j->db, 10000) != SQLITE_OK ||
-        pragma_int(j->db, "PRAGMA application_id", &app) != SQLITE_OK ||
-        pragma_int(j->db, "SELECT count(*) FROM sqlite_master", &tables) != SQLITE_OK) {
-        snprintf(err, cap, "journal %s is unreadable: %s", j->path, j->db ? sqlite3_errmsg(j->db) : "no memory");
-        goto fail;
-    }
-    if (app != JOURNAL_APP_ID && (app != 0 || tables != 0)) {
-        snprintf(err, cap, "%s is not a vimeo-up journal (move it away to start a new one)", j->path);
-        goto fail;
-    }
-    int version = 0;
-    char init[128];
-    snprintf(init, sizeof init, "PRAGMA application_id=%d; PRAGMA user_version=%d;", JOURNAL_APP_ID,
-             JOURNAL_VERSION);
-    if (!exec(j, "PRAGMA journal_mode=WAL") || !exec(j, "PRAGMA synchronous=NORMAL") || !exec(j, schema) ||
-        (app == 0 && !exec(j, init)) || pragma_int(j->db, "PRAGMA user_version", &version) != SQLITE_OK) {
-        snprintf(err, cap, "journal %s cannot be set up: %s", j->path, sqlite3_errmsg(j->db));
-        goto fail;
-    }
-    if (version > JOURNAL_VERSION) {
-        snprintf(err, cap, "journal %s was written by a newer vimeo-up (version %d)", j->path, version);
-        goto fail;
+    if (!prepare_files(j, dir, err, cap) || !open_database(j, err, cap)) {
+        journal_close(j);
+        return NULL;
     }
     return j;
-fail:
-    journal_close(j);
-    return NULL;
 }
 
 void journal_close(struct journal *j)
@@ -230,11 +235,47 @@ static enum journal_claim take(struct journal *j, const struct journal_entry *e,
     return rc == SQLITE_DONE ? JOURNAL_CLAIMED : JOURNAL_ERROR;
 }
 
+/* End the claim's transaction. A COMMIT that fails (a full disk) leaves
+ * the row unclaimed: the claim is an error, never a job without a row. */
 static enum journal_claim finish(struct journal *j, enum journal_claim result)
 {
-    exec(j, result == JOURNAL_ERROR ? "ROLLBACK" : "COMMIT");
+    if (result == JOURNAL_ERROR || !exec(j, "COMMIT")) {
+        exec(j, "ROLLBACK");
+        result = JOURNAL_ERROR;
+    }
     pthread_mutex_unlock(&j->lock);
     return result;
+}
+
+/* A new row: first upload of this file, or again after a finished one.
+ * Caller holds j->lock, inside the claim's transaction. */
+static enum journal_claim insert_row(struct journal *j, const struct journal_key *key, struct journal_entry *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db,
+                           "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, state, owner, created, updated)"
+                           " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return JOURNAL_ERROR;
+    double now = now_unix();
+    sqlite3_bind_text(st, 1, key->path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)key->size);
+    sqlite3_bind_int64(st, 3, key->mtime_ns);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)key->inode);
+    sqlite3_bind_text(st, 5, key->endpoint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, j->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 7, now);
+    sqlite3_bind_double(st, 8, now);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return JOURNAL_ERROR;
+    *out = (struct journal_entry){ .id = sqlite3_last_insert_rowid(j->db), .size = key->size,
+                                   .mtime_ns = key->mtime_ns, .inode = key->inode, .created = now, .updated = now };
+    snprintf(out->path, sizeof out->path, "%s", key->path);
+    snprintf(out->endpoint, sizeof out->endpoint, "%s", key->endpoint);
+    strcpy(out->state, "queued");
+    return JOURNAL_CLAIMED;
 }
 
 enum journal_claim journal_claim(struct journal *j, const struct journal_key *key, bool again,
@@ -274,31 +315,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
         if (rc != SQLITE_DONE)
             return finish(j, JOURNAL_ERROR);
     }
-    /* A new row: first upload of this file, or again after a finished one. */
-    if (sqlite3_prepare_v2(j->db,
-                           "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, state, owner, created, updated)"
-                           " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return finish(j, JOURNAL_ERROR);
-    double now = now_unix();
-    sqlite3_bind_text(st, 1, key->path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)key->size);
-    sqlite3_bind_int64(st, 3, key->mtime_ns);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)key->inode);
-    sqlite3_bind_text(st, 5, key->endpoint, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, j->owner, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 7, now);
-    sqlite3_bind_double(st, 8, now);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return finish(j, JOURNAL_ERROR);
-    *out = (struct journal_entry){ .id = sqlite3_last_insert_rowid(j->db), .size = key->size,
-                                   .mtime_ns = key->mtime_ns, .inode = key->inode, .created = now, .updated = now };
-    snprintf(out->path, sizeof out->path, "%s", key->path);
-    snprintf(out->endpoint, sizeof out->endpoint, "%s", key->endpoint);
-    strcpy(out->state, "queued");
-    return finish(j, JOURNAL_CLAIMED);
+    return finish(j, insert_row(j, key, out));
 }
 
 enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journal_entry *out)

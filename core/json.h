@@ -1,14 +1,11 @@
 /*
- * json: read Vimeo's answers (with jsmn) and write request bodies.
+ * json: read Vimeo's answers (with jsmn).
  *
  * Reading: json_parse() tokenizes a whole document (strict, one root value,
  * at most JSON_DEPTH_MAX deep and JSON_TOKENS_MAX values);
  * json_find() locates a dotted path of object keys ("upload.upload_link") and
  * returns a token index, or -1. Getters convert a token and fail on a wrong
- * type instead of guessing.
- *
- * Writing: json_append_string() appends a quoted, escaped string to a buf and
- * refuses invalid UTF-8, so a bad file name is an error, not garbage sent.
+ * type instead of guessing. Writing is util/json_write.h.
  */
 #ifndef JSON_H
 #define JSON_H
@@ -16,8 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "buf.h"
 
 /* Limits on what json_parse takes: the nesting depth (Vimeo's answers are a
  * few levels deep) and the number of values, so parsing stays linear and its
@@ -52,14 +47,5 @@ bool json_get_uint(const struct json *j, int token, uint64_t *out);
 bool json_is_null(const struct json *j, int token);
 /* The token's type letter: 'o'bject, 'a'rray, 's'tring, 'p'rimitive, or 0 for -1. */
 char json_type(const struct json *j, int token);
-
-/* Is s valid UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF)? */
-bool json_utf8_valid(const char *s);
-bool json_append_string(struct buf *b, const char *s);
-/* For output (file names are bytes, not always UTF-8): invalid sequences
- * become U+FFFD instead of failing. */
-bool json_append_string_lossy(struct buf *b, const char *s);
-/* The same, or null for an empty string (a video or error not there yet). */
-bool json_append_string_or_null(struct buf *b, const char *s);
 
 #endif

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "units.h"
+#include "util/clock.h"
+#include "util/units.h"
 
 enum {
     BACKOFF_CAP = 60,          /* seconds */

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "util/json_write.h"
 
 long vimeo_reset_in(const char *iso)
 {

@@ -10,7 +10,6 @@
 
 #include "dashboard.h"
 #include "headless.h"
-#include "http.h"
 #include "text.h"
 
 static int signal_pipe[2] = { -1, -1 };
@@ -76,21 +75,15 @@ static void outcome(struct engine *e, unsigned *done, unsigned *failed, unsigned
 int cli_run(struct cli *cli)
 {
     int signal_fd = cli_signal_pipe();
-    if (!http_global_init()) {
-        fprintf(stderr, "vimeo-up: cannot initialise libcurl\n");
-        return EXIT_CANNOT_START;
-    }
-    char err[600];
+    char err[4608]; /* a journal error names its path */
     struct engine *e = engine_new(&cli->config, err, sizeof err);
     if (!e) {
         fprintf(stderr, "vimeo-up: %s\n", err);
-        http_global_cleanup();
         return EXIT_CANNOT_START;
     }
     if (cli->command != CLI_VERIFY && !engine_check_api(e, err, sizeof err)) {
         fprintf(stderr, "vimeo-up: cannot start: %s\n", err);
         engine_free(e);
-        http_global_cleanup();
         return EXIT_CANNOT_START;
     }
 
@@ -109,14 +102,18 @@ int cli_run(struct cli *cli)
             headless_print_refused(cli->json, cli->files[i], err);
             refused++;
         }
-    } else if (cli->command == CLI_RESUME) {
-        queued = engine_add_unfinished(e);
-        if (!queued && !cli->json)
-            printf("nothing to resume in %s\n", cli->config.state_dir);
     } else {
-        queued = engine_add_verify_all(e);
+        bool resume = cli->command == CLI_RESUME;
+        int added = resume ? engine_add_unfinished(e, err, sizeof err) : engine_add_verify_all(e, err, sizeof err);
+        if (added < 0) {
+            /* A journal that cannot be read is not "nothing to do". */
+            fprintf(stderr, "vimeo-up: %s\n", err);
+            engine_free(e);
+            return EXIT_CANNOT_START;
+        }
+        queued = (unsigned)added;
         if (!queued && !cli->json)
-            printf("nothing to verify in %s\n", cli->config.state_dir);
+            printf("nothing to %s in %s\n", resume ? "resume" : "verify", cli->config.state_dir);
     }
 
     bool interrupted, quit = false;
@@ -139,7 +136,6 @@ int cli_run(struct cli *cli)
         fprintf(stderr, "vimeo-up: uploads unfinished, state saved (%u of %u); 'vimeo-up resume' continues\n",
                 unfinished, done + failed + unfinished);
     engine_free(e);
-    http_global_cleanup();
     if (!cli->json && !interrupted)
         printf("%u verified, %u failed%s\n", done, failed + refused,
                cli->command == CLI_VERIFY ? " verification" : "");

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "text.h"
-#include "units.h"
+#include "util/units.h"
 
 enum { MIN_COLS = 50, MIN_LINES = 10, LOG_LINES = 6, DETAIL_LINES = 8, LOG_KEEP = 200, EVENT_BATCH = 64 };
 static const double FRAME = 0.25; /* at most four frames a second while bytes move */

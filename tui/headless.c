@@ -9,10 +9,10 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "buf.h"
-#include "json.h"
+#include "util/buf.h"
+#include "util/json_write.h"
 #include "text.h"
-#include "units.h"
+#include "util/units.h"
 
 enum { PLAIN_PROGRESS_MS = 3000, JSON_PROGRESS_MS = 500, EVENT_BATCH = 64 };
 

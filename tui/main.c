@@ -20,10 +20,9 @@
 #include "cli.h"
 #include "engine.h"
 #include "headless.h"
-#include "journal.h"
-#include "json.h"
+#include "util/json_write.h"
 #include "text.h"
-#include "units.h"
+#include "util/units.h"
 
 static const char usage_text[] =
     "usage: vimeo-up [options] FILE...      upload; the dashboard on a terminal, plain lines otherwise\n"
@@ -324,9 +323,21 @@ struct list_ctx {
     struct buf out;
 };
 
-static void list_row(void *arg, const struct journal_entry *e)
+/* The table's head, or JSON's opening bracket: before the first row, so
+ * that a journal that cannot be opened prints nothing on stdout. */
+static void list_head(const struct list_ctx *ctx)
+{
+    if (ctx->json)
+        fputs("[", stdout);
+    else
+        printf("%5s  %-10s %10s %10s  %-18s %s\n", "ID", "STATE", "SIZE", "ACKED", "VIDEO", "FILE");
+}
+
+static void list_row(void *arg, const struct engine_record *e)
 {
     struct list_ctx *ctx = arg;
+    if (!ctx->rows)
+        list_head(ctx);
     if (ctx->json) {
         buf_reset(&ctx->out);
         buf_printf(&ctx->out, "%s{\"id\":%" PRId64 ",\"file\":", ctx->rows ? "," : "", e->id);
@@ -365,24 +376,16 @@ static int run_list(struct cli *cli, int argc, char **argv)
             return usage_error("list: unexpected argument: %s", argv[i]);
     }
     char err[4608]; /* a journal error names its path */
-    struct journal *j = journal_open(cli->config.state_dir, err, sizeof err);
-    if (!j)
-        return fprintf(stderr, "vimeo-up: %s\n", err), EXIT_CANNOT_START;
     struct list_ctx ctx = { .json = cli->json };
     buf_init(&ctx.out, 64 * 1024);
-    if (cli->json)
-        fputs("[", stdout);
-    else
-        printf("%5s  %-10s %10s %10s  %-18s %s\n", "ID", "STATE", "SIZE", "ACKED", "VIDEO", "FILE");
-    int n = journal_each(j, false, list_row, &ctx);
-    if (cli->json)
-        fputs("]\n", stdout);
+    int n = engine_list(cli->config.state_dir, list_row, &ctx, err, sizeof err);
     buf_free(&ctx.out);
     if (n < 0)
-        journal_error(j, err, sizeof err);
-    journal_close(j);
-    if (n < 0)
         return fprintf(stderr, "vimeo-up: %s\n", err), EXIT_CANNOT_START;
+    if (!ctx.rows)
+        list_head(&ctx);
+    if (cli->json)
+        fputs("]\n", stdout);
     return EXIT_OK;
 }
 

@@ -4,7 +4,7 @@
 #include <wchar.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "util/utf8.h"
 
 /* Length of a valid, printable UTF-8 sequence at p; 0 if it must be escaped
  * (C0 and C1 controls, DEL, invalid bytes). */

@@ -6,6 +6,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "util/json_write.h"
 #include "vimeo.h"
 
 /* Every path vimeo.c and engine.c read from an answer. */

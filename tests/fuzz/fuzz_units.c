@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "units.h"
+#include "util/units.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

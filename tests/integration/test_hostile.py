@@ -31,7 +31,7 @@ class ClosedStdio(CliTest):
 
 
 class CorruptJournal(CliTest):
-    def test_a_damaged_table_page_makes_list_exit_3(self):
+    def test_a_damaged_table_page_makes_list_resume_and_verify_exit_3(self):
         path = make_file(self.tmp, "kept.mp4", 1000)
         self.assertEqual(self.vimeo_up("--no-tui", path).returncode, 0)
         journal = os.path.join(self.state(), "journal.db")
@@ -42,7 +42,7 @@ class CorruptJournal(CliTest):
         with open(journal, "r+b") as f:
             f.seek((page - 1) * size)
             f.write(b"\xa5" * size)
-        for args in (("list",), ("list", "--json")):
+        for args in (("list",), ("list", "--json"), ("resume", "--no-tui"), ("verify",)):
             proc = self.vimeo_up(*args, check_one_line=True)
             self.assertEqual(proc.returncode, 3, (args, proc.stdout))
             self.assertEqual(proc.stderr, f"vimeo-up: journal unreadable: {journal}: database disk image is malformed\n")

@@ -13,7 +13,7 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "http.h"
 
 static pid_t sandbox;

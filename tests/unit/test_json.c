@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "json.h"
+#include "util/json_write.h"
 
 static const char video[] =
     "{\"uri\": \"/videos/277414045\", \"link\": \"https://vimeo.com/277414045\", \"name\": \"Holiday.mp4\","

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "units.h"
+#include "util/units.h"
 
 static void parses_suffixes(void **state)
 {

@@ -1,0 +1,33 @@
+/* `list`: the journal read through the engine, so front ends need no more
+ * of the core than engine.h. */
+#include "engine.h"
+
+#include "journal.h"
+
+struct list_ctx {
+    void (*fn)(void *ctx, const struct engine_record *r);
+    void *ctx;
+};
+
+static void list_entry(void *arg, const struct journal_entry *e)
+{
+    const struct list_ctx *list = arg;
+    struct engine_record r = { .id = e->id, .path = e->path, .state = e->state, .video = e->video,
+                               .endpoint = e->endpoint, .error = e->error, .verified = e->verified,
+                               .size = e->size, .acked = e->acked, .created = e->created, .updated = e->updated };
+    list->fn(list->ctx, &r);
+}
+
+int engine_list(const char *state_dir, void (*fn)(void *ctx, const struct engine_record *r), void *ctx, char *err,
+                size_t cap)
+{
+    struct journal *j = journal_open(state_dir, err, cap);
+    if (!j)
+        return -1;
+    struct list_ctx list = { fn, ctx };
+    int n = journal_each(j, false, list_entry, &list);
+    if (n < 0)
+        journal_error(j, err, cap);
+    journal_close(j);
+    return n;
+}
