@@ -255,40 +255,42 @@ static void resume_job(struct engine *e, struct job *job)
     }
 }
 
-void engine_pause(struct engine *e, unsigned id)
+/* Run a command on one job, or (id 0) on every job in the table. */
+static void command(struct engine *e, unsigned id, void (*act)(struct engine *e, struct job *job))
 {
     pthread_mutex_lock(&e->lock);
-    struct job *job = visible_job(e, id);
-    if (job)
-        pause_job(e, job);
+    for (size_t i = id ? id - 1 : 0; i < e->njobs && (!id || i == id - 1); i++)
+        if (visible_job(e, e->jobs[i]->id))
+            act(e, e->jobs[i]);
     pthread_mutex_unlock(&e->lock);
+}
+
+static void resume_paused(struct engine *e, struct job *job)
+{
+    if (job->state == ENGINE_PAUSED)
+        resume_job(e, job);
+}
+
+void engine_pause(struct engine *e, unsigned id)
+{
+    if (id)
+        command(e, id, pause_job);
 }
 
 void engine_resume(struct engine *e, unsigned id)
 {
-    pthread_mutex_lock(&e->lock);
-    struct job *job = visible_job(e, id);
-    if (job)
-        resume_job(e, job);
-    pthread_mutex_unlock(&e->lock);
+    if (id)
+        command(e, id, resume_job);
 }
 
 void engine_pause_all(struct engine *e)
 {
-    pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < e->njobs; i++)
-        if (visible_job(e, e->jobs[i]->id))
-            pause_job(e, e->jobs[i]);
-    pthread_mutex_unlock(&e->lock);
+    command(e, 0, pause_job);
 }
 
 void engine_resume_all(struct engine *e)
 {
-    pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < e->njobs; i++)
-        if (visible_job(e, e->jobs[i]->id) && e->jobs[i]->state == ENGINE_PAUSED)
-            resume_job(e, e->jobs[i]);
-    pthread_mutex_unlock(&e->lock);
+    command(e, 0, resume_paused);
 }
 
 static void add_task(struct engine *e, int kind, const struct job *job)
