@@ -37,24 +37,28 @@ static const char *refusal(const char *abs, const struct stat *st)
     return NULL;
 }
 
-/* The job already uploading this journal row, if any. Caller holds e->lock. */
-static struct job *job_of_row(struct engine *e, int64_t row)
+/* The job already uploading this file in this run, if any: the same journal
+ * row, or the same device and inode under another name (a hard link).
+ * Caller holds e->lock. */
+static struct job *job_of_file(struct engine *e, int64_t row, const struct stat *st)
 {
     for (size_t i = 0; i < e->njobs; i++) {
         struct job *job = e->jobs[i];
-        if (job->kind == JOB_UPLOAD && job->row == row && !job->hidden && job->state != ENGINE_CANCELLED)
+        bool same = job->row == row || (job->device == (uint64_t)st->st_dev && job->inode == (uint64_t)st->st_ino);
+        if (job->kind == JOB_UPLOAD && same && !job->hidden && job->state != ENGINE_CANCELLED)
             return job;
     }
     return NULL;
 }
 
 /* A job for a claimed journal row: queued, or done when the row says so. */
-static unsigned add_claimed(struct engine *e, const char *abs, const struct journal_entry *entry, bool done)
+static unsigned add_claimed(struct engine *e, const char *abs, const struct stat *st,
+                            const struct journal_entry *entry, bool done)
 {
     pthread_mutex_lock(&e->lock);
-    /* The same file twice (overlapping globs, or added again from the
-     * dashboard): one job, or two workers would share one upload. */
-    struct job *job = job_of_row(e, entry->id);
+    /* The same file twice (overlapping globs, a link, or added again from
+     * the dashboard): one job, or two workers would share one upload. */
+    struct job *job = job_of_file(e, entry->id, st);
     if (job) {
         unsigned id = job->id;
         pthread_mutex_unlock(&e->lock);
@@ -66,6 +70,7 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct jour
         return 0;
     }
     job_from_entry(job, entry);
+    job->device = (uint64_t)st->st_dev;
     if (done) {
         snprintf(job->note, sizeof job->note, "already uploaded as %.120s",
                  entry->video[0] ? entry->video : entry->upload_link);
@@ -82,10 +87,12 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct jour
 
 unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap)
 {
+    /* One name for a file however it is spelled (./x, dir//x, a symlink):
+     * the journal and other vimeo-up processes know it by that name. */
     char abs[PATH_MAX];
     struct stat st;
-    if (!absolute_path(path, abs, sizeof abs))
-        return snprintf(err, cap, "%s: path too long", path), 0;
+    if (!realpath(path, abs))
+        return snprintf(err, cap, "%s: %s", path, strerror(errno)), 0;
     if (stat(abs, &st) != 0)
         return snprintf(err, cap, "%s: %s", path, strerror(errno)), 0;
     const char *why = refusal(abs, &st);
@@ -103,7 +110,7 @@ unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap)
         snprintf(err, cap, "%s: being uploaded by another vimeo-up process", path);
     else if (claim == JOURNAL_ERROR)
         snprintf(err, cap, "%s: the journal cannot record it", path);
-    else if (!(id = add_claimed(e, abs, entry, claim == JOURNAL_ALREADY_DONE)))
+    else if (!(id = add_claimed(e, abs, &st, entry, claim == JOURNAL_ALREADY_DONE)))
         snprintf(err, cap, "out of memory");
     free(entry);
     return id;
@@ -127,11 +134,13 @@ static void add_unfinished_row(void *arg, const struct journal_entry *row)
     }
     struct stat st;
     bool present = stat(entry->path, &st) == 0;
-    bool same = present && (uint64_t)st.st_size == entry->size && mtime_ns(&st) == entry->mtime_ns;
+    bool same = present && (uint64_t)st.st_size == entry->size && mtime_ns(&st) == entry->mtime_ns &&
+                (uint64_t)st.st_ino == entry->inode;
     pthread_mutex_lock(&e->lock);
     struct job *job = job_new(e, entry->path, JOB_UPLOAD);
     if (job) {
         job_from_entry(job, entry);
+        job->device = present ? (uint64_t)st.st_dev : 0;
         job->verified[0] = '\0';
         ctx->added++;
         if (!same) {
@@ -204,7 +213,7 @@ static void match_verify_row(void *arg, const struct journal_entry *row)
 unsigned engine_add_verify(struct engine *e, const char *path_or_uri, char *err, size_t cap)
 {
     struct verify_ctx ctx = { .e = e, .want = path_or_uri };
-    if (!absolute_path(path_or_uri, ctx.abs, sizeof ctx.abs))
+    if (!realpath(path_or_uri, ctx.abs) && !absolute_path(path_or_uri, ctx.abs, sizeof ctx.abs))
         ctx.abs[0] = '\0';
     ctx.match = malloc(sizeof *ctx.match);
     if (!ctx.match)

@@ -1,5 +1,7 @@
 #include "http.h"
 
+#include <stdatomic.h>
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,9 +22,11 @@ enum {
 struct http {
     CURL *curl;
     struct http_options options;
+    const atomic_bool *watch;   /* true aborts any transfer (http_watch) */
 };
 
 struct transfer {
+    const struct http *h;
     const struct http_request *req;
     struct http_result *res;
     uint64_t done;       /* body bytes handed to curl */
@@ -51,6 +55,11 @@ struct http *http_new(const struct http_options *options)
     }
     h->options = *options;
     return h;
+}
+
+void http_watch(struct http *h, const atomic_bool *stop)
+{
+    h->watch = stop;
 }
 
 void http_free(struct http *h)
@@ -277,6 +286,8 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
     (void)dlnow;
     (void)ultotal;
     struct transfer *t = ctx;
+    if (t->h->watch && atomic_load(t->h->watch))
+        return 1; /* curl calls this at least once a second, so every request stops in time */
     return t->req->on_progress ? t->req->on_progress(t->req->ctx, (uint64_t)ulnow) : 0;
 }
 
@@ -426,7 +437,7 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
     struct curl_slist *headers = build_headers(req, res, &ok);
     if (!ok)
         return false;
-    struct transfer t = { .req = req, .res = res };
+    struct transfer t = { .h = h, .req = req, .res = res };
     char errbuf[CURL_ERROR_SIZE] = "";
     set_common_options(h, req, headers, &t, errbuf);
     set_method(h, req, &t);

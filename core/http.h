@@ -13,6 +13,7 @@
 #ifndef HTTP_H
 #define HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +70,9 @@ bool http_global_init(void);
 void http_global_cleanup(void);
 struct http *http_new(const struct http_options *options);
 void http_free(struct http *h);
+/* While *stop is true (NULL: never), every transfer on h aborts within a
+ * second, whatever its kind: PATCH, HEAD, an API call. */
+void http_watch(struct http *h, const atomic_bool *stop);
 
 /* Perform one request. Returns false only when it could not be attempted
  * (refused URL or header, out of memory); res->error says why. */

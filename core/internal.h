@@ -55,6 +55,7 @@ struct job {
     uint64_t size;
     int64_t mtime_ns;
     uint64_t inode;
+    uint64_t device;           /* with inode: the file, however its path is spelled */
     char journal_state[16];    /* verify jobs write back the row's own state */
 
     /* The published view: written under e->lock, by the worker that runs

@@ -254,7 +254,8 @@ bool job_save_now(struct engine *e, struct job *job, enum engine_state state, ch
 bool job_file_unchanged(const struct job *job, int fd)
 {
     struct stat st;
-    return fstat(fd, &st) == 0 && (uint64_t)st.st_size == job->size &&
+    /* A file put in its place with the same size and mtime is another inode. */
+    return fstat(fd, &st) == 0 && (uint64_t)st.st_size == job->size && (uint64_t)st.st_ino == job->inode &&
            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == job->mtime_ns;
 }
 

@@ -288,7 +288,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
     }
     char sql[512];
     snprintf(sql, sizeof sql,
-             "SELECT %s, owner FROM uploads WHERE path=? AND size=? AND mtime_ns=? AND endpoint=?"
+             "SELECT %s, owner FROM uploads WHERE path=? AND size=? AND mtime_ns=? AND endpoint=? AND inode=?"
              " ORDER BY id DESC LIMIT 1", columns);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -297,6 +297,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
     sqlite3_bind_int64(st, 2, (sqlite3_int64)key->size);
     sqlite3_bind_int64(st, 3, key->mtime_ns);
     sqlite3_bind_text(st, 4, key->endpoint, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)key->inode);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         char owner[64];

@@ -4,7 +4,7 @@
  * journal (or -wal, -shm) others can read is made 0600, a directory others
  * can enter is refused.
  *
- * A file is matched by (absolute path, size, mtime, endpoint), so a changed
+ * A file is matched by (canonical path, size, mtime, inode, endpoint), so a changed
  * file is never resumed onto an old upload. A row is owned by one live
  * process at a time (journal_claim, in one IMMEDIATE transaction): two
  * vimeo-up processes sharing a journal never upload the same file at once.

@@ -59,6 +59,7 @@ static void *worker_main(void *arg)
             break;
         job->running = true;
         net.job = job;
+        http_watch(net.http, &job->interrupt); /* pause, cancel and stop reach every request */
         pthread_mutex_unlock(&e->lock);
         if (job->kind == JOB_VERIFY)
             verify_run(e, job, &t);
@@ -67,6 +68,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&e->lock);
         job->running = false;
         net.job = NULL;
+        http_watch(net.http, NULL);
         engine_wake(e);
     }
     e->worker_alive[w->index] = false;
@@ -136,6 +138,8 @@ static void *helper_main(void *arg)
     struct engine *e = arg;
     struct net net = { .e = e, .http = http_new(&e->http_options) };
     struct transport t = net_transport(&net);
+    if (net.http)
+        http_watch(net.http, &e->stopping);
     pthread_mutex_lock(&e->lock);
     for (;;) {
         while (!atomic_load(&e->stopping) && !e->tasks)

@@ -402,6 +402,7 @@ static enum upload_step step_wait(struct upload *u)
 static void note_last_offset(struct upload *u)
 {
     struct transport_result res = { .outcome = HTTP_FATAL };
+    atomic_store(&u->job->interrupt, false); /* the interrupt was for the transfer, not this HEAD */
     if (u->link[0])
         u->transport.ops->head(u->transport.ctx, u->link, STOP_HEAD_TIMEOUT, &res);
     if (res.outcome == HTTP_OK && res.length == u->job->size && res.offset >= u->acked) {
