@@ -23,6 +23,7 @@ struct http {
     CURL *curl;
     struct http_options options;
     const atomic_bool *watch;   /* true aborts any transfer (http_watch) */
+    long low_speed_limit;       /* bytes/s for the next transfers; 0: the options' */
 };
 
 struct transfer {
@@ -60,6 +61,11 @@ struct http *http_new(const struct http_options *options)
 void http_watch(struct http *h, const atomic_bool *stop)
 {
     h->watch = stop;
+}
+
+void http_set_low_speed(struct http *h, long bytes_per_second)
+{
+    h->low_speed_limit = bytes_per_second;
 }
 
 void http_free(struct http *h)
@@ -358,7 +364,7 @@ static void set_common_options(struct http *h, const struct http_request *req, s
     curl_easy_setopt(c, CURLOPT_USERAGENT, "vimeo-up/" VIMEO_UP_VERSION);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->options.connect_timeout);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->options.low_speed_limit);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->low_speed_limit ? h->low_speed_limit : h->options.low_speed_limit);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->options.low_speed_time);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -413,6 +419,9 @@ static void describe_failure(CURLcode rc, const struct transfer *t, const char *
         snprintf(res->error, sizeof res->error, "stopped");
     } else if (rc == CURLE_WRITE_ERROR && res->body.overflowed) {
         snprintf(res->error, sizeof res->error, "the server's answer is larger than %d bytes", HTTP_BODY_MAX);
+    } else if (rc == CURLE_OUT_OF_MEMORY) {
+        /* What curl says of a header line past its limit: the server's fault, not ours. */
+        snprintf(res->error, sizeof res->error, "the server's answer has a header too large to read");
     } else {
         res->transport_error = true;
         res->tls_refused = tls_refusal(rc);

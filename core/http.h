@@ -73,6 +73,9 @@ void http_free(struct http *h);
 /* While *stop is true (NULL: never), every transfer on h aborts within a
  * second, whatever its kind: PATCH, HEAD, an API call. */
 void http_watch(struct http *h, const atomic_bool *stop);
+/* The stall floor for the next transfers on h, in bytes/s (0: the
+ * options'): a rate cap may hold a transfer below the usual floor. */
+void http_set_low_speed(struct http *h, long bytes_per_second);
 
 /* Perform one request. Returns false only when it could not be attempted
  * (refused URL or header, out of memory); res->error says why. */

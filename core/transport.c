@@ -26,9 +26,22 @@ static bool net_stopped(void *ctx)
     return atomic_load(&net->e->stopping) || (net->job && atomic_load(&net->job->interrupt));
 }
 
+/* A wait for Vimeo's rate limit is news: the row and the log say so. */
+static void note_rate_wait(struct net *net, double seconds)
+{
+    struct engine *e = net->e;
+    pthread_mutex_lock(&e->lock);
+    snprintf(net->job->error, sizeof net->job->error, "rate limit, resets in %.0f s", seconds);
+    engine_emit(e, ENGINE_EV_RETRY, net->job, "waiting for Vimeo's rate limit; it resets in %.0f s", seconds);
+    pthread_mutex_unlock(&e->lock);
+}
+
 static void net_api(struct net *net, const struct api_request *req, struct api_answer *answer,
                     struct transport_result *res)
 {
+    double wait = api_wait_seconds(&net->e->api);
+    if (wait > 0 && net->job)
+        note_rate_wait(net, wait);
     struct vimeo_result v;
     api_call(&net->e->api, net->http, req, answer, &v, net_stopped, net);
     from_vimeo(&v, res);
@@ -106,6 +119,14 @@ static void net_patch(void *ctx, const char *link, int fd, uint64_t offset, uint
                       const struct patch_hooks *hooks, struct transport_result *res)
 {
     struct net *net = ctx;
+    struct engine *e = net->e;
+    /* Under a rate cap each worker's share may lie below the stall floor:
+     * slow on purpose is not stalled. */
+    pthread_mutex_lock(&e->lock);
+    uint64_t share = bucket_rate(&e->bucket) / (e->target_workers ? e->target_workers : 1);
+    pthread_mutex_unlock(&e->lock);
+    long floor = e->http_options.low_speed_limit;
+    http_set_low_speed(net->http, share && share / 2 < (uint64_t)floor ? (long)(share / 2) + 1 : 0);
     struct tus_result t;
     tus_patch(net->http, link, fd, offset, length, hooks->progress, hooks->throttle, hooks->ctx, &t);
     from_tus(&t, res);

@@ -142,6 +142,13 @@ static int on_progress(void *ctx, uint64_t sent)
     uint64_t total = u->chunk_start + sent;
     atomic_store(&job->sent, total);
     double now = clock_mono();
+    if (total < u->rate_mark_bytes) {
+        /* Sending again what a cut lost: measure from here. */
+        u->rate_mark_bytes = total;
+        u->rate_mark_time = now;
+    }
+    /* The sample spans chunks: with small fast chunks no single PATCH lasts
+     * long enough to measure, and the rate would read 0 while bytes move. */
     if (now - u->rate_mark_time >= RATE_SAMPLE_SECONDS) {
         double sample = (double)(total - u->rate_mark_bytes) / (now - u->rate_mark_time);
         pthread_mutex_lock(&u->e->lock);
@@ -257,11 +264,12 @@ static enum upload_step step_send(struct upload *u)
     uint64_t left = u->job->size - u->acked;
     uint64_t chunk = u->e->cfg.chunk_size;
     uint64_t length = chunk && chunk < left ? chunk : left;
-    u->chunk_start = u->rate_mark_bytes = u->acked;
-    u->rate_mark_time = clock_mono();
+    u->chunk_start = u->acked;
     struct patch_hooks hooks = { .progress = on_progress, .throttle = throttle, .ctx = u };
     struct transport_result res;
     u->transport.ops->patch(u->transport.ctx, u->link, u->fd, u->acked, length, &hooks, &res);
+    if (res.outcome != HTTP_OK && !job_file_unchanged(u->job, u->fd))
+        return fail_changed(u); /* a short read is the file's doing, not the network's */
     switch (res.outcome) {
     case HTTP_OK: {
         char why[ERROR_MAX];
@@ -466,7 +474,8 @@ void upload_run(struct engine *e, struct job *job, const struct transport *t, in
         job->started = clock_wall();
     job_enter(e, job, u.link[0] ? ENGINE_UPLOADING : ENGINE_CREATING, NULL);
     pthread_mutex_unlock(&e->lock);
-    u.last_saved = clock_mono();
+    u.last_saved = u.rate_mark_time = clock_mono();
+    u.rate_mark_bytes = u.acked;
     /* Nothing goes out for a job whose journal row cannot be written. */
     char why[ERROR_MAX];
     if (!job_save_now(e, job, JOB_STATE_CURRENT, why, sizeof why))

@@ -127,9 +127,14 @@ static bool read_upload(struct json *j, const char *prefix, struct vimeo_upload 
 {
     char path[64], why[96];
     snprintf(path, sizeof path, "%supload.upload_link", prefix);
-    if (!json_get_string(j, json_find(j, path), out->upload_link, sizeof out->upload_link)) {
+    int token = json_find(j, path);
+    if (!json_get_string(j, token, out->upload_link, sizeof out->upload_link)) {
         res->outcome = HTTP_FATAL;
-        snprintf(res->error, sizeof res->error, "Vimeo API answer has no upload.upload_link");
+        if (json_type(j, token) == 's')
+            snprintf(res->error, sizeof res->error, "Vimeo API answer has an upload_link longer than %d bytes",
+                     HTTP_URL_MAX - 1);
+        else
+            snprintf(res->error, sizeof res->error, "Vimeo API answer has no upload.upload_link");
         return false;
     }
     if (!http_url_allowed(out->upload_link, why, sizeof why)) {
@@ -155,13 +160,21 @@ static bool append_field(struct buf *b, const char *key, const char *value)
     return buf_printf(b, ",\"%s\":", key) && json_append_string(b, value);
 }
 
+/* A title from a file name: names are bytes, not always UTF-8 (Latin-1
+ * from an old archive); such a byte becomes U+FFFD rather than refusing
+ * the file. */
+static bool append_title(struct buf *b, const char *name)
+{
+    return buf_puts(b, ",\"name\":") && json_append_string_lossy(b, name);
+}
+
 void vimeo_create(struct vimeo_api *api, uint64_t size, const struct vimeo_video_meta *meta,
                   struct vimeo_upload *out, struct vimeo_result *res)
 {
     struct buf body;
     buf_init(&body, 64 * 1024);
     bool ok = buf_printf(&body, "{\"upload\":{\"approach\":\"tus\",\"size\":%" PRIu64 "}", size) &&
-              (!meta->name || append_field(&body, "name", meta->name)) &&
+              (!meta->name || append_title(&body, meta->name)) &&
               (!meta->description || append_field(&body, "description", meta->description)) &&
               (!meta->folder || append_field(&body, "folder_uri", meta->folder)) &&
               (!meta->privacy || (buf_puts(&body, ",\"privacy\":{\"view\":") &&
@@ -169,7 +182,7 @@ void vimeo_create(struct vimeo_api *api, uint64_t size, const struct vimeo_video
               buf_puts(&body, "}");
     if (!ok) {
         *res = (struct vimeo_result){ .outcome = HTTP_FATAL, .retry_after = -1 };
-        snprintf(res->error, sizeof res->error, "the video name or description is not valid UTF-8");
+        snprintf(res->error, sizeof res->error, "the video description or folder is not valid UTF-8");
         buf_free(&body);
         return;
     }
