@@ -279,17 +279,17 @@ static int state_rank(enum engine_state s)
     return active_state(s) ? 0 : s == ENGINE_QUEUED ? 1 : s == ENGINE_PAUSED ? 2 : s == ENGINE_FAILED ? 3 : 4;
 }
 
-static enum sort current_sort; /* for the qsort comparison */
-
-static int row_compare(const void *pa, const void *pb)
+/* qsort_r's comparison; arg is the enum sort. Ties keep the queue order. */
+static int row_compare(const void *pa, const void *pb, void *arg)
 {
     const struct engine_row *a = pa, *b = pb;
+    enum sort sort = *(const enum sort *)arg;
     int c = 0;
-    if (current_sort == SORT_STATE)
+    if (sort == SORT_STATE)
         c = state_rank(a->state) - state_rank(b->state);
-    else if (current_sort == SORT_NAME)
+    else if (sort == SORT_NAME)
         c = strcmp(a->name, b->name);
-    else if (current_sort == SORT_PROGRESS) {
+    else if (sort == SORT_PROGRESS) {
         /* Furthest first. */
         double fa = a->size ? (double)row_progress(a) / (double)a->size : 1,
                fb = b->size ? (double)row_progress(b) / (double)b->size : 1;
@@ -322,10 +322,8 @@ static void refresh_rows(struct ui *ui)
     ui->all_active = uploads_active(ui);
     ui->all_finished = all_finished(ui);
     filter_rows(ui);
-    if (ui->sort != SORT_QUEUE) {
-        current_sort = ui->sort;
-        qsort(ui->rows, ui->nrows, sizeof ui->rows[0], row_compare);
-    }
+    if (ui->sort != SORT_QUEUE)
+        qsort_r(ui->rows, ui->nrows, sizeof ui->rows[0], row_compare, &ui->sort);
     /* Keep the selection on the same upload as rows come and go. */
     size_t i;
     for (i = 0; i < ui->nrows && ui->rows[i].id != ui->selected_id; i++)
