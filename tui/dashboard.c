@@ -922,7 +922,7 @@ static bool handle_prompt_key(struct ui *ui, int ch)
                 add_input_files(ui);
         } else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
             ui->mode = MODE_NORMAL;
-            snprintf(ui->filter, sizeof ui->filter, "%s", ui->input);
+            snprintf(ui->filter, sizeof ui->filter, "%.*s", (int)sizeof ui->filter - 1, ui->input);
             refresh_rows(ui);
         } else if (ch == '\t' && ui->mode == MODE_PROMPT_ADD) {
             complete_path(ui);
