@@ -706,8 +706,13 @@ static void draw_message(struct ui *ui)
 
 static void draw_help(struct ui *ui)
 {
-    int rows = (int)(sizeof bindings / sizeof bindings[0]) + 4;
-    int width = 76 < COLS ? 76 : COLS;
+    /* One column when it fits the height, else two side by side (texts cut):
+     * every key stays on screen on a 24-line terminal. */
+    int keys = (int)(sizeof bindings / sizeof bindings[0]);
+    int columns = keys + 4 <= LINES || COLS < 60 ? 1 : 2;
+    int per_column = (keys + columns - 1) / columns, rows = per_column + 4;
+    int width = columns == 1 ? (76 < COLS ? 76 : COLS) : COLS;
+    int column_width = (width - 4) / columns;
     int top = LINES > rows ? (LINES - rows) / 2 : 0, left = (COLS - width) / 2;
     for (int y = 0; y < rows && top + y < LINES; y++) {
         attron(A_REVERSE);
@@ -715,11 +720,11 @@ static void draw_help(struct ui *ui)
         attroff(A_REVERSE);
     }
     put(top + 1, left + 2, A_REVERSE | A_BOLD, "Keys");
-    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0] && top + 2 + (int)i < LINES; i++) {
+    for (int i = 0; i < keys && top + 2 + i % per_column < LINES; i++) {
         char line[160], fitted[700];
         snprintf(line, sizeof line, "%-10s %s", bindings[i].label, bindings[i].help);
-        text_fit(line, width - 4, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
-        put(top + 2 + (int)i, left + 2, A_REVERSE, fitted);
+        text_fit(line, column_width - 2, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
+        put(top + 2 + i % per_column, left + 2 + i / per_column * column_width, A_REVERSE, fitted);
     }
     if (top + rows - 1 < LINES)
         put(top + rows - 1, left + 2, A_REVERSE, "any key closes this help");

@@ -479,6 +479,18 @@ class Dashboard(SandboxTest):
         details = self.see(pane, r"path +/.*caf\\xc3\\xa9 ")
         self.assertTrue(details.isascii(), details)
 
+    def test_help_shows_every_key_on_a_24_line_terminal(self):
+        (a,) = self.files(("keys.mp4", 100))
+        pane = self.open(a)
+        self.see(pane, r"keys\.mp4")
+        pane.keys("?")
+        screen = self.see(pane, r"any key closes this help")
+        with open(os.path.join(ROOT, "man", "vimeo-up.1")) as f:
+            section = f.read().split(".SH KEYS", 1)[1].split(".SH ", 1)[0]
+        for key in re.findall(r"^\.B (.+)$", section, re.M):
+            key = key.replace("\\-", "-").replace('"', "")
+            self.assertRegex(screen, r"(^|  )" + re.escape(key) + r" +\w", key)
+
     def test_help_overlay_matches_the_man_page(self):
         (a,) = self.files(("help.mp4", 100))
         pane = self.open(a, height=40)
