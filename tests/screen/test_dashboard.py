@@ -392,14 +392,14 @@ class Dashboard(SandboxTest):
         self.assertEqual(self.exit_status(pane), 130)
         self.see(pane, r"vimeo-up: stopping on SIGINT; progress is saved")
 
-    def test_hangup_ends_within_2s_and_rerun_resumes(self):
+    def test_hangup_ends_within_half_a_second_and_rerun_resumes(self):
         (a,) = self.files(("hangup.mp4", 16 << 20))
         pane = self.open("-r", "2M", "-c", "1M", a)
         self.wait_for(lambda: self.offset("hangup.mp4") > (1 << 20), what="progress")
         pane.kill()
         started = time.monotonic()
         self.wait_for(lambda: not alive(self.pid), timeout=2.5, what="vimeo-up to end after SIGHUP")
-        self.assertLess(time.monotonic() - started, 2.0)
+        self.assertLess(time.monotonic() - started, 0.5)
         proc = subprocess.run([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state", self.state, a],
                               capture_output=True, text=True, env=dict(os.environ, VIMEO_TOKEN=TOKEN), timeout=60)
         self.assertEqual(proc.returncode, 0, proc.stderr)
