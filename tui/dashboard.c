@@ -208,7 +208,10 @@ static uint64_t row_progress(const struct engine_row *r)
     return p < r->size ? p : r->size;
 }
 
-static bool active_state(enum engine_state s);
+static bool active_state(enum engine_state s)
+{
+    return s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING;
+}
 
 static bool moving(const struct ui *ui)
 {
@@ -266,11 +269,6 @@ static void rate_sample(struct ui *ui, double now)
     /* Too soon to measure: the engine's own estimate. */
     if (ui->rate <= 0)
         ui->rate = ui->totals.rate;
-}
-
-static bool active_state(enum engine_state s)
-{
-    return s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING;
 }
 
 /* For the state order: what needs watching first, what is over last. */
@@ -399,7 +397,8 @@ static void draw_header(struct ui *ui)
     units_format_size(t->acked, acked, sizeof acked);
     units_format_size(t->bytes, total, sizeof total);
     units_format_size((uint64_t)ui->rate, rate, sizeof rate);
-    units_format_duration(ui->rate > 0 ? (double)(t->bytes - ui->last_progress) / ui->rate : -1, eta, sizeof eta);
+    uint64_t left = t->bytes > ui->last_progress ? t->bytes - ui->last_progress : 0;
+    units_format_duration(ui->rate > 0 ? (double)left / ui->rate : -1, eta, sizeof eta);
     if (t->rate_limit) {
         units_format_size(t->rate_limit, cap, sizeof cap);
         strcat(cap, "/s");
