@@ -30,11 +30,17 @@ enum role { ROLE_HEADER = 1, ROLE_TITLE, ROLE_SELECTED, ROLE_DONE, ROLE_FAILED, 
             ROLE_ACKED, ROLE_SENT, ROLE_KEYBAR, ROLE_KEY, ROLE_MESSAGE, ROLE_COUNT };
 
 enum mode { MODE_NORMAL, MODE_HELP, MODE_CONFIRM_QUIT, MODE_CONFIRM_REMOVE, MODE_CONFIRM_DELETE_VIDEO,
-            MODE_PROMPT_ADD };
+            MODE_PROMPT_ADD, MODE_PROMPT_FILTER, MODE_LOG_VIEW };
+
+/* Row orders for s, in the order it steps through them. */
+enum sort { SORT_QUEUE, SORT_STATE, SORT_NAME, SORT_PROGRESS, SORT_COUNT };
+static const char *const sort_names[SORT_COUNT] = { "in queue order", "sorted by state", "sorted by name",
+                                                    "sorted by progress" };
 
 enum action { ACT_UP, ACT_DOWN, ACT_PAGE_UP, ACT_PAGE_DOWN, ACT_HOME, ACT_END, ACT_PAUSE, ACT_RESUME,
               ACT_PAUSE_ALL, ACT_RESUME_ALL, ACT_VERIFY, ACT_ADD, ACT_REMOVE, ACT_WORKERS_UP, ACT_WORKERS_DOWN,
-              ACT_CAP_DOWN, ACT_CAP_UP, ACT_DETAILS, ACT_LOG, ACT_REDRAW, ACT_HELP, ACT_QUIT };
+              ACT_CAP_DOWN, ACT_CAP_UP, ACT_DETAILS, ACT_LOG, ACT_LOG_VIEW, ACT_FOLLOW, ACT_SORT, ACT_FILTER,
+              ACT_REDRAW, ACT_HELP, ACT_QUIT };
 
 /* The one key table: dispatch, the key bar and the help overlay all read it,
  * so they cannot disagree. */
@@ -65,6 +71,10 @@ static const struct binding {
     { { ']' }, "]", NULL, 0, "raise the rate cap", ACT_CAP_UP },
     { { '\n', KEY_ENTER, '\r' }, "Enter", "Details", 8, "show or hide the details of the selected upload", ACT_DETAILS },
     { { 'l' }, "l", "Log", 9, "show or hide the log of recent events", ACT_LOG },
+    { { 'L' }, "L", NULL, 0, "the whole log (arrows, PgUp, PgDn, g, G scroll; Esc closes)", ACT_LOG_VIEW },
+    { { 'f' }, "f", NULL, 0, "follow the active uploads (on at start, off when you move)", ACT_FOLLOW },
+    { { 's' }, "s", NULL, 0, "sort by state, name, progress, or back to queue order", ACT_SORT },
+    { { '/' }, "/", NULL, 0, "show only names containing a text (empty: all)", ACT_FILTER },
     { { 'L' & 0x1f }, "Ctrl-L", NULL, 0, "redraw the whole screen (after another program wrote on it)", ACT_REDRAW },
     { { '?' }, "?", "Help", 2, "this help", ACT_HELP },
     { { 'q' }, "q", "Quit", 1, "quit (asks while uploads are active; state is saved)", ACT_QUIT },
@@ -85,6 +95,12 @@ struct ui {
     unsigned selected_id;
     size_t selected, top;
     bool details, log;
+    bool follow;               /* keep the selection on an active upload; off once the user moves */
+    enum sort sort;
+    char filter[256];          /* only rows whose shown name contains it (any case); "" for all */
+    size_t all_rows;           /* rows before the filter */
+    bool all_moving, all_active, all_finished; /* over every row, the filter aside */
+    size_t log_scroll;         /* lines the full log view is scrolled up from the newest */
     char *log_lines[LOG_KEEP];
     size_t log_count;
     char message[512];
@@ -174,8 +190,12 @@ static void log_add(struct ui *ui, const char *line)
         ui->log_count--;
     }
     ui->log_lines[ui->log_count] = strdup(line);
-    if (ui->log_lines[ui->log_count])
+    if (ui->log_lines[ui->log_count]) {
         ui->log_count++;
+        /* A scrolled log view stays on the lines being read. */
+        if (ui->log_scroll)
+            ui->log_scroll++;
+    }
 }
 
 /* Bytes on their way: sent counts as soon as it is handed to the network
@@ -188,14 +208,35 @@ static uint64_t row_progress(const struct engine_row *r)
     return p < r->size ? p : r->size;
 }
 
+static bool active_state(enum engine_state s)
+{
+    return s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING;
+}
+
 static bool moving(const struct ui *ui)
 {
-    for (size_t i = 0; i < ui->nrows; i++) {
-        enum engine_state s = ui->rows[i].state;
-        if (s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING)
+    for (size_t i = 0; i < ui->nrows; i++)
+        if (active_state(ui->rows[i].state))
             return true;
-    }
     return false;
+}
+
+static bool uploads_active(const struct ui *ui)
+{
+    for (size_t i = 0; i < ui->nrows; i++)
+        if (ui->rows[i].state != ENGINE_DONE && ui->rows[i].state != ENGINE_FAILED &&
+            ui->rows[i].state != ENGINE_PAUSED)
+            return true;
+    return false;
+}
+
+/* Every job done or failed: nothing more will happen without the user. */
+static bool all_finished(const struct ui *ui)
+{
+    for (size_t i = 0; i < ui->nrows; i++)
+        if (ui->rows[i].state != ENGINE_DONE && ui->rows[i].state != ENGINE_FAILED)
+            return false;
+    return ui->nrows > 0;
 }
 
 /* Count the bytes that moved since the last frame into the window and
@@ -230,16 +271,71 @@ static void rate_sample(struct ui *ui, double now)
         ui->rate = ui->totals.rate;
 }
 
+/* For the state order: what needs watching first, what is over last. */
+static int state_rank(enum engine_state s)
+{
+    return active_state(s) ? 0 : s == ENGINE_QUEUED ? 1 : s == ENGINE_PAUSED ? 2 : s == ENGINE_FAILED ? 3 : 4;
+}
+
+/* qsort_r's comparison; arg is the enum sort. Ties keep the queue order. */
+static int row_compare(const void *pa, const void *pb, void *arg)
+{
+    const struct engine_row *a = pa, *b = pb;
+    enum sort sort = *(const enum sort *)arg;
+    int c = 0;
+    if (sort == SORT_STATE)
+        c = state_rank(a->state) - state_rank(b->state);
+    else if (sort == SORT_NAME)
+        c = strcmp(a->name, b->name);
+    else if (sort == SORT_PROGRESS) {
+        /* Furthest first. */
+        double fa = a->size ? (double)row_progress(a) / (double)a->size : 1,
+               fb = b->size ? (double)row_progress(b) / (double)b->size : 1;
+        c = (fa < fb) - (fa > fb);
+    }
+    return c ? c : (a->id > b->id) - (a->id < b->id);
+}
+
+/* Keep the rows whose shown name contains the filter, in any case. */
+static void filter_rows(struct ui *ui)
+{
+    if (!ui->filter[0])
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < ui->nrows; i++) {
+        char name[512];
+        text_escape_for(ui->rows[i].name, ui->utf8, name, sizeof name);
+        if (strcasestr(name, ui->filter))
+            ui->rows[kept++] = ui->rows[i];
+    }
+    ui->nrows = kept;
+}
+
 static void refresh_rows(struct ui *ui)
 {
     ui->nrows = engine_snapshot(ui->e, &ui->rows, &ui->rows_cap, &ui->totals);
     rate_sample(ui, now_mono());
+    ui->all_rows = ui->nrows;
+    ui->all_moving = moving(ui);
+    ui->all_active = uploads_active(ui);
+    ui->all_finished = all_finished(ui);
+    filter_rows(ui);
+    if (ui->sort != SORT_QUEUE)
+        qsort_r(ui->rows, ui->nrows, sizeof ui->rows[0], row_compare, &ui->sort);
     /* Keep the selection on the same upload as rows come and go. */
     size_t i;
     for (i = 0; i < ui->nrows && ui->rows[i].id != ui->selected_id; i++)
         ;
     if (i == ui->nrows)
         i = ui->selected < ui->nrows ? ui->selected : ui->nrows ? ui->nrows - 1 : 0;
+    /* Following: once the selected upload is over, go to the first active
+     * one (a paused one stays: it may be resumed). */
+    if (ui->follow && i < ui->nrows && (ui->rows[i].state == ENGINE_DONE || ui->rows[i].state == ENGINE_FAILED))
+        for (size_t k = 0; k < ui->nrows; k++)
+            if (active_state(ui->rows[k].state)) {
+                i = k;
+                break;
+            }
     ui->selected = i;
     ui->selected_id = ui->nrows ? ui->rows[i].id : 0;
 }
@@ -301,7 +397,8 @@ static void draw_header(struct ui *ui)
     units_format_size(t->acked, acked, sizeof acked);
     units_format_size(t->bytes, total, sizeof total);
     units_format_size((uint64_t)ui->rate, rate, sizeof rate);
-    units_format_duration(ui->rate > 0 ? (double)(t->bytes - ui->last_progress) / ui->rate : -1, eta, sizeof eta);
+    uint64_t left = t->bytes > ui->last_progress ? t->bytes - ui->last_progress : 0;
+    units_format_duration(ui->rate > 0 ? (double)left / ui->rate : -1, eta, sizeof eta);
     if (t->rate_limit) {
         units_format_size(t->rate_limit, cap, sizeof cap);
         strcat(cap, "/s");
@@ -513,12 +610,23 @@ static void draw_details(struct ui *ui, int y)
         draw_text_line(ui, y + 1 + i, A_NORMAL, lines[i]);
 }
 
-static void draw_log(struct ui *ui, int y, int height)
+/* The log from y on, height lines with its title; scrolled up by
+ * ui->log_scroll lines from the newest (the pane: 0). */
+static void draw_log(struct ui *ui, int y, int height, size_t scroll, const char *title)
 {
-    put(y, 0, role_attr[ROLE_TITLE] | A_BOLD, "Log");
-    size_t first = ui->log_count > (size_t)(height - 1) ? ui->log_count - (size_t)(height - 1) : 0;
-    for (size_t i = first; i < ui->log_count; i++)
+    put(y, 0, role_attr[ROLE_TITLE] | A_BOLD, title);
+    size_t lines = (size_t)(height - 1);
+    size_t end = ui->log_count > scroll ? ui->log_count - scroll : 0;
+    size_t first = end > lines ? end - lines : 0;
+    for (size_t i = first; i < end; i++)
         draw_text_line(ui, y + 1 + (int)(i - first), A_NORMAL, ui->log_lines[i]);
+}
+
+/* How far the full log view can scroll up: the oldest line at its top. */
+static size_t log_scroll_max(const struct ui *ui)
+{
+    size_t lines = LINES > 4 ? (size_t)LINES - 4 : 1;
+    return ui->log_count > lines ? ui->log_count - lines : 0;
 }
 
 static void draw_keybar(void)
@@ -543,15 +651,6 @@ static void draw_keybar(void)
     }
 }
 
-/* Every job done or failed: nothing more will happen without the user. */
-static bool all_finished(const struct ui *ui)
-{
-    for (size_t i = 0; i < ui->nrows; i++)
-        if (ui->rows[i].state != ENGINE_DONE && ui->rows[i].state != ENGINE_FAILED)
-            return false;
-    return ui->nrows > 0;
-}
-
 static void draw_message(struct ui *ui)
 {
     int y = LINES - 2;
@@ -570,19 +669,25 @@ static void draw_message(struct ui *ui)
     case MODE_CONFIRM_DELETE_VIDEO:
         snprintf(text, sizeof text, "Also delete its video on the server? (y/n)");
         break;
-    case MODE_PROMPT_ADD: {
+    case MODE_PROMPT_ADD:
+    case MODE_PROMPT_FILTER: {
         char shown[1100];
         text_escape_for(ui->input, ui->utf8, shown, sizeof shown);
-        snprintf(text, sizeof text, "Add file: %s", shown);
+        snprintf(text, sizeof text, "%s: %s", ui->mode == MODE_PROMPT_ADD ? "Add file" : "Filter", shown);
         break;
     }
     default:
-        if (all_finished(ui)) {
+        if (ui->all_finished) {
             /* Otherwise the run ends with an open dashboard and no word. */
             const char *dash = ui->utf8 ? "\xe2\x80\x94" : "-";
             snprintf(text, sizeof text, "%s%sall done %s q quits", ui->message, ui->message[0] ? "; " : "", dash);
         } else {
             snprintf(text, sizeof text, "%s", ui->message);
+        }
+        if (ui->filter[0]) {
+            size_t n = strlen(text);
+            snprintf(text + n, sizeof text - n, "%sfilter: %s (%zu of %zu)", n ? "; " : "", ui->filter, ui->nrows,
+                     ui->all_rows);
         }
         break;
     }
@@ -590,7 +695,7 @@ static void draw_message(struct ui *ui)
     char fitted[5000];
     text_fit(text, COLS, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
     put(y, 0, role_attr[ROLE_MESSAGE], fitted);
-    if (ui->mode == MODE_PROMPT_ADD) {
+    if (ui->mode == MODE_PROMPT_ADD || ui->mode == MODE_PROMPT_FILTER) {
         curs_set(1);
         move(y, text_width(text) < COLS ? text_width(text) : COLS - 1);
     } else {
@@ -600,8 +705,13 @@ static void draw_message(struct ui *ui)
 
 static void draw_help(struct ui *ui)
 {
-    int rows = (int)(sizeof bindings / sizeof bindings[0]) + 4;
-    int width = 76 < COLS ? 76 : COLS;
+    /* One column when it fits the height, else two side by side (texts cut):
+     * every key stays on screen on a 24-line terminal. */
+    int keys = (int)(sizeof bindings / sizeof bindings[0]);
+    int columns = keys + 4 <= LINES || COLS < 60 ? 1 : 2;
+    int per_column = (keys + columns - 1) / columns, rows = per_column + 4;
+    int width = columns == 1 ? (76 < COLS ? 76 : COLS) : COLS;
+    int column_width = (width - 4) / columns;
     int top = LINES > rows ? (LINES - rows) / 2 : 0, left = (COLS - width) / 2;
     for (int y = 0; y < rows && top + y < LINES; y++) {
         attron(A_REVERSE);
@@ -609,11 +719,11 @@ static void draw_help(struct ui *ui)
         attroff(A_REVERSE);
     }
     put(top + 1, left + 2, A_REVERSE | A_BOLD, "Keys");
-    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0] && top + 2 + (int)i < LINES; i++) {
+    for (int i = 0; i < keys && top + 2 + i % per_column < LINES; i++) {
         char line[160], fitted[700];
         snprintf(line, sizeof line, "%-10s %s", bindings[i].label, bindings[i].help);
-        text_fit(line, width - 4, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
-        put(top + 2 + (int)i, left + 2, A_REVERSE, fitted);
+        text_fit(line, column_width - 2, ui->utf8, TEXT_CUT_END, fitted, sizeof fitted);
+        put(top + 2 + i % per_column, left + 2 + i / per_column * column_width, A_REVERSE, fitted);
     }
     if (top + rows - 1 < LINES)
         put(top + rows - 1, left + 2, A_REVERSE, "any key closes this help");
@@ -639,6 +749,18 @@ static void draw(struct ui *ui)
         return;
     }
     draw_header(ui);
+    if (ui->mode == MODE_LOG_VIEW) {
+        char title[160];
+        if (ui->log_scroll > log_scroll_max(ui))
+            ui->log_scroll = log_scroll_max(ui);
+        snprintf(title, sizeof title, "Log: %zu lines%s; Up Down PgUp PgDn Home End g G scroll, Esc closes",
+                 ui->log_count, ui->log_scroll ? "" : " (newest at the bottom)");
+        draw_log(ui, 1, LINES - 3, ui->log_scroll, title);
+        draw_message(ui);
+        draw_keybar();
+        refresh();
+        return;
+    }
     struct columns c = layout(ui);
     /* Cell by cell as draw_row() places them, so each title stands over its column. */
     chtype title = role_attr[ROLE_TITLE] | A_BOLD;
@@ -676,14 +798,15 @@ static void draw(struct ui *ui)
         draw_row(ui, 2 + i, &ui->rows[index], index == ui->selected, &c);
     }
     if (ui->nrows == 0)
-        mvaddstr(2, 0, "no uploads: press a to add files");
+        mvaddstr(2, 0, ui->all_rows ? "no upload matches the filter: / then Enter shows all"
+                                    : "no uploads: press a to add files");
     int y = pane_top;
     if (ui->details && y < bottom) {
         draw_details(ui, y);
         y += DETAIL_LINES;
     }
     if (ui->log && y < bottom)
-        draw_log(ui, y, bottom - y);
+        draw_log(ui, y, bottom - y, 0, "Log");
     draw_message(ui);
     draw_keybar();
     if (ui->mode == MODE_HELP)
@@ -692,15 +815,6 @@ static void draw(struct ui *ui)
 }
 
 /* ---- keys ---------------------------------------------------------------- */
-
-static bool uploads_active(const struct ui *ui)
-{
-    for (size_t i = 0; i < ui->nrows; i++)
-        if (ui->rows[i].state != ENGINE_DONE && ui->rows[i].state != ENGINE_FAILED &&
-            ui->rows[i].state != ENGINE_PAUSED)
-            return true;
-    return false;
-}
 
 static void step_cap(struct ui *ui, int direction)
 {
@@ -770,6 +884,17 @@ static void add_input_files(struct ui *ui)
     globfree(&g);
 }
 
+/* A key typed at a prompt: a character, or Backspace. */
+static void edit_input(struct ui *ui, int ch)
+{
+    if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && ui->input_len) {
+        ui->input[--ui->input_len] = '\0';
+    } else if (ch >= 0x20 && ch < 0x100 && ch != 127 && ui->input_len + 1 < sizeof ui->input) {
+        ui->input[ui->input_len++] = (char)ch;
+        ui->input[ui->input_len] = '\0';
+    }
+}
+
 /* Returns true when the dashboard should end (quit). */
 static bool handle_prompt_key(struct ui *ui, int ch)
 {
@@ -792,21 +917,41 @@ static bool handle_prompt_key(struct ui *ui, int ch)
         return false;
     }
     case MODE_PROMPT_ADD:
+    case MODE_PROMPT_FILTER:
         if (ch == 27) {
             ui->mode = MODE_NORMAL;
-        } else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+        } else if ((ch == '\n' || ch == '\r' || ch == KEY_ENTER) && ui->mode == MODE_PROMPT_ADD) {
             ui->mode = MODE_NORMAL;
             if (ui->input_len)
                 add_input_files(ui);
-        } else if (ch == '\t') {
+        } else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+            ui->mode = MODE_NORMAL;
+            snprintf(ui->filter, sizeof ui->filter, "%.*s", (int)sizeof ui->filter - 1, ui->input);
+            refresh_rows(ui);
+        } else if (ch == '\t' && ui->mode == MODE_PROMPT_ADD) {
             complete_path(ui);
-        } else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && ui->input_len) {
-            ui->input[--ui->input_len] = '\0';
-        } else if (ch >= 0x20 && ch < 0x100 && ch != 127 && ui->input_len + 1 < sizeof ui->input) {
-            ui->input[ui->input_len++] = (char)ch;
-            ui->input[ui->input_len] = '\0';
+        } else {
+            edit_input(ui, ch);
         }
         return false;
+    case MODE_LOG_VIEW: {
+        size_t page = LINES > 6 ? (size_t)LINES - 6 : 1, top = log_scroll_max(ui);
+        if (ch == KEY_UP || ch == 'k')
+            ui->log_scroll = ui->log_scroll < top ? ui->log_scroll + 1 : top;
+        else if (ch == KEY_DOWN || ch == 'j')
+            ui->log_scroll = ui->log_scroll ? ui->log_scroll - 1 : 0;
+        else if (ch == KEY_PPAGE)
+            ui->log_scroll = ui->log_scroll + page < top ? ui->log_scroll + page : top;
+        else if (ch == KEY_NPAGE)
+            ui->log_scroll = ui->log_scroll > page ? ui->log_scroll - page : 0;
+        else if (ch == KEY_HOME || ch == 'g')
+            ui->log_scroll = top;
+        else if (ch == KEY_END || ch == 'G')
+            ui->log_scroll = 0;
+        else if (ch == 27 || ch == 'L' || ch == 'q')
+            ui->mode = MODE_NORMAL;
+        return false;
+    }
     case MODE_HELP:
         ui->mode = MODE_NORMAL;
         return false;
@@ -832,8 +977,24 @@ static bool handle_key(struct ui *ui, int ch)
     const struct engine_row *r = selected_row(ui);
     int page = LINES > 6 ? LINES - 6 : 1;
     ui->message[0] = '\0';
+    if (b->action <= ACT_END)
+        ui->follow = false; /* the user chose a row: stay there */
     switch (b->action) {
     case ACT_UP: if (ui->selected > 0) ui->selected--; break;
+    case ACT_LOG_VIEW: ui->mode = MODE_LOG_VIEW; ui->log_scroll = 0; break;
+    case ACT_FOLLOW:
+        ui->follow = !ui->follow;
+        snprintf(ui->message, sizeof ui->message, "follow %s", ui->follow ? "on" : "off");
+        break;
+    case ACT_SORT:
+        ui->sort = (ui->sort + 1) % SORT_COUNT;
+        snprintf(ui->message, sizeof ui->message, "%s", sort_names[ui->sort]);
+        break;
+    case ACT_FILTER:
+        ui->mode = MODE_PROMPT_FILTER; /* as in less: a new text each time, empty for all */
+        ui->input[0] = '\0';
+        ui->input_len = 0;
+        break;
     case ACT_DOWN: if (ui->selected + 1 < ui->nrows) ui->selected++; break;
     case ACT_PAGE_UP: ui->selected = ui->selected > (size_t)page ? ui->selected - (size_t)page : 0; break;
     case ACT_PAGE_DOWN:
@@ -868,7 +1029,7 @@ static bool handle_key(struct ui *ui, int ch)
     case ACT_REDRAW: clearok(curscr, TRUE); break;
     case ACT_HELP: ui->mode = MODE_HELP; break;
     case ACT_QUIT:
-        if (!uploads_active(ui))
+        if (!ui->all_active)
             return true;
         ui->mode = MODE_CONFIRM_QUIT;
         break;
@@ -952,7 +1113,7 @@ static void suspend(struct ui *ui)
 
 enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int signal_fd)
 {
-    struct ui ui = { .e = e, .endpoint = endpoint, .details = false, .dirty = true };
+    struct ui ui = { .e = e, .endpoint = endpoint, .details = false, .dirty = true, .follow = true };
     ui.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     struct sigaction old_tstp;
     sigset_t old_mask;
@@ -989,7 +1150,7 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
         /* Sleep forever when idle; while something moves, until the next frame
          * (a retry countdown needs a frame a second at least). */
         struct timespec until_frame, *timeout = NULL;
-        if (ui.dirty || moving(&ui)) {
+        if (ui.dirty || ui.all_moving) {
             until_frame = units_timespec(ui.last_draw + (ui.dirty ? FRAME : 1.0) - now);
             timeout = &until_frame;
         }
