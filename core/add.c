@@ -53,12 +53,13 @@ static struct job *job_of_file(struct engine *e, int64_t row, const struct stat 
 
 /* A job for a claimed journal row: queued, or done when the row says so. */
 static unsigned add_claimed(struct engine *e, const char *abs, const struct stat *st,
-                            const struct journal_entry *entry, bool done)
+                            const struct journal_entry *entry, bool done, bool *is_new)
 {
     pthread_mutex_lock(&e->lock);
     /* The same file twice (overlapping globs, a link, or added again from
      * the dashboard): one job, or two workers would share one upload. */
     struct job *job = job_of_file(e, entry->id, st);
+    *is_new = !job;
     if (job) {
         unsigned id = job->id;
         pthread_mutex_unlock(&e->lock);
@@ -87,6 +88,29 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct stat
 
 unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap)
 {
+    bool is_new;
+    return engine_add_new(e, path, &is_new, err, cap);
+}
+
+unsigned engine_add_refused(struct engine *e, const char *path, const char *reason)
+{
+    char abs[PATH_MAX];
+    if (!absolute_path(path, abs, sizeof abs))
+        snprintf(abs, sizeof abs, "%s", path);
+    pthread_mutex_lock(&e->lock);
+    struct job *job = job_new(e, abs, JOB_UPLOAD);
+    unsigned id = 0;
+    if (job) {
+        job_fail(e, job, "%s", reason); /* records is false: the journal never hears of it */
+        id = job->id;
+    }
+    pthread_mutex_unlock(&e->lock);
+    return id;
+}
+
+unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *err, size_t cap)
+{
+    *is_new = false;
     /* One name for a file however it is spelled (./x, dir//x, a symlink):
      * the journal and other vimeo-up processes know it by that name. */
     char abs[PATH_MAX];
@@ -110,7 +134,7 @@ unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap)
         snprintf(err, cap, "%s: being uploaded by another vimeo-up process", path);
     else if (claim == JOURNAL_ERROR)
         snprintf(err, cap, "%s: the journal cannot record it", path);
-    else if (!(id = add_claimed(e, abs, &st, entry, claim == JOURNAL_ALREADY_DONE)))
+    else if (!(id = add_claimed(e, abs, &st, entry, claim == JOURNAL_ALREADY_DONE, is_new)))
         snprintf(err, cap, "out of memory");
     free(entry);
     return id;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "util/clock.h"
@@ -228,7 +229,7 @@ static struct job *visible_job(struct engine *e, unsigned id)
     return job && !job->hidden && job->state != ENGINE_CANCELLED ? job : NULL;
 }
 
-static void pause_job(struct engine *e, struct job *job)
+static const char *pause_job(struct engine *e, struct job *job)
 {
     if (job->state == ENGINE_QUEUED) {
         job_enter(e, job, ENGINE_PAUSED, NULL);
@@ -236,56 +237,81 @@ static void pause_job(struct engine *e, struct job *job)
         job->want_pause = true;
         atomic_store(&job->interrupt, true);
         pthread_cond_broadcast(&e->commands);
+    } else {
+        return job->state == ENGINE_DONE ? "already done" : job->state == ENGINE_FAILED ? "failed; r tries it again"
+               : job->state == ENGINE_PAUSED ? "already paused" : "a verification cannot be paused";
     }
+    return NULL;
 }
 
-static void resume_job(struct engine *e, struct job *job)
+/* A failed upload is tried again only when its file is what was queued. */
+static bool file_still_same(const struct job *job)
 {
-    bool failed_with_upload = job->state == ENGINE_FAILED && job->kind == JOB_UPLOAD && job->link[0];
-    if (job->state == ENGINE_PAUSED || failed_with_upload) {
+    struct stat st;
+    return job->kind == JOB_VERIFY ||
+           (stat(job->path, &st) == 0 && (uint64_t)st.st_size == job->size && (uint64_t)st.st_ino == job->inode &&
+            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == job->mtime_ns);
+}
+
+static const char *resume_job(struct engine *e, struct job *job)
+{
+    if (job->state == ENGINE_FAILED && !job->records)
+        return "refused before it was queued; add it again";
+    if (job->state == ENGINE_FAILED && !file_still_same(job))
+        return "the file changed since; add it again";
+    if (job->state == ENGINE_PAUSED || job->state == ENGINE_FAILED) {
         job->want_pause = job->journal_failed = false;
         job->retries = 0;
         job->error[0] = '\0';
         atomic_store(&job->interrupt, false);
         job_enter(e, job, ENGINE_QUEUED, NULL);
         job_schedule(e, job);
-    } else if (job->want_pause) {
+        return NULL;
+    }
+    if (job->want_pause) {
         job->want_pause = false; /* paused and resumed before the worker noticed */
         atomic_store(&job->interrupt, false);
+        return NULL;
     }
+    return job->state == ENGINE_DONE ? "already done" : "not paused";
 }
 
-/* Run a command on one job, or (id 0) on every job in the table. */
-static void command(struct engine *e, unsigned id, void (*act)(struct engine *e, struct job *job))
+/* Run a command on one job, or (id 0) on every job in the table; the
+ * answer for one job: NULL, or why not. */
+static const char *command(struct engine *e, unsigned id, const char *(*act)(struct engine *e, struct job *job))
 {
+    const char *why = id ? "no such upload" : NULL;
     pthread_mutex_lock(&e->lock);
     for (size_t i = id ? id - 1 : 0; i < e->njobs && (!id || i == id - 1); i++)
         if (visible_job(e, e->jobs[i]->id))
-            act(e, e->jobs[i]);
+            why = act(e, e->jobs[i]);
     pthread_mutex_unlock(&e->lock);
+    return id ? why : NULL;
 }
 
-static void resume_paused(struct engine *e, struct job *job)
+static const char *pause_active(struct engine *e, struct job *job)
 {
-    if (job->state == ENGINE_PAUSED)
-        resume_job(e, job);
+    return job->state == ENGINE_QUEUED || engine_state_active(job->state) ? pause_job(e, job) : NULL;
 }
 
-void engine_pause(struct engine *e, unsigned id)
+static const char *resume_paused(struct engine *e, struct job *job)
 {
-    if (id)
-        command(e, id, pause_job);
+    return job->state == ENGINE_PAUSED ? resume_job(e, job) : NULL;
 }
 
-void engine_resume(struct engine *e, unsigned id)
+const char *engine_pause(struct engine *e, unsigned id)
 {
-    if (id)
-        command(e, id, resume_job);
+    return command(e, id, pause_job);
+}
+
+const char *engine_resume(struct engine *e, unsigned id)
+{
+    return command(e, id, resume_job);
 }
 
 void engine_pause_all(struct engine *e)
 {
-    command(e, 0, pause_job);
+    command(e, 0, pause_active);
 }
 
 void engine_resume_all(struct engine *e)

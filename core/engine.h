@@ -25,14 +25,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Defaults, in one place for the engine and its front ends. */
-enum {
-    ENGINE_DEFAULT_WORKERS = 4,
-    ENGINE_MAX_WORKERS = 64,
-    ENGINE_DEFAULT_STALL_SECONDS = 30,
-    ENGINE_MAX_STALL_SECONDS = 3600,
-};
-#define ENGINE_DEFAULT_CHUNK_SIZE ((uint64_t)128 << 20)
+/* Defaults and limits, in one place for the engine and its front ends
+ * (macros, so that a usage text can spell them: ENGINE_STR). */
+#define ENGINE_DEFAULT_WORKERS 4
+#define ENGINE_MAX_WORKERS 64
+#define ENGINE_DEFAULT_STALL_SECONDS 30
+#define ENGINE_MAX_STALL_SECONDS 3600
+#define ENGINE_DEFAULT_CHUNK_MIB 128
+#define ENGINE_STR_(x) #x
+#define ENGINE_STR(x) ENGINE_STR_(x)
 
 /*
  * The states a job shows, each with its name, which is also the state
@@ -114,7 +115,7 @@ struct engine_totals {
 #define ENGINE_EVENTS(X) \
     X(NONE, "none") X(QUEUED, "queued") X(CREATED, "created") X(PROGRESS, "progress") \
     X(PAUSED, "paused") X(RESUMED, "resumed") X(RETRY, "retry") X(VERIFIED, "verified") \
-    X(DONE, "done") X(FAILED, "failed") X(REMOVED, "removed")
+    X(DONE, "done") X(FAILED, "failed") X(REMOVED, "removed") X(WAITING, "waiting")
 
 #define ENGINE_EVENT_ENUM(id, name) ENGINE_EV_##id,
 enum engine_event_kind { ENGINE_EVENTS(ENGINE_EVENT_ENUM) ENGINE_EV_COUNT };
@@ -146,6 +147,11 @@ bool engine_check_api(struct engine *e, char *err, size_t cap);
  * journal has as done gets a row in state done with the note "already
  * uploaded as /videos/N" (unless config.again). */
 unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap);
+/* The same; *is_new says whether the file got a job now (false: it had one). */
+unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *err, size_t cap);
+/* A row in state failed for a file refused before it was queued (reason:
+ * engine_add's err), so a dashboard shows it; the journal is not touched. */
+unsigned engine_add_refused(struct engine *e, const char *path, const char *reason);
 
 /* Queue every unfinished upload in the journal; returns how many, or -1
  * with "journal unreadable: PATH: REASON" in err when the journal cannot be
@@ -173,8 +179,11 @@ struct engine_record {
 int engine_list(const char *state_dir, void (*fn)(void *ctx, const struct engine_record *r), void *ctx, char *err,
                 size_t cap);
 
-void engine_pause(struct engine *e, unsigned job);
-void engine_resume(struct engine *e, unsigned job);
+/* Pause or resume one job: NULL when done (or under way), else why not, in
+ * a few words for the user ("already done"). Resuming a failed upload tries
+ * it again once its file is checked unchanged. */
+const char *engine_pause(struct engine *e, unsigned job);
+const char *engine_resume(struct engine *e, unsigned job);
 void engine_pause_all(struct engine *e);
 void engine_resume_all(struct engine *e);
 /* HEAD the upload now, whatever its state; the result lands in `verified`. */

@@ -452,6 +452,9 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
     set_method(h, req, &t);
     CURLcode rc = curl_easy_perform(h->curl);
     curl_slist_free_all(headers);
+    long request_size = 0;
+    curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_size);
+    res->request_sent = request_size > 0;
     if (rc == CURLE_OK)
         curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &res->status);
     else

@@ -53,6 +53,7 @@ struct http_result {
     bool transport_error;        /* connection, timeout, stall, TLS... */
     bool tls_refused;            /* of those, a certificate or TLS setup refused: retrying cannot help */
     bool aborted;                /* stopped by on_progress or throttle */
+    bool request_sent;           /* the request went out: the server may have acted on it */
     char error[256];             /* one line, when transport_error */
     struct buf body;
     bool has_offset, has_length;

@@ -32,19 +32,25 @@ static void note_rate_wait(struct net *net, double seconds)
     struct engine *e = net->e;
     pthread_mutex_lock(&e->lock);
     snprintf(net->job->error, sizeof net->job->error, "rate limit, resets in %.0f s", seconds);
-    engine_emit(e, ENGINE_EV_RETRY, net->job, "waiting for Vimeo's rate limit; it resets in %.0f s", seconds);
+    engine_emit(e, ENGINE_EV_WAITING, net->job, "Vimeo's rate limit; it resets in %.0f s", seconds);
     pthread_mutex_unlock(&e->lock);
+}
+
+static void net_api_result(struct net *net, const struct api_request *req, struct api_answer *answer,
+                           struct transport_result *res, struct vimeo_result *v)
+{
+    double wait = api_wait_seconds(&net->e->api);
+    if (wait > 0 && net->job)
+        note_rate_wait(net, wait);
+    api_call(&net->e->api, net->http, req, answer, v, net_stopped, net);
+    from_vimeo(v, res);
 }
 
 static void net_api(struct net *net, const struct api_request *req, struct api_answer *answer,
                     struct transport_result *res)
 {
-    double wait = api_wait_seconds(&net->e->api);
-    if (wait > 0 && net->job)
-        note_rate_wait(net, wait);
     struct vimeo_result v;
-    api_call(&net->e->api, net->http, req, answer, &v, net_stopped, net);
-    from_vimeo(&v, res);
+    net_api_result(net, req, answer, res, &v);
 }
 
 /* The free upload quota, asked once a run; refuses a file larger than it. */
@@ -100,7 +106,12 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
                                      .folder = e->folder };
     struct api_request req = { .op = API_CREATE, .size = job->size, .meta = &meta };
     struct api_answer answer = { .upload.uri = "" };
-    net_api(net, &req, &answer, res);
+    struct vimeo_result v;
+    net_api_result(net, &req, &answer, res, &v);
+    /* Creates are not idempotent (no SDK retries one): a 5xx, a cut or an
+     * empty 2xx after the request went out may have made a video. A 429
+     * is Vimeo's word that it did nothing. */
+    res->maybe_done = res->outcome == HTTP_RETRY && v.sent && v.status != 429;
     if (res->outcome == HTTP_OK) {
         snprintf(video, VIDEO_MAX, "%s", answer.upload.uri);
         snprintf(link, HTTP_URL_MAX, "%s", answer.upload.upload_link);

@@ -21,6 +21,7 @@
 struct transport_result {
     enum http_outcome outcome;
     long status;               /* 0 when no HTTP answer arrived */
+    bool maybe_done;           /* create: failed after it was sent, so a video may exist */
     long retry_after;          /* seconds, -1 when the server gave none */
     uint64_t offset, length;   /* HEAD: both; PATCH: the new offset */
     char error[ERROR_MAX];     /* one line when outcome is not HTTP_OK */

@@ -64,7 +64,7 @@ static enum upload_step fail(struct upload *u, const char *fmt, ...)
 
 static enum upload_step fail_changed(struct upload *u)
 {
-    return fail(u, "%s changed during the upload (size or modification time differs); not resumed", u->job->path);
+    return fail(u, "%s changed during the upload (size, modification time or inode differs); not resumed", u->job->path);
 }
 
 /* The journal did not take a save: pause, saying why. */
@@ -185,6 +185,14 @@ static enum upload_step step_create(struct upload *u)
     struct transport_result res;
     char video[VIDEO_MAX], link[HTTP_URL_MAX];
     u->transport.ops->create(u->transport.ctx, u->job, video, link, &res);
+    if (res.outcome == HTTP_RETRY && res.maybe_done && ++u->unsure_creates >= MAX_UNSURE_CREATES)
+        return fail(u, "%s: %s; a video may have been made each time: look in your Vimeo library before adding "
+                    "the file again", u->job->path, res.error);
+    if (res.outcome == HTTP_RETRY && res.maybe_done) {
+        /* Said in the log: the retry may leave a duplicate. */
+        size_t n = strlen(res.error);
+        snprintf(res.error + n, sizeof res.error - n, " (a video may have been made; trying once more)");
+    }
     if (res.outcome == HTTP_RETRY)
         return retry(u, &res, STEP_CREATE);
     if (res.outcome == HTTP_ABORTED)

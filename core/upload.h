@@ -26,7 +26,10 @@
 #include "internal.h"
 #include "transport.h"
 
-enum { MAX_RECREATES = 3 };
+enum {
+    MAX_RECREATES = 3,
+    MAX_UNSURE_CREATES = 2,    /* a create whose outcome is unknown is tried once more, no more */
+};
 
 #define UPLOAD_STEPS(X) \
     X(CREATE) X(LOCATE) X(SEND) X(VERIFY) X(CONFIRM) X(EXPIRE) X(WAIT) X(STOP) X(END)
@@ -46,6 +49,7 @@ struct upload {
     uint64_t acked;                /* the offset the server last confirmed */
     uint64_t high_water;           /* the furthest offset ever confirmed: beyond it is progress */
     unsigned retries, recreates;
+    unsigned unsure_creates;       /* creates that failed after going out */
     char why[ERROR_MAX];           /* the failure WAIT reports */
     long retry_after;              /* the server's word for WAIT, -1 for none */
     char verified[ERROR_MAX];

@@ -94,6 +94,7 @@ static bool call(struct vimeo_api *api, const char *method, const char *path, co
         return false;
     }
     res->status = hr->status;
+    res->sent = hr->status != 0 || hr->request_sent;
     res->outcome = http_outcome_of(hr);
     res->retry_after = hr->retry_after;
     res->ratelimit_remaining = hr->ratelimit_remaining;

@@ -24,6 +24,7 @@ struct vimeo_api {
 struct vimeo_result {
     enum http_outcome outcome;
     long status;
+    bool sent;           /* the request reached the server, which may have acted on it */
     long retry_after;    /* seconds to wait before the next API call, -1 if none */
     long ratelimit_remaining;  /* X-RateLimit-Remaining, -1 when absent */
     long ratelimit_reset_in;   /* seconds until X-RateLimit-Reset, -1 when absent */

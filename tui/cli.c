@@ -87,6 +87,7 @@ int cli_run(struct cli *cli)
         return EXIT_CANNOT_START;
     }
 
+    bool dashboard = !cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     unsigned refused = 0, queued = 0;
     if (cli->command == CLI_UPLOAD || (cli->command == CLI_VERIFY && cli->nfiles > 0)) {
         for (int i = 0; i < cli->nfiles; i++) {
@@ -99,8 +100,12 @@ int cli_run(struct cli *cli)
             char shown[700];
             text_escape(err, shown, sizeof shown);
             fprintf(stderr, "vimeo-up: %s\n", shown);
-            headless_print_refused(cli->json, cli->files[i], err);
-            refused++;
+            if (dashboard && cli->command == CLI_UPLOAD) {
+                engine_add_refused(e, cli->files[i], err); /* a failed row, counted with the rest */
+            } else {
+                headless_print_refused(cli->json, cli->files[i], err);
+                refused++;
+            }
         }
     } else {
         bool resume = cli->command == CLI_RESUME;
@@ -117,7 +122,7 @@ int cli_run(struct cli *cli)
     }
 
     bool interrupted, quit = false;
-    if (!cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+    if (dashboard) {
         const char *endpoint = cli->config.tus_endpoint ? cli->config.tus_endpoint : cli->config.api_base;
         enum dashboard_end end = dashboard_run(e, endpoint, signal_fd);
         interrupted = end != DASHBOARD_QUIT;

@@ -16,9 +16,11 @@
 #include <unistd.h>
 
 #include "text.h"
+#include "util/clock.h"
 #include "util/units.h"
 
 enum { MIN_COLS = 50, MIN_LINES = 10, LOG_LINES = 6, DETAIL_LINES = 8, LOG_KEEP = 200, EVENT_BATCH = 64 };
+enum { KEY_ESCAPE = 27 }; /* Esc as getch() gives it: cancels a prompt or an overlay */
 static const double FRAME = 0.25; /* at most four frames a second while bytes move */
 /* The overall rate is measured over this many seconds: per-upload rates
  * come and go with each small file, and an ETA from their sum jumps. */
@@ -118,18 +120,6 @@ struct ui {
     struct frame_stats { unsigned long frames; size_t rows; double cpu, cpu_max, wall, wall_max; } stats;
 };
 
-static double clock_seconds(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_mono(void)
-{
-    return clock_seconds(CLOCK_MONOTONIC);
-}
-
 /* ---- colours ------------------------------------------------------------- */
 
 static chtype role_attr[ROLE_COUNT];
@@ -208,15 +198,10 @@ static uint64_t row_progress(const struct engine_row *r)
     return p < r->size ? p : r->size;
 }
 
-static bool active_state(enum engine_state s)
-{
-    return s == ENGINE_CREATING || s == ENGINE_UPLOADING || s == ENGINE_RETRYING || s == ENGINE_VERIFYING;
-}
-
 static bool moving(const struct ui *ui)
 {
     for (size_t i = 0; i < ui->nrows; i++)
-        if (active_state(ui->rows[i].state))
+        if (engine_state_active(ui->rows[i].state))
             return true;
     return false;
 }
@@ -224,8 +209,7 @@ static bool moving(const struct ui *ui)
 static bool uploads_active(const struct ui *ui)
 {
     for (size_t i = 0; i < ui->nrows; i++)
-        if (ui->rows[i].state != ENGINE_DONE && ui->rows[i].state != ENGINE_FAILED &&
-            ui->rows[i].state != ENGINE_PAUSED)
+        if (engine_state_active(ui->rows[i].state) || ui->rows[i].state == ENGINE_QUEUED)
             return true;
     return false;
 }
@@ -234,7 +218,7 @@ static bool uploads_active(const struct ui *ui)
 static bool all_finished(const struct ui *ui)
 {
     for (size_t i = 0; i < ui->nrows; i++)
-        if (ui->rows[i].state != ENGINE_DONE && ui->rows[i].state != ENGINE_FAILED)
+        if (!engine_state_final(ui->rows[i].state))
             return false;
     return ui->nrows > 0;
 }
@@ -274,7 +258,7 @@ static void rate_sample(struct ui *ui, double now)
 /* For the state order: what needs watching first, what is over last. */
 static int state_rank(enum engine_state s)
 {
-    return active_state(s) ? 0 : s == ENGINE_QUEUED ? 1 : s == ENGINE_PAUSED ? 2 : s == ENGINE_FAILED ? 3 : 4;
+    return engine_state_active(s) ? 0 : s == ENGINE_QUEUED ? 1 : s == ENGINE_PAUSED ? 2 : s == ENGINE_FAILED ? 3 : 4;
 }
 
 /* qsort_r's comparison; arg is the enum sort. Ties keep the queue order. */
@@ -314,7 +298,7 @@ static void filter_rows(struct ui *ui)
 static void refresh_rows(struct ui *ui)
 {
     ui->nrows = engine_snapshot(ui->e, &ui->rows, &ui->rows_cap, &ui->totals);
-    rate_sample(ui, now_mono());
+    rate_sample(ui, clock_mono());
     ui->all_rows = ui->nrows;
     ui->all_moving = moving(ui);
     ui->all_active = uploads_active(ui);
@@ -332,7 +316,7 @@ static void refresh_rows(struct ui *ui)
      * one (a paused one stays: it may be resumed). */
     if (ui->follow && i < ui->nrows && (ui->rows[i].state == ENGINE_DONE || ui->rows[i].state == ENGINE_FAILED))
         for (size_t k = 0; k < ui->nrows; k++)
-            if (active_state(ui->rows[k].state)) {
+            if (engine_state_active(ui->rows[k].state)) {
                 i = k;
                 break;
             }
@@ -872,16 +856,28 @@ static void add_input_files(struct ui *ui)
         snprintf(ui->message, sizeof ui->message, "cannot read that path");
         return;
     }
-    unsigned added = 0;
+    unsigned added = 0, known = 0;
     for (size_t i = 0; i < g.gl_pathc; i++) {
-        if (engine_add(ui->e, g.gl_pathv[i], err, sizeof err))
-            added++;
+        bool is_new;
+        if (engine_add_new(ui->e, g.gl_pathv[i], &is_new, err, sizeof err))
+            is_new ? added++ : known++;
         else
             text_escape_for(err, ui->utf8, ui->message, sizeof ui->message);
     }
-    if (added)
-        snprintf(ui->message, sizeof ui->message, "added %u file%s", added, added == 1 ? "" : "s");
+    if (added || known)
+        snprintf(ui->message, sizeof ui->message, "added %u file%s%s%.0u%s", added, added == 1 ? "" : "s",
+                 known ? "; " : "", known, known ? " already queued" : "");
     globfree(&g);
+}
+
+/* A command that did nothing says why, naming the row. */
+static void say_why_not(struct ui *ui, const struct engine_row *r, const char *why)
+{
+    if (!why)
+        return;
+    char name[256];
+    text_escape_for(r->name, ui->utf8, name, sizeof name);
+    snprintf(ui->message, sizeof ui->message, "%s: %s", name, why);
 }
 
 /* A key typed at a prompt: a character, or Backspace. */
@@ -911,14 +907,14 @@ static bool handle_prompt_key(struct ui *ui, int ch)
             engine_cancel(ui->e, r->id, ch == 'y' || ch == 'Y');
             snprintf(ui->message, sizeof ui->message, "removed%s", ch == 'y' || ch == 'Y' ? "; video deleted" : "");
             ui->mode = MODE_NORMAL;
-        } else if (ch == 27) {
+        } else if (ch == KEY_ESCAPE) {
             ui->mode = MODE_NORMAL;
         }
         return false;
     }
     case MODE_PROMPT_ADD:
     case MODE_PROMPT_FILTER:
-        if (ch == 27) {
+        if (ch == KEY_ESCAPE) {
             ui->mode = MODE_NORMAL;
         } else if ((ch == '\n' || ch == '\r' || ch == KEY_ENTER) && ui->mode == MODE_PROMPT_ADD) {
             ui->mode = MODE_NORMAL;
@@ -948,7 +944,7 @@ static bool handle_prompt_key(struct ui *ui, int ch)
             ui->log_scroll = top;
         else if (ch == KEY_END || ch == 'G')
             ui->log_scroll = 0;
-        else if (ch == 27 || ch == 'L' || ch == 'q')
+        else if (ch == KEY_ESCAPE || ch == 'L' || ch == 'q')
             ui->mode = MODE_NORMAL;
         return false;
     }
@@ -1003,8 +999,8 @@ static bool handle_key(struct ui *ui, int ch)
         break;
     case ACT_HOME: ui->selected = 0; break;
     case ACT_END: ui->selected = ui->nrows ? ui->nrows - 1 : 0; break;
-    case ACT_PAUSE: if (r) engine_pause(ui->e, r->id); break;
-    case ACT_RESUME: if (r) engine_resume(ui->e, r->id); break;
+    case ACT_PAUSE: if (r) say_why_not(ui, r, engine_pause(ui->e, r->id)); break;
+    case ACT_RESUME: if (r) say_why_not(ui, r, engine_resume(ui->e, r->id)); break;
     case ACT_PAUSE_ALL: engine_pause_all(ui->e); break;
     case ACT_RESUME_ALL: engine_resume_all(ui->e); break;
     case ACT_VERIFY:
@@ -1138,12 +1134,12 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
     enum dashboard_end end = DASHBOARD_QUIT;
     int idle_errors = 0;
     for (;;) {
-        double now = now_mono();
+        double now = clock_mono();
         if (ui.dirty && now - ui.last_draw >= FRAME) {
-            double cpu = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+            double cpu = clock_thread_cpu();
             refresh_rows(&ui);
             draw(&ui);
-            frame_stats_add(&ui.stats, ui.nrows, clock_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu, now_mono() - now);
+            frame_stats_add(&ui.stats, ui.nrows, clock_thread_cpu() - cpu, clock_mono() - now);
             ui.last_draw = now;
             ui.dirty = false;
         }

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/json_write.h"
 #include "text.h"
 #include "util/units.h"
@@ -24,13 +24,6 @@ void headless_iso_time(double unix_time, char *out, size_t cap)
     char whole[32];
     strftime(whole, sizeof whole, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, cap, "%s.%03dZ", whole, (int)((unix_time - (double)secs) * 1000) % 1000);
-}
-
-static double now_unix(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
 static void json_line(const char *event, const struct engine_details *d, const char *path, const char *error,
@@ -66,7 +59,7 @@ static void json_line(const char *event, const struct engine_details *d, const c
 void headless_print_refused(bool json, const char *path, const char *error)
 {
     if (json) {
-        json_line("failed", NULL, path, error, NULL, now_unix());
+        json_line("failed", NULL, path, error, NULL, clock_wall());
         fflush(stdout);
     }
 }
@@ -138,14 +131,14 @@ static void print_progress(struct engine *e, bool json, double now, double *last
 bool headless_run(struct engine *e, bool json, int signal_fd)
 {
     struct engine_event events[EVENT_BATCH];
-    double last_progress = now_unix();
+    double last_progress = clock_wall();
     int interval_ms = json ? JSON_PROGRESS_MS : PLAIN_PROGRESS_MS;
     struct engine_row *rows = NULL;
     size_t rows_cap = 0;
     bool interrupted = false;
     for (;;) {
         struct pollfd fds[2] = { { engine_wakeup_fd(e), POLLIN, 0 }, { signal_fd, POLLIN, 0 } };
-        double now = now_unix();
+        double now = clock_wall();
         int wait_ms = interval_ms - (int)((now - last_progress) * 1000);
         if (wait_ms < 0)
             wait_ms = 0;
@@ -159,7 +152,7 @@ bool headless_run(struct engine *e, bool json, int signal_fd)
         while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
             for (size_t i = 0; i < n; i++)
                 print_event(e, json, &events[i]);
-        now = now_unix();
+        now = clock_wall();
         if ((now - last_progress) * 1000 >= interval_ms)
             print_progress(e, json, now, &last_progress, &rows, &rows_cap);
         fflush(stdout);

@@ -30,8 +30,8 @@ static const char usage_text[] =
     "       vimeo-up verify [FILE|URI...]   HEAD-check journal entries (all if none named)\n"
     "       vimeo-up list [--json]          the journal as a table, or JSON\n"
     "       vimeo-up help                   this text (options may come before or after the command)\n"
-    "  -j, --jobs N            parallel uploads (default 4)\n"
-    "  -c, --chunk-size SIZE   bytes per PATCH, K/M/G suffixes (default 128M; 0 = whole rest)\n"
+    "  -j, --jobs N            parallel uploads (default " ENGINE_STR(ENGINE_DEFAULT_WORKERS) ")\n"
+    "  -c, --chunk-size SIZE   bytes per PATCH, K/M/G suffixes (default " ENGINE_STR(ENGINE_DEFAULT_CHUNK_MIB) "M; 0 = whole rest)\n"
     "  -r, --limit-rate RATE   total upload rate cap in bytes/s, K/M/G suffixes (default none)\n"
     "      --api URL           API base (default https://api.vimeo.com, env VIMEO_API_URL)\n"
     "      --token-file FILE   read the access token from FILE (else env VIMEO_TOKEN)\n"
@@ -41,7 +41,8 @@ static const char usage_text[] =
     "      --name N, --description D, --privacy VIEW, --folder URI\n"
     "      --tus-endpoint URL  any tus 1.0 server with the creation extension, instead of Vimeo\n"
     "      --again             upload even if the journal says the file was uploaded\n"
-    "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default 30)\n"
+    "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
+    ENGINE_STR(ENGINE_DEFAULT_STALL_SECONDS) ")\n"
     "  -h, --help; -V, --version\n"
     "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 4 uploads unfinished\n"
     "(the user quit, state saved), 130 interrupted.\n";
@@ -54,10 +55,23 @@ static int usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
-/* A count or size from the command line. */
+/* A size from the command line: "128M", "1.5G". */
 static bool parse_size_option(const char *text, uint64_t *out)
 {
     return units_parse_size(text, out);
+}
+
+/* A count from the command line: digits only, for a count is not a size
+ * (--stall-timeout 1K would be 1024 seconds). */
+static bool parse_count(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (!*text || *end || errno || *text == '-' || *text == '+' || *text == ' ')
+        return false;
+    *out = n;
+    return true;
 }
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
@@ -197,8 +211,8 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
         }
         switch (opt) {
         case 'j':
-            if (!parse_size_option(optarg, &n) || n < 1 || n > 64)
-                return usage_error("--jobs: not a number from 1 to 64: %s", optarg);
+            if (!parse_count(optarg, &n) || n < 1 || n > ENGINE_MAX_WORKERS)
+                return usage_error("--jobs: not a number from 1 to " ENGINE_STR(ENGINE_MAX_WORKERS) ": %s", optarg);
             cli->config.workers = (unsigned)n;
             break;
         case 'c':
@@ -233,8 +247,9 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
         case OPT_TUS: cli->config.tus_endpoint = optarg; break;
         case OPT_AGAIN: cli->config.again = true; break;
         case OPT_STALL:
-            if (!parse_size_option(optarg, &n) || n < 1 || n > 3600)
-                return usage_error("--stall-timeout: not a number of seconds from 1 to 3600: %s", optarg);
+            if (!parse_count(optarg, &n) || n < 1 || n > ENGINE_MAX_STALL_SECONDS)
+                return usage_error("--stall-timeout: not a number of seconds from 1 to "
+                                   ENGINE_STR(ENGINE_MAX_STALL_SECONDS) ": %s", optarg);
             cli->config.stall_seconds = (long)n;
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_HELP;
@@ -403,7 +418,9 @@ int main(int argc, char **argv)
     /* Character type only: wide names on screen, while numbers keep their
      * C format (a decimal comma would break the JSON output). */
     setlocale(LC_CTYPE, "");
-    struct cli cli = { .config = { .workers = 4, .chunk_size = 128ULL << 20, .stall_seconds = 30 } };
+    struct cli cli = { .config = { .workers = ENGINE_DEFAULT_WORKERS,
+                                   .chunk_size = (uint64_t)ENGINE_DEFAULT_CHUNK_MIB << 20,
+                                   .stall_seconds = ENGINE_DEFAULT_STALL_SECONDS } };
     enum cli_command command = take_command(&argc, argv);
     if (command == CLI_HELP)
         return fputs(usage_text, stdout) == EOF ? EXIT_FAILED : EXIT_OK;

@@ -18,3 +18,8 @@ double clock_wall(void)
 {
     return seconds(CLOCK_REALTIME);
 }
+
+double clock_thread_cpu(void)
+{
+    return seconds(CLOCK_THREAD_CPUTIME_ID);
+}

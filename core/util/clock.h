@@ -8,5 +8,7 @@
 
 double clock_mono(void);
 double clock_wall(void);
+/* CPU seconds the calling thread has used, for frame costs. */
+double clock_thread_cpu(void);
 
 #endif

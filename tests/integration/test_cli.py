@@ -44,7 +44,7 @@ class CliTest(SandboxTest):
         events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
         for ev in events:
             self.assertRegex(ev["time"], ISO_TIME)
-            self.assertIn(ev["event"], ("queued", "created", "progress", "paused", "resumed", "retry", "verified",
+            self.assertIn(ev["event"], ("queued", "created", "progress", "paused", "resumed", "retry", "waiting", "verified",
                                         "done", "failed"))
             self.assertIn("file", ev)
         return events
@@ -455,7 +455,9 @@ class BadInput(CliTest):
 
     def test_usage_errors_exit_2(self):
         for args in (["--bogus", self.good], ["-j", "0", self.good], ["-c", "12X", self.good], [],
-                     ["--privacy", "everyone", self.good], ["resume", self.good], ["--jobs"]):
+                     ["--privacy", "everyone", self.good], ["resume", self.good], ["--jobs"],
+                     # A count is not a size: 1K seconds or 2K workers are typing slips.
+                     ["--stall-timeout", "1K", self.good], ["-j", "2K", self.good]):
             proc = self.vimeo_up(*args)
             self.assertEqual(proc.returncode, 2, (args, proc.stderr))
             self.assertTrue(proc.stderr.startswith("vimeo-up: "), proc.stderr)

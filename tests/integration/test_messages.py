@@ -12,7 +12,7 @@ from harness import TOKEN, VIMEO_UP, SandboxTest, make_file
 from test_cli import FakeApi
 
 
-class Messages(SandboxTest):
+class CliHelpers(SandboxTest):
     def run_json(self, *args, api=None, timeout=120):
         proc = subprocess.run([VIMEO_UP, "--json", "--api", api or self.sandbox.url, "--state",
                                os.path.join(self.tmp, "state"), *args], capture_output=True, text=True,
@@ -26,6 +26,8 @@ class Messages(SandboxTest):
         self.addCleanup(server.shutdown)
         return f"http://127.0.0.1:{server.server_address[1]}"
 
+
+class Messages(CliHelpers):
     def test_a_latin1_name_uploads_with_a_replacement_character(self):
         name = b"caf\xe9.mp4"
         path = os.path.join(os.fsencode(self.tmp), name)
@@ -93,6 +95,24 @@ class Messages(SandboxTest):
                          "each worker's share of 4 KiB/s is under 1 KiB/s on purpose")
 
 
+class UnsureCreates(CliHelpers):
+    def test_a_create_answered_with_nothing_is_tried_once_more_only(self):
+        posts = []
+
+        def answer(path):
+            if path.startswith("/me/videos"):
+                posts.append(path)
+                return 200, "application/json", b""  # the video may exist; the answer is lost
+            return 200, "application/json", b'{"upload_quota": {"space": {"free": null}}}'
+        path = make_file(self.tmp, "unsure.mp4", 1000)
+        proc, events = self.run_json(path, api=self.fake_api(answer))
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(len(posts), 2, "a create whose outcome is unknown is not repeated again and again")
+        self.assertTrue(any("a video may have been made" in e.get("error", "") for e in events if e["event"] == "retry"))
+        failed = [e for e in events if e["event"] == "failed"]
+        self.assertIn("look in your Vimeo library", failed[0]["error"])
+
+
 class RateLimitWait(SandboxTest):
     sandbox_args = ("--rate-limit", "3", "--rate-window", "3")
 
@@ -102,7 +122,7 @@ class RateLimitWait(SandboxTest):
                                os.path.join(self.tmp, "state"), *files], capture_output=True, text=True,
                               env=dict(os.environ, VIMEO_TOKEN=TOKEN), timeout=120)
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        waits = [line for line in proc.stdout.splitlines() if "rate limit" in line]
+        waits = [line for line in proc.stdout.splitlines() if "\"waiting\"" in line and "rate limit" in line]
         self.assertTrue(waits, proc.stdout[-2000:])
         self.assertIn("resets in", waits[0])
 

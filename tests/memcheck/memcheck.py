@@ -25,7 +25,7 @@ class Memcheck(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="vimeo-up-memcheck.")
         self.sandbox = Sandbox("--seed", "7", "--fault", "cut=300000,times=3,on=upload",
-                               "--fault", "error=503,rate=0.2,times=4", "--fault", "throttle=1,times=1,on=api",
+                               "--fault", "error=503,rate=0.2,times=4,on=upload", "--fault", "error=503,times=1,on=api,method=GET", "--fault", "throttle=1,times=1,on=api",
                                "--fault", "locked,times=1")
         self.addCleanup(self.sandbox.stop)
         self.state = os.path.join(self.tmp, "state")

@@ -237,6 +237,19 @@ static void create_answering_garbage_gives_up_after_the_retries(void **state)
     assert_non_null(strstr(job->error, "gave up after 12 retries: Vimeo API answered"));
 }
 
+static void create_lost_after_it_went_out_is_tried_once_more_only(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        answer(OP_CREATE, HTTP_RETRY, 0, "Vimeo API answered HTTP 200 with an empty body");
+        fake.script[OP_CREATE][i].maybe_done = true;
+    }
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_int_equal(fake.calls[OP_CREATE], MAX_UNSURE_CREATES); /* each may have made a video */
+    assert_non_null(strstr(job->error, "a video may have been made each time"));
+}
+
 /* A journal row with a link: the upload resumes where HEAD says. */
 static struct job *resume_with(uint64_t journal_acked)
 {
@@ -463,6 +476,7 @@ int main(void)
         T(happy_path_creates_sends_verifies_confirms),
         T(create_refused_fails_without_sending),
         T(create_answering_garbage_gives_up_after_the_retries),
+        T(create_lost_after_it_went_out_is_tried_once_more_only),
         T(locate_finds_the_server_ahead_and_sends_only_the_rest),
         T(locate_finds_the_server_behind_and_fails_saying_so),
         T(send_cut_waits_locates_and_goes_on),

@@ -45,7 +45,10 @@ static void create_replace_status_delete(void **state)
     vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, &r);
     assert_int_equal(r.outcome, HTTP_GONE);
 
-    meta.name = "bad \xff utf-8";
+    meta.name = "latin-1 caf\xe9"; /* a title from a file name: U+FFFD, not a refusal */
+    vimeo_create(&api, 10, &meta, &up, &r);
+    assert_int_equal(r.outcome, HTTP_OK);
+    meta.description = "bad \xff utf-8"; /* what the user typed is sent as typed, or not at all */
     vimeo_create(&api, 10, &meta, &up, &r);
     assert_int_equal(r.outcome, HTTP_FATAL);
     assert_non_null(strstr(r.error, "UTF-8"));
