@@ -2,12 +2,16 @@
 a wrong idea of it (issue 11). Each test names its source for Vimeo's
 behaviour; the facts are gathered in VIMEO-API.md ("Corrections")."""
 import json
+import os
 import re
 import socket
+import ssl
 import subprocess
 import time
+import unittest
+import urllib.error
 
-from harness import SANDBOX, SandboxTest, http_request, tus_headers
+from harness import SANDBOX, SandboxTest, TlsSandbox, http_request, https_request, tus_headers
 
 PATCH_TYPE = "application/offset+octet-stream"
 TUS = {"approach": "tus"}
@@ -376,3 +380,49 @@ class Options(SandboxTest):
         for word in ("--scopes", "--hash-uris", "--quota-videos", "upload_status=", "create=", "quota=",
                      "/_sandbox/calls"):
             self.assertIn(word, out)
+
+
+class Tls(unittest.TestCase):
+    # Vimeo is HTTPS only, API and upload hosts alike: --tls serves both with a
+    # certificate for 127.0.0.1 and localhost from a CA made at start.
+    def setUp(self):
+        self.sandbox = TlsSandbox()
+
+    def tearDown(self):
+        self.sandbox.stop()
+        self.assertFalse(os.path.exists(self.sandbox.ca_file), "the temporary directory goes with the sandbox")
+
+    def test_api_and_upload_link_over_https(self):
+        status, _, data = self.sandbox.api("POST", "/me/videos", {"upload": dict(TUS, size=3)})
+        self.assertEqual(status, 200, data)
+        link = json.loads(data)["upload"]["upload_link"]
+        self.assertTrue(link.startswith(self.sandbox.url + "/files/"), link)
+        self.assertTrue(link.startswith("https://"), link)
+        status, _, _ = https_request("PATCH", link, self.sandbox.ca_file,
+                                     tus_headers(Upload_Offset=0, Content_Type=PATCH_TYPE), b"abc")
+        self.assertEqual(status, 204)
+        self.assertTrue(self.sandbox.uploads()[0]["complete"])
+
+    def test_certificate_names_localhost_too(self):
+        url = self.sandbox.url.replace("127.0.0.1", "localhost")
+        status, _, _ = https_request("GET", url + "/_sandbox/uploads", self.sandbox.ca_file)
+        self.assertEqual(status, 200)
+
+    def test_a_client_without_the_ca_refuses_it(self):
+        for ca_file in (None, other_ca_file(self)):
+            with self.assertRaises(urllib.error.URLError) as caught:
+                https_request("GET", self.sandbox.url + "/_sandbox/uploads", ca_file)
+            self.assertIsInstance(caught.exception.reason, ssl.SSLCertVerificationError)
+
+    def test_curl_verifies_against_the_ca_file(self):
+        proc = subprocess.run(["curl", "-sS", "--cacert", self.sandbox.ca_file, "-o", "/dev/null", "-w", "%{http_code}",
+                               "-H", f"Authorization: bearer {self.sandbox.token}", self.sandbox.url + "/me"],
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual((proc.returncode, proc.stdout), (0, "200"), proc.stderr)
+
+
+def other_ca_file(test):
+    """The CA of a second sandbox: a certificate from another CA is refused."""
+    other = TlsSandbox()
+    test.addCleanup(other.stop)
+    return other.ca_file

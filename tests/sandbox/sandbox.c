@@ -28,6 +28,7 @@
 #include "faults.h"
 #include "sbjson.h"
 #include "store.h"
+#include "tlscert.h"
 
 #define TUS_VERSION "1.0.0"
 /* API and control bodies are small; anything larger is refused, not buffered. */
@@ -39,7 +40,7 @@ static struct {
     uint64_t max_size;
     uint64_t rate_limit, rate_window; /* API calls per window of seconds */
     bool verbose;
-    char upload_base[256]; /* http://HOST:PORT, the prefix of every upload link */
+    char upload_base[256]; /* http[s]://HOST:PORT, the prefix of every upload link */
     enum { HASH_NONE, HASH_UNLISTED, HASH_ALL } hash_uris;
     char scopes[256];       /* the token's scopes, space-separated */
     uint64_t quota_videos;  /* videos allowed (4102 beyond it); 0: no limit */
@@ -1353,6 +1354,9 @@ static void usage(FILE *out)
           "  --quota-videos N    videos the account may hold; more creates get 4102 (default: no limit)\n"
           "  --scopes \"S ...\"    the token's scopes (default: \"public private create edit delete interact\n"
           "                      upload video_files\"); without upload, creates get 403; without delete, DELETE\n"
+          "  --tls               serve HTTPS (API and upload links) with a certificate for 127.0.0.1 and\n"
+          "                      localhost from a CA made at start, written to DIR/ca.pem (or the temporary\n"
+          "                      directory's), whose path is the second line on stdout\n"
           "  --hash-uris[=WHICH] video URIs /videos/ID:HASH for all videos, or with =unlisted for unlisted ones\n"
           "  --max-size BYTES    Tus-Max-Size for creation (default 1 TiB)\n"
           "  --rate-limit N      API calls allowed per window; more get 429 (default 600)\n"
@@ -1368,7 +1372,8 @@ static void usage(FILE *out)
           "  drawn per create: upload_status=error|in_progress transcode_status=error|in_progress\n"
           "  create=no-link|not-tus|empty|error|timeout quota=4101|4102|3428\n"
           "Control: GET /_sandbox/uploads, GET /_sandbox/calls; GET, POST (body: SPEC), DELETE /_sandbox/faults\n"
-          "The first line on stdout is: listening on http://ADDR:PORT\n",
+          "The first line on stdout is: listening on http://ADDR:PORT (https with --tls);\n"
+          "with --tls the second is: CA certificate: PATH\n",
           out);
 }
 
@@ -1386,7 +1391,7 @@ int main(int argc, char **argv)
 {
     enum { OPT_PORT = 256, OPT_LISTEN, OPT_UPLOAD_HOST, OPT_DIR, OPT_SINK, OPT_TOKEN, OPT_QUOTA, OPT_MAX_SIZE,
            OPT_FAULT, OPT_SEED, OPT_VERBOSE, OPT_RATE_LIMIT, OPT_RATE_WINDOW, OPT_QUOTA_VIDEOS, OPT_SCOPES,
-           OPT_HASH_URIS };
+           OPT_HASH_URIS, OPT_TLS };
     static const struct option options[] = {
         { "port", required_argument, NULL, OPT_PORT },       { "listen", required_argument, NULL, OPT_LISTEN },
         { "upload-host", required_argument, NULL, OPT_UPLOAD_HOST },
@@ -1398,11 +1403,12 @@ int main(int argc, char **argv)
         { "rate-window", required_argument, NULL, OPT_RATE_WINDOW },
         { "quota-videos", required_argument, NULL, OPT_QUOTA_VIDEOS },
         { "scopes", required_argument, NULL, OPT_SCOPES }, { "hash-uris", optional_argument, NULL, OPT_HASH_URIS },
+        { "tls", no_argument, NULL, OPT_TLS },
         { "help", no_argument, NULL, 'h' },                  { NULL, 0, NULL, 0 },
     };
     uint64_t port = 0, seed = 1;
     const char *listen_addr = "127.0.0.1", *upload_host = NULL, *dir = NULL;
-    bool sink = false;
+    bool sink = false, tls = false;
     char err[200];
     config.token = getenv("VIMEO_SANDBOX_TOKEN");
     if (!config.token || !*config.token)
@@ -1467,6 +1473,7 @@ int main(int argc, char **argv)
             else
                 return fprintf(stderr, "vimeo-sandbox: --hash-uris: all or unlisted, not %s\n", optarg), 2;
             break;
+        case OPT_TLS: tls = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -1478,11 +1485,20 @@ int main(int argc, char **argv)
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     if (inet_pton(AF_INET, listen_addr, &addr.sin_addr) != 1)
         return fprintf(stderr, "vimeo-sandbox: --listen: not an IPv4 address: %s\n", listen_addr), 2;
-    if (!sink && !dir) {
+    if ((!sink || tls) && !dir) {
         snprintf(temp_dir, sizeof temp_dir, "%s/vimeo-sandbox.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
         if (!mkdtemp(temp_dir))
             return fprintf(stderr, "vimeo-sandbox: cannot make a temporary directory: %s\n", strerror(errno)), 1;
         dir = temp_dir;
+    }
+    /* Vimeo is HTTPS only (api.vimeo.com and the *.tus.vimeo.com upload
+     * hosts); --tls lets a client be tested against that, CA file and all. */
+    struct tlscert cert = { 0 };
+    if (tls && !tlscert_make(dir, &cert, err, sizeof err)) {
+        fprintf(stderr, "vimeo-sandbox: --tls: %s\n", err);
+        if (temp_dir[0])
+            nftw(temp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+        return 1;
     }
     if (!store_open(sink ? NULL : dir))
         return fprintf(stderr, "vimeo-sandbox: out of memory\n"), 1;
@@ -1508,14 +1524,23 @@ int main(int argc, char **argv)
         return 1;
     }
     unsigned bound = ntohs(addr.sin_port);
-    snprintf(config.upload_base, sizeof config.upload_base, "http://%s:%u", upload_host ? upload_host : listen_addr,
-             bound);
+    const char *scheme = tls ? "https" : "http";
+    snprintf(config.upload_base, sizeof config.upload_base, "%s://%s:%u", scheme,
+             upload_host ? upload_host : listen_addr, bound);
 
     /* A large read buffer per connection lets a PATCH body arrive in big
      * pieces: fewer system calls and hash updates per byte. */
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                     MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+    /* Without --tls the key options are MHD_OPTION_ARRAY with nothing in it. */
+    struct MHD_OptionItem tls_options[] = {
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, cert.key_pem },
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, cert.cert_pem },
+        { MHD_OPTION_END, 0, NULL },
+    };
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, listener,
+        flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_ARRAY, tls ? tls_options : tls_options + 2,
+        MHD_OPTION_LISTEN_SOCKET, listener,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(4 << 20), MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
         (size_t)(256 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 300u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
@@ -1523,15 +1548,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "vimeo-sandbox: cannot start the HTTP server\n");
         close(listener);
         store_close();
+        tlscert_free(&cert);
         return 1;
     }
-    printf("listening on http://%s:%u\n", listen_addr, bound);
+    printf("listening on %s://%s:%u\n", scheme, listen_addr, bound);
+    if (tls)
+        printf("CA certificate: %s\n", cert.ca_path);
     fflush(stdout);
 
     int sig;
     sigwait(&stop_signals, &sig);
     atomic_store(&stopping, true);
     MHD_stop_daemon(d);
+    tlscert_free(&cert);
     store_close();
     if (temp_dir[0])
         nftw(temp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
