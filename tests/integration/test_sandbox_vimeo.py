@@ -89,6 +89,21 @@ class HashedAll(VimeoCase):
         self.assertEqual(status, 200)
 
 
+class HashedButAnsweredBare(VimeoCase):
+    # Whether the create answer carries the :hash is not published
+    # (VIMEO-API.md, Corrections), so the sandbox can answer either way.
+    sandbox_args = ("--hash-uris",)
+
+    def test_bare_uri_in_the_create_answer_only(self):
+        self.sandbox.fault("create=bare-uri,times=1")
+        video = self.create()
+        self.assertRegex(video["uri"], r"^/videos/\d+$")
+        hashed = self.get(video["uri"])["uri"]
+        self.assertRegex(hashed, "^" + re.escape(video["uri"]) + r":[0-9a-f]{10}$")
+        self.assertEqual(self.sandbox.uploads()[0]["video"], hashed)
+        self.assertRegex(self.create()["uri"], r":[0-9a-f]{10}$")
+
+
 class Password(VimeoCase):
     # A top-level "password", required when privacy.view is password
     # (OpenAPI 2019 and 2020 POST /me/videos bodies); not privacy.password.
@@ -164,6 +179,12 @@ class ErrorJson(VimeoCase):
         param = err["invalid_parameters"][0]
         self.assertEqual(set(param), {"field", "error", "developer_message", "error_code"})
         self.assertEqual((param["field"], param["error_code"]), ("upload.approach", 2230))
+
+    def test_throttle_fault_on_the_api_answers_error_json(self):
+        self.sandbox.fault("throttle=7,on=api,times=1")
+        status, h, data = self.sandbox.api("GET", "/me")
+        self.assert_vimeo_error(status, h, data, 429, 9000)
+        self.assertEqual(h["retry-after"], "7")
 
     def test_other_errors_have_the_same_shape(self):
         status, h, data = self.sandbox.api("GET", "/videos/1")

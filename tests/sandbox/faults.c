@@ -25,7 +25,7 @@ static const struct {
 };
 
 /* The words a create fault takes, in the order of enum faults_create. */
-static const char *const create_modes[] = { "", "no-link", "not-tus", "empty", "error", "timeout" };
+static const char *const create_modes[] = { "", "no-link", "not-tus", "empty", "error", "timeout", "bare-uri" };
 
 struct fault {
     enum fault_kind kind;
@@ -163,7 +163,7 @@ static bool parse_spec(const char *spec, struct fault *f, char *err, size_t errl
             if (!strcmp(val, create_modes[m]))
                 break;
         if (m == sizeof create_modes / sizeof create_modes[0])
-            return snprintf(err, errlen, "create must be no-link, not-tus, empty, error or timeout: %s", val), false;
+            return snprintf(err, errlen, "create must be no-link, not-tus, empty, error, timeout or bare-uri: %s", val), false;
         f->value = m;
     }
 

@@ -28,6 +28,8 @@
  *                    the video is made but the answer is unusable: no
  *                    upload_link, approach "post", an empty 200 body, a 500
  *                    error, or an answer only after SECS (default 60)
+ *   create=bare-uri  the answer gives /videos/{id} for a hashed video
+ *                    (with --hash-uris), which GET shows with its :hash
  *   quota=4101|4102|3428   refuse the create with that quota error
  *
  * rate (default 1) is the seeded fraction of eligible requests the fault hits;
@@ -79,7 +81,7 @@ bool faults_expires(const char *upload_id, uint64_t offset, int *code);
 int faults_quota(void);
 
 enum faults_create_mode { FAULTS_CREATE_OK, FAULTS_CREATE_NO_LINK, FAULTS_CREATE_NOT_TUS, FAULTS_CREATE_EMPTY,
-                          FAULTS_CREATE_ERROR, FAULTS_CREATE_TIMEOUT };
+                          FAULTS_CREATE_ERROR, FAULTS_CREATE_TIMEOUT, FAULTS_CREATE_BARE_URI };
 /* What a create that passed its checks is to suffer, and what its video's
  * statuses do once its bytes are in (delay negative: in_progress forever). */
 struct faults_create_plan {
