@@ -255,6 +255,15 @@ class Scopes(VimeoCase):
         self.assertIn("delete", scope)
 
 
+class ByteQuota(VimeoCase):
+    sandbox_args = ("--quota", "1000")
+
+    def test_a_byte_quota_says_video_size(self):
+        self.create(size=300)
+        space = self.get("/me")["upload_quota"]["space"]
+        self.assertEqual((space["unit"], space["free"], space["max"], space["used"]), ("video_size", 700, 1000, 300))
+
+
 class NoUploadScope(VimeoCase):
     sandbox_args = ("--scopes", "public private")
 
@@ -345,6 +354,13 @@ class QuotaCount(VimeoCase):
         status, h, data = self.sandbox.api("POST", "/me/videos", {"upload": dict(TUS, size=1)})
         self.assert_vimeo_error(status, h, data, 403, 4102)
         self.assertEqual(len(self.sandbox.uploads()), 1)
+
+    def test_a_count_quota_shows_videos_not_bytes(self):
+        # upload_quota.space.unit video_count: free is a number of videos
+        # (vimeo-dot-net PR 192).
+        self.create(size=5000)
+        space = self.get("/me?fields=upload_quota")["upload_quota"]["space"]
+        self.assertEqual((space["unit"], space["free"], space["max"], space["used"]), ("video_count", 0, 1, 1))
 
     def test_quota_faults(self):
         for code in (3428, 4101, 4102):

@@ -1038,26 +1038,31 @@ static enum MHD_Result vimeo_tags(struct MHD_Connection *c, struct request *r)
     return reply_json(c, r, 200, &out, "application/vnd.vimeo.tag+json");
 }
 
-static void quota_json(struct sbjson_buf *b, const char *key, uint64_t used)
+/* One upload_quota block. Its unit is video_size (bytes) or, on accounts
+ * whose quota counts videos, video_count: then free is a number of videos
+ * (captured answers and users' reports in vimeo-dot-net PR 192). The
+ * sandbox counts videos when only --quota-videos is given. */
+static void quota_json(struct sbjson_buf *b, const char *key)
 {
+    bool by_count = config.quota_videos && !config.quota;
+    uint64_t max = by_count ? config.quota_videos : config.quota;
+    uint64_t used = by_count ? (uint64_t)store_videos_live() : store_bytes_used();
     sbjson_printf(b, "\"%s\":{", key);
-    if (config.quota)
-        sbjson_printf(b, "\"free\":%" PRIu64 ",\"max\":%" PRIu64, used < config.quota ? config.quota - used : 0,
-                      config.quota);
+    if (max)
+        sbjson_printf(b, "\"free\":%" PRIu64 ",\"max\":%" PRIu64, used < max ? max - used : 0, max);
     else
         sbjson_raw(b, "\"free\":null,\"max\":null");
-    sbjson_printf(b, ",\"used\":%" PRIu64, used);
+    sbjson_printf(b, ",\"used\":%" PRIu64 ",\"unit\":\"%s\"", used, by_count ? "video_count" : "video_size");
 }
 
 static void user_json(struct sbjson_buf *b)
 {
-    uint64_t used = store_bytes_used();
     sbjson_raw(b, "{\"uri\":\"" USER_URI "\",\"name\":\"Sandbox User\",\"upload_quota\":{");
-    quota_json(b, "space", used);
+    quota_json(b, "space");
     sbjson_raw(b, ",\"showing\":\"periodic\"},");
-    quota_json(b, "periodic", used);
+    quota_json(b, "periodic");
     sbjson_raw(b, ",\"reset_date\":null},");
-    quota_json(b, "lifetime", used);
+    quota_json(b, "lifetime");
     sbjson_raw(b, "}}}");
 }
 
