@@ -171,3 +171,40 @@ class SandboxTest(unittest.TestCase):
         status, hdrs, _ = self.sandbox.request("POST", "/files", h)
         self.assertEqual(status, 201)
         return hdrs["location"]
+
+
+class TlsSandbox(Sandbox):
+    """A vimeo-sandbox serving HTTPS (--tls); ca_file is the CA it made."""
+
+    def __init__(self, *args, token=TOKEN):
+        self.stderr = tempfile.TemporaryFile()
+        env = dict(os.environ, VIMEO_SANDBOX_TOKEN=token)
+        self.proc = subprocess.Popen([SANDBOX, "--port", "0", "--tls", *args], stdout=subprocess.PIPE,
+                                     stderr=self.stderr, env=env, text=True)
+        line, ca_line = self.proc.stdout.readline(), self.proc.stdout.readline()
+        if not line.startswith("listening on https://") or not ca_line.startswith("CA certificate: "):
+            self.proc.kill()
+            raise RuntimeError(f"sandbox did not start: {line!r} {ca_line!r} {self.log()}")
+        self.url = line.split()[2]
+        self.host_port = self.url[len("https://"):]
+        self.ca_file = ca_line.split(": ", 1)[1].strip()
+        self.token = token
+
+    def request(self, method, path, headers=None, body=None, timeout=30):
+        return https_request(method, self.url + path, self.ca_file, headers, body, timeout)
+
+
+def https_request(method, url, ca_file, headers=None, body=None, timeout=30):
+    """http_request over TLS, trusting only ca_file (None: the system's CAs).
+    A certificate refused raises urllib.error.URLError whose reason is the
+    ssl error."""
+    import ssl
+    import urllib.error
+    import urllib.request
+    context = ssl.create_default_context(cafile=ca_file)
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum fault_kind { CUT, ERROR, THROTTLE, STALL, LOCKED, EXPIRE, BANDWIDTH, LATENCY, CONFLICT };
+enum fault_kind {
+    CUT, ERROR, THROTTLE, STALL, LOCKED, EXPIRE, BANDWIDTH, LATENCY, CONFLICT,
+    UPLOAD_STATUS, TRANSCODE_STATUS, CREATE, QUOTA,
+};
 
 static const struct {
     const char *name;
@@ -17,12 +20,18 @@ static const struct {
     [LOCKED] = { "locked", false },    [EXPIRE] = { "expire", true },
     [BANDWIDTH] = { "bandwidth", true }, [LATENCY] = { "latency", true },
     [CONFLICT] = { "conflict", false },
+    [UPLOAD_STATUS] = { "upload_status", true }, [TRANSCODE_STATUS] = { "transcode_status", true },
+    [CREATE] = { "create", true },     [QUOTA] = { "quota", true },
 };
+
+/* The words a create fault takes, in the order of enum faults_create. */
+static const char *const create_modes[] = { "", "no-link", "not-tus", "empty", "error", "timeout", "bare-uri" };
 
 struct fault {
     enum fault_kind kind;
     uint64_t value;
-    char target[64]; /* expire: an upload id, or "*" */
+    char target[64]; /* expire: an upload id, or "*"; status and create: the word */
+    double seconds;  /* for=SECS; negative when not given */
     uint64_t after;
     int code;
     double rate;
@@ -95,9 +104,14 @@ static bool parse_option(struct fault *f, const char *key, const char *val, char
             return snprintf(err, errlen, "method too long: %s", val), false;
         strcpy(f->method, val);
     } else if (!strcmp(key, "code")) {
-        if (!parse_u64(val, &n) || (n != 404 && n != 410))
-            return snprintf(err, errlen, "code must be 404 or 410: %s", val), false;
+        if (!parse_u64(val, &n) || (n != 404 && n != 410 && n != 403))
+            return snprintf(err, errlen, "code must be 404, 410 or 403: %s", val), false;
         f->code = (int)n;
+    } else if (!strcmp(key, "for")) {
+        char *end;
+        f->seconds = strtod(val, &end);
+        if (*end || !*val || !(f->seconds >= 0 && f->seconds < 1e6))
+            return snprintf(err, errlen, "for must be a number of seconds: %s", val), false;
     } else if (!strcmp(key, "after")) {
         if (!parse_u64(val, &f->after))
             return snprintf(err, errlen, "after must be a byte count: %s", val), false;
@@ -114,7 +128,7 @@ static bool parse_spec(const char *spec, struct fault *f, char *err, size_t errl
         return snprintf(err, errlen, "fault spec too long"), false;
     strcpy(copy, spec);
     copy[strcspn(copy, "\r\n")] = '\0';
-    *f = (struct fault){ .rate = 1, .times = -1, .code = 404 };
+    *f = (struct fault){ .rate = 1, .times = -1, .code = 404, .seconds = -1 };
     snprintf(f->spec, sizeof f->spec, "%s", copy);
 
     char *save, *item = strtok_r(copy, ",", &save);
@@ -132,13 +146,26 @@ static bool parse_spec(const char *spec, struct fault *f, char *err, size_t errl
     f->kind = (enum fault_kind)k;
     if (kinds[k].needs_value && !val)
         return snprintf(err, errlen, "fault %s needs a value", item), false;
-    if (f->kind == EXPIRE) {
+    if (f->kind == EXPIRE || f->kind == UPLOAD_STATUS || f->kind == TRANSCODE_STATUS || f->kind == CREATE) {
         snprintf(f->target, sizeof f->target, "%s", val);
     } else if (val && !parse_u64(val, &f->value)) {
         return snprintf(err, errlen, "fault %s: not a number: %s", item, val), false;
     }
     if (f->kind == ERROR && f->value != 500 && f->value != 502 && f->value != 503)
         return snprintf(err, errlen, "error must be 500, 502 or 503"), false;
+    if ((f->kind == UPLOAD_STATUS || f->kind == TRANSCODE_STATUS) && strcmp(val, "error") && strcmp(val, "in_progress"))
+        return snprintf(err, errlen, "%s must be error or in_progress: %s", item, val), false;
+    if (f->kind == QUOTA && f->value != 4101 && f->value != 4102 && f->value != 3428)
+        return snprintf(err, errlen, "quota must be 4101, 4102 or 3428"), false;
+    if (f->kind == CREATE) {
+        size_t m;
+        for (m = 1; m < sizeof create_modes / sizeof create_modes[0]; m++)
+            if (!strcmp(val, create_modes[m]))
+                break;
+        if (m == sizeof create_modes / sizeof create_modes[0])
+            return snprintf(err, errlen, "create must be no-link, not-tus, empty, error, timeout or bare-uri: %s", val), false;
+        f->value = m;
+    }
 
     while ((item = strtok_r(NULL, ",", &save))) {
         val = strchr(item, '=');
@@ -189,7 +216,9 @@ static bool fires(struct fault *f, enum faults_scope scope, const char *method)
 static bool in_phase(enum fault_kind kind, enum faults_phase phase)
 {
     bool at_patch = kind == CUT || kind == STALL || kind == LOCKED || kind == BANDWIDTH || kind == CONFLICT;
-    return kind != EXPIRE && at_patch == (phase == FAULTS_AT_PATCH);
+    bool elsewhere = kind == EXPIRE || kind == UPLOAD_STATUS || kind == TRANSCODE_STATUS || kind == CREATE ||
+                     kind == QUOTA;
+    return !elsewhere && at_patch == (phase == FAULTS_AT_PATCH);
 }
 
 void faults_plan(enum faults_scope scope, const char *method, enum faults_phase phase, struct faults_plan *out)
@@ -215,7 +244,45 @@ void faults_plan(enum faults_scope scope, const char *method, enum faults_phase 
         case STALL: out->stall_seconds = (unsigned)f->value; break;
         case BANDWIDTH: out->bandwidth = f->value; break;
         case LATENCY: out->latency_ms = (unsigned)f->value; break;
-        case LOCKED: case EXPIRE: case CONFLICT: break;
+        default: break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+int faults_quota(void)
+{
+    int code = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < count && !code; i++)
+        if (table[i].kind == QUOTA && fires(&table[i], FAULTS_ON_API, "POST"))
+            code = (int)table[i].value;
+    pthread_mutex_unlock(&lock);
+    return code;
+}
+
+void faults_create(struct faults_create_plan *out)
+{
+    *out = (struct faults_create_plan){ .upload_delay = 0, .transcode_delay = 0 };
+    bool upload_set = false, transcode_set = false;
+    pthread_mutex_lock(&lock);
+    /* One fault of each kind per video: the first that fires. */
+    for (size_t i = 0; i < count; i++) {
+        struct fault *f = &table[i];
+        bool *set = f->kind == UPLOAD_STATUS ? &upload_set : &transcode_set;
+        if (f->kind == CREATE && !out->mode && fires(f, FAULTS_ON_API, "POST")) {
+            out->mode = (enum faults_create_mode)f->value;
+            out->seconds = f->seconds < 0 ? 60 : f->seconds;
+        } else if ((f->kind == UPLOAD_STATUS || f->kind == TRANSCODE_STATUS) && !*set &&
+                   fires(f, FAULTS_ON_API, "POST")) {
+            *set = true;
+            bool error = !strcmp(f->target, "error");
+            /* in_progress without for= never ends; error without for= is at once. */
+            double delay = f->seconds < 0 ? (error ? 0 : -1) : f->seconds;
+            if (f->kind == UPLOAD_STATUS)
+                out->upload_error = error, out->upload_delay = delay;
+            else
+                out->transcode_error = error, out->transcode_delay = delay;
         }
     }
     pthread_mutex_unlock(&lock);

@@ -13,9 +13,24 @@
  *   locked           answer 423 Locked to a PATCH
  *   conflict         answer 409 (offset mismatch) to a PATCH, as after a lost answer
  *   expire=ID|*      the upload ID (or, with *, every upload whose offset has
- *                    reached after=BYTES) answers code=404 (default) or 410 from then on
+ *                    reached after=BYTES) answers code=404 (default), 410 or 403
+ *                    from then on
  *   bandwidth=BPS    cap each connection at BPS bytes per second of PATCH body
  *   latency=MS       delay each request by MS milliseconds
+ *
+ * Drawn once per POST /me/videos, for the video it makes:
+ *   upload_status=error|in_progress[,for=SECS]
+ *                    once all bytes are in, upload.status stays in_progress
+ *                    for SECS (without for: forever), or turns error (after SECS)
+ *   transcode_status=error|in_progress[,for=SECS]
+ *                    the same for transcode.status, counted from upload complete
+ *   create=no-link|not-tus|empty|error|timeout[,for=SECS]
+ *                    the video is made but the answer is unusable: no
+ *                    upload_link, approach "post", an empty 200 body, a 500
+ *                    error, or an answer only after SECS (default 60)
+ *   create=bare-uri  the answer gives /videos/{id} for a hashed video
+ *                    (with --hash-uris), which GET shows with its :hash
+ *   quota=4101|4102|3428   refuse the create with that quota error
  *
  * rate (default 1) is the seeded fraction of eligible requests the fault hits;
  * times (default unlimited) is how often it may hit in all; on narrows it to
@@ -59,8 +74,23 @@ void faults_clear(void);
 enum faults_phase { FAULTS_AT_START, FAULTS_AT_PATCH };
 void faults_plan(enum faults_scope scope, const char *method, enum faults_phase phase, struct faults_plan *out);
 
-/* Does an expire fault claim this upload now? Sets *code (404 or 410). */
+/* Does an expire fault claim this upload now? Sets *code (404, 410 or 403). */
 bool faults_expires(const char *upload_id, uint64_t offset, int *code);
+
+/* A quota fault for this create: its error code, or 0. */
+int faults_quota(void);
+
+enum faults_create_mode { FAULTS_CREATE_OK, FAULTS_CREATE_NO_LINK, FAULTS_CREATE_NOT_TUS, FAULTS_CREATE_EMPTY,
+                          FAULTS_CREATE_ERROR, FAULTS_CREATE_TIMEOUT, FAULTS_CREATE_BARE_URI };
+/* What a create that passed its checks is to suffer, and what its video's
+ * statuses do once its bytes are in (delay negative: in_progress forever). */
+struct faults_create_plan {
+    enum faults_create_mode mode;
+    double seconds;
+    bool upload_error, transcode_error;
+    double upload_delay, transcode_delay;
+};
+void faults_create(struct faults_create_plan *out);
 
 /* The table as JSON, for GET /_sandbox/faults. */
 void faults_json(struct sbjson_buf *out);

@@ -139,7 +139,7 @@ static bool parse_object(struct cursor *c, const char *want, int depth)
     }
 }
 
-static bool parse_array(struct cursor *c, int depth)
+static bool parse_array(struct cursor *c, const char *want, int depth)
 {
     c->p++; /* '[' */
     skip_space(c);
@@ -147,8 +147,10 @@ static bool parse_array(struct cursor *c, int depth)
         c->p++;
         return true;
     }
-    for (;;) {
-        if (!parse_value(c, NULL, depth + 1))
+    for (size_t i = 0;; i++) {
+        char index[24];
+        snprintf(index, sizeof index, "%zu", i);
+        if (!parse_value(c, match_segment(want, index, strlen(index)), depth + 1))
             return false;
         skip_space(c);
         if (c->p < c->end && *c->p == ',') {
@@ -175,7 +177,7 @@ static bool parse_value(struct cursor *c, const char *want, int depth)
     bool ok;
     switch (*c->p) {
     case '{': type = SBJSON_OBJECT; ok = parse_object(c, want && *want ? want : NULL, depth); break;
-    case '[': type = SBJSON_ARRAY; ok = parse_array(c, depth); break;
+    case '[': type = SBJSON_ARRAY; ok = parse_array(c, want && *want ? want : NULL, depth); break;
     case '"': type = SBJSON_STRING; ok = parse_string(c); break;
     case 't': type = SBJSON_BOOL; ok = parse_literal(c, "true"); break;
     case 'f': type = SBJSON_BOOL; ok = parse_literal(c, "false"); break;

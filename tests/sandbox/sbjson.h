@@ -27,7 +27,8 @@ struct sbjson_value {
 /* Validate doc as one JSON value (RFC 8259). Returns false on any syntax error. */
 bool sbjson_valid(const char *doc, size_t len);
 
-/* Find path (dot-separated object keys; "" is the root) in a valid document.
+/* Find path (dot-separated object keys or array indexes, "tags.0.name"; ""
+ * is the root) in a valid document.
  * Returns false when the document is invalid or the path is absent. */
 bool sbjson_find(const char *doc, size_t len, const char *path, struct sbjson_value *out);
 

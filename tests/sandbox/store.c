@@ -23,6 +23,7 @@ struct store_upload {
     bool busy, deleted;
     int expired_code;
     long long created;
+    struct timespec completed; /* when the last byte arrived (monotonic) */
     unsigned long requests[STORE_METHODS];
     unsigned long authorized;
 };
@@ -94,6 +95,8 @@ struct store_upload *store_upload_create(uint64_t length, const char *name, cons
     u->video = video;
     u->created = (long long)time(NULL);
     u->fd = -1;
+    if (length == 0)
+        clock_gettime(CLOCK_MONOTONIC, &u->completed);
     snprintf(u->name, sizeof u->name, "%s", name ? name : "");
     snprintf(u->metadata, sizeof u->metadata, "%s", metadata ? metadata : "");
     u->sha = EVP_MD_CTX_new();
@@ -214,26 +217,40 @@ long long store_upload_append(struct store_upload *u, const void *data, size_t n
     EVP_DigestUpdate(u->sha, data, n);
     u->offset += n;
     u->received += n;
+    if (n && u->offset == u->length)
+        clock_gettime(CLOCK_MONOTONIC, &u->completed);
     pthread_mutex_unlock(&u->lock);
     return (long long)n;
 }
 
-uint64_t store_video_create(const char *name, const char *description, const char *privacy, uint64_t size)
+double store_upload_complete_for(struct store_upload *u)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&u->lock);
+    bool done = u->offset == u->length;
+    struct timespec t = u->completed;
+    pthread_mutex_unlock(&u->lock);
+    if (!done)
+        return -1;
+    return (double)(now.tv_sec - t.tv_sec) + (double)(now.tv_nsec - t.tv_nsec) / 1e9;
+}
+
+uint64_t store_video_create(const struct store_video_info *info)
 {
     pthread_mutex_lock(&lock);
     if (video_count == video_cap)
         videos = grow(videos, &video_cap, sizeof *videos);
     struct video *v = &videos[video_count];
-    memset(v, 0, sizeof *v);
+    v->info = *info;
     v->info.number = VIDEO_BASE + video_count++;
-    snprintf(v->info.name, sizeof v->info.name, "%s", name);
-    snprintf(v->info.description, sizeof v->info.description, "%s", description);
-    snprintf(v->info.privacy, sizeof v->info.privacy, "%s", privacy);
-    v->info.size = size;
-    uint64_t number = v->info.number;
+    v->info.upload = NULL;
+    v->info.versions = 0;
+    v->info.deleted = false;
+    uint64_t number = v->info.number, size = info->size;
     pthread_mutex_unlock(&lock);
     /* Outside the lock: creating an upload takes it too. */
-    struct store_upload *u = size ? store_upload_create(size, name, NULL, number) : NULL;
+    struct store_upload *u = size ? store_upload_create(size, info->name, NULL, number) : NULL;
     pthread_mutex_lock(&lock);
     videos[number - VIDEO_BASE].info.upload = u;
     pthread_mutex_unlock(&lock);
@@ -258,18 +275,59 @@ bool store_video_get(uint64_t number, struct store_video_info *out)
     return ok;
 }
 
-bool store_video_replace(uint64_t number, uint64_t size, const char *name)
+uint64_t store_video_replace(uint64_t number, uint64_t size, const char *name)
 {
     struct store_video_info info;
     if (!store_video_get(number, &info))
-        return false;
+        return 0;
     struct store_upload *u = store_upload_create(size, name, NULL, number);
     pthread_mutex_lock(&lock);
     struct video *v = video_at(number);
     v->info.upload = u;
     v->info.size = size;
+    uint64_t version = ++v->info.versions;
     pthread_mutex_unlock(&lock);
-    return true;
+    return version;
+}
+
+size_t store_video_list(uint64_t *out, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = video_count; i-- > 0;)
+        if (!videos[i].info.deleted) {
+            if (n < cap)
+                out[n] = videos[i].info.number;
+            n++;
+        }
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+bool store_video_tags(uint64_t number, const char *tags, bool add)
+{
+    pthread_mutex_lock(&lock);
+    struct video *v = video_at(number);
+    bool ok = v && !v->info.deleted;
+    if (ok) {
+        char *have = v->info.tags;
+        size_t len = add ? strlen(have) : 0;
+        ok = len + strlen(tags) < sizeof v->info.tags;
+        if (ok)
+            strcpy(have + len, tags);
+    }
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+size_t store_videos_live(void)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < video_count; i++)
+        n += !videos[i].info.deleted;
+    pthread_mutex_unlock(&lock);
+    return n;
 }
 
 bool store_video_delete(uint64_t number)
@@ -311,17 +369,48 @@ static void sha256_hex(EVP_MD_CTX *running, char out[65])
         sprintf(out + 2 * i, "%02x", digest[i]);
 }
 
+/* The video's URI, folder and tags, as the upload listing shows them. */
+static void upload_video_json(struct sbjson_buf *out, uint64_t number)
+{
+    struct store_video_info *info = malloc(sizeof *info);
+    if (!info)
+        abort();
+    pthread_mutex_lock(&lock);
+    struct video *v = video_at(number);
+    if (v)
+        *info = v->info;
+    pthread_mutex_unlock(&lock);
+    if (!v) {
+        sbjson_raw(out, ",\"video\":null");
+        free(info);
+        return;
+    }
+    sbjson_printf(out, ",\"video\":\"/videos/%" PRIu64 "%s%s\",\"folder\":", number, info->hash[0] ? ":" : "",
+                  info->hash);
+    sbjson_quote(out, info->folder[0] ? info->folder : NULL);
+    sbjson_raw(out, ",\"tags\":[");
+    const char *t = info->tags;
+    for (bool first = true; *t; first = false) {
+        const char *nl = strchr(t, '\n');
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(nl - t), t);
+        if (!first)
+            sbjson_raw(out, ",");
+        sbjson_quote(out, name);
+        t = nl + 1;
+    }
+    sbjson_raw(out, "]");
+    free(info);
+}
+
 static void upload_json(struct sbjson_buf *out, struct store_upload *u)
 {
     char hex[65];
-    pthread_mutex_lock(&u->lock);
-    sha256_hex(u->sha, hex);
     sbjson_raw(out, "{\"id\":");
     sbjson_quote(out, u->id);
-    if (u->video)
-        sbjson_printf(out, ",\"video\":\"/videos/%" PRIu64 "\"", u->video);
-    else
-        sbjson_raw(out, ",\"video\":null");
+    upload_video_json(out, u->video);
+    pthread_mutex_lock(&u->lock);
+    sha256_hex(u->sha, hex);
     sbjson_raw(out, ",\"name\":");
     sbjson_quote(out, u->name);
     sbjson_printf(out,

@@ -51,23 +51,46 @@ void store_upload_release(struct store_upload *u);
  * length; returns the bytes taken, or -1 on a storage error. */
 long long store_upload_append(struct store_upload *u, const void *data, size_t n);
 
+/* What Vimeo says of a video once all its bytes are in: in_progress for
+ * delay seconds (negative: forever), then complete, or error when error. */
+struct store_status_plan {
+    bool error;
+    double delay;
+};
+
 struct store_video_info {
     uint64_t number;
+    char hash[16];  /* "" unless the video's URI is /videos/{id}:{hash} */
     char name[512];
     char description[1024];
     char privacy[32];
+    char folder[128]; /* folder_uri from the create body, "" for none */
+    char tags[2048];  /* tag names, each ended by '\n' */
     uint64_t size;
+    struct store_status_plan upload_plan, transcode_plan;
     struct store_upload *upload; /* current upload (a version replaces it) */
+    uint64_t versions;           /* versions made by POST /videos/{id}/versions */
     bool deleted;
 };
-/* A video with its first upload; returns its number. */
-uint64_t store_video_create(const char *name, const char *description, const char *privacy, uint64_t size);
+/* A video with its first upload, from the caller's filled-in info (number,
+ * upload and versions are the store's); returns its number. */
+uint64_t store_video_create(const struct store_video_info *info);
 bool store_video_get(uint64_t number, struct store_video_info *out);
-/* A new version: a fresh upload replaces the current one. */
-bool store_video_replace(uint64_t number, uint64_t size, const char *name);
+/* Every video number not deleted, newest first, into out (at most cap);
+ * returns how many there are in all. */
+size_t store_video_list(uint64_t *out, size_t cap);
+/* A new version: a fresh upload replaces the current one. Returns the
+ * version's number, 0 when the video does not exist. */
+uint64_t store_video_replace(uint64_t number, uint64_t size, const char *name);
 bool store_video_delete(uint64_t number);
-/* Sum of the sizes of videos not deleted, for the quota. */
+/* Replace the video's tags (names each ended by '\n'), or add one when add. */
+bool store_video_tags(uint64_t number, const char *tags, bool add);
+/* Sum of the sizes of videos not deleted, for the quota; count of them. */
 uint64_t store_bytes_used(void);
+size_t store_videos_live(void);
+
+/* Seconds since the upload's last byte arrived; negative while incomplete. */
+double store_upload_complete_for(struct store_upload *u);
 
 /* Every upload as JSON, for GET /_sandbox/uploads. */
 void store_uploads_json(struct sbjson_buf *out);
