@@ -207,7 +207,7 @@ bool engine_check_api(struct engine *e, char *err, size_t cap)
         api_call(&e->api, http, &req, &answer, &r, NULL, NULL);
         if (r.outcome != HTTP_RETRY || r.status == 0 || attempt == PREFLIGHT_TRIES)
             break;
-        struct timespec ts = units_timespec(upload_backoff((unsigned)attempt, r.retry_after, &rng));
+        struct timespec ts = units_timespec(upload_backoff((unsigned)attempt, r.retry_after, false, &rng));
         nanosleep(&ts, NULL);
     }
     http_free(http);

@@ -11,6 +11,11 @@ static const char *const tus_version_header = "Tus-Resumable: 1.0.0";
 static void settle(const char *what, const struct http_result *res, struct tus_result *out)
 {
     out->outcome = http_outcome_of(res);
+    /* On an upload link, tus lets a server answer 404, 410 or 403 for an
+     * unknown or expired upload (TUS.md): all three mean "gone". A 403 from
+     * a creation endpoint is a refusal and stays one. */
+    if (res->status == 403 && strcmp(what, "creation POST") != 0)
+        out->outcome = HTTP_GONE;
     out->status = res->status;
     out->retry_after = res->retry_after;
     if (out->outcome == HTTP_OK || out->outcome == HTTP_ABORTED)

@@ -13,6 +13,7 @@ enum {
     BACKOFF_CAP = 60,          /* seconds */
     BACKOFF_DOUBLINGS = 6,     /* 1, 2, 4 … 32 s, then the cap */
     RETRY_AFTER_CAP = 600,     /* seconds: a server cannot park us longer */
+    RATE_LIMIT_WAIT = 60,      /* seconds after a 429 that says not how long */
     SAVE_INTERVAL = 2,         /* seconds between journal saves of the offset */
     STOP_HEAD_TIMEOUT = 1,     /* seconds for the last HEAD when stopping: exit stays prompt */
 };
@@ -34,10 +35,12 @@ const char *upload_step_name(enum upload_step step)
     return step_names[step];
 }
 
-double upload_backoff(unsigned attempt, long retry_after, unsigned *rng)
+double upload_backoff(unsigned attempt, long retry_after, bool rate_limited, unsigned *rng)
 {
     if (retry_after >= 0)
         return retry_after > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)retry_after;
+    if (rate_limited)
+        return RATE_LIMIT_WAIT;
     double base = attempt > BACKOFF_DOUBLINGS ? BACKOFF_CAP : (double)(1u << (attempt - 1));
     if (base > BACKOFF_CAP)
         base = BACKOFF_CAP;
@@ -98,6 +101,7 @@ static enum upload_step retry(struct upload *u, const struct transport_result *r
 {
     snprintf(u->why, sizeof u->why, "%s", res->error);
     u->retry_after = res->retry_after;
+    u->rate_limited = res->status == 429;
     u->next = next;
     return STEP_WAIT;
 }
@@ -362,6 +366,13 @@ static enum upload_step step_confirm(struct upload *u)
 
 static enum upload_step step_expire(struct upload *u)
 {
+    /* A link may go once Vimeo has every byte: then the upload is done, and
+     * a new one would be a second video. */
+    char status[32];
+    if (u->acked > 0 && ask_status(u, status, sizeof status) && !strcmp(status, "complete")) {
+        snprintf(u->verified, sizeof u->verified, "complete: Vimeo upload.status complete (the upload link is gone)");
+        return STEP_CONFIRM;
+    }
     if (++u->recreates > MAX_RECREATES)
         return fail(u, "%s: the upload link expired %u times; not trying again", u->job->path, MAX_RECREATES);
     char stale[VIDEO_MAX];
@@ -392,9 +403,11 @@ static enum upload_step step_wait(struct upload *u)
 {
     struct engine *e = u->e;
     struct job *job = u->job;
-    if (++u->retries > MAX_RETRIES)
+    /* Being told to slow down is not a failure: a 429 waits, uncounted. */
+    if (!u->rate_limited && ++u->retries > MAX_RETRIES)
         return fail(u, "gave up after %d retries: %s", MAX_RETRIES, u->why);
-    double wait = upload_backoff(u->retries, u->retry_after, &u->rng) * e->backoff_scale;
+    double wait = upload_backoff(u->retries ? u->retries : 1, u->retry_after, u->rate_limited, &u->rng) *
+                  e->backoff_scale;
     char message[ERROR_MAX + 40];
     snprintf(message, sizeof message, "%s; retry %u in %.1f s", u->why, u->retries, wait);
     struct timespec until;

@@ -52,6 +52,7 @@ struct upload {
     unsigned unsure_creates;       /* creates that failed after going out */
     char why[ERROR_MAX];           /* the failure WAIT reports */
     long retry_after;              /* the server's word for WAIT, -1 for none */
+    bool rate_limited;             /* WAIT is for a 429: no count toward the limit */
     char verified[ERROR_MAX];
     double last_saved;             /* monotonic */
     uint64_t chunk_start, rate_mark_bytes;
@@ -64,8 +65,10 @@ struct upload {
 void upload_run(struct engine *e, struct job *job, const struct transport *t, int fd, unsigned seed);
 
 /* Seconds to wait before retry number attempt (1, 2, …): the server's
- * retry_after when it gave one (capped), else exponential with jitter. */
-double upload_backoff(unsigned attempt, long retry_after, unsigned *rng);
+ * retry_after when it gave one (capped); for a 429 that says nothing, a
+ * minute (Vimeo documents bans "for up to a minute"); else exponential
+ * with jitter. */
+double upload_backoff(unsigned attempt, long retry_after, bool rate_limited, unsigned *rng);
 
 const char *upload_step_name(enum upload_step step);
 

@@ -45,32 +45,49 @@ static void shown(const char *text, const char *secret, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* Append "field: its error" for each of Vimeo's invalid_parameters, while
+ * they fit: the field alone says little ("privacy.view"), its error says
+ * what to change. */
+static void invalid_fields(const struct json *j, const char *secret, char *out, size_t cap)
+{
+    struct json_iter params;
+    json_array_iter(j, json_find(j, "invalid_parameters"), &params);
+    for (int item; (item = json_iter_next(&params)) >= 0;) {
+        char text[200], field[64], why[120], one[200];
+        if (!json_get_string(j, json_find_in(j, item, "field"), text, sizeof text))
+            continue;
+        shown(text, secret, field, sizeof field);
+        why[0] = '\0';
+        if (json_get_string(j, json_find_in(j, item, "error"), text, sizeof text))
+            shown(text, secret, why, sizeof why);
+        snprintf(one, sizeof one, "%s%s%s", field, why[0] ? ": " : "", why);
+        size_t used = strlen(out);
+        if (used + strlen(one) + 3 >= cap)
+            break;
+        snprintf(out + used, cap - used, "%s%s", used ? "; " : "", one);
+    }
+}
+
 void vimeo_error_line(long status, const char *content_type, const char *body, size_t len, const char *secret,
                       char *out, size_t cap)
 {
     struct json j;
-    char text[200], message[200] = "", fields[160] = "";
+    char text[200], message[200] = "", developer[200] = "", fields[240] = "";
     uint64_t code = 0;
     if (json_parse(&j, body, len) && json_type(&j, 0) == 'o') {
         if (json_get_string(&j, json_find(&j, "error"), text, sizeof text))
             shown(text, secret, message, sizeof message);
+        /* Often the only useful part: for 8002 "error" says "get in touch with the app's creator". */
+        if (json_get_string(&j, json_find(&j, "developer_message"), text, sizeof text) && strcmp(text, message))
+            shown(text, secret, developer, sizeof developer);
         json_get_uint(&j, json_find(&j, "error_code"), &code);
-        struct json_iter params;
-        json_array_iter(&j, json_find(&j, "invalid_parameters"), &params);
-        for (int item; (item = json_iter_next(&params)) >= 0;) {
-            char field[64];
-            if (json_get_string(&j, json_find_in(&j, item, "field"), text, sizeof text) &&
-                (shown(text, secret, field, sizeof field), strlen(fields) + strlen(field) + 3 < sizeof fields)) {
-                if (fields[0])
-                    strcat(fields, ", ");
-                strcat(fields, field);
-            }
-        }
+        invalid_fields(&j, secret, fields, sizeof fields);
     }
     json_free(&j);
-    if (message[0])
-        snprintf(out, cap, "Vimeo API: %s (HTTP %ld%s%.0" PRIu64 "%s%s)", message, status, code ? ", error " : "",
-                 code, fields[0] ? "; invalid: " : "", fields);
+    if (message[0] || developer[0])
+        snprintf(out, cap, "Vimeo API: %s%s%s (HTTP %ld%s%.0" PRIu64 "%s%s)", message,
+                 message[0] && developer[0] ? "; " : "", developer, status, code ? ", error " : "", code,
+                 fields[0] ? "; invalid: " : "", fields);
     else
         snprintf(out, cap, "Vimeo API answered HTTP %ld with %s", status,
                  len == 0 ? "an empty body" : content_type && strstr(content_type, "json") ? "unreadable JSON" :
@@ -146,14 +163,22 @@ static bool read_upload(struct json *j, const char *prefix, struct vimeo_upload 
     return true;
 }
 
+/* /videos/{id}, or /videos/{id}:{hash} for an unlisted video (Vimeo staff
+ * in vimeo.js issue 50: "you should always be getting a URI with the
+ * colon"); whether a create answers with the hash is not published, so
+ * both are taken. */
 static bool valid_video_uri(const char *uri)
 {
-    if (strncmp(uri, "/videos/", 8) != 0 || !uri[8])
+    if (strncmp(uri, "/videos/", 8) != 0)
         return false;
-    for (const char *p = uri + 8; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    return true;
+    const char *p = uri + 8;
+    size_t digits = strspn(p, "0123456789");
+    if (!digits)
+        return false;
+    p += digits;
+    if (*p == ':' && p[1])
+        p += 1 + strspn(p + 1, "0123456789abcdefABCDEF");
+    return *p == '\0';
 }
 
 static bool append_field(struct buf *b, const char *key, const char *value)

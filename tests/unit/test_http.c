@@ -118,8 +118,14 @@ static void vimeo_errors_in_one_line(void **state)
                        "\"error_code\":2204,\"invalid_parameters\":[{\"field\":\"upload.size\",\"error_code\":2204,"
                        "\"error\":\"bad\"},{\"field\":\"privacy.view\",\"error\":\"bad\"}]}";
     vimeo_error_line(400, "application/vnd.vimeo.error+json", body, strlen(body), NULL, out, sizeof out);
-    assert_string_equal(out, "Vimeo API: Something strange occurred. (HTTP 400, error 2204; invalid: upload.size, "
-                             "privacy.view)");
+    /* Each field with its own error, and the developer_message, which often says more. */
+    assert_string_equal(out, "Vimeo API: Something strange occurred.; x (HTTP 400, error 2204; invalid: "
+                             "upload.size: bad; privacy.view: bad)");
+    const char *no_user = "{\"error\":\"Unable to upload video. Please get in touch with the app's creator.\","
+                          "\"developer_message\":\"The authenticated token has no user.\",\"error_code\":8002}";
+    vimeo_error_line(401, "application/vnd.vimeo.error+json", no_user, strlen(no_user), NULL, out, sizeof out);
+    assert_string_equal(out, "Vimeo API: Unable to upload video. Please get in touch with the app's creator.; The "
+                             "authenticated token has no user. (HTTP 401, error 8002)");
     const char *html = "<html>Bad gateway</html>";
     vimeo_error_line(502, "text/html", html, strlen(html), NULL, out, sizeof out);
     assert_string_equal(out, "Vimeo API answered HTTP 502 with a body that is not JSON");
@@ -138,7 +144,7 @@ static void vimeo_errors_mask_the_token(void **state)
     const char *body = "{\"error\":\"bad token abc123SECRET, or \\u0061bc123SECRET again\",\"error_code\":8003,"
                        "\"invalid_parameters\":[{\"field\":\"xabc123SECRETx\"},{\"field\":\"a\\u001b[31m\"}]}";
     vimeo_error_line(401, "application/json", body, strlen(body), "abc123SECRET", out, sizeof out);
-    assert_string_equal(out, "Vimeo API: bad token ***, or *** again (HTTP 401, error 8003; invalid: x***x, a [31m)");
+    assert_string_equal(out, "Vimeo API: bad token ***, or *** again (HTTP 401, error 8003; invalid: x***x; a [31m)");
 }
 
 int main(void)

@@ -327,6 +327,18 @@ static void send_answered_409_forever_counts_toward_the_limit(void **state)
     assert_non_null(strstr(job->error, "gave up after 12 retries: PATCH answered HTTP 409"));
 }
 
+static void rate_limited_sends_do_not_count_toward_the_limit(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2 * MAX_RETRIES; i++) {
+        answer(OP_PATCH, HTTP_RETRY, 0, "PATCH answered HTTP 429 (rate limited)");
+        fake.script[OP_PATCH][i].status = 429;
+    }
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_DONE);
+    assert_int_equal(fake.calls[OP_PATCH], 2 * MAX_RETRIES + 3);
+}
+
 static void head_going_back_is_a_failure_not_a_loop(void **state)
 {
     (void)state;
@@ -462,11 +474,13 @@ static void backoff_grows_and_honours_retry_after(void **state)
     unsigned rng = 7;
     for (unsigned attempt = 1; attempt <= 10; attempt++) {
         double base = attempt > 6 ? 60 : (double)(1u << (attempt - 1));
-        double wait = upload_backoff(attempt, -1, &rng);
+        double wait = upload_backoff(attempt, -1, false, &rng);
         assert_true(wait >= base * 0.5 && wait <= base);
     }
-    assert_true(upload_backoff(3, 42, &rng) == 42);
-    assert_true(upload_backoff(3, 100000, &rng) == 600);
+    assert_true(upload_backoff(3, 42, false, &rng) == 42);
+    assert_true(upload_backoff(3, 100000, false, &rng) == 600);
+    assert_true(upload_backoff(1, -1, true, &rng) == 60); /* a 429 with no word on how long */
+    assert_true(upload_backoff(1, 5, true, &rng) == 5);
 }
 
 int main(void)
@@ -482,6 +496,7 @@ int main(void)
         T(send_cut_waits_locates_and_goes_on),
         T(progress_seen_by_head_resets_the_retry_count),
         T(send_answered_409_forever_counts_toward_the_limit),
+        T(rate_limited_sends_do_not_count_toward_the_limit),
         T(head_going_back_is_a_failure_not_a_loop),
         T(send_expired_forever_recreates_a_few_times_then_fails),
         T(verify_short_fails_instead_of_sending_again),

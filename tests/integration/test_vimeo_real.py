@@ -1,0 +1,53 @@
+"""Vimeo as it is, not as we first thought (issue 11): each test runs
+vimeo-up against a sandbox answering the way Vimeo's documents say."""
+import json
+import os
+import subprocess
+import unittest
+
+from harness import TOKEN, VIMEO_UP, SandboxTest, make_file, sha256_file
+
+
+class VimeoCase(SandboxTest):
+    def vimeo_up(self, *args, command=()):
+        return subprocess.run([VIMEO_UP, *command, "--json", "--api", self.sandbox.url, "--state",
+                               os.path.join(self.tmp, "state"), *args], capture_output=True, text=True,
+                              env=dict(os.environ, VIMEO_TOKEN=TOKEN), cwd=self.tmp, timeout=120)
+
+    def events(self, proc):
+        return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+class HashedUris(VimeoCase):
+    # Unlisted videos are /videos/{id}:{hash} (VIMEO-API.md, Corrections).
+    sandbox_args = ("--hash-uris",)
+
+    def test_a_video_uri_with_a_hash_uploads_verifies_and_lists(self):
+        path = make_file(self.tmp, "unlisted.mp4", 300000)
+        proc = self.vimeo_up("--privacy", "unlisted", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-1000:])
+        video = [e for e in self.events(proc) if e["event"] == "done"][0]["video"]
+        self.assertRegex(video, r"^/videos/\d+:[0-9a-f]+$")
+        self.assertEqual(self.sandbox.upload_named("unlisted.mp4")["sha256"], sha256_file(path))
+        verify = self.vimeo_up(video, command=["verify"])
+        self.assertEqual(verify.returncode, 0, verify.stderr)
+        listing = subprocess.run([VIMEO_UP, "list", "--json", "--state", os.path.join(self.tmp, "state")],
+                                 capture_output=True, text=True)
+        self.assertEqual(json.loads(listing.stdout)[0]["video"], video)
+
+
+class ExpiredWith403(VimeoCase):
+    def test_a_403_on_the_upload_link_starts_a_new_upload(self):
+        # tus lets a server answer 404, 410 or 403 for an unknown or expired upload.
+        path = make_file(self.tmp, "forbidden.mp4", 4 << 20)
+        self.sandbox.fault("expire=*,after=1000000,times=1,code=403")
+        proc = self.vimeo_up("-c", "1M", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-1000:])
+        self.assertTrue(any("expired" in (e.get("error") or "") for e in self.events(proc) if e["event"] == "retry"))
+        done = [e for e in self.events(proc) if e["event"] == "done"][0]["video"]
+        upload = [u for u in self.sandbox.uploads() if u["video"] == done][0]
+        self.assertEqual(upload["sha256"], sha256_file(path))
+
+
+if __name__ == "__main__":
+    unittest.main()
