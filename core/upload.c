@@ -14,6 +14,8 @@ enum {
     BACKOFF_DOUBLINGS = 6,     /* 1, 2, 4 … 32 s, then the cap */
     RETRY_AFTER_CAP = 600,     /* seconds: a server cannot park us longer */
     RATE_LIMIT_WAIT = 60,      /* seconds after a 429 that says not how long */
+    CONFIRM_WINDOW = 120,      /* seconds of upload.status in_progress before done with a note */
+    CONFIRM_WAIT_CAP = 30,     /* seconds between two such questions at most */
     SAVE_INTERVAL = 2,         /* seconds between journal saves of the offset */
     STOP_HEAD_TIMEOUT = 1,     /* seconds for the last HEAD when stopping: exit stays prompt */
 };
@@ -135,6 +137,20 @@ static enum upload_step went_back(struct upload *u, uint64_t offset)
 {
     return fail(u, "%s: the server went back from %" PRIu64 " to %" PRIu64 " bytes of the upload; not resumed",
                 u->job->path, u->acked, offset);
+}
+
+/* Sleep for seconds unless stop, a pause or a cancel comes first. */
+static void nap(struct upload *u, double seconds)
+{
+    struct engine *e = u->e;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until = units_timespec((double)until.tv_sec + (double)until.tv_nsec / 1e9 + seconds * e->backoff_scale);
+    pthread_mutex_lock(&e->lock);
+    while (!atomic_load(&e->stopping) && !u->job->want_pause && !u->job->want_cancel)
+        if (pthread_cond_timedwait(&e->commands, &e->lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&e->lock);
 }
 
 /* ---- the transfer's callbacks (no lock held) -------------------------------- */
@@ -300,6 +316,14 @@ static enum upload_step step_send(struct upload *u)
     }
 }
 
+/* On to CONFIRM, whose clock starts now. */
+static enum upload_step confirm(struct upload *u)
+{
+    u->confirm_since = clock_mono();
+    u->confirm_wait = 2;
+    return STEP_CONFIRM;
+}
+
 /* Vimeo's own upload.status for the video into status; "" when unknown. */
 static bool ask_status(struct upload *u, char *status, size_t cap)
 {
@@ -320,7 +344,7 @@ static enum upload_step step_verify(struct upload *u)
     if (!job_file_unchanged(u->job, u->fd))
         return fail_changed(u);
     if (matches && verify_describe_offsets(res.offset, res.length, u->job->size, u->verified, sizeof u->verified))
-        return STEP_CONFIRM;
+        return confirm(u);
     if (matches) {
         /* Fewer bytes than were acknowledged: the server lost some. */
         return went_back(u, res.offset);
@@ -334,7 +358,7 @@ static enum upload_step step_verify(struct upload *u)
         if (ask_status(u, status, sizeof status) && !strcmp(status, "complete")) {
             snprintf(u->verified, sizeof u->verified,
                      "complete: Vimeo upload.status complete (the upload link expired after the last byte)");
-            return STEP_CONFIRM;
+            return confirm(u);
         }
         return STEP_EXPIRE;
     case HTTP_ABORTED: return stopped(u, STEP_VERIFY);
@@ -343,13 +367,9 @@ static enum upload_step step_verify(struct upload *u)
     }
 }
 
-static enum upload_step step_confirm(struct upload *u)
+/* The job is done once the journal says so; a journal that cannot pauses it. */
+static enum upload_step finish(struct upload *u)
 {
-    char status[32];
-    if (strstr(u->verified, "upload.status") == NULL && ask_status(u, status, sizeof status) && status[0]) {
-        size_t n = strlen(u->verified);
-        snprintf(u->verified + n, sizeof u->verified - n, "; Vimeo upload.status %s", status);
-    }
     pthread_mutex_lock(&u->e->lock);
     snprintf(u->job->verified, sizeof u->job->verified, "%s", u->verified);
     u->job->error[0] = '\0';
@@ -364,6 +384,30 @@ static enum upload_step step_confirm(struct upload *u)
     return STEP_END;
 }
 
+/* Every byte is proven there; Vimeo's upload.status has the last word:
+ * complete is done, error is a failure (Vimeo refuses e.g. a video under
+ * half a second only now), in_progress is asked again for a while. No
+ * answer at all leaves the HEAD's proof standing. */
+static enum upload_step step_confirm(struct upload *u)
+{
+    char status[32];
+    if (strstr(u->verified, "upload.status") || !ask_status(u, status, sizeof status) || !status[0])
+        return finish(u);
+    if (!strcmp(status, "error"))
+        return fail(u, "%s: every byte arrived, but Vimeo's upload.status is error (it refused the video: too "
+                    "short, or not a video?)", u->job->path);
+    double waited = clock_mono() - u->confirm_since;
+    if (!strcmp(status, "in_progress") && waited < CONFIRM_WINDOW * u->e->backoff_scale) {
+        nap(u, u->confirm_wait);
+        u->confirm_wait = u->confirm_wait * 2 > CONFIRM_WAIT_CAP ? CONFIRM_WAIT_CAP : u->confirm_wait * 2;
+        return STEP_CONFIRM;
+    }
+    size_t n = strlen(u->verified);
+    snprintf(u->verified + n, sizeof u->verified - n, "; Vimeo upload.status %s%s", status,
+             strcmp(status, "complete") ? " (still processing after every byte arrived)" : "");
+    return finish(u);
+}
+
 static enum upload_step step_expire(struct upload *u)
 {
     /* A link may go once Vimeo has every byte: then the upload is done, and
@@ -371,7 +415,7 @@ static enum upload_step step_expire(struct upload *u)
     char status[32];
     if (u->acked > 0 && ask_status(u, status, sizeof status) && !strcmp(status, "complete")) {
         snprintf(u->verified, sizeof u->verified, "complete: Vimeo upload.status complete (the upload link is gone)");
-        return STEP_CONFIRM;
+        return confirm(u);
     }
     if (++u->recreates > MAX_RECREATES)
         return fail(u, "%s: the upload link expired %u times; not trying again", u->job->path, MAX_RECREATES);
@@ -406,23 +450,17 @@ static enum upload_step step_wait(struct upload *u)
     /* Being told to slow down is not a failure: a 429 waits, uncounted. */
     if (!u->rate_limited && ++u->retries > MAX_RETRIES)
         return fail(u, "gave up after %d retries: %s", MAX_RETRIES, u->why);
-    double wait = upload_backoff(u->retries ? u->retries : 1, u->retry_after, u->rate_limited, &u->rng) *
-                  e->backoff_scale;
+    double wait = upload_backoff(u->retries ? u->retries : 1, u->retry_after, u->rate_limited, &u->rng);
     char message[ERROR_MAX + 40];
     snprintf(message, sizeof message, "%s; retry %u in %.1f s", u->why, u->retries, wait);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until = units_timespec((double)until.tv_sec + (double)until.tv_nsec / 1e9 + wait);
     pthread_mutex_lock(&e->lock);
     snprintf(job->error, sizeof job->error, "%s", u->why);
     job->retries = u->retries;
-    job->retry_at = clock_mono() + wait;
+    job->retry_at = clock_mono() + wait * e->backoff_scale;
     job->rate = 0;
     job_enter(e, job, ENGINE_RETRYING, message);
-    while (!atomic_load(&e->stopping) && !job->want_pause && !job->want_cancel)
-        if (pthread_cond_timedwait(&e->commands, &e->lock, &until) != 0)
-            break;
     pthread_mutex_unlock(&e->lock);
+    nap(u, wait);
     return u->next;
 }
 

@@ -49,5 +49,24 @@ class ExpiredWith403(VimeoCase):
         self.assertEqual(upload["sha256"], sha256_file(path))
 
 
+class UploadStatusDecides(VimeoCase):
+    # upload.status is complete | error | in_progress (VIMEO-API.md, Corrections).
+    def test_error_after_every_byte_is_a_failure(self):
+        path = make_file(self.tmp, "short.mp4", 200000)
+        self.sandbox.fault("upload_status=error")
+        proc = self.vimeo_up(path)
+        self.assertEqual(proc.returncode, 1, proc.stdout[-1000:])
+        failed = [e for e in self.events(proc) if e["event"] == "failed"]
+        self.assertIn("upload.status is error", failed[0]["error"])
+
+    def test_in_progress_is_asked_again_until_complete(self):
+        path = make_file(self.tmp, "slow.mp4", 200000)
+        self.sandbox.fault("upload_status=in_progress,for=3")
+        proc = self.vimeo_up(path)
+        self.assertEqual(proc.returncode, 0, proc.stdout[-1000:])
+        verified = [e for e in self.events(proc) if e["event"] == "verified"][0]["message"]
+        self.assertIn("Vimeo upload.status complete", verified)
+
+
 if __name__ == "__main__":
     unittest.main()

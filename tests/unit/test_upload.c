@@ -216,6 +216,25 @@ static void happy_path_creates_sends_verifies_confirms(void **state)
     assert_string_equal(journal_state(), "done");
 }
 
+static void confirm_upload_status_error_fails_the_job(void **state)
+{
+    (void)state;
+    fake.status = "error"; /* Vimeo refuses e.g. a video under half a second once its bytes are in */
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_non_null(strstr(job->error, "upload.status is error"));
+    assert_string_equal(journal_state(), "failed");
+}
+
+static void confirm_upload_status_in_progress_is_done_with_a_note(void **state)
+{
+    (void)state;
+    fake.status = "in_progress";
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_DONE);
+    assert_non_null(strstr(job->verified, "upload.status in_progress (still processing"));
+}
+
 static void create_refused_fails_without_sending(void **state)
 {
     (void)state;
@@ -488,6 +507,8 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(happy_path_creates_sends_verifies_confirms),
+        T(confirm_upload_status_error_fails_the_job),
+        T(confirm_upload_status_in_progress_is_done_with_a_note),
         T(create_refused_fails_without_sending),
         T(create_answering_garbage_gives_up_after_the_retries),
         T(create_lost_after_it_went_out_is_tried_once_more_only),
