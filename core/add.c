@@ -38,13 +38,14 @@ static const char *refusal(const char *abs, const struct stat *st)
 }
 
 /* The job already uploading this file in this run, if any: the same journal
- * row, or the same device and inode under another name (a hard link).
- * Caller holds e->lock. */
+ * row (0: any), or the same device and inode under another name (a hard
+ * link). Caller holds e->lock. */
 static struct job *job_of_file(struct engine *e, int64_t row, const struct stat *st)
 {
     for (size_t i = 0; i < e->njobs; i++) {
         struct job *job = e->jobs[i];
-        bool same = job->row == row || (job->device == (uint64_t)st->st_dev && job->inode == (uint64_t)st->st_ino);
+        bool same = (row && job->row == row) ||
+                    (job->inode && job->device == (uint64_t)st->st_dev && job->inode == (uint64_t)st->st_ino);
         if (job->kind == JOB_UPLOAD && same && !job->hidden && job->state != ENGINE_CANCELLED)
             return job;
     }
@@ -79,7 +80,8 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct stat
         job_enter(e, job, ENGINE_DONE, job->note);
     } else {
         job_enter(e, job, ENGINE_QUEUED, NULL);
-        job_schedule(e, job);
+        if (!job_schedule(e, job))
+            job_fail(e, job, "%s: out of memory", job->path);
     }
     unsigned id = job->id;
     pthread_mutex_unlock(&e->lock);
@@ -123,6 +125,13 @@ unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *
     if (why)
         return snprintf(err, cap, "%s: %s", path, why), 0;
 
+    /* A hard link to a file queued already: its job, and no second row. */
+    pthread_mutex_lock(&e->lock);
+    struct job *linked = job_of_file(e, 0, &st);
+    unsigned linked_id = linked ? linked->id : 0;
+    pthread_mutex_unlock(&e->lock);
+    if (linked_id)
+        return linked_id;
     struct journal_key key = { .path = abs, .size = (uint64_t)st.st_size, .mtime_ns = mtime_ns(&st),
                                .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key };
     struct journal_entry *entry = malloc(sizeof *entry);
@@ -172,7 +181,8 @@ static void add_unfinished_row(void *arg, const struct journal_entry *row)
                      present ? "changed" : "is gone");
         } else {
             job_enter(e, job, ENGINE_QUEUED, NULL);
-            job_schedule(e, job);
+            if (!job_schedule(e, job))
+                job_fail(e, job, "%s: out of memory", job->path);
         }
     }
     pthread_mutex_unlock(&e->lock);
@@ -214,7 +224,8 @@ static unsigned add_verify_job(struct engine *e, const struct journal_entry *row
     if (job) {
         job_from_entry(job, row);
         job_enter(e, job, ENGINE_QUEUED, NULL);
-        job_schedule(e, job);
+        if (!job_schedule(e, job))
+            job_fail(e, job, "%s: out of memory", job->path);
         id = job->id;
     }
     pthread_mutex_unlock(&e->lock);

@@ -92,6 +92,7 @@ static void init_sync(struct engine *e)
     pthread_cond_init(&e->work, &ca);
     pthread_cond_init(&e->commands, &ca);
     pthread_cond_init(&e->tasks_ready, &ca);
+    pthread_cond_init(&e->tasks_done, &ca);
     pthread_cond_init(&e->saves_ready, &ca);
     pthread_condattr_destroy(&ca);
     e->saves_tail = &e->saves;
@@ -183,6 +184,7 @@ void engine_free(struct engine *e)
     pthread_cond_destroy(&e->work);
     pthread_cond_destroy(&e->commands);
     pthread_cond_destroy(&e->tasks_ready);
+    pthread_cond_destroy(&e->tasks_done);
     pthread_cond_destroy(&e->saves_ready);
     pthread_mutex_destroy(&e->save_lock);
     pthread_mutex_destroy(&e->lock);
@@ -231,9 +233,10 @@ static struct job *visible_job(struct engine *e, unsigned id)
 
 static const char *pause_job(struct engine *e, struct job *job)
 {
-    if (job->state == ENGINE_QUEUED) {
+    if (job->state == ENGINE_QUEUED && !job->running) {
         job_enter(e, job, ENGINE_PAUSED, NULL);
-    } else if (engine_state_active(job->state) && job->running && job->kind == JOB_UPLOAD) {
+    } else if ((engine_state_active(job->state) || job->state == ENGINE_QUEUED) && job->running &&
+               job->kind == JOB_UPLOAD) {
         job->want_pause = true;
         atomic_store(&job->interrupt, true);
         pthread_cond_broadcast(&e->commands);
@@ -265,7 +268,8 @@ static const char *resume_job(struct engine *e, struct job *job)
         job->error[0] = '\0';
         atomic_store(&job->interrupt, false);
         job_enter(e, job, ENGINE_QUEUED, NULL);
-        job_schedule(e, job);
+        if (!job_schedule(e, job))
+            job_fail(e, job, "%s: out of memory", job->path);
         return NULL;
     }
     if (job->want_pause) {

@@ -10,7 +10,9 @@
  *
  * Contract with a front end (the command line or the dashboard):
  * - Every engine_* function is safe from any thread and never blocks on the
- *   network; commands take effect asynchronously (pause within 1 s).
+ *   network; commands take effect asynchronously (pause within 1 s) and
+ *   never wait for the journal. Adding work (engine_add*, engine_list)
+ *   reads or claims journal rows on the caller's thread: SQLite, local.
  * - engine_wakeup_fd() becomes readable when anything changed. The front end
  *   polls it, calls engine_wakeup_drain(), then engine_snapshot() for the
  *   rows and engine_events() for what happened, and sleeps again. Nothing in

@@ -3,8 +3,9 @@
  * they see engine.h only.
  *
  * Threads:
- * - callers: any front-end thread, through engine_* (never blocked by the
- *   network or by SQLite's busy wait: both run on the engine's threads);
+ * - callers: any front-end thread, through engine_*: never blocked by the
+ *   network; commands never wait for SQLite either (saves are queued), but
+ *   adding work claims journal rows on the caller's thread (engine.h);
  * - workers (pool.c): each takes a job from the run queue and runs its
  *   upload (upload.c) or its verification (verify.c) to the end;
  * - the helper (pool.c): network work a command starts (verify-now, the
@@ -118,6 +119,7 @@ struct engine {
     pthread_cond_t work;       /* run queue, worker count, stopping: workers wait */
     pthread_cond_t commands;   /* pause, cancel, stopping: retry waits wait */
     pthread_cond_t tasks_ready;  /* the helper waits */
+    pthread_cond_t tasks_done;   /* a task ended: engine_free waits for DELETEs to go out */
     pthread_cond_t saves_ready;  /* the journal writer waits */
     struct job **jobs;
     size_t njobs, jobs_cap;

@@ -194,7 +194,9 @@ struct job *runq_pop(struct engine *e)
         e->rq_head = (e->rq_head + 1) % e->rq_cap;
         e->rq_len--;
         job->queued = false;
-        if (job->state == ENGINE_QUEUED)
+        /* A job still held by the worker that ran it last is picked up by
+         * that worker when it lets go (pool.c), never by a second one. */
+        if (job->state == ENGINE_QUEUED && !job->running)
             return job;
     }
     return NULL;
@@ -223,9 +225,10 @@ bool job_save_now(struct engine *e, struct job *job, enum engine_state state, ch
     pthread_mutex_lock(&e->lock);
     /* Every copy taken while a state is being written ahead says that state,
      * so that whichever copy reaches the disk last, the row is right. */
-    if (state != JOB_STATE_CURRENT)
+    if (state != JOB_STATE_CURRENT && job->state != ENGINE_CANCELLED)
         job->ahead = state;
-    state = job->ahead != JOB_STATE_CURRENT ? job->ahead : job->state;
+    state = job->state == ENGINE_CANCELLED ? ENGINE_CANCELLED
+            : job->ahead != JOB_STATE_CURRENT ? job->ahead : job->state;
     entry->id = job->row;
     snprintf(entry->video, sizeof entry->video, "%s", job->video);
     snprintf(entry->upload_link, sizeof entry->upload_link, "%s", job->link);

@@ -13,6 +13,8 @@
 #include "transport.h"
 #include "upload.h"
 
+enum { DELETE_DRAIN_SECONDS = 5 };
+
 struct worker {
     struct engine *e;
     unsigned index;
@@ -69,6 +71,8 @@ static void *worker_main(void *arg)
         job->running = false;
         net.job = NULL;
         http_watch(net.http, NULL);
+        if (job->state == ENGINE_QUEUED && !job_schedule(e, job)) /* resumed before we let go */
+            job_fail(e, job, "%s: out of memory", job->path);
         engine_wake(e);
     }
     e->worker_alive[w->index] = false;
@@ -154,6 +158,7 @@ static void *helper_main(void *arg)
         free(task);
         pthread_mutex_lock(&e->lock);
         e->helper_busy = false;
+        pthread_cond_broadcast(&e->tasks_done);
         engine_wake(e);
     }
     while (e->tasks) {
@@ -221,9 +226,25 @@ bool pool_start_threads(struct engine *e)
     return e->helper_started && e->writer_started;
 }
 
+static bool deletes_pending(const struct engine *e)
+{
+    for (const struct task *t = e->tasks; t; t = t->next)
+        if (t->kind == TASK_DELETE)
+            return true;
+    return false;
+}
+
 void pool_stop(struct engine *e)
 {
     pthread_mutex_lock(&e->lock);
+    /* A DELETE the user asked for goes out before we stop, for a while:
+     * "video deleted" was shown, so it must not be dropped in silence. */
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += DELETE_DRAIN_SECONDS;
+    while (e->helper_started && (deletes_pending(e) || e->helper_busy))
+        if (pthread_cond_timedwait(&e->tasks_done, &e->lock, &until) != 0)
+            break;
     atomic_store(&e->stopping, true);
     for (size_t i = 0; i < e->njobs; i++)
         atomic_store(&e->jobs[i]->interrupt, true);
@@ -236,7 +257,7 @@ void pool_stop(struct engine *e)
             pthread_join(e->workers[i], NULL);
     if (e->helper_started)
         pthread_join(e->helper, NULL);
-    /* The writer goes last: workers' last state changes queue saves too. */
+    /* The writer may have left already: engine_free saves what it did not. */
     pthread_mutex_lock(&e->lock);
     pthread_cond_broadcast(&e->saves_ready);
     pthread_mutex_unlock(&e->lock);

@@ -87,6 +87,22 @@ static bool net_quota_allows(struct net *net, const struct job *job, struct tran
     return !too_big;
 }
 
+/* The create made a video but its answer cannot be used (no link, not
+ * tus): delete it, so that a failed file leaves nothing behind. */
+static void drop_unusable(struct net *net, const char *uri, struct transport_result *res)
+{
+    struct api_request req = { .op = API_DELETE, .uri = uri };
+    struct api_answer answer;
+    struct transport_result gone;
+    net_api(net, &req, &answer, &gone);
+    size_t n = strlen(res->error);
+    if (gone.outcome == HTTP_OK || gone.outcome == HTTP_GONE)
+        snprintf(res->error + n, sizeof res->error - n, "; the video it made, %s, was deleted", uri);
+    else
+        snprintf(res->error + n, sizeof res->error - n, "; the video it made, %s, could not be deleted: %.120s", uri,
+                 gone.error);
+}
+
 static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
                        struct transport_result *res)
 {
@@ -112,6 +128,8 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
      * empty 2xx after the request went out may have made a video. A 429
      * is Vimeo's word that it did nothing. */
     res->maybe_done = res->outcome == HTTP_RETRY && v.sent && v.status != 429;
+    if (res->outcome == HTTP_FATAL && answer.upload.uri[0])
+        drop_unusable(net, answer.upload.uri, res);
     if (res->outcome == HTTP_OK) {
         snprintf(video, VIDEO_MAX, "%s", answer.upload.uri);
         snprintf(link, HTTP_URL_MAX, "%s", answer.upload.upload_link);

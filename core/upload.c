@@ -123,7 +123,7 @@ static bool take_offset(struct upload *u, uint64_t offset)
         return false;
     if (offset > u->high_water) {
         u->high_water = offset;
-        u->retries = 0;
+        u->retries = u->rate_limited_waits = 0;
     }
     u->acked = offset;
     pthread_mutex_lock(&u->e->lock);
@@ -233,13 +233,21 @@ static enum upload_step step_create(struct upload *u)
      * cannot say so leaves no video behind either. */
     char why[ERROR_MAX];
     if (!job_save_now(u->e, u->job, ENGINE_UPLOADING, why, sizeof why)) {
+        atomic_store(&u->job->interrupt, false); /* this DELETE must go out whatever came meanwhile */
         u->transport.ops->remove(u->transport.ctx, video, link, &res);
         pthread_mutex_lock(&u->e->lock);
         u->job->link[0] = u->job->video[0] = '\0';
+        if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
+            engine_emit(u->e, ENGINE_EV_FAILED, u->job, "could not delete %s, which the journal could not record: %s",
+                        video[0] ? video : link, res.error);
         pthread_mutex_unlock(&u->e->lock);
         return pause_for_journal(u, why);
     }
     pthread_mutex_lock(&u->e->lock);
+    if (u->job->state == ENGINE_CANCELLED) {
+        pthread_mutex_unlock(&u->e->lock);
+        return stopped(u, STEP_END); /* cancelled while creating: STOP deletes what was made */
+    }
     job_enter(u->e, u->job, ENGINE_UPLOADING, NULL);
     engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s", video[0] ? video : link);
     pthread_mutex_unlock(&u->e->lock);
@@ -371,6 +379,10 @@ static enum upload_step step_verify(struct upload *u)
 static enum upload_step finish(struct upload *u)
 {
     pthread_mutex_lock(&u->e->lock);
+    if (u->job->state == ENGINE_CANCELLED) {
+        pthread_mutex_unlock(&u->e->lock);
+        return stopped(u, STEP_END); /* cancelled at the last moment: STOP deletes, if asked */
+    }
     snprintf(u->job->verified, sizeof u->job->verified, "%s", u->verified);
     u->job->error[0] = '\0';
     pthread_mutex_unlock(&u->e->lock);
@@ -421,16 +433,28 @@ static enum upload_step step_expire(struct upload *u)
         return fail(u, "%s: the upload link expired %u times; not trying again", u->job->path, MAX_RECREATES);
     char stale[VIDEO_MAX];
     snprintf(stale, sizeof stale, "%s", u->video);
-    u->link[0] = u->video[0] = '\0';
-    u->acked = u->high_water = 0;
+    uint64_t stale_acked = u->acked;
     pthread_mutex_lock(&u->e->lock);
     engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new upload");
     u->job->link[0] = u->job->video[0] = '\0';
-    publish_offset(u);
+    u->job->acked = 0;
     pthread_mutex_unlock(&u->e->lock);
     char why[ERROR_MAX];
-    if (!job_save_now(u->e, u->job, JOB_STATE_CURRENT, why, sizeof why))
+    if (!job_save_now(u->e, u->job, JOB_STATE_CURRENT, why, sizeof why)) {
+        /* The journal still has the old upload: so must the job, or a
+         * resume would make a new video and never delete the stale one. */
+        pthread_mutex_lock(&u->e->lock);
+        snprintf(u->job->link, sizeof u->job->link, "%s", u->link);
+        snprintf(u->job->video, sizeof u->job->video, "%s", stale);
+        u->job->acked = stale_acked;
+        pthread_mutex_unlock(&u->e->lock);
         return pause_for_journal(u, why);
+    }
+    u->link[0] = u->video[0] = '\0';
+    u->acked = u->high_water = 0;
+    pthread_mutex_lock(&u->e->lock);
+    publish_offset(u);
+    pthread_mutex_unlock(&u->e->lock);
     if (stale[0]) {
         struct transport_result res;
         u->transport.ops->remove(u->transport.ctx, stale, "", &res);
@@ -447,9 +471,12 @@ static enum upload_step step_wait(struct upload *u)
 {
     struct engine *e = u->e;
     struct job *job = u->job;
-    /* Being told to slow down is not a failure: a 429 waits, uncounted. */
+    /* Being told to slow down is not a failure: a 429 waits, uncounted,
+     * but a server that says nothing else for an hour or so is one. */
     if (!u->rate_limited && ++u->retries > MAX_RETRIES)
         return fail(u, "gave up after %d retries: %s", MAX_RETRIES, u->why);
+    if (u->rate_limited && ++u->rate_limited_waits > MAX_RATE_LIMITED_WAITS)
+        return fail(u, "rate-limited %d times in a row: %s", MAX_RATE_LIMITED_WAITS, u->why);
     double wait = upload_backoff(u->retries ? u->retries : 1, u->retry_after, u->rate_limited, &u->rng);
     char message[ERROR_MAX + 40];
     snprintf(message, sizeof message, "%s; retry %u in %.1f s", u->why, u->retries, wait);

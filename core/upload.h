@@ -3,16 +3,17 @@
  * it. Each step makes at most one request and returns the next step:
  *
  *   CREATE ─► SEND ─► SEND … ─► VERIFY ─► CONFIRM ─► (done)
- *              │ cut, 5xx, 409     │ short, 5xx
+ *              │ cut, 5xx, 409     │ 5xx
  *              ▼                   ▼
- *   LOCATE ◄─ WAIT ◄───────────────┘       404/410 anywhere ─► EXPIRE ─► CREATE
+ *   LOCATE ◄─ WAIT ◄───────────────┘   404/410/403 anywhere ─► EXPIRE ─► CREATE
  *
  * - CREATE: a new video (or tus upload); LOCATE: HEAD for the server's
  *   offset; SEND: PATCH one chunk; VERIFY: HEAD proves offset = length =
  *   size; CONFIRM: Vimeo's upload.status, then done once the journal has it;
  *   EXPIRE: the link is gone: delete the stale video, start again (at most
  *   MAX_RECREATES times); WAIT: back off before trying again (every way back
- *   counts toward MAX_RETRIES; progress seen by HEAD resets the count);
+ *   counts toward MAX_RETRIES but a 429, which has its own, larger bound;
+ *   progress seen by HEAD resets the counts; an offset going back fails);
  *   STOP: a pause, cancel or stop arrived.
  * - The worker keeps the upload's working copy in struct upload, its own,
  *   and publishes to the job (state, offsets, link, errors) under e->lock;
@@ -29,6 +30,7 @@
 enum {
     MAX_RECREATES = 3,
     MAX_UNSURE_CREATES = 2,    /* a create whose outcome is unknown is tried once more, no more */
+    MAX_RATE_LIMITED_WAITS = 60, /* 429s in a row, a minute or so each: about an hour */
 };
 
 #define UPLOAD_STEPS(X) \
@@ -50,6 +52,7 @@ struct upload {
     uint64_t high_water;           /* the furthest offset ever confirmed: beyond it is progress */
     unsigned retries, recreates;
     unsigned unsure_creates;       /* creates that failed after going out */
+    unsigned rate_limited_waits;   /* 429s since the last progress */
     char why[ERROR_MAX];           /* the failure WAIT reports */
     long retry_after;              /* the server's word for WAIT, -1 for none */
     bool rate_limited;             /* WAIT is for a 429: no count toward the limit */

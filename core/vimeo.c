@@ -143,7 +143,13 @@ static bool call(struct vimeo_api *api, const char *method, const char *path, co
 
 static bool read_upload(struct json *j, const char *prefix, struct vimeo_upload *out, struct vimeo_result *res)
 {
-    char path[64], why[96];
+    char path[64], why[96], approach[16];
+    snprintf(path, sizeof path, "%supload.approach", prefix);
+    if (json_get_string(j, json_find(j, path), approach, sizeof approach) && strcmp(approach, "tus") != 0) {
+        res->outcome = HTTP_FATAL;
+        snprintf(res->error, sizeof res->error, "Vimeo API answered with upload approach \"%s\", not tus", approach);
+        return false;
+    }
     snprintf(path, sizeof path, "%supload.upload_link", prefix);
     int token = json_find(j, path);
     if (!json_get_string(j, token, out->upload_link, sizeof out->upload_link)) {

@@ -25,6 +25,9 @@ class OneFileOneUpload(SandboxTest):
         proc = self.vimeo_up("clip.mp4", "./clip.mp4", folder + "//clip.mp4", "link.mp4", "hard.mp4", cwd=folder)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(len(self.sandbox.uploads()), 1, "one file, one video")
+        rows = json.loads(subprocess.run([VIMEO_UP, "list", "--json", "--state", os.path.join(self.tmp, "state")],
+                                         capture_output=True, text=True).stdout)
+        self.assertEqual([r["state"] for r in rows], ["done"], "no stray row a later resume would upload again")
         again = self.vimeo_up("../dir/clip.mp4", cwd=os.path.join(self.tmp, "state"))
         self.assertEqual(again.returncode, 0, again.stderr)
         self.assertIn("already uploaded as", again.stdout)

@@ -31,6 +31,24 @@ class NeverBlocks(Dashboard):
         self.sandbox.clear_faults()
         self.wait_for(lambda: self.sandbox.api("GET", video)[0] == 404, timeout=20, what="the video to be deleted")
 
+    def test_a_delete_asked_for_goes_out_even_when_quitting_at_once(self):
+        (slow,) = self.files(("slow.mp4", 8 << 20))
+        pane = self.open("-r", "1M", slow)
+        self.see(pane, r"slow\.mp4 .*uploading")
+        pane.keys("p")
+        self.see(pane, r"slow\.mp4 .*paused")
+        video = self.sandbox.upload_named("slow.mp4")["video"]
+        self.sandbox.fault("latency=1500,on=api,method=DELETE")
+        pane.keys("d")
+        self.see(pane, r"Remove slow\.mp4")
+        pane.keys("y")
+        self.see(pane, r"Also delete its video")
+        pane.keys("y", "q")  # "video deleted" was said: quitting must not drop it
+        if "Quit?" in pane.screen():
+            pane.keys("y")
+        self.exit_status(pane, timeout=15)
+        self.assertEqual(self.sandbox.api("GET", video)[0], 404, "the DELETE went out before the exit")
+
     def test_journal_locked_by_another_process_leaves_the_screen_live(self):
         first, second = self.files(("first.mp4", 8 << 20), ("second.mp4", 1 << 20))
         pane = self.open("-r", "1M", "-j", "1", first, second)

@@ -23,6 +23,7 @@ enum op { OP_CREATE, OP_HEAD, OP_PATCH, OP_STATUS, OP_REMOVE, OP_COUNT };
 
 /* A server: answers from the script first, then as a good tus server would. */
 struct fake {
+    void (*on_create)(const struct job *job);  /* what else happens meanwhile */
     struct transport_result script[OP_COUNT][SCRIPT_MAX];
     int scripted[OP_COUNT], used[OP_COUNT], calls[OP_COUNT];
     uint64_t offset, size;        /* what the good server holds */
@@ -68,6 +69,8 @@ static void fake_create(void *ctx, const struct job *job, char video[VIDEO_MAX],
 {
     (void)ctx, (void)job;
     video[0] = link[0] = '\0';
+    if (fake.on_create)
+        fake.on_create(job);
     if (scripted(OP_CREATE, res))
         return;
     fake.videos++;
@@ -233,6 +236,56 @@ static void confirm_upload_status_in_progress_is_done_with_a_note(void **state)
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_DONE);
     assert_non_null(strstr(job->verified, "upload.status in_progress (still processing"));
+}
+
+static void cancel_with_delete(const struct job *job)
+{
+    engine_cancel(e, job->id, true);
+}
+
+static void cancelled_while_creating_deletes_what_was_made(void **state)
+{
+    (void)state;
+    fake.on_create = cancel_with_delete;
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_CANCELLED);
+    assert_int_equal(fake.calls[OP_REMOVE], 1);
+    assert_int_equal(fake.calls[OP_PATCH], 0);
+    assert_string_equal(journal_state(), "cancelled"); /* resume never brings it back */
+}
+
+static void paused_between_queue_and_start_sends_nothing(void **state)
+{
+    (void)state;
+    char err[256];
+    unsigned id = engine_add(e, file, err, sizeof err);
+    pthread_mutex_lock(&e->lock);
+    struct job *job = runq_pop(e);
+    job->running = true; /* a worker has it, and has not started yet */
+    pthread_mutex_unlock(&e->lock);
+    assert_null(engine_pause(e, id));
+    int fd = open(file, O_RDONLY);
+    struct transport t = { .ops = &fake_ops, .ctx = &fake };
+    upload_run(e, job, &t, fd, 1);
+    close(fd);
+    assert_int_equal(job->state, ENGINE_PAUSED);
+    assert_int_equal(fake.calls[OP_CREATE], 0);
+    pthread_mutex_lock(&e->lock);
+    job->running = false;
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void rate_limited_without_end_fails_after_about_an_hour(void **state)
+{
+    (void)state;
+    for (int i = 0; i < SCRIPT_MAX; i++) {
+        answer(OP_PATCH, HTTP_RETRY, 0, "PATCH answered HTTP 429 (rate limited)");
+        fake.script[OP_PATCH][i].status = 429;
+    }
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_int_equal(fake.calls[OP_PATCH], MAX_RATE_LIMITED_WAITS + 1);
+    assert_non_null(strstr(job->error, "rate-limited 60 times in a row"));
 }
 
 static void create_refused_fails_without_sending(void **state)
@@ -509,6 +562,9 @@ int main(void)
         T(happy_path_creates_sends_verifies_confirms),
         T(confirm_upload_status_error_fails_the_job),
         T(confirm_upload_status_in_progress_is_done_with_a_note),
+        T(cancelled_while_creating_deletes_what_was_made),
+        T(paused_between_queue_and_start_sends_nothing),
+        T(rate_limited_without_end_fails_after_about_an_hour),
         T(create_refused_fails_without_sending),
         T(create_answering_garbage_gives_up_after_the_retries),
         T(create_lost_after_it_went_out_is_tried_once_more_only),
