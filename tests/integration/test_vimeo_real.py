@@ -68,5 +68,20 @@ class UploadStatusDecides(VimeoCase):
         self.assertIn("Vimeo upload.status complete", verified)
 
 
+class NoOrphans(VimeoCase):
+    # A create whose answer cannot be used leaves no video behind (issue 11, item 7).
+    def test_an_unusable_create_answer_deletes_the_video(self):
+        for fault, why in (("create=no-link", "no upload.upload_link"), ("create=not-tus", "not tus")):
+            self.sandbox.fault(fault + ",times=1")
+            path = make_file(self.tmp, f"{fault[7:]}.mp4", 1000)
+            proc = self.vimeo_up(path)
+            self.assertEqual(proc.returncode, 1, proc.stdout[-1000:])
+            error = [e for e in self.events(proc) if e["event"] == "failed"][0]["error"]
+            self.assertIn(why, error)
+            self.assertRegex(error, r"the video it made, /videos/\d+, was deleted")
+            video = error.split("the video it made, ")[1].split(",")[0]
+            self.assertEqual(self.sandbox.api("GET", video)[0], 404, fault)
+
+
 if __name__ == "__main__":
     unittest.main()
