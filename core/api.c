@@ -113,6 +113,9 @@ void api_call(struct api *api, struct http *http, const struct api_request *req,
     case API_DELETE:
         vimeo_delete(&v, req->uri, res);
         break;
+    case API_SCOPES:
+        vimeo_scopes(&v, out->scope, sizeof out->scope, res);
+        break;
     }
     api_note(api, res);
 }

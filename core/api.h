@@ -26,7 +26,7 @@ struct api {
     double window_end;         /* monotonic time of the reset */
 };
 
-enum api_op { API_CREATE, API_STATUS, API_QUOTA, API_DELETE };
+enum api_op { API_CREATE, API_STATUS, API_QUOTA, API_DELETE, API_SCOPES };
 
 struct api_request {
     enum api_op op;
@@ -39,6 +39,7 @@ struct api_answer {
     struct vimeo_upload upload;            /* CREATE */
     char upload_status[32], transcode_status[32]; /* STATUS */
     int64_t free_bytes;                    /* QUOTA: -1 when Vimeo sets no limit */
+    char scope[512];                       /* SCOPES: space-separated */
 };
 
 void api_init(struct api *api, const char *base, const char *token);

@@ -14,7 +14,6 @@
 #include "upload.h"
 
 enum {
-    PREFLIGHT_TRIES = 3,
     CONNECT_TIMEOUT = 20,      /* seconds */
     STALL_BYTES_PER_SECOND = 1024,
     API_TIMEOUT = 120,         /* seconds */
@@ -69,6 +68,7 @@ static void copy_config(struct engine *e, const struct engine_config *config)
     e->description = dup_or_null(config->description);
     e->privacy = dup_or_null(config->privacy);
     e->folder = dup_or_null(config->folder);
+    e->password = dup_or_null(config->password);
     size_t base_len = e->api_base ? strlen(e->api_base) : 0;
     while (base_len && e->api_base[base_len - 1] == '/')
         e->api_base[--base_len] = '\0';
@@ -154,7 +154,10 @@ static void free_strings(struct engine *e)
 {
     if (e->token)
         memset(e->token, 0, strlen(e->token));
+    if (e->password)
+        memset(e->password, 0, strlen(e->password));
     free(e->token);
+    free(e->password);
     free(e->api_base);
     free(e->tus_endpoint);
     free(e->state_dir);
@@ -191,35 +194,6 @@ void engine_free(struct engine *e)
     free_strings(e);
     free(e);
     global_release();
-}
-
-bool engine_check_api(struct engine *e, char *err, size_t cap)
-{
-    if (e->tus_endpoint)
-        return true;
-    struct http *http = http_new(&e->http_options);
-    if (!http)
-        return snprintf(err, cap, "out of memory"), false;
-    struct api_request req = { .op = API_QUOTA };
-    struct api_answer answer = { .free_bytes = -1 };
-    struct vimeo_result r;
-    unsigned rng = (unsigned)time(NULL);
-    /* A passing 5xx or 429 should not stop a run before it starts. */
-    for (int attempt = 1;; attempt++) {
-        api_call(&e->api, http, &req, &answer, &r, NULL, NULL);
-        if (r.outcome != HTTP_RETRY || r.status == 0 || attempt == PREFLIGHT_TRIES)
-            break;
-        struct timespec ts = units_timespec(upload_backoff((unsigned)attempt, r.retry_after, false, &rng));
-        nanosleep(&ts, NULL);
-    }
-    http_free(http);
-    if (r.outcome != HTTP_OK)
-        return snprintf(err, cap, "%s", r.error), false;
-    pthread_mutex_lock(&e->lock);
-    e->quota_known = true;
-    e->quota_free = answer.free_bytes;
-    pthread_mutex_unlock(&e->lock);
-    return true;
 }
 
 /* ---- commands: each takes e->lock briefly and returns ----------------------- */

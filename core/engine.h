@@ -76,6 +76,7 @@ struct engine_config {
     uint64_t rate_limit;        /* total bytes/s; 0: none */
     const char *name;           /* video name; NULL: the file's name */
     const char *description, *privacy, *folder;
+    const char *password;       /* for privacy "password" (copied; never logged) */
     bool again;                 /* upload files the journal says are done */
     long stall_seconds;         /* under 1 KiB/s for this long is a failure */
 };
@@ -138,9 +139,11 @@ struct engine;
 struct engine *engine_new(const struct engine_config *config, char *err, size_t cap);
 
 /* Check the API and the token before any work (GET /me, which also gives
- * the upload quota). False with Vimeo's one-line reason when the token is
- * refused, the API is unreachable or answers garbage. Skipped (true) for a
- * generic tus endpoint. */
+ * the upload quota, and GET /oauth/verify for its scopes). False with a
+ * one-line reason when the token is refused or lacks the upload scope, the
+ * API is unreachable or answers garbage. True with a warning in err (else
+ * "") when it lacks the delete scope. Skipped (true) for a generic tus
+ * endpoint. */
 bool engine_check_api(struct engine *e, char *err, size_t cap);
 
 /* Queue a file. Returns its job id (> 0; the existing one if the file is

@@ -7,6 +7,8 @@
 #include "api.h"
 #include "tus.h"
 
+enum { NAME_MAX_BYTES = 1024 };
+
 static void from_tus(const struct tus_result *t, struct transport_result *res)
 {
     *res = (struct transport_result){ .outcome = t->outcome, .status = t->status, .retry_after = t->retry_after,
@@ -103,12 +105,34 @@ static void drop_unusable(struct net *net, const char *uri, struct transport_res
                  gone.error);
 }
 
+/* A video's name from the --name template: {name} the file's name, {stem}
+ * the same without its extension, {n} its number in the run; anything
+ * else as written. Several files never share one name by accident. */
+static void name_expand(const char *template, const struct job *job, char *out, size_t cap)
+{
+    const char *dot = strrchr(job->name, '.');
+    int stem = dot && dot != job->name ? (int)(dot - job->name) : (int)strlen(job->name);
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *p = template; *p && n + 1 < cap; n = strlen(out)) {
+        if (!strncmp(p, "{name}", 6))
+            snprintf(out + n, cap - n, "%s", job->name), p += 6;
+        else if (!strncmp(p, "{stem}", 6))
+            snprintf(out + n, cap - n, "%.*s", stem, job->name), p += 6;
+        else if (!strncmp(p, "{n}", 3))
+            snprintf(out + n, cap - n, "%u", job->id), p += 3;
+        else
+            snprintf(out + n, cap - n, "%c", *p++);
+    }
+}
+
 static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
                        struct transport_result *res)
 {
     struct net *net = ctx;
     struct engine *e = net->e;
-    const char *name = e->name ? e->name : job->name;
+    char name[NAME_MAX_BYTES];
+    name_expand(e->name ? e->name : "{name}", job, name, sizeof name);
     video[0] = link[0] = '\0';
     if (e->tus_endpoint) {
         struct tus_result t;
@@ -119,7 +143,7 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
     if (!net_quota_allows(net, job, res))
         return;
     struct vimeo_video_meta meta = { .name = name, .description = e->description, .privacy = e->privacy,
-                                     .folder = e->folder };
+                                     .folder = e->folder, .password = e->password };
     struct api_request req = { .op = API_CREATE, .size = job->size, .meta = &meta };
     struct api_answer answer = { .upload.uri = "" };
     struct vimeo_result v;

@@ -209,6 +209,7 @@ void vimeo_create(struct vimeo_api *api, uint64_t size, const struct vimeo_video
               (!meta->name || append_title(&body, meta->name)) &&
               (!meta->description || append_field(&body, "description", meta->description)) &&
               (!meta->folder || append_field(&body, "folder_uri", meta->folder)) &&
+              (!meta->password || append_field(&body, "password", meta->password)) &&
               (!meta->privacy || (buf_puts(&body, ",\"privacy\":{\"view\":") &&
                                   json_append_string(&body, meta->privacy) && buf_puts(&body, "}"))) &&
               buf_puts(&body, "}");
@@ -282,6 +283,17 @@ void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result
         if (json_get_uint(&j, t, &v))
             *free_bytes = v > INT64_MAX ? INT64_MAX : (int64_t)v;
     }
+    json_free(&j);
+    http_result_free(&hr);
+}
+
+void vimeo_scopes(struct vimeo_api *api, char *scope, size_t cap, struct vimeo_result *res)
+{
+    struct http_result hr = { 0 };
+    struct json j;
+    scope[0] = '\0';
+    if (call(api, "GET", "/oauth/verify", NULL, res, &hr, &j))
+        json_get_string(&j, json_find(&j, "scope"), scope, cap);
     json_free(&j);
     http_result_free(&hr);
 }

@@ -33,6 +33,7 @@ struct vimeo_result {
 
 struct vimeo_video_meta {
     const char *name, *description, *privacy, *folder; /* NULL: not sent */
+    const char *password;      /* with privacy "password": a top-level "password" (OpenAPI POST /me/videos) */
 };
 
 struct vimeo_upload {
@@ -52,6 +53,8 @@ void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, c
 /* GET /me: free upload space in bytes, or -1 when Vimeo does not say (null). */
 void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result *res);
 void vimeo_delete(struct vimeo_api *api, const char *uri, struct vimeo_result *res);
+/* GET /oauth/verify: the token's scopes, space-separated ("" when not said). */
+void vimeo_scopes(struct vimeo_api *api, char *scope, size_t cap, struct vimeo_result *res);
 
 /* Seconds from now until X-RateLimit-Reset's ISO-8601 instant (like
  * 2023-04-08T09:21:35+00:00), capped to 0..3600; -1 if unreadable. */

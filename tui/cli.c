@@ -86,6 +86,8 @@ int cli_run(struct cli *cli)
         engine_free(e);
         return EXIT_CANNOT_START;
     }
+    if (cli->command != CLI_VERIFY && err[0])
+        fprintf(stderr, "vimeo-up: warning: %s\n", err);
 
     bool dashboard = !cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     unsigned refused = 0, queued = 0;

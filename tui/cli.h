@@ -27,6 +27,7 @@ struct cli {
     enum cli_command command;
     struct engine_config config;
     const char *token_file;
+    const char *password_file;  /* --password-file: the password for privacy "password" */
     bool no_tui, json;
     char **files;
     int nfiles;

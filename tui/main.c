@@ -39,6 +39,9 @@ static const char usage_text[] =
     "      --no-tui            plain progress lines even on a terminal\n"
     "      --json              JSON-lines events on stdout (implies --no-tui)\n"
     "      --name N, --description D, --privacy VIEW, --folder URI\n"
+    "                          (--name may hold {name}, {stem} and {n}: the file's name,\n"
+    "                          without its extension, its number in the run)\n"
+    "      --password-file FILE  the password for --privacy password (mode 600)\n"
     "      --tus-endpoint URL  any tus 1.0 server with the creation extension, instead of Vimeo\n"
     "      --again             upload even if the journal says the file was uploaded\n"
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
@@ -75,7 +78,7 @@ static bool parse_count(const char *text, uint64_t *out)
 }
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
-       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL };
+       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE };
 static const char short_options[] = ":j:c:r:hV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -90,6 +93,7 @@ static const struct option options[] = {
     { "description", required_argument, NULL, OPT_DESCRIPTION },
     { "privacy", required_argument, NULL, OPT_PRIVACY },
     { "folder", required_argument, NULL, OPT_FOLDER },
+    { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
     { "tus-endpoint", required_argument, NULL, OPT_TUS },
     { "again", no_argument, NULL, OPT_AGAIN },
     { "stall-timeout", required_argument, NULL, OPT_STALL },
@@ -244,6 +248,7 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
             break;
         }
         case OPT_FOLDER: cli->config.folder = optarg; break;
+        case OPT_PASSWORD_FILE: cli->password_file = optarg; break;
         case OPT_TUS: cli->config.tus_endpoint = optarg; break;
         case OPT_AGAIN: cli->config.again = true; break;
         case OPT_STALL:
@@ -262,39 +267,66 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
 }
 
 /* The token: from --token-file (which no one else may read), else VIMEO_TOKEN. */
+/* A secret from a file that no one else may read (option names it in
+ * messages), its trailing newline and spaces dropped. */
+static int read_secret_file(const char *option, const char *path, const char *what, char *out, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "vimeo-up: %s %s: %s\n", option, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return EXIT_CANNOT_START;
+    }
+    if (st.st_mode & 077) {
+        fprintf(stderr, "vimeo-up: %s %s: readable by others; run chmod 600 %s\n", option, path, path);
+        close(fd);
+        return EXIT_CANNOT_START;
+    }
+    ssize_t got = read(fd, out, cap - 1);
+    close(fd);
+    if (got < 0 || (size_t)got == cap - 1) {
+        fprintf(stderr, "vimeo-up: %s %s: %s%s\n", option, path, got < 0 ? strerror(errno) : "too long for ",
+                got < 0 ? "" : what);
+        return EXIT_CANNOT_START;
+    }
+    out[got] = '\0';
+    size_t len = strlen(out);
+    while (len && (out[len - 1] == '\n' || out[len - 1] == '\r' || out[len - 1] == ' '))
+        out[--len] = '\0';
+    return EXIT_OK;
+}
+
 static int read_token(struct cli *cli, char *token, size_t cap)
 {
     token[0] = '\0';
-    if (cli->token_file) {
-        int fd = open(cli->token_file, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            fprintf(stderr, "vimeo-up: --token-file %s: %s\n", cli->token_file, strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            return EXIT_CANNOT_START;
-        }
-        if (st.st_mode & 077) {
-            fprintf(stderr, "vimeo-up: --token-file %s: readable by others; run chmod 600 %s\n", cli->token_file,
-                    cli->token_file);
-            close(fd);
-            return EXIT_CANNOT_START;
-        }
-        ssize_t got = read(fd, token, cap - 1);
-        close(fd);
-        if (got < 0 || (size_t)got == cap - 1) {
-            fprintf(stderr, "vimeo-up: --token-file %s: %s\n", cli->token_file,
-                    got < 0 ? strerror(errno) : "too long for a token");
-            return EXIT_CANNOT_START;
-        }
-        token[got] = '\0';
-    } else if (getenv("VIMEO_TOKEN")) {
+    if (cli->token_file)
+        return read_secret_file("--token-file", cli->token_file, "a token", token, cap);
+    if (getenv("VIMEO_TOKEN"))
         snprintf(token, cap, "%s", getenv("VIMEO_TOKEN"));
-    }
     size_t len = strlen(token);
     while (len && (token[len - 1] == '\n' || token[len - 1] == '\r' || token[len - 1] == ' '))
         token[--len] = '\0';
     return EXIT_OK;
+}
+
+/* Vimeo takes a password only with privacy "password", and needs one then;
+ * it comes from a file, never from the command line. */
+static int read_password(struct cli *cli, char *password, size_t cap)
+{
+    password[0] = '\0';
+    bool wants = cli->config.privacy && !strcmp(cli->config.privacy, "password");
+    if (!cli->password_file)
+        return wants ? usage_error("%s", "--privacy password needs --password-file FILE (mode 600)") : EXIT_OK;
+    if (cli->config.privacy && !wants)
+        return usage_error("--password-file goes with --privacy password, not %s", cli->config.privacy);
+    cli->config.privacy = "password";
+    int rc = read_secret_file("--password-file", cli->password_file, "a password", password, cap);
+    if (rc == EXIT_OK && !password[0])
+        return fprintf(stderr, "vimeo-up: --password-file %s: empty\n", cli->password_file), EXIT_CANNOT_START;
+    cli->config.password = password;
+    return rc;
 }
 
 static int make_dirs(char *path)
@@ -459,6 +491,9 @@ int main(int argc, char **argv)
         return EXIT_CANNOT_START;
     }
     cli.config.token = token;
+    char password[1024];
+    if ((rc = read_password(&cli, password, sizeof password)) != EXIT_OK)
+        return rc;
     if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
         return rc;
     cli.command = command;
@@ -466,5 +501,6 @@ int main(int argc, char **argv)
     cli.nfiles = nfiles;
     rc = cli_run(&cli);
     memset(token, 0, sizeof token);
+    memset(password, 0, sizeof password);
     return rc;
 }

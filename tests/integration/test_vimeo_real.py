@@ -83,5 +83,55 @@ class NoOrphans(VimeoCase):
             self.assertEqual(self.sandbox.api("GET", video)[0], 404, fault)
 
 
+class PasswordPrivacy(VimeoCase):
+    # A top-level "password", required with privacy.view password (OpenAPI
+    # POST /me/videos bodies); never on the command line.
+    def test_password_comes_from_a_private_file(self):
+        path = make_file(self.tmp, "secret.mp4", 1000)
+        secret = os.path.join(self.tmp, "password")
+        with open(secret, "w") as f:
+            f.write("hunter2\n")
+        os.chmod(secret, 0o644)
+        loose = self.vimeo_up("--privacy", "password", "--password-file", secret, path)
+        self.assertEqual((loose.returncode, loose.stderr.strip()),
+                         (3, f"vimeo-up: --password-file {secret}: readable by others; run chmod 600 {secret}"))
+        os.chmod(secret, 0o600)
+        proc = self.vimeo_up("--privacy", "password", "--password-file", secret, path)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-800:])
+        video = self.sandbox.upload_named("secret.mp4")["video"]
+        self.assertEqual(json.loads(self.sandbox.api("GET", video)[2])["privacy"]["view"], "password")
+        self.assertNotIn("hunter2", proc.stdout + proc.stderr)
+        missing = self.vimeo_up("--privacy", "password", path)
+        self.assertEqual(missing.returncode, 2, missing.stderr)
+        self.assertIn("--password-file", missing.stderr)
+
+
+class NameTemplates(VimeoCase):
+    def test_several_files_get_names_of_their_own(self):
+        paths = [make_file(self.tmp, name, 1000, seed=i) for i, name in enumerate(("intro.mov", "outro.mov"))]
+        proc = self.vimeo_up("-j", "1", "--name", "Trip: {stem} ({n})", *paths)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(sorted(u["name"] for u in self.sandbox.uploads()), ["Trip: intro (1)", "Trip: outro (2)"])
+
+
+class TokenWithoutUploadScope(VimeoCase):
+    sandbox_args = ("--scopes", "public private")
+
+    def test_it_stops_before_any_work_and_says_how_to_fix_it(self):
+        proc = self.vimeo_up(make_file(self.tmp, "x.mp4", 1000))
+        self.assertEqual(proc.returncode, 3)
+        self.assertEqual(proc.stderr, "vimeo-up: cannot start: the token lacks the upload scope; make one with "
+                                      "upload at developer.vimeo.com/apps\n")
+
+
+class TokenWithoutDeleteScope(VimeoCase):
+    sandbox_args = ("--scopes", "public private upload")
+
+    def test_it_warns_once_and_uploads(self):
+        proc = self.vimeo_up(make_file(self.tmp, "x.mp4", 1000))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stderr.count("warning: the token lacks the delete scope"), 1, proc.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
