@@ -130,6 +130,8 @@ struct engine_event {
     unsigned job;
     double time;                /* Unix time */
     char message[400];          /* the error, the verification result, a note */
+    struct engine_row row;      /* the job as it was then: a front end that prints the
+                                   event later shows what was true when it happened */
 };
 
 struct engine;

@@ -70,6 +70,7 @@ static void emit_text(struct engine *e, enum engine_event_kind kind, const struc
     ev->job = job->id;
     ev->time = clock_wall();
     snprintf(ev->message, sizeof ev->message, "%s", message ? message : "");
+    job_fill_row(job, &ev->row, clock_mono());
     engine_wake(e);
 }
 

@@ -83,6 +83,7 @@ static void print_event(struct engine *e, bool json, const struct engine_event *
         free(d);
         return;
     }
+    d->row = ev->row; /* the figures of the moment it happened, not of now */
     const char *name = engine_event_name(ev->kind);
     bool is_error = ev->kind == ENGINE_EV_FAILED || ev->kind == ENGINE_EV_RETRY;
     if (json) {

@@ -217,6 +217,24 @@ static void happy_path_creates_sends_verifies_confirms(void **state)
     assert_int_equal(fake.calls[OP_STATUS], 1);
     assert_non_null(strstr(job->verified, "complete: offset = length = 3145728; Vimeo upload.status complete"));
     assert_string_equal(journal_state(), "done");
+    /* Each event carries the job as it was when it happened, not when it is read. */
+    struct engine_event events[64];
+    size_t n = engine_events(e, events, 64);
+    bool created = false, done = false;
+    for (size_t i = 0; i < n; i++) {
+        if (events[i].kind == ENGINE_EV_CREATED) {
+            created = true;
+            assert_int_equal(events[i].row.acked, 0);
+            assert_int_equal(events[i].row.sent, 0);
+            assert_string_equal(events[i].row.video, "/videos/1");
+        }
+        if (events[i].kind == ENGINE_EV_DONE) {
+            done = true;
+            assert_int_equal(events[i].row.acked, fake.size);
+            assert_int_equal(events[i].row.state, ENGINE_DONE);
+        }
+    }
+    assert_true(created && done);
 }
 
 static void confirm_upload_status_error_fails_the_job(void **state)
