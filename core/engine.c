@@ -69,6 +69,7 @@ static void copy_config(struct engine *e, const struct engine_config *config)
     e->privacy = dup_or_null(config->privacy);
     e->folder = dup_or_null(config->folder);
     e->password = dup_or_null(config->password);
+    e->ca_file = dup_or_null(config->ca_file);
     size_t base_len = e->api_base ? strlen(e->api_base) : 0;
     while (base_len && e->api_base[base_len - 1] == '/')
         e->api_base[--base_len] = '\0';
@@ -76,7 +77,8 @@ static void copy_config(struct engine *e, const struct engine_config *config)
     long stall = config->stall_seconds > 0 ? config->stall_seconds : ENGINE_DEFAULT_STALL_SECONDS;
     e->http_options = (struct http_options){ .connect_timeout = CONNECT_TIMEOUT,
                                              .low_speed_limit = STALL_BYTES_PER_SECOND,
-                                             .low_speed_time = stall, .api_timeout = API_TIMEOUT };
+                                             .low_speed_time = stall, .api_timeout = API_TIMEOUT,
+                                             .ca_file = e->ca_file };
     unsigned workers = config->workers ? config->workers : ENGINE_DEFAULT_WORKERS;
     e->target_workers = workers > ENGINE_MAX_WORKERS ? ENGINE_MAX_WORKERS : workers;
     e->backoff_scale = 1;
@@ -158,6 +160,7 @@ static void free_strings(struct engine *e)
         memset(e->password, 0, strlen(e->password));
     free(e->token);
     free(e->password);
+    free(e->ca_file);
     free(e->api_base);
     free(e->tus_endpoint);
     free(e->state_dir);

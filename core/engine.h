@@ -77,6 +77,7 @@ struct engine_config {
     const char *name;           /* video name; NULL: the file's name */
     const char *description, *privacy, *folder;
     const char *password;       /* for privacy "password" (copied; never logged) */
+    const char *ca_file;        /* CA bundle to trust (--cacert); NULL: the system's */
     bool again;                 /* upload files the journal says are done */
     long stall_seconds;         /* under 1 KiB/s for this long is a failure */
 };

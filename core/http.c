@@ -367,6 +367,8 @@ static void set_common_options(struct http *h, const struct http_request *req, s
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->low_speed_limit ? h->low_speed_limit : h->options.low_speed_limit);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->options.low_speed_time);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (h->options.ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, h->options.ca_file); /* verification stays on: only whom to trust changes */
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

@@ -27,6 +27,7 @@ struct http_options {
     long low_speed_limit;   /* bytes/s; slower than this for low_speed_time is a failure */
     long low_speed_time;    /* seconds */
     long api_timeout;       /* seconds, for everything but PATCH */
+    const char *ca_file;    /* CA certificates to trust instead of the system's; NULL: the system's */
 };
 
 struct http_request {

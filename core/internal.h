@@ -103,6 +103,7 @@ struct engine {
     /* Fixed after engine_new: read without a lock. */
     struct engine_config cfg;  /* its strings point into the copies below */
     char *token, *api_base, *tus_endpoint, *state_dir, *name, *description, *privacy, *folder, *password;
+    char *ca_file;
     const char *endpoint_key;  /* what the journal keys uploads by */
     struct journal *journal;
     struct http_options http_options;

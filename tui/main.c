@@ -42,6 +42,8 @@ static const char usage_text[] =
     "                          (--name may hold {name}, {stem} and {n}: the file's name,\n"
     "                          without its extension, its number in the run)\n"
     "      --password-file FILE  the password for --privacy password (mode 600)\n"
+    "      --cacert FILE       trust the CA certificates in FILE (else env SSL_CERT_FILE or\n"
+    "                          CURL_CA_BUNDLE, else the system's), e.g. behind a TLS proxy\n"
     "      --tus-endpoint URL  any tus 1.0 server with the creation extension, instead of Vimeo\n"
     "      --again             upload even if the journal says the file was uploaded\n"
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
@@ -78,7 +80,7 @@ static bool parse_count(const char *text, uint64_t *out)
 }
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
-       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE };
+       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT };
 static const char short_options[] = ":j:c:r:hV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -94,6 +96,7 @@ static const struct option options[] = {
     { "privacy", required_argument, NULL, OPT_PRIVACY },
     { "folder", required_argument, NULL, OPT_FOLDER },
     { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+    { "cacert", required_argument, NULL, OPT_CACERT },
     { "tus-endpoint", required_argument, NULL, OPT_TUS },
     { "again", no_argument, NULL, OPT_AGAIN },
     { "stall-timeout", required_argument, NULL, OPT_STALL },
@@ -249,6 +252,7 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
         }
         case OPT_FOLDER: cli->config.folder = optarg; break;
         case OPT_PASSWORD_FILE: cli->password_file = optarg; break;
+        case OPT_CACERT: cli->config.ca_file = optarg; break;
         case OPT_TUS: cli->config.tus_endpoint = optarg; break;
         case OPT_AGAIN: cli->config.again = true; break;
         case OPT_STALL:
@@ -480,6 +484,15 @@ int main(int argc, char **argv)
     if (command == CLI_RESUME && nfiles > 0)
         return usage_error("resume takes no FILE: %s", files[0]);
 
+    /* As curl does: the environment names a CA bundle when no option does. */
+    if (!cli.config.ca_file && getenv("SSL_CERT_FILE") && *getenv("SSL_CERT_FILE"))
+        cli.config.ca_file = getenv("SSL_CERT_FILE");
+    if (!cli.config.ca_file && getenv("CURL_CA_BUNDLE") && *getenv("CURL_CA_BUNDLE"))
+        cli.config.ca_file = getenv("CURL_CA_BUNDLE");
+    if (cli.config.ca_file && access(cli.config.ca_file, R_OK) != 0) {
+        fprintf(stderr, "vimeo-up: CA file %s: %s\n", cli.config.ca_file, strerror(errno));
+        return EXIT_CANNOT_START;
+    }
     if (!cli.config.api_base)
         cli.config.api_base = getenv("VIMEO_API_URL") && *getenv("VIMEO_API_URL") ? getenv("VIMEO_API_URL")
                                                                                  : "https://api.vimeo.com";

@@ -5,7 +5,7 @@ import os
 import subprocess
 import unittest
 
-from harness import TOKEN, VIMEO_UP, SandboxTest, make_file, sha256_file
+from harness import TOKEN, VIMEO_UP, SandboxTest, TlsSandbox, make_file, sha256_file
 
 
 class VimeoCase(SandboxTest):
@@ -131,6 +131,33 @@ class TokenWithoutDeleteScope(VimeoCase):
         proc = self.vimeo_up(make_file(self.tmp, "x.mp4", 1000))
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(proc.stderr.count("warning: the token lacks the delete scope"), 1, proc.stderr)
+
+
+class OverHttps(VimeoCase):
+    """Production is HTTPS: the sandbox with --tls, its own CA made at start."""
+
+    def setUp(self):
+        self.tmp = __import__("tempfile").mkdtemp(prefix="vimeo-up-test.")
+        self.sandbox = TlsSandbox()
+
+    def test_uploads_over_https_trusting_the_given_ca(self):
+        path = make_file(self.tmp, "tls.mp4", 3 << 20)
+        proc = self.vimeo_up("--cacert", self.sandbox.ca_file, "-c", "1M", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-800:])
+        self.assertEqual(self.sandbox.upload_named("tls.mp4")["sha256"], sha256_file(path))
+        env_path = make_file(self.tmp, "env.mp4", 100000, seed=2)
+        proc = subprocess.run([VIMEO_UP, "--json", "--api", self.sandbox.url, "--state", os.path.join(self.tmp, "s2"),
+                               env_path], capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, VIMEO_TOKEN=TOKEN, SSL_CERT_FILE=self.sandbox.ca_file))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def test_a_certificate_from_another_ca_is_refused_in_one_line(self):
+        proc = self.vimeo_up(make_file(self.tmp, "x.mp4", 1000))  # the system's CAs know not this one
+        self.assertEqual(proc.returncode, 3)
+        self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
+        self.assertIn("certificate", proc.stderr)
+        missing = self.vimeo_up("--cacert", os.path.join(self.tmp, "nope.pem"), make_file(self.tmp, "y.mp4", 10))
+        self.assertEqual((missing.returncode, len(missing.stderr.splitlines())), (3, 1), missing.stderr)
 
 
 if __name__ == "__main__":
