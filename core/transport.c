@@ -55,38 +55,47 @@ static void net_api(struct net *net, const struct api_request *req, struct api_a
     net_api_result(net, req, answer, res, &v);
 }
 
-/* The free upload quota, asked once a run; refuses a file larger than it. */
+/* Ask Vimeo for the free upload space, and remember it. */
+static void refresh_quota(struct net *net, struct transport_result *res)
+{
+    struct engine *e = net->e;
+    struct api_answer answer = { .free_bytes = -1 };
+    struct api_request req = { .op = API_QUOTA };
+    net_api(net, &req, &answer, res);
+    if (res->outcome != HTTP_OK)
+        return;
+    pthread_mutex_lock(&e->lock);
+    e->quota_known = true;
+    e->quota_free = answer.free_bytes;
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* A file larger than the free space Vimeo last told us of: ask again (space
+ * comes back as videos are deleted, and goes as other uploads land), and
+ * refuse it only if it still does not fit. Nothing is counted here: the
+ * create itself enforces the quota (4101, 4102, 3428), and its error says so. */
 static bool net_quota_allows(struct net *net, const struct job *job, struct transport_result *res)
 {
     struct engine *e = net->e;
     pthread_mutex_lock(&e->lock);
-    bool known = e->quota_known;
+    bool fits = e->quota_known && (e->quota_free < 0 || job->size <= (uint64_t)e->quota_free);
     pthread_mutex_unlock(&e->lock);
-    if (!known) {
-        struct api_answer answer = { .free_bytes = -1 };
-        struct api_request req = { .op = API_QUOTA };
-        net_api(net, &req, &answer, res);
-        pthread_mutex_lock(&e->lock);
-        if (res->outcome == HTTP_OK && !e->quota_known) {
-            e->quota_known = true;
-            e->quota_free = answer.free_bytes;
-        }
-        pthread_mutex_unlock(&e->lock);
-    }
+    if (fits)
+        return true;
+    refresh_quota(net, res);
+    if (res->outcome != HTTP_OK)
+        return true; /* no fresh word: the create will say */
     pthread_mutex_lock(&e->lock);
     int64_t quota_free = e->quota_free;
-    bool limited = e->quota_known && quota_free >= 0;
-    bool too_big = limited && job->size > (uint64_t)quota_free;
-    if (limited && !too_big)
-        e->quota_free -= (int64_t)job->size;
+    fits = !e->quota_known || quota_free < 0 || job->size <= (uint64_t)quota_free;
     pthread_mutex_unlock(&e->lock);
-    if (too_big) {
+    if (!fits) {
         *res = (struct transport_result){ .outcome = HTTP_FATAL, .retry_after = -1 };
         snprintf(res->error, sizeof res->error,
                  "%s (%" PRIu64 " bytes) is larger than the free upload quota (%" PRId64 " bytes)", job->path,
                  job->size, quota_free);
     }
-    return !too_big;
+    return fits;
 }
 
 /* The create made a video but its answer cannot be used (no link, not

@@ -279,8 +279,12 @@ void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result
     *free_bytes = -1;
     if (call(api, "GET", "/me?fields=upload_quota", NULL, res, &hr, &j)) {
         uint64_t v;
+        char unit[32] = "";
         int t = json_find(&j, "upload_quota.space.free");
-        if (json_get_uint(&j, t, &v))
+        json_get_string(&j, json_find(&j, "upload_quota.space.unit"), unit, sizeof unit);
+        /* On accounts whose quota counts videos, free is a number of videos
+         * (unit video_count; vimeo-dot-net PR 192): no byte limit we know of. */
+        if (strcmp(unit, "video_count") != 0 && json_get_uint(&j, t, &v))
             *free_bytes = v > INT64_MAX ? INT64_MAX : (int64_t)v;
     }
     json_free(&j);

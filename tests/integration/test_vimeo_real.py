@@ -133,6 +133,36 @@ class TokenWithoutDeleteScope(VimeoCase):
         self.assertEqual(proc.stderr.count("warning: the token lacks the delete scope"), 1, proc.stderr)
 
 
+class Quota(VimeoCase):
+    # Vimeo enforces quota at the create (4101, 4102, 3428); space comes back
+    # when videos are deleted. Nothing is subtracted on our side.
+    sandbox_args = ("--quota", str(3 << 20))
+
+    def test_a_recreate_after_an_expired_link_is_not_counted_twice(self):
+        path = make_file(self.tmp, "twice.mp4", 2 << 20)
+        self.sandbox.fault("expire=*,after=1000000,times=1")
+        proc = self.vimeo_up("-c", "1M", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-800:])
+
+    def test_a_file_larger_than_the_free_space_is_refused_before_a_create(self):
+        path = make_file(self.tmp, "huge.mp4", 4 << 20)
+        proc = self.vimeo_up(path)
+        self.assertEqual(proc.returncode, 1)
+        failed = [e for e in self.events(proc) if e["event"] == "failed"][0]["error"]
+        self.assertIn("is larger than the free upload quota (3145728 bytes)", failed)
+        self.assertEqual(self.sandbox.uploads(), [])
+
+
+class CountQuota(VimeoCase):
+    # Some accounts count videos: upload_quota.space.unit is video_count and
+    # free a number of videos (vimeo-dot-net PR 192), not bytes.
+    sandbox_args = ("--quota-videos", "5")
+
+    def test_a_count_is_not_taken_for_bytes(self):
+        proc = self.vimeo_up(make_file(self.tmp, "counted.mp4", 1000))
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-800:])
+
+
 class OverHttps(VimeoCase):
     """Production is HTTPS: the sandbox with --tls, its own CA made at start."""
 
