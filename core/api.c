@@ -108,10 +108,13 @@ void api_call(struct api *api, struct http *http, const struct api_request *req,
         vimeo_status(&v, req->uri, out->upload_status, out->transcode_status, sizeof out->upload_status, res);
         break;
     case API_QUOTA:
-        vimeo_quota(&v, &out->free_bytes, res);
+        vimeo_me(&v, &out->free_bytes, out->user_uri, sizeof out->user_uri, res);
         break;
     case API_DELETE:
         vimeo_delete(&v, req->uri, res);
+        break;
+    case API_TAGS:
+        vimeo_tags(&v, req->uri, req->tags, req->ntags, res);
         break;
     case API_SCOPES:
         vimeo_scopes(&v, out->scope, sizeof out->scope, res);

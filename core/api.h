@@ -26,13 +26,15 @@ struct api {
     double window_end;         /* monotonic time of the reset */
 };
 
-enum api_op { API_CREATE, API_STATUS, API_QUOTA, API_DELETE, API_SCOPES };
+enum api_op { API_CREATE, API_STATUS, API_QUOTA, API_DELETE, API_SCOPES, API_TAGS };
 
 struct api_request {
     enum api_op op;
     const char *uri;                       /* STATUS, DELETE: the video */
     uint64_t size;                         /* CREATE */
     const struct vimeo_video_meta *meta;   /* CREATE */
+    const char *const *tags;               /* TAGS */
+    size_t ntags;
 };
 
 struct api_answer {
@@ -40,6 +42,7 @@ struct api_answer {
     char upload_status[32], transcode_status[32]; /* STATUS */
     int64_t free_bytes;                    /* QUOTA: -1 when Vimeo sets no limit */
     char scope[512];                       /* SCOPES: space-separated */
+    char user_uri[64];                     /* QUOTA: /users/N */
 };
 
 void api_init(struct api *api, const char *base, const char *token);

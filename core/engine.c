@@ -70,6 +70,9 @@ static void copy_config(struct engine *e, const struct engine_config *config)
     e->folder = dup_or_null(config->folder);
     e->password = dup_or_null(config->password);
     e->ca_file = dup_or_null(config->ca_file);
+    e->tags = config->ntags ? calloc(config->ntags, sizeof *e->tags) : NULL;
+    for (size_t i = 0; e->tags && i < config->ntags; i++)
+        e->ntags += (e->tags[i] = strdup(config->tags[i])) != NULL;
     size_t base_len = e->api_base ? strlen(e->api_base) : 0;
     while (base_len && e->api_base[base_len - 1] == '/')
         e->api_base[--base_len] = '\0';
@@ -161,6 +164,9 @@ static void free_strings(struct engine *e)
     free(e->token);
     free(e->password);
     free(e->ca_file);
+    for (size_t i = 0; i < e->ntags; i++)
+        free(e->tags[i]);
+    free(e->tags);
     free(e->api_base);
     free(e->tus_endpoint);
     free(e->state_dir);

@@ -75,9 +75,12 @@ struct engine_config {
     uint64_t chunk_size;        /* bytes per PATCH; 0: the rest of the file in one */
     uint64_t rate_limit;        /* total bytes/s; 0: none */
     const char *name;           /* video name; NULL: the file's name */
-    const char *description, *privacy, *folder;
+    const char *description, *privacy;
+    const char *folder;         /* a folder's URI, its ID, or its vimeo.com/manage/folders/ID URL */
     const char *password;       /* for privacy "password" (copied; never logged) */
     const char *ca_file;        /* CA bundle to trust (--cacert); NULL: the system's */
+    const char *const *tags;    /* tags for every new video (copied) */
+    size_t ntags;
     bool again;                 /* upload files the journal says are done */
     long stall_seconds;         /* under 1 KiB/s for this long is a failure */
 };

@@ -104,6 +104,8 @@ struct engine {
     struct engine_config cfg;  /* its strings point into the copies below */
     char *token, *api_base, *tus_endpoint, *state_dir, *name, *description, *privacy, *folder, *password;
     char *ca_file;
+    char **tags;
+    size_t ntags;
     const char *endpoint_key;  /* what the journal keys uploads by */
     struct journal *journal;
     struct http_options http_options;
@@ -139,6 +141,7 @@ struct engine {
     size_t nevents, events_cap;
     bool quota_known;
     int64_t quota_free;        /* -1: Vimeo sets no limit we know of */
+    char folder_uri[160];      /* --folder as Vimeo takes it, once the user's URI is known */
 
     pthread_mutex_t save_lock; /* journal writes, and job->written_seq */
 };

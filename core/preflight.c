@@ -39,6 +39,33 @@ static bool check_scopes(struct engine *e, struct http *http, char *err, size_t 
     return true;
 }
 
+/* --folder as Vimeo's folder_uri, /users/{uid}/projects/{pid} (Vimeo staff,
+ * vimeo.php issue 289): given as that URI, as the folder's ID, or as the
+ * vimeo.com/manage/folders/ID address a browser shows. */
+static bool resolve_folder(struct engine *e, const char *user_uri, char *err, size_t cap)
+{
+    const char *folder = e->folder, *id = folder;
+    if (!folder)
+        return true;
+    const char *url = strstr(folder, "vimeo.com/manage/folders/");
+    if (url)
+        id = url + strlen("vimeo.com/manage/folders/");
+    size_t digits = strspn(id, "0123456789");
+    bool is_id = digits && (id[digits] == '\0' || (url && strchr("/?#", id[digits])));
+    char resolved[sizeof e->folder_uri];
+    if (!strncmp(folder, "/users/", 7))
+        snprintf(resolved, sizeof resolved, "%s", folder);
+    else if (is_id && user_uri[0])
+        snprintf(resolved, sizeof resolved, "%s/projects/%.*s", user_uri, (int)digits, id);
+    else
+        return snprintf(err, cap, "--folder %s: not a folder URI (/users/N/projects/M), a folder ID or a "
+                        "vimeo.com/manage/folders/ID address", folder), false;
+    pthread_mutex_lock(&e->lock);
+    snprintf(e->folder_uri, sizeof e->folder_uri, "%s", resolved);
+    pthread_mutex_unlock(&e->lock);
+    return true;
+}
+
 bool engine_check_api(struct engine *e, char *err, size_t cap)
 {
     err[0] = '\0';
@@ -48,7 +75,7 @@ bool engine_check_api(struct engine *e, char *err, size_t cap)
     if (!http)
         return snprintf(err, cap, "out of memory"), false;
     struct api_request req = { .op = API_QUOTA };
-    struct api_answer answer = { .free_bytes = -1 };
+    struct api_answer answer = { .free_bytes = -1, .user_uri = "" };
     struct vimeo_result r;
     unsigned rng = (unsigned)time(NULL);
     /* A passing 5xx or 429 should not stop a run before it starts. */
@@ -59,7 +86,8 @@ bool engine_check_api(struct engine *e, char *err, size_t cap)
         struct timespec ts = units_timespec(upload_backoff((unsigned)attempt, r.retry_after, false, &rng));
         nanosleep(&ts, NULL);
     }
-    bool ok = r.outcome == HTTP_OK ? check_scopes(e, http, err, cap) : (snprintf(err, cap, "%s", r.error), false);
+    bool ok = r.outcome == HTTP_OK ? resolve_folder(e, answer.user_uri, err, cap) && check_scopes(e, http, err, cap)
+                                   : (snprintf(err, cap, "%s", r.error), false);
     http_free(http);
     if (!ok)
         return false;

@@ -151,8 +151,12 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
     }
     if (!net_quota_allows(net, job, res))
         return;
+    char folder[sizeof e->folder_uri];
+    pthread_mutex_lock(&e->lock);
+    snprintf(folder, sizeof folder, "%s", e->folder_uri);
+    pthread_mutex_unlock(&e->lock);
     struct vimeo_video_meta meta = { .name = name, .description = e->description, .privacy = e->privacy,
-                                     .folder = e->folder, .password = e->password };
+                                     .folder = folder[0] ? folder : NULL, .password = e->password };
     struct api_request req = { .op = API_CREATE, .size = job->size, .meta = &meta };
     struct api_answer answer = { .upload.uri = "" };
     struct vimeo_result v;
@@ -225,8 +229,21 @@ static void net_remove(void *ctx, const char *video, const char *link, struct tr
     }
 }
 
+static void net_tag(void *ctx, const char *video, struct transport_result *res)
+{
+    struct net *net = ctx;
+    *res = (struct transport_result){ .outcome = HTTP_OK, .retry_after = -1 };
+    if (net->e->tus_endpoint || !net->e->ntags || !video[0])
+        return;
+    struct api_request req = { .op = API_TAGS, .uri = video, .tags = (const char *const *)net->e->tags,
+                               .ntags = net->e->ntags };
+    struct api_answer answer;
+    net_api(net, &req, &answer, res);
+}
+
 static const struct transport_ops net_ops = {
     .create = net_create, .head = net_head, .patch = net_patch, .status = net_status, .remove = net_remove,
+    .tag = net_tag,
 };
 
 struct transport net_transport(struct net *net)

@@ -46,6 +46,8 @@ struct transport_ops {
     void (*status)(void *ctx, const char *video, char *upload_status, size_t cap, struct transport_result *res);
     /* Delete the video, or without Vimeo the tus upload. */
     void (*remove)(void *ctx, const char *video, const char *link, struct transport_result *res);
+    /* Add the run's tags to a new video; OK at once when there are none. */
+    void (*tag)(void *ctx, const char *video, struct transport_result *res);
 };
 
 struct transport {

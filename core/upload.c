@@ -251,6 +251,13 @@ static enum upload_step step_create(struct upload *u)
     job_enter(u->e, u->job, ENGINE_UPLOADING, NULL);
     engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s", video[0] ? video : link);
     pthread_mutex_unlock(&u->e->lock);
+    u->transport.ops->tag(u->transport.ctx, video, &res);
+    if (res.outcome != HTTP_OK && res.outcome != HTTP_ABORTED) {
+        /* Tags are a nicety: the upload goes on, the log says what is missing. */
+        pthread_mutex_lock(&u->e->lock);
+        engine_emit(u->e, ENGINE_EV_FAILED, u->job, "could not tag %s: %s", video, res.error);
+        pthread_mutex_unlock(&u->e->lock);
+    }
     return STEP_SEND;
 }
 

@@ -272,12 +272,14 @@ void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, c
     http_result_free(&hr);
 }
 
-void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result *res)
+void vimeo_me(struct vimeo_api *api, int64_t *free_bytes, char *user_uri, size_t cap, struct vimeo_result *res)
 {
     struct http_result hr = { 0 };
     struct json j;
     *free_bytes = -1;
-    if (call(api, "GET", "/me?fields=upload_quota", NULL, res, &hr, &j)) {
+    if (user_uri)
+        user_uri[0] = '\0';
+    if (call(api, "GET", "/me?fields=uri,upload_quota", NULL, res, &hr, &j)) {
         uint64_t v;
         char unit[32] = "";
         int t = json_find(&j, "upload_quota.space.free");
@@ -286,9 +288,40 @@ void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result
          * (unit video_count; vimeo-dot-net PR 192): no byte limit we know of. */
         if (strcmp(unit, "video_count") != 0 && json_get_uint(&j, t, &v))
             *free_bytes = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+        if (user_uri)
+            json_get_string(&j, json_find(&j, "uri"), user_uri, cap);
     }
     json_free(&j);
     http_result_free(&hr);
+}
+
+void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result *res)
+{
+    vimeo_me(api, free_bytes, NULL, 0, res);
+}
+
+void vimeo_tags(struct vimeo_api *api, const char *uri, const char *const *tags, size_t n, struct vimeo_result *res)
+{
+    struct buf body;
+    buf_init(&body, 64 * 1024);
+    bool ok = buf_puts(&body, "[");
+    for (size_t i = 0; ok && i < n; i++)
+        ok = buf_puts(&body, i ? ",{\"name\":" : "{\"name\":") && json_append_string(&body, tags[i]) &&
+             buf_puts(&body, "}");
+    ok = ok && buf_puts(&body, "]");
+    char path[160];
+    snprintf(path, sizeof path, "%s/tags", uri);
+    struct http_result hr = { 0 };
+    struct json j = { 0 };
+    if (!ok) {
+        *res = (struct vimeo_result){ .outcome = HTTP_FATAL, .retry_after = -1 };
+        snprintf(res->error, sizeof res->error, "a tag is not valid UTF-8");
+    } else {
+        call(api, "PUT", path, body.data, res, &hr, &j);
+    }
+    json_free(&j);
+    http_result_free(&hr);
+    buf_free(&body);
 }
 
 void vimeo_scopes(struct vimeo_api *api, char *scope, size_t cap, struct vimeo_result *res)

@@ -52,6 +52,10 @@ void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, c
                   struct vimeo_result *res);
 /* GET /me: free upload space in bytes, or -1 when Vimeo does not say (null). */
 void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result *res);
+/* The same, and the user's uri (/users/N), which folder URIs start with. */
+void vimeo_me(struct vimeo_api *api, int64_t *free_bytes, char *user_uri, size_t cap, struct vimeo_result *res);
+/* PUT {uri}/tags: add each of the n tags (a batch; OpenAPI 3.4 addVideoTags). */
+void vimeo_tags(struct vimeo_api *api, const char *uri, const char *const *tags, size_t n, struct vimeo_result *res);
 void vimeo_delete(struct vimeo_api *api, const char *uri, struct vimeo_result *res);
 /* GET /oauth/verify: the token's scopes, space-separated ("" when not said). */
 void vimeo_scopes(struct vimeo_api *api, char *scope, size_t cap, struct vimeo_result *res);

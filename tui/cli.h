@@ -23,11 +23,14 @@ enum {
 
 enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP };
 
+#define CLI_MAX_TAGS 20 /* a macro, so that messages can spell it */
+
 struct cli {
     enum cli_command command;
     struct engine_config config;
     const char *token_file;
     const char *password_file;  /* --password-file: the password for privacy "password" */
+    const char *tags[CLI_MAX_TAGS]; /* --tag, in order */
     bool no_tui, json;
     char **files;
     int nfiles;

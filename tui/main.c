@@ -42,6 +42,7 @@ static const char usage_text[] =
     "                          (--name may hold {name}, {stem} and {n}: the file's name,\n"
     "                          without its extension, its number in the run)\n"
     "      --password-file FILE  the password for --privacy password (mode 600)\n"
+    "      --tag T             tag every new video with T (repeatable)\n"
     "      --cacert FILE       trust the CA certificates in FILE (else env SSL_CERT_FILE or\n"
     "                          CURL_CA_BUNDLE, else the system's), e.g. behind a TLS proxy\n"
     "      --tus-endpoint URL  any tus 1.0 server with the creation extension, instead of Vimeo\n"
@@ -80,7 +81,7 @@ static bool parse_count(const char *text, uint64_t *out)
 }
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
-       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT };
+       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG };
 static const char short_options[] = ":j:c:r:hV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -97,6 +98,7 @@ static const struct option options[] = {
     { "folder", required_argument, NULL, OPT_FOLDER },
     { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
     { "cacert", required_argument, NULL, OPT_CACERT },
+    { "tag", required_argument, NULL, OPT_TAG },
     { "tus-endpoint", required_argument, NULL, OPT_TUS },
     { "again", no_argument, NULL, OPT_AGAIN },
     { "stall-timeout", required_argument, NULL, OPT_STALL },
@@ -253,6 +255,14 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
         case OPT_FOLDER: cli->config.folder = optarg; break;
         case OPT_PASSWORD_FILE: cli->password_file = optarg; break;
         case OPT_CACERT: cli->config.ca_file = optarg; break;
+        case OPT_TAG:
+            if (cli->config.ntags == CLI_MAX_TAGS)
+                return usage_error("--tag: at most " ENGINE_STR(CLI_MAX_TAGS) " tags: %s", optarg);
+            if (!optarg[0])
+                return usage_error("%s", "--tag: an empty tag");
+            cli->tags[cli->config.ntags++] = optarg;
+            cli->config.tags = cli->tags;
+            break;
         case OPT_TUS: cli->config.tus_endpoint = optarg; break;
         case OPT_AGAIN: cli->config.again = true; break;
         case OPT_STALL:

@@ -163,6 +163,25 @@ class CountQuota(VimeoCase):
         self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-800:])
 
 
+class TagsAndFolders(VimeoCase):
+    def test_tags_reach_the_video(self):
+        path = make_file(self.tmp, "tagged.mp4", 1000)
+        proc = self.vimeo_up("--tag", "holiday", "--tag", "Été ☃", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-800:])
+        self.assertEqual(self.sandbox.upload_named("tagged.mp4")["tags"], ["holiday", "Été ☃"])
+
+    def test_a_folder_by_uri_id_or_address(self):
+        # folder_uri is /users/{uid}/projects/{pid} (vimeo.php issue 289); the user's uri is GET /me's.
+        for i, folder in enumerate(("/users/1/projects/7", "7", "https://vimeo.com/manage/folders/7")):
+            path = make_file(self.tmp, f"folder{i}.mp4", 1000, seed=i)
+            proc = self.vimeo_up("--folder", folder, path)
+            self.assertEqual(proc.returncode, 0, (folder, proc.stderr, proc.stdout[-800:]))
+            self.assertEqual(self.sandbox.upload_named(f"folder{i}.mp4")["folder"], "/users/1/projects/7", folder)
+        bad = self.vimeo_up("--folder", "holidays", make_file(self.tmp, "nofolder.mp4", 10))
+        self.assertEqual(bad.returncode, 3)
+        self.assertIn("--folder holidays: not a folder URI", bad.stderr)
+
+
 class OverHttps(VimeoCase):
     """Production is HTTPS: the sandbox with --tls, its own CA made at start."""
 

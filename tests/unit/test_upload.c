@@ -120,8 +120,15 @@ static void fake_remove(void *ctx, const char *video, const char *link, struct t
         ok(res);
 }
 
+static void fake_tag(void *ctx, const char *video, struct transport_result *res)
+{
+    (void)ctx, (void)video;
+    *res = (struct transport_result){ .outcome = HTTP_OK, .retry_after = -1 };
+}
+
 static const struct transport_ops fake_ops = {
     .create = fake_create, .head = fake_head, .patch = fake_patch, .status = fake_status, .remove = fake_remove,
+    .tag = fake_tag,
 };
 
 static int setup(void **state)
