@@ -12,11 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 enum {
     /* Big enough that curl makes few read calls, small enough that eight
      * workers stay within a few MiB. */
     UPLOAD_BUFFER = 256 * 1024,
     TOKEN_MAX = 400,           /* bytes: Vimeo's tokens are 32; more is not a token */
+    ANSWER_WAIT_FACTOR = 10,   /* stall times a server may take to answer after the last byte */
 };
 
 struct http {
@@ -29,6 +32,11 @@ struct http {
 struct transfer {
     const struct http *h;
     const struct http_request *req;
+    /* A streamed body's stall watch: bytes sent by window_start, and when
+     * the last byte went (0: not yet). */
+    double window_start, all_sent_at;
+    uint64_t window_bytes;
+    enum { MOVING, STALLED_SENDING, STALLED_ANSWER } stall;
     struct http_result *res;
     uint64_t done;       /* body bytes handed to curl */
     bool read_failed;
@@ -286,6 +294,34 @@ static int on_seek(void *ctx, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* A streamed body is stalled when under the floor for the stall time while
+ * it is being sent; once the last byte is out, the server may take a while
+ * to take in a big chunk, and gets a longer time of its own to answer.
+ * (curl's own low-speed limit would count that wait as a stall.) */
+static bool stalled(struct transfer *t, uint64_t sent)
+{
+    const struct http *h = t->h;
+    double now = clock_mono();
+    long floor = h->low_speed_limit ? h->low_speed_limit : h->options.low_speed_limit;
+    long span = h->options.low_speed_time;
+    if (!t->window_start) {
+        t->window_start = now;
+        t->window_bytes = sent;
+    }
+    if (sent >= t->req->length) {
+        if (!t->all_sent_at)
+            t->all_sent_at = now;
+        if (now - t->all_sent_at > (double)span * ANSWER_WAIT_FACTOR)
+            t->stall = STALLED_ANSWER;
+    } else if (now - t->window_start >= (double)span) {
+        if (sent - t->window_bytes < (uint64_t)(floor * span))
+            t->stall = STALLED_SENDING;
+        t->window_start = now;
+        t->window_bytes = sent;
+    }
+    return t->stall != MOVING;
+}
+
 static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     (void)dltotal;
@@ -294,6 +330,8 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
     struct transfer *t = ctx;
     if (t->h->watch && atomic_load(t->h->watch))
         return 1; /* curl calls this at least once a second, so every request stops in time */
+    if (t->req->stream && stalled(t, (uint64_t)ulnow))
+        return 1;
     return t->req->on_progress ? t->req->on_progress(t->req->ctx, (uint64_t)ulnow) : 0;
 }
 
@@ -364,8 +402,10 @@ static void set_common_options(struct http *h, const struct http_request *req, s
     curl_easy_setopt(c, CURLOPT_USERAGENT, "vimeo-up/" VIMEO_UP_VERSION);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->options.connect_timeout);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->low_speed_limit ? h->low_speed_limit : h->options.low_speed_limit);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->options.low_speed_time);
+    if (!req->stream) { /* a streamed body has its own watch: stalled() */
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->options.low_speed_limit);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->options.low_speed_time);
+    }
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     if (h->options.ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, h->options.ca_file); /* verification stays on: only whom to trust changes */
@@ -416,6 +456,15 @@ static void describe_failure(CURLcode rc, const struct transfer *t, const char *
     if (t->read_failed) {
         snprintf(res->error, sizeof res->error, "cannot read the file at offset %llu",
                  (unsigned long long)(t->req->offset + t->done));
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK && t->stall == STALLED_SENDING) {
+        res->transport_error = true;
+        snprintf(res->error, sizeof res->error, "stalled: under %ld bytes/s for %ld s while sending",
+                 t->h->low_speed_limit ? t->h->low_speed_limit : t->h->options.low_speed_limit,
+                 t->h->options.low_speed_time);
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK && t->stall == STALLED_ANSWER) {
+        res->transport_error = true;
+        snprintf(res->error, sizeof res->error, "no answer %ld s after the last byte",
+                 t->h->options.low_speed_time * ANSWER_WAIT_FACTOR);
     } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
         res->aborted = true;
         snprintf(res->error, sizeof res->error, "stopped");

@@ -49,6 +49,7 @@ static const char usage_text[] =
     "      --again             upload even if the journal says the file was uploaded\n"
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
     ENGINE_STR(ENGINE_DEFAULT_STALL_SECONDS) ")\n"
+    "                          while sending; after a chunk's last byte the server gets 10 times S\n"
     "  -h, --help; -V, --version\n"
     "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 4 uploads unfinished\n"
     "(the user quit, state saved), 130 interrupted.\n";

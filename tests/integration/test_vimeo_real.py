@@ -1,8 +1,11 @@
 """Vimeo as it is, not as we first thought (issue 11): each test runs
 vimeo-up against a sandbox answering the way Vimeo's documents say."""
+import http.server
 import json
 import os
 import subprocess
+import threading
+import time
 import unittest
 
 from harness import TOKEN, VIMEO_UP, SandboxTest, TlsSandbox, make_file, sha256_file
@@ -180,6 +183,52 @@ class TagsAndFolders(VimeoCase):
         bad = self.vimeo_up("--folder", "holidays", make_file(self.tmp, "nofolder.mp4", 10))
         self.assertEqual(bad.returncode, 3)
         self.assertIn("--folder holidays: not a folder URI", bad.stderr)
+
+
+class SlowAnswer(VimeoCase):
+    """A server that takes a while to answer once a chunk's last byte is in
+    (as one committing a big chunk does): not a stall."""
+
+    def tus_server(self, delay):
+        uploads = {}
+
+        class Tus(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def answer(self, status, headers=()):
+                self.send_response(status)
+                for name, value in (("Tus-Resumable", "1.0.0"), ("Content-Length", "0"), *headers):
+                    self.send_header(name, value)
+                self.end_headers()
+
+            def do_POST(self):
+                uploads["u"] = [int(self.headers["Upload-Length"]), 0]
+                self.answer(201, (("Location", "/files/u"),))
+
+            def do_HEAD(self):
+                length, offset = uploads["u"]
+                self.answer(200, (("Upload-Length", str(length)), ("Upload-Offset", str(offset))))
+
+            def do_PATCH(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(delay)  # taking the chunk in
+                uploads["u"][1] += len(body)
+                self.answer(204, (("Upload-Offset", str(uploads["u"][1])),))
+
+            def log_message(self, *args):
+                pass
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tus)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        return f"http://127.0.0.1:{server.server_address[1]}/files"
+
+    def test_waiting_for_the_answer_after_the_last_byte_is_not_a_stall(self):
+        endpoint = self.tus_server(delay=9)
+        path = make_file(self.tmp, "commit.mp4", 1 << 20)
+        proc = subprocess.run([VIMEO_UP, "--json", "--tus-endpoint", endpoint, "--state", os.path.join(self.tmp, "s"),
+                               "--stall-timeout", "2", path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-800:])
+        self.assertEqual([e.get("error") for e in self.events(proc) if e["event"] == "retry"], [])
 
 
 class OverHttps(VimeoCase):
