@@ -450,7 +450,7 @@ bool engine_settled(struct engine *e)
     bool settled = !e->tasks && !e->helper_busy;
     for (size_t i = 0; i < e->njobs && settled; i++) {
         const struct job *job = e->jobs[i];
-        settled = !job->running && (job->state == ENGINE_PAUSED || engine_state_final(job->state));
+        settled = !job->running && (job->hidden || job->state == ENGINE_PAUSED || engine_state_final(job->state));
     }
     pthread_mutex_unlock(&e->lock);
     return settled;

@@ -54,6 +54,15 @@ void verify_run(struct engine *e, struct job *job, const struct transport *t)
     snprintf(video, sizeof video, "%s", job->video);
     job_enter(e, job, ENGINE_VERIFYING, NULL);
     pthread_mutex_unlock(&e->lock);
+    if (!link[0] && !video[0]) {
+        /* Nothing was ever sent: nothing to verify, and no failure either. */
+        pthread_mutex_lock(&e->lock);
+        snprintf(job->verified, sizeof job->verified, "not started: nothing was sent yet");
+        engine_emit(e, ENGINE_EV_VERIFIED, job, "%s", job->verified);
+        job->hidden = true;
+        pthread_mutex_unlock(&e->lock);
+        return;
+    }
     bool complete = verify_remote(t, link, video, job->size, !e->tus_endpoint, result, sizeof result);
     pthread_mutex_lock(&e->lock);
     snprintf(job->verified, sizeof job->verified, "%s", result);

@@ -130,7 +130,7 @@ int cli_run(struct cli *cli)
         interrupted = end != DASHBOARD_QUIT;
         quit = !interrupted;
     } else {
-        interrupted = headless_run(e, cli->json, signal_fd);
+        interrupted = headless_run(e, cli->json, cli->command == CLI_VERIFY, signal_fd);
     }
     unsigned done, failed, unfinished;
     outcome(e, &done, &failed, &unfinished);

@@ -129,7 +129,13 @@ static void print_progress(struct engine *e, bool json, double now, double *last
     *last_line = now;
 }
 
-bool headless_run(struct engine *e, bool json, int signal_fd)
+/* With verdicts, plain output keeps only each job's verification. */
+static bool shown(bool json, bool verdicts, const struct engine_event *ev)
+{
+    return json || !verdicts || ev->kind == ENGINE_EV_VERIFIED;
+}
+
+bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd)
 {
     struct engine_event events[EVENT_BATCH];
     double last_progress = clock_wall();
@@ -152,15 +158,19 @@ bool headless_run(struct engine *e, bool json, int signal_fd)
         size_t n;
         while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
             for (size_t i = 0; i < n; i++)
-                print_event(e, json, &events[i]);
+                if (shown(json, verdicts, &events[i]))
+                    if (shown(json, verdicts, &events[i]))
+                        print_event(e, json, &events[i]);
         now = clock_wall();
-        if ((now - last_progress) * 1000 >= interval_ms)
+        if ((now - last_progress) * 1000 >= interval_ms && !verdicts)
             print_progress(e, json, now, &last_progress, &rows, &rows_cap);
         fflush(stdout);
         if (engine_settled(e)) {
             while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
                 for (size_t i = 0; i < n; i++)
-                    print_event(e, json, &events[i]);
+                    if (shown(json, verdicts, &events[i]))
+                    if (shown(json, verdicts, &events[i]))
+                        print_event(e, json, &events[i]);
             fflush(stdout);
             break;
         }

@@ -20,7 +20,8 @@ void headless_print_refused(bool json, const char *path, const char *error);
 void headless_iso_time(double unix_time, char *out, size_t cap);
 
 /* Run until the engine settles or a signal arrives on signal_fd. Returns
- * true if interrupted by a signal. */
-bool headless_run(struct engine *e, bool json, int signal_fd);
+ * true if interrupted by a signal. verdicts: plain output shows one line
+ * per job, its verification (for `verify`), instead of every event. */
+bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd);
 
 #endif

@@ -231,6 +231,30 @@ class SlowAnswer(VimeoCase):
         self.assertEqual([e.get("error") for e in self.events(proc) if e["event"] == "retry"], [])
 
 
+class VerifyVerdicts(VimeoCase):
+    def test_one_line_per_entry_and_not_started_is_no_failure(self):
+        done = make_file(self.tmp, "done.mp4", 100000)
+        self.assertEqual(self.vimeo_up(done).returncode, 0)
+        self.sandbox.fault("latency=20000,on=api,method=POST")
+        never = make_file(self.tmp, "never.mp4", 1000, seed=3)
+        proc = subprocess.Popen([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
+                                 os.path.join(self.tmp, "state"), never], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=dict(os.environ, VIMEO_TOKEN=TOKEN))
+        time.sleep(1.5)
+        proc.send_signal(__import__("signal").SIGINT)  # stopped before its create: nothing was sent
+        proc.wait(timeout=10)
+        self.sandbox.clear_faults()
+        verify = subprocess.run([VIMEO_UP, "verify", "--api", self.sandbox.url, "--state",
+                                 os.path.join(self.tmp, "state")], capture_output=True, text=True,
+                                env=dict(os.environ, VIMEO_TOKEN=TOKEN), timeout=60)
+        self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+        lines = verify.stdout.splitlines()
+        self.assertEqual(sorted(line.split()[1] for line in lines[:-1]), ["done.mp4", "never.mp4"], lines)
+        self.assertIn("never.mp4  not started: nothing was sent yet", verify.stdout)
+        self.assertRegex(verify.stdout, r"done\.mp4  complete: offset = length = 100000")
+        self.assertEqual(lines[-1], "1 verified, 0 failed verification")
+
+
 class OverHttps(VimeoCase):
     """Production is HTTPS: the sandbox with --tls, its own CA made at start."""
 
