@@ -197,40 +197,25 @@ static size_t throttle(void *ctx, size_t want)
 
 /* ---- the steps ---------------------------------------------------------------- */
 
-static enum upload_step step_create(struct upload *u)
+/* A create whose outcome is not known (it went out, the answer was lost)
+ * may be repeated once: each may have made a video. False: no more. */
+static bool unsure_create_again(struct upload *u, struct transport_result *res)
 {
-    if (!job_file_unchanged(u->job, u->fd))
-        return fail_changed(u);
-    enter_if_not(u, ENGINE_CREATING);
+    if (res->outcome != HTTP_RETRY || !res->maybe_done)
+        return true;
+    if (++u->unsure_creates >= MAX_UNSURE_CREATES)
+        return false;
+    size_t n = strlen(res->error); /* said in the log: the retry may leave a duplicate */
+    snprintf(res->error + n, sizeof res->error - n, " (a video may have been made; trying once more)");
+    return true;
+}
+
+/* The new video must be in the journal before a byte goes out: a run
+ * killed now resumes it instead of making another. A journal that cannot
+ * say so leaves no video behind either. */
+static enum upload_step record_new_upload(struct upload *u, const char *video, const char *link)
+{
     struct transport_result res;
-    char video[VIDEO_MAX], link[HTTP_URL_MAX];
-    u->transport.ops->create(u->transport.ctx, u->job, video, link, &res);
-    if (res.outcome == HTTP_RETRY && res.maybe_done && ++u->unsure_creates >= MAX_UNSURE_CREATES)
-        return fail(u, "%s: %s; a video may have been made each time: look in your Vimeo library before adding "
-                    "the file again", u->job->path, res.error);
-    if (res.outcome == HTTP_RETRY && res.maybe_done) {
-        /* Said in the log: the retry may leave a duplicate. */
-        size_t n = strlen(res.error);
-        snprintf(res.error + n, sizeof res.error - n, " (a video may have been made; trying once more)");
-    }
-    if (res.outcome == HTTP_RETRY)
-        return retry(u, &res, STEP_CREATE);
-    if (res.outcome == HTTP_ABORTED)
-        return stopped(u, STEP_CREATE);
-    if (res.outcome != HTTP_OK)
-        return fail(u, "%s: %s", u->job->path, res.error);
-    snprintf(u->video, sizeof u->video, "%s", video);
-    snprintf(u->link, sizeof u->link, "%s", link);
-    u->acked = u->high_water = 0;
-    pthread_mutex_lock(&u->e->lock);
-    snprintf(u->job->video, sizeof u->job->video, "%s", video);
-    snprintf(u->job->link, sizeof u->job->link, "%s", link);
-    u->job->error[0] = '\0';
-    publish_offset(u);
-    pthread_mutex_unlock(&u->e->lock);
-    /* The new video must be in the journal before a byte goes out: a run
-     * killed now resumes it instead of making another. A journal that
-     * cannot say so leaves no video behind either. */
     char why[ERROR_MAX];
     if (!job_save_now(u->e, u->job, ENGINE_UPLOADING, why, sizeof why)) {
         atomic_store(&u->job->interrupt, false); /* this DELETE must go out whatever came meanwhile */
@@ -259,6 +244,35 @@ static enum upload_step step_create(struct upload *u)
         pthread_mutex_unlock(&u->e->lock);
     }
     return STEP_SEND;
+}
+
+static enum upload_step step_create(struct upload *u)
+{
+    if (!job_file_unchanged(u->job, u->fd))
+        return fail_changed(u);
+    enter_if_not(u, ENGINE_CREATING);
+    struct transport_result res;
+    char video[VIDEO_MAX], link[HTTP_URL_MAX];
+    u->transport.ops->create(u->transport.ctx, u->job, video, link, &res);
+    if (!unsure_create_again(u, &res))
+        return fail(u, "%s: %s; a video may have been made each time: look in your Vimeo library before adding "
+                    "the file again", u->job->path, res.error);
+    if (res.outcome == HTTP_RETRY)
+        return retry(u, &res, STEP_CREATE);
+    if (res.outcome == HTTP_ABORTED)
+        return stopped(u, STEP_CREATE);
+    if (res.outcome != HTTP_OK)
+        return fail(u, "%s: %s", u->job->path, res.error);
+    snprintf(u->video, sizeof u->video, "%s", video);
+    snprintf(u->link, sizeof u->link, "%s", link);
+    u->acked = u->high_water = 0;
+    pthread_mutex_lock(&u->e->lock);
+    snprintf(u->job->video, sizeof u->job->video, "%s", video);
+    snprintf(u->job->link, sizeof u->job->link, "%s", link);
+    u->job->error[0] = '\0';
+    publish_offset(u);
+    pthread_mutex_unlock(&u->e->lock);
+    return record_new_upload(u, video, link);
 }
 
 /* The server's answer to HEAD must describe this file. */

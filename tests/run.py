@@ -41,6 +41,25 @@ def run_unit(build, wanted):
     return passed, failed
 
 
+SLOWEST_SHOWN = 8
+
+
+class TimedResult(unittest.TextTestResult):
+    """Also keeps how long each test took, to see where CI's time goes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seconds = {}
+
+    def startTest(self, test):
+        self._started = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        self.seconds[test.id()] = time.monotonic() - self._started
+        super().stopTest(test)
+
+
 def run_python(wanted):
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
@@ -57,7 +76,10 @@ def run_python(wanted):
                 yield t
 
     tests = [t for t in flatten(suite) if not wanted or any(w in t.id() for w in wanted)]
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(unittest.TestSuite(tests))
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout, resultclass=TimedResult).run(
+        unittest.TestSuite(tests))
+    slowest = sorted(result.seconds.items(), key=lambda kv: -kv[1])[:SLOWEST_SHOWN]
+    print("slowest: " + ", ".join(f"{name.split('.', 1)[1]} {took:.0f} s" for name, took in slowest))
     bad = [t.id() for t, _ in result.failures + result.errors + result.unexpectedSuccesses]
     bad += [f"{t.id()} (skipped: {why})" for t, why in result.skipped]
     return result.testsRun - len(bad), bad
