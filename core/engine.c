@@ -421,6 +421,7 @@ size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, 
     size_t n = 0;
     for (size_t i = 0; i < e->njobs; i++) {
         const struct job *job = e->jobs[i];
+        totals->removed_done += job->hidden && job->kind == JOB_UPLOAD && job->state == ENGINE_DONE;
         if (job->hidden || job->state == ENGINE_CANCELLED)
             continue;
         struct engine_row *row = &(*rows)[n++];

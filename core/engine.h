@@ -113,6 +113,7 @@ struct engine_details {
 
 struct engine_totals {
     unsigned files, done, failed, active;
+    unsigned removed_done;      /* done, then taken out of the table: still uploaded this run */
     uint64_t bytes, acked;
     double rate;
     unsigned workers;

@@ -60,7 +60,8 @@ static void outcome(struct engine *e, unsigned *done, unsigned *failed, unsigned
     size_t cap = 0;
     struct engine_totals totals;
     size_t n = engine_snapshot(e, &rows, &cap, &totals);
-    *done = *failed = *unfinished = 0;
+    *done = totals.removed_done; /* verified in this run, then taken out of the table */
+    *failed = *unfinished = 0;
     for (size_t i = 0; i < n; i++) {
         if (rows[i].state == ENGINE_DONE)
             (*done)++;
