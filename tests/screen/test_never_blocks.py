@@ -6,7 +6,7 @@ import threading
 import time
 import unittest
 
-from test_dashboard import Dashboard
+from test_dashboard import Dashboard, alive
 
 
 class NeverBlocks(Dashboard):
@@ -72,6 +72,21 @@ class NeverBlocks(Dashboard):
         self.see(pane, r"second\.mp4 .*done", timeout=60)
 
 
+class HangUp(Dashboard):
+    def test_a_hang_up_while_the_server_sits_on_a_request_ends_at_once(self):
+        (a,) = self.files(("sitting.mp4", 16 << 20))
+        self.sandbox.fault("latency=10000,on=api,method=POST")  # the create: 10 s of silence
+        pane = self.open(a)
+        self.see(pane, r"sitting\.mp4 .*creating")
+        time.sleep(2)
+        pane.kill()  # an SSH link lost: SIGHUP
+        started = time.monotonic()
+        self.wait_for(lambda: not alive(self.pid), timeout=5, what="vimeo-up to end after SIGHUP")
+        took = time.monotonic() - started
+        self.assertLess(took, 0.5, "curl was left to notice the stop by itself")
+
+
 def load_tests(loader, standard_tests, pattern):
     """Only this file's tests: the Dashboard tests it builds on run from their own file."""
-    return unittest.TestSuite(NeverBlocks(name) for name in vars(NeverBlocks) if name.startswith("test_"))
+    return unittest.TestSuite(case(name) for case in (NeverBlocks, HangUp) for name in vars(case)
+                              if name.startswith("test_"))
