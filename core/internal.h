@@ -110,8 +110,7 @@ struct engine {
     struct journal *journal;
     struct http_options http_options;
     double backoff_scale;      /* 1; tests make retries instant */
-    /* Tests only: a save this says no to fails with its why, as a full disk would. */
-    bool (*save_fault)(const struct job *job, enum engine_state state, char *why, size_t cap);
+
     struct bucket bucket;      /* its own lock */
     struct api api;            /* its own lock */
     struct wakeup wakeup;
@@ -143,7 +142,9 @@ struct engine {
     int64_t quota_free;        /* -1: Vimeo sets no limit we know of */
     char folder_uri[160];      /* --folder as Vimeo takes it, once the user's URI is known */
 
-    pthread_mutex_t save_lock; /* journal writes, and job->written_seq */
+    pthread_mutex_t save_lock; /* journal writes, job->written_seq, and save_fault */
+    /* Tests only: a save this says no to fails with its why, as a full disk would. */
+    bool (*save_fault)(const struct job *job, enum engine_state state, char *why, size_t cap);
 };
 
 /* ---- job.c: jobs, their states and the journal (lock as said) ----------- */

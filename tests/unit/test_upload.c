@@ -479,6 +479,14 @@ static void verify_on_a_gone_link_asks_vimeo_and_makes_no_second_video(void **st
     assert_non_null(strstr(job->verified, "the upload link expired after the last byte"));
 }
 
+/* The seam is read under save_lock by the engine's threads. */
+static void set_save_fault(bool (*fault)(const struct job *, enum engine_state, char *, size_t))
+{
+    pthread_mutex_lock(&e->save_lock);
+    e->save_fault = fault;
+    pthread_mutex_unlock(&e->save_lock);
+}
+
 static const char *fail_state_name;
 static uint64_t fail_from_offset; /* only saves of an offset this far or further fail */
 static bool fail_saves_as(const struct job *job, enum engine_state state, char *why, size_t cap)
@@ -495,9 +503,9 @@ static void journal_refusing_done_pauses_instead_of_done(void **state)
 {
     (void)state;
     fail_state_name = "done";
-    e->save_fault = fail_saves_as;
+    set_save_fault(fail_saves_as);
     struct job *job = run();
-    e->save_fault = NULL;
+    set_save_fault(NULL);
     assert_int_equal(job->state, ENGINE_PAUSED);
     assert_string_equal(job->error, "journal: No space left on device");
     assert_string_not_equal(journal_state(), "done");
@@ -508,9 +516,9 @@ static void journal_refusing_progress_pauses_the_upload(void **state)
     (void)state;
     fail_state_name = "uploading";
     fail_from_offset = 1; /* the upload starts; saving its progress fails */
-    e->save_fault = fail_saves_as;
+    set_save_fault(fail_saves_as);
     struct job *job = run();
-    e->save_fault = NULL;
+    set_save_fault(NULL);
     fail_from_offset = 0;
     assert_int_equal(job->state, ENGINE_PAUSED);
     assert_string_equal(job->error, "journal: No space left on device");
@@ -522,9 +530,9 @@ static void journal_refusing_the_start_sends_nothing(void **state)
 {
     (void)state;
     fail_state_name = "creating";
-    e->save_fault = fail_saves_as;
+    set_save_fault(fail_saves_as);
     struct job *job = run();
-    e->save_fault = NULL;
+    set_save_fault(NULL);
     assert_int_equal(job->state, ENGINE_PAUSED);
     assert_int_equal(fake.calls[OP_CREATE], 0);
 }
@@ -533,9 +541,9 @@ static void journal_refusing_a_new_video_deletes_it(void **state)
 {
     (void)state;
     fail_state_name = "uploading";
-    e->save_fault = fail_saves_as;
+    set_save_fault(fail_saves_as);
     struct job *job = run();
-    e->save_fault = NULL;
+    set_save_fault(NULL);
     assert_int_equal(job->state, ENGINE_PAUSED);
     assert_int_equal(fake.calls[OP_CREATE], 1);
     assert_int_equal(fake.calls[OP_REMOVE], 1); /* no orphan left on Vimeo */
