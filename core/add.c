@@ -23,6 +23,11 @@ static int64_t mtime_ns(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+static int64_t ctime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
 /* Why path cannot be uploaded, or NULL when it can. */
 static const char *refusal(const char *abs, const struct stat *st)
 {
@@ -133,6 +138,7 @@ unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *
     if (linked_id)
         return linked_id;
     struct journal_key key = { .path = abs, .size = (uint64_t)st.st_size, .mtime_ns = mtime_ns(&st),
+                               .ctime_ns = ctime_ns(&st),
                                .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key };
     struct journal_entry *entry = malloc(sizeof *entry);
     if (!entry)
@@ -168,7 +174,7 @@ static void add_unfinished_row(void *arg, const struct journal_entry *row)
     struct stat st;
     bool present = stat(entry->path, &st) == 0;
     bool same = present && (uint64_t)st.st_size == entry->size && mtime_ns(&st) == entry->mtime_ns &&
-                (uint64_t)st.st_ino == entry->inode;
+                (uint64_t)st.st_ino == entry->inode && (!entry->ctime_ns || ctime_ns(&st) == entry->ctime_ns);
     pthread_mutex_lock(&e->lock);
     struct job *job = job_new(e, entry->path, JOB_UPLOAD);
     if (job) {

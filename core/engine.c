@@ -234,9 +234,7 @@ static const char *pause_job(struct engine *e, struct job *job)
 static bool file_still_same(const struct job *job)
 {
     struct stat st;
-    return job->kind == JOB_VERIFY ||
-           (stat(job->path, &st) == 0 && (uint64_t)st.st_size == job->size && (uint64_t)st.st_ino == job->inode &&
-            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == job->mtime_ns);
+    return job->kind == JOB_VERIFY || (stat(job->path, &st) == 0 && job_stat_matches(job, &st));
 }
 
 static const char *resume_job(struct engine *e, struct job *job)
@@ -435,12 +433,14 @@ size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, 
 size_t engine_events(struct engine *e, struct engine_event *out, size_t max)
 {
     pthread_mutex_lock(&e->lock);
-    size_t n = e->nevents < max ? e->nevents : max;
-    if (n) {
-        memcpy(out, e->events, n * sizeof *out);
-        memmove(e->events, e->events + n, (e->nevents - n) * sizeof *out);
-        e->nevents -= n;
-    }
+    /* Taken from the front without moving the rest: 10,000 queued events
+     * read 64 at a time must not be moved 150 times. */
+    size_t waiting = e->nevents - e->events_head;
+    size_t n = waiting < max ? waiting : max;
+    memcpy(out, e->events + e->events_head, n * sizeof *out);
+    e->events_head += n;
+    if (e->events_head == e->nevents)
+        e->events_head = e->nevents = 0;
     pthread_mutex_unlock(&e->lock);
     return n;
 }

@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "bucket.h"
@@ -56,6 +57,7 @@ struct job {
     uint64_t size;
     int64_t mtime_ns;
     uint64_t inode;
+    int64_t ctime_ns;          /* 0: not known (a journal row from before version 2) */
     uint64_t device;           /* with inode: the file, however its path is spelled */
     char journal_state[16];    /* verify jobs write back the row's own state */
 
@@ -137,7 +139,8 @@ struct engine {
     struct task *tasks;
     struct job *saves, **saves_tail;
     struct engine_event *events;
-    size_t nevents, events_cap;
+    size_t events_head;        /* the first event not taken yet */
+    size_t nevents, events_cap; /* events[events_head .. nevents) wait for the front end */
     bool quota_known;
     int64_t quota_free;        /* -1: Vimeo sets no limit we know of */
     char folder_uri[160];      /* --folder as Vimeo takes it, once the user's URI is known */
@@ -150,9 +153,10 @@ struct engine {
 /* ---- job.c: jobs, their states and the journal (lock as said) ----------- */
 
 /* The only way to change a job's state. Caller holds e->lock. Records the
- * finish time, queues a journal save, announces the state's event (with
- * message, or none: NULL) and wakes the front end. A cancelled job stays
- * cancelled. The job's error is the caller's to set. */
+ * finish time, queues a journal save where the state is one a job stops in
+ * (the worker saves what it changes itself), announces the state's event
+ * (with message, or none: NULL) and wakes the front end. A cancelled job
+ * stays cancelled. The job's error is the caller's to set. */
 void job_enter(struct engine *e, struct job *job, enum engine_state state, const char *message);
 /* Keep the reason as the job's error and enter FAILED. Caller holds e->lock. */
 void job_fail(struct engine *e, struct job *job, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -178,8 +182,9 @@ void job_save_later(struct engine *e, struct job *job);
  * reach the disk. */
 bool job_save_now(struct engine *e, struct job *job, enum engine_state state, char *why, size_t cap);
 
-/* The file as it is now matches what was queued (size, mtime, inode). */
+/* The file as it is now matches what was queued (size, mtime, inode, ctime). */
 bool job_file_unchanged(const struct job *job, int fd);
+bool job_stat_matches(const struct job *job, const struct stat *st);
 
 void job_fill_row(const struct job *job, struct engine_row *row, double now);
 void job_free(struct job *job);

@@ -57,6 +57,12 @@ void engine_wake(struct engine *e)
 
 static void emit_text(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *message)
 {
+    if (e->nevents == e->events_cap && e->events_head) {
+        /* Room at the front, from events taken: move the rest there, once. */
+        memmove(e->events, e->events + e->events_head, (e->nevents - e->events_head) * sizeof *e->events);
+        e->nevents -= e->events_head;
+        e->events_head = 0;
+    }
     if (e->nevents == e->events_cap) {
         size_t cap = e->events_cap ? e->events_cap * 2 : 64;
         struct engine_event *more = realloc(e->events, cap * sizeof *more);
@@ -84,6 +90,17 @@ void engine_emit(struct engine *e, enum engine_event_kind kind, const struct job
     emit_text(e, kind, job, message);
 }
 
+/* Does entering state need a journal save of its own? The states a worker
+ * passes through (creating, uploading, retrying, verifying) change nothing
+ * a resume needs: the worker saves the video, the link and the offset
+ * itself, as they change, and an upload's done before it is announced.
+ * Where a job stops is a fact worth the write. */
+static bool saved_on_entry(const struct job *job, enum engine_state state)
+{
+    return state == ENGINE_PAUSED || state == ENGINE_FAILED || state == ENGINE_CANCELLED ||
+           (state == ENGINE_DONE && job->kind == JOB_VERIFY);
+}
+
 void job_enter(struct engine *e, struct job *job, enum engine_state state, const char *message)
 {
     if (job->state == ENGINE_CANCELLED)
@@ -93,7 +110,8 @@ void job_enter(struct engine *e, struct job *job, enum engine_state state, const
     job->ahead = JOB_STATE_CURRENT;
     if (state == ENGINE_DONE || state == ENGINE_FAILED)
         job->finished = clock_wall();
-    job_save_later(e, job);
+    if (saved_on_entry(job, state))
+        job_save_later(e, job);
     enum engine_event_kind kind = state_events[state];
     if (state == ENGINE_QUEUED && (was == ENGINE_PAUSED || was == ENGINE_FAILED))
         kind = ENGINE_EV_RESUMED;
@@ -146,6 +164,7 @@ void job_from_entry(struct job *job, const struct journal_entry *entry)
     job->records = true;
     job->size = entry->size;
     job->mtime_ns = entry->mtime_ns;
+    job->ctime_ns = entry->ctime_ns;
     job->inode = entry->inode;
     snprintf(job->journal_state, sizeof job->journal_state, "%s", entry->state);
     snprintf(job->video, sizeof job->video, "%s", entry->video);
@@ -255,12 +274,20 @@ bool job_save_now(struct engine *e, struct job *job, enum engine_state state, ch
     return ok;
 }
 
+bool job_stat_matches(const struct job *job, const struct stat *st)
+{
+    /* A file put in its place with the same size and mtime is another
+     * inode; one rewritten in place with its mtime put back has another
+     * ctime. */
+    return (uint64_t)st->st_size == job->size && (uint64_t)st->st_ino == job->inode &&
+           (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec == job->mtime_ns &&
+           (!job->ctime_ns || (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec == job->ctime_ns);
+}
+
 bool job_file_unchanged(const struct job *job, int fd)
 {
     struct stat st;
-    /* A file put in its place with the same size and mtime is another inode. */
-    return fstat(fd, &st) == 0 && (uint64_t)st.st_size == job->size && (uint64_t)st.st_ino == job->inode &&
-           (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == job->mtime_ns;
+    return fstat(fd, &st) == 0 && job_stat_matches(job, &st);
 }
 
 /* ---- the published view ---------------------------------------------------- */

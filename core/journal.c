@@ -14,7 +14,7 @@
 /* "vup1": tells our journal from any other SQLite file. */
 enum {
     JOURNAL_APP_ID = 0x76757031,
-    JOURNAL_VERSION = 1,
+    JOURNAL_VERSION = 2,       /* 2: ctime_ns */
     /* How long a write waits for another vimeo-up's transaction. Only the
      * engine's own threads wait (never a front end's), so it may be long. */
     BUSY_TIMEOUT_MS = 10000,
@@ -34,11 +34,12 @@ static const char schema[] =
     " inode INTEGER NOT NULL, endpoint TEXT NOT NULL, video TEXT NOT NULL DEFAULT '',"
     " upload_link TEXT NOT NULL DEFAULT '', acked INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,"
     " error TEXT NOT NULL DEFAULT '', verified TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',"
-    " created REAL NOT NULL, updated REAL NOT NULL);"
+    " created REAL NOT NULL, updated REAL NOT NULL, ctime_ns INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS uploads_key ON uploads(path, size, mtime_ns, endpoint);";
 
 static const char columns[] =
-    "id, path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, error, verified, created, updated";
+    "id, path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, error, verified, created, updated,"
+    " ctime_ns";
 
 static double now_unix(void)
 {
@@ -164,6 +165,11 @@ static bool open_database(struct journal *j, char *err, size_t cap)
     if (version > JOURNAL_VERSION)
         return snprintf(err, cap, "journal %s was written by a newer vimeo-up (version %d)", j->path, version),
                false;
+    /* Version 1 rows have no ctime: they match any (0), as before. */
+    if (version < 2 && (!exec(j, "ALTER TABLE uploads ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0") ||
+                        !exec(j, "PRAGMA user_version=2")))
+        return snprintf(err, cap, "journal %s cannot be brought to version 2: %s", j->path, sqlite3_errmsg(j->db)),
+               false;
     return true;
 }
 
@@ -217,6 +223,7 @@ static void read_row(sqlite3_stmt *st, struct journal_entry *e)
     copy_text(e->verified, sizeof e->verified, st, 11);
     e->created = sqlite3_column_double(st, 12);
     e->updated = sqlite3_column_double(st, 13);
+    e->ctime_ns = sqlite3_column_int64(st, 14);
 }
 
 /* Within a transaction: take row e for this process unless a live one has it. */
@@ -253,8 +260,8 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db,
-                           "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, state, owner, created, updated)"
-                           " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                           "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, state, owner, created, updated,"
+                           " ctime_ns) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK)
         return JOURNAL_ERROR;
     double now = now_unix();
@@ -266,12 +273,14 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
     sqlite3_bind_text(st, 6, j->owner, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 7, now);
     sqlite3_bind_double(st, 8, now);
+    sqlite3_bind_int64(st, 9, key->ctime_ns);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return JOURNAL_ERROR;
     *out = (struct journal_entry){ .id = sqlite3_last_insert_rowid(j->db), .size = key->size,
-                                   .mtime_ns = key->mtime_ns, .inode = key->inode, .created = now, .updated = now };
+                                   .mtime_ns = key->mtime_ns, .inode = key->inode, .ctime_ns = key->ctime_ns,
+                                   .created = now, .updated = now };
     snprintf(out->path, sizeof out->path, "%s", key->path);
     snprintf(out->endpoint, sizeof out->endpoint, "%s", key->endpoint);
     strcpy(out->state, "queued");
@@ -289,7 +298,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT %s, owner FROM uploads WHERE path=? AND size=? AND mtime_ns=? AND endpoint=? AND inode=?"
-             " ORDER BY id DESC LIMIT 1", columns);
+             " AND (ctime_ns=? OR ctime_ns=0) ORDER BY id DESC LIMIT 1", columns);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
         return finish(j, JOURNAL_ERROR);
@@ -298,11 +307,12 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
     sqlite3_bind_int64(st, 3, key->mtime_ns);
     sqlite3_bind_text(st, 4, key->endpoint, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)key->inode);
+    sqlite3_bind_int64(st, 6, key->ctime_ns);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         char owner[64];
         read_row(st, out);
-        copy_text(owner, sizeof owner, st, 14);
+        copy_text(owner, sizeof owner, st, 15);
         sqlite3_finalize(st);
         bool finished = !strcmp(out->state, "done") || !strcmp(out->state, "cancelled");
         if (!strcmp(out->state, "done") && !again)
@@ -338,7 +348,7 @@ enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journa
     }
     char owner[64];
     read_row(st, out);
-    copy_text(owner, sizeof owner, st, 14);
+    copy_text(owner, sizeof owner, st, 15);
     sqlite3_finalize(st);
     return finish(j, take(j, out, owner));
 }

@@ -4,7 +4,7 @@
  * journal (or -wal, -shm) others can read is made 0600, a directory others
  * can enter is refused.
  *
- * A file is matched by (canonical path, size, mtime, inode, endpoint), so a changed
+ * A file is matched by (canonical path, size, mtime, inode, ctime, endpoint), so a changed
  * file is never resumed onto an old upload. A row is owned by one live
  * process at a time (journal_claim, in one IMMEDIATE transaction): two
  * vimeo-up processes sharing a journal never upload the same file at once.
@@ -24,6 +24,7 @@ struct journal_key {
     uint64_t size;
     int64_t mtime_ns;
     uint64_t inode;
+    int64_t ctime_ns;     /* the inode's change time: a rewrite in place with the mtime put back shows here */
     const char *endpoint; /* API base, or the tus endpoint */
 };
 
@@ -33,6 +34,7 @@ struct journal_entry {
     uint64_t size;
     int64_t mtime_ns;
     uint64_t inode;
+    int64_t ctime_ns;     /* 0 in rows written before version 2 */
     char endpoint[1024];
     char video[96];
     char upload_link[2048];

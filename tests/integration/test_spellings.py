@@ -53,6 +53,25 @@ class OneFileOneUpload(SandboxTest):
         upload = [u for u in self.sandbox.uploads() if u["video"] == video][0]
         self.assertEqual(upload["sha256"], sha256_file(path), "the new file whole, not mixed with the old")
 
+    def test_a_file_rewritten_in_place_with_its_mtime_put_back_is_not_resumed(self):
+        path = make_file(self.tmp, "rewrite.mp4", 4 << 20, seed=1)
+        first = subprocess.Popen([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
+                                  os.path.join(self.tmp, "state"), "-r", "512K", "-c", "256K", path],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=dict(os.environ, VIMEO_TOKEN=TOKEN))
+        self.wait_for(lambda: any(u["offset"] > 0 for u in self.sandbox.uploads()), what="the first bytes")
+        first.send_signal(signal.SIGINT)
+        self.assertEqual(first.wait(timeout=10), 130)
+        stat = os.stat(path)
+        with open(path, "r+b") as f:  # the same inode, other bytes
+            f.write(os.urandom(1 << 20))
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the mtime put back: only ctime tells
+        second = self.vimeo_up(path)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        done = [json.loads(line) for line in second.stdout.splitlines() if '"done"' in line]
+        upload = [u for u in self.sandbox.uploads() if u["video"] == done[0]["video"]][0]
+        self.assertEqual(upload["sha256"], sha256_file(path), "the new bytes whole, not mixed with the old")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -32,7 +32,9 @@ static int teardown(void **state)
     return system(cmd);
 }
 
-static const struct journal_key key = { "/videos/a.mp4", 1000, 1700000000123456789LL, 42, "https://api.vimeo.com" };
+static const struct journal_key key = { .path = "/videos/a.mp4", .size = 1000, .mtime_ns = 1700000000123456789LL,
+                                        .inode = 42, .ctime_ns = 1700000000123456790LL,
+                                        .endpoint = "https://api.vimeo.com" };
 
 static void private_files(void **state)
 {
@@ -237,6 +239,62 @@ static void a_damaged_table_page_is_an_error(void **state)
     free(e);
 }
 
+/* A file rewritten in place with its size and mtime put back has another
+ * ctime: never resumed onto its old upload. A version 1 journal (no ctime)
+ * is brought to version 2, its rows matching any ctime as before. */
+static void ctime_tells_a_rewrite_and_old_journals_migrate(void **state)
+{
+    (void)state;
+    char err[256], why[256], path[160];
+    snprintf(path, sizeof path, "%s/journal.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "PRAGMA application_id=1987407921; PRAGMA user_version=1;"
+        "CREATE TABLE uploads (id INTEGER PRIMARY KEY, path TEXT NOT NULL, size INTEGER NOT NULL,"
+        " mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, endpoint TEXT NOT NULL, video TEXT NOT NULL DEFAULT '',"
+        " upload_link TEXT NOT NULL DEFAULT '', acked INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,"
+        " error TEXT NOT NULL DEFAULT '', verified TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',"
+        " created REAL NOT NULL, updated REAL NOT NULL);"
+        "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, created,"
+        " updated) VALUES ('/videos/a.mp4', 1000, 1700000000123456789, 42, 'https://api.vimeo.com', '/videos/7',"
+        " 'https://files.example/x', 500, 'uploading', 0, 0);", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    chmod(dir, 0700);
+    chmod(path, 0600);
+    struct journal *j = journal_open(dir, err, sizeof err);
+    assert_non_null(j);
+    struct journal_entry *e = calloc(1, sizeof *e);
+    assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_CLAIMED);
+    assert_int_equal(e->acked, 500); /* the version 1 row, whatever the ctime */
+    e->ctime_ns = key.ctime_ns;
+    journal_release(j, e->id);
+    struct journal_key rewritten = key;
+    rewritten.ctime_ns++;
+    struct journal_entry *other = calloc(1, sizeof *other);
+    strcpy(e->state, "uploading");
+    assert_true(journal_save(j, e, why, sizeof why));
+    assert_int_equal(journal_claim(j, &rewritten, false, other), JOURNAL_CLAIMED);
+    assert_int_equal(other->acked, 500); /* an old row still has no ctime: it matches */
+    journal_release(j, other->id);
+    journal_close(j);
+    /* A row written now has a ctime, and a rewrite does not match it. */
+    j = journal_open(dir, err, sizeof err);
+    struct journal_key fresh = key;
+    fresh.path = "/videos/b.mp4";
+    assert_int_equal(journal_claim(j, &fresh, false, e), JOURNAL_CLAIMED);
+    e->acked = 300;
+    assert_true(journal_save(j, e, why, sizeof why));
+    journal_release(j, e->id);
+    fresh.ctime_ns++;
+    assert_int_equal(journal_claim(j, &fresh, false, other), JOURNAL_CLAIMED);
+    assert_int_not_equal(other->id, e->id);
+    assert_int_equal(other->acked, 0);
+    journal_close(j);
+    free(e);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +304,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(another_live_process_holds_its_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_foreign_and_corrupt_files, setup, teardown),
         cmocka_unit_test_setup_teardown(a_damaged_table_page_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(ctime_tells_a_rewrite_and_old_journals_migrate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
