@@ -181,7 +181,7 @@ int engine_add_verify_all(struct engine *e, char *err, size_t cap);
 /* One journal entry, for `list`. The strings live only during the call. */
 struct engine_record {
     int64_t id;
-    const char *path, *state, *video, *endpoint, *error, *verified;
+    const char *path, *state, *video, *upload_link, *endpoint, *error, *verified;
     uint64_t size, acked;
     double created, updated;    /* Unix times */
 };

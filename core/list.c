@@ -13,6 +13,7 @@ static void list_entry(void *arg, const struct journal_entry *e)
 {
     const struct list_ctx *list = arg;
     struct engine_record r = { .id = e->id, .path = e->path, .state = e->state, .video = e->video,
+                               .upload_link = e->upload_link,
                                .endpoint = e->endpoint, .error = e->error, .verified = e->verified,
                                .size = e->size, .acked = e->acked, .created = e->created, .updated = e->updated };
     list->fn(list->ctx, &r);

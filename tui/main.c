@@ -379,6 +379,45 @@ static int resolve_state_dir(struct cli *cli)
     return EXIT_OK;
 }
 
+/* Where the journal's uploads went: resume and verify need no --api again. */
+struct endpoints {
+    bool unfinished_only;
+    unsigned count;            /* distinct endpoints seen, up to 2 */
+    char first[1024];
+    bool videos, links;        /* the first endpoint's rows: some with a video, some with a bare link */
+};
+
+static void note_endpoint(void *arg, const struct engine_record *r)
+{
+    struct endpoints *seen = arg;
+    enum engine_state state;
+    if (seen->unfinished_only && engine_state_parse(r->state, &state) &&
+        (state == ENGINE_DONE || state == ENGINE_CANCELLED))
+        return;
+    if (!seen->count || strcmp(seen->first, r->endpoint) != 0) {
+        if (seen->count++)
+            return;
+        snprintf(seen->first, sizeof seen->first, "%s", r->endpoint);
+    }
+    seen->videos |= r->video[0] != '\0';
+    seen->links |= r->video[0] == '\0' && r->upload_link[0] != '\0';
+}
+
+/* One endpoint for everything to do: take it, as Vimeo's API or (uploads
+ * with a link but never a video) as a generic tus endpoint. */
+static void endpoint_from_journal(struct cli *cli, bool unfinished_only, char *out, size_t cap)
+{
+    struct endpoints seen = { .unfinished_only = unfinished_only };
+    char err[4608];
+    if (engine_list(cli->config.state_dir, note_endpoint, &seen, err, sizeof err) < 0 || seen.count != 1)
+        return;
+    snprintf(out, cap, "%s", seen.first);
+    if (seen.links && !seen.videos)
+        cli->config.tus_endpoint = out;
+    else
+        cli->config.api_base = out;
+}
+
 struct list_ctx {
     bool json;
     unsigned rows;
@@ -504,9 +543,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "vimeo-up: CA file %s: %s\n", cli.config.ca_file, strerror(errno));
         return EXIT_CANNOT_START;
     }
+    bool endpoint_given = cli.config.api_base || cli.config.tus_endpoint ||
+                          (getenv("VIMEO_API_URL") && *getenv("VIMEO_API_URL"));
     if (!cli.config.api_base)
         cli.config.api_base = getenv("VIMEO_API_URL") && *getenv("VIMEO_API_URL") ? getenv("VIMEO_API_URL")
                                                                                  : "https://api.vimeo.com";
+    if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+        return rc;
+    char endpoint[1024];
+    if ((command == CLI_RESUME || command == CLI_VERIFY) && !endpoint_given)
+        endpoint_from_journal(&cli, command == CLI_RESUME, endpoint, sizeof endpoint);
     char token[4096];
     if ((rc = read_token(&cli, token, sizeof token)) != EXIT_OK)
         return rc;
@@ -517,8 +563,6 @@ int main(int argc, char **argv)
     cli.config.token = token;
     char password[1024];
     if ((rc = read_password(&cli, password, sizeof password)) != EXIT_OK)
-        return rc;
-    if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
         return rc;
     cli.command = command;
     cli.files = files;
