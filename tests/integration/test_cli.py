@@ -194,8 +194,11 @@ class Faults(CliTest):
         events, _ = self.upload_through("error=503,times=2,on=api,method=GET")
 
     def test_rate_limited_with_retry_after(self):
+        # The 429 goes to a HEAD: a PATCH answered before its body is read
+        # may meet a reset instead of the answer, which made this flaky.
+        self.sandbox.fault("cut=1000000,times=1,on=upload")
         started = time.monotonic()
-        events, _ = self.upload_through("throttle=2,times=1,on=upload")
+        events, _ = self.upload_through("throttle=2,times=1,on=upload,method=HEAD")
         self.assertTrue(any("429" in e.get("error", "") for e in events if e["event"] == "retry"))
         self.assertGreaterEqual(time.monotonic() - started, 2, "Retry-After: 2 is honoured")
 
@@ -204,7 +207,7 @@ class Faults(CliTest):
         self.assertEqual(len([e for e in events if "423" in e.get("error", "")]), 2)
 
     def test_stall(self):
-        events, _ = self.upload_through("stall=30,times=1", size=40 << 20, chunk="0",
+        events, _ = self.upload_through("stall=8,times=1", size=40 << 20, chunk="0",
                                         extra=("--stall-timeout", "2"))
         self.assertTrue(any(e["event"] == "retry" for e in events))
 
@@ -557,7 +560,8 @@ class RefusingTus(http.server.BaseHTTPRequestHandler):
 
 class ClientErrors(CliTest):
     def test_4xx_on_patch_fails_at_once_with_a_clear_message(self):
-        for status, words in ((412, "tus version not supported"), (415, "request refused"), (403, "HTTP 403")):
+        # (403 on an upload link means gone, as 404 and 410: test_vimeo_real.ExpiredWith403.)
+        for status, words in ((412, "tus version not supported"), (415, "request refused"), (400, "request refused")):
             handler = type("Handler", (RefusingTus,), {"patch_status": status, "patches": 0})
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
             threading.Thread(target=server.serve_forever, daemon=True).start()
