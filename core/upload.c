@@ -53,6 +53,21 @@ double upload_backoff(unsigned attempt, long retry_after, bool rate_limited, uns
 
 /* ---- publishing to the job (each takes e->lock) ----------------------------- */
 
+/* An event for the log, with no change of state. */
+static void say(struct upload *u, enum engine_event_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(struct upload *u, enum engine_event_kind kind, const char *fmt, ...)
+{
+    char message[ERROR_MAX + 200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&u->e->lock);
+    engine_emit(u->e, kind, u->job, "%s", message);
+    pthread_mutex_unlock(&u->e->lock);
+}
+
 static enum upload_step fail(struct upload *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static enum upload_step fail(struct upload *u, const char *fmt, ...)
 {
@@ -237,12 +252,8 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
     engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s", video[0] ? video : link);
     pthread_mutex_unlock(&u->e->lock);
     u->transport.ops->tag(u->transport.ctx, video, &res);
-    if (res.outcome != HTTP_OK && res.outcome != HTTP_ABORTED) {
-        /* Tags are a nicety: the upload goes on, the log says what is missing. */
-        pthread_mutex_lock(&u->e->lock);
-        engine_emit(u->e, ENGINE_EV_FAILED, u->job, "could not tag %s: %s", video, res.error);
-        pthread_mutex_unlock(&u->e->lock);
-    }
+    if (res.outcome != HTTP_OK && res.outcome != HTTP_ABORTED) /* a nicety: the upload goes on */
+        say(u, ENGINE_EV_FAILED, "could not tag %s: %s", video, res.error);
     return STEP_SEND;
 }
 
@@ -479,11 +490,8 @@ static enum upload_step step_expire(struct upload *u)
     if (stale[0]) {
         struct transport_result res;
         u->transport.ops->remove(u->transport.ctx, stale, "", &res);
-        if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE) {
-            pthread_mutex_lock(&u->e->lock);
-            engine_emit(u->e, ENGINE_EV_RETRY, u->job, "could not delete the stale video %s: %s", stale, res.error);
-            pthread_mutex_unlock(&u->e->lock);
-        }
+        if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
+            say(u, ENGINE_EV_RETRY, "could not delete the stale video %s: %s", stale, res.error);
     }
     return STEP_CREATE;
 }
@@ -552,12 +560,8 @@ static enum upload_step step_stop(struct upload *u)
         atomic_store(&job->interrupt, false);
         struct transport_result res;
         u->transport.ops->remove(u->transport.ctx, u->video, u->link, &res);
-        if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE) {
-            pthread_mutex_lock(&e->lock);
-            engine_emit(e, ENGINE_EV_FAILED, job, "could not delete %s: %s", u->video[0] ? u->video : u->link,
-                        res.error);
-            pthread_mutex_unlock(&e->lock);
-        }
+        if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
+            say(u, ENGINE_EV_FAILED, "could not delete %s: %s", u->video[0] ? u->video : u->link, res.error);
     }
     return STEP_END;
 }

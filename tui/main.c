@@ -282,6 +282,14 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
 }
 
 /* The token: from --token-file (which no one else may read), else VIMEO_TOKEN. */
+/* Drop a trailing newline and spaces, as an editor or echo leaves them. */
+static void trim_end(char *s)
+{
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
+        s[--len] = '\0';
+}
+
 /* A secret from a file that no one else may read (option names it in
  * messages), its trailing newline and spaces dropped. */
 static int read_secret_file(const char *option, const char *path, const char *what, char *out, size_t cap)
@@ -307,9 +315,7 @@ static int read_secret_file(const char *option, const char *path, const char *wh
         return EXIT_CANNOT_START;
     }
     out[got] = '\0';
-    size_t len = strlen(out);
-    while (len && (out[len - 1] == '\n' || out[len - 1] == '\r' || out[len - 1] == ' '))
-        out[--len] = '\0';
+    trim_end(out);
     return EXIT_OK;
 }
 
@@ -320,9 +326,7 @@ static int read_token(struct cli *cli, char *token, size_t cap)
         return read_secret_file("--token-file", cli->token_file, "a token", token, cap);
     if (getenv("VIMEO_TOKEN"))
         snprintf(token, cap, "%s", getenv("VIMEO_TOKEN"));
-    size_t len = strlen(token);
-    while (len && (token[len - 1] == '\n' || token[len - 1] == '\r' || token[len - 1] == ' '))
-        token[--len] = '\0';
+    trim_end(token);
     return EXIT_OK;
 }
 
