@@ -14,6 +14,8 @@ enum {
 static const double NEW_WINDOW_AFTER = 1.5;
 /* How often a budget wait looks at stop() again. */
 static const double STOP_POLL_SECONDS = 0.2;
+/* How long the others wait for the answer to a probe before another goes. */
+static const double PROBE_SECONDS = 1.0;
 
 void api_init(struct api *api, const char *base, const char *token)
 {
@@ -41,7 +43,8 @@ void api_note(struct api *api, const struct vimeo_result *res)
         return;
     double window_end = clock_mono() + (double)res->ratelimit_reset_in + WINDOW_SLACK_SECONDS;
     pthread_mutex_lock(&api->lock);
-    if (api->budget < 0 || window_end > api->window_end + NEW_WINDOW_AFTER) {
+    if (api->budget < 0 || api->probing || window_end > api->window_end + NEW_WINDOW_AFTER) {
+        api->probing = false;
         api->budget = res->ratelimit_remaining;
         api->window_end = window_end;
         pthread_cond_broadcast(&api->changed);
@@ -54,8 +57,14 @@ void api_note(struct api *api, const struct vimeo_result *res)
 /* Caller holds api->lock. */
 static double seconds_to_wait(struct api *api)
 {
-    if (api->budget >= 0 && clock_mono() >= api->window_end)
-        api->budget = -1; /* the window is over; the next answer says more */
+    if (api->budget >= 0 && clock_mono() >= api->window_end) {
+        /* The window is over, and how large the next one is only an answer
+         * says: one call goes first, or workers calling at once could spend
+         * more than it holds. */
+        api->budget = 1;
+        api->window_end = clock_mono() + PROBE_SECONDS;
+        api->probing = true;
+    }
     return api->budget == 0 ? api->window_end - clock_mono() : 0;
 }
 

@@ -24,6 +24,7 @@ struct api {
     pthread_cond_t changed;    /* a new window opened */
     long budget;               /* calls left in the window; -1: unknown, go on */
     double window_end;         /* monotonic time of the reset */
+    bool probing;              /* a window ended: one call goes to learn the next */
 };
 
 enum api_op { API_CREATE, API_STATUS, API_QUOTA, API_DELETE, API_SCOPES, API_TAGS };

@@ -16,6 +16,17 @@ class OneFileOneUpload(SandboxTest):
                                os.path.join(self.tmp, "state"), *args], capture_output=True, text=True,
                               env=dict(os.environ, VIMEO_TOKEN=TOKEN), cwd=cwd or self.tmp, timeout=60)
 
+    def stop_midway(self, path):
+        """Start an upload of path and stop it with SIGINT after its first bytes:
+        the journal keeps the upload, to be resumed."""
+        first = subprocess.Popen([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
+                                  os.path.join(self.tmp, "state"), "-r", "512K", "-c", "256K", path],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=dict(os.environ, VIMEO_TOKEN=TOKEN))
+        self.wait_for(lambda: any(u["offset"] > 0 for u in self.sandbox.uploads()), what="the first bytes")
+        first.send_signal(signal.SIGINT)
+        self.assertEqual(first.wait(timeout=10), 130)
+
     def test_many_spellings_make_one_video(self):
         folder = os.path.join(self.tmp, "dir")
         os.mkdir(folder)
@@ -35,13 +46,7 @@ class OneFileOneUpload(SandboxTest):
 
     def test_a_file_replaced_with_the_same_size_and_mtime_is_not_resumed(self):
         path = make_file(self.tmp, "swap.mp4", 4 << 20, seed=1)
-        first = subprocess.Popen([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
-                                  os.path.join(self.tmp, "state"), "-r", "512K", "-c", "256K", path],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 env=dict(os.environ, VIMEO_TOKEN=TOKEN))
-        self.wait_for(lambda: any(u["offset"] > 0 for u in self.sandbox.uploads()), what="the first bytes")
-        first.send_signal(signal.SIGINT)  # stopped midway: the journal keeps the upload to resume
-        self.assertEqual(first.wait(timeout=10), 130)
+        self.stop_midway(path)
         stat = os.stat(path)
         other = make_file(self.tmp, "other.bin", 4 << 20, seed=2)
         shutil.move(other, path)  # a new inode, the same size
@@ -55,13 +60,7 @@ class OneFileOneUpload(SandboxTest):
 
     def test_a_file_rewritten_in_place_with_its_mtime_put_back_is_not_resumed(self):
         path = make_file(self.tmp, "rewrite.mp4", 4 << 20, seed=1)
-        first = subprocess.Popen([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
-                                  os.path.join(self.tmp, "state"), "-r", "512K", "-c", "256K", path],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 env=dict(os.environ, VIMEO_TOKEN=TOKEN))
-        self.wait_for(lambda: any(u["offset"] > 0 for u in self.sandbox.uploads()), what="the first bytes")
-        first.send_signal(signal.SIGINT)
-        self.assertEqual(first.wait(timeout=10), 130)
+        self.stop_midway(path)
         stat = os.stat(path)
         with open(path, "r+b") as f:  # the same inode, other bytes
             f.write(os.urandom(1 << 20))

@@ -10,19 +10,25 @@ from test_dashboard import Dashboard, alive
 
 
 class NeverBlocks(Dashboard):
-    def test_cancel_with_delete_returns_at_once_on_a_slow_api(self):
-        slow, other = self.files(("slow.mp4", 8 << 20), ("other.mp4", 8 << 20))
-        pane = self.open("-r", "1M", "-j", "2", slow, other)
+    def remove_paused_with_its_video(self, pane, fault):
+        """Pause slow.mp4 (no worker holds it then: the engine's helper sends
+        the DELETE), set fault, remove it with its video; its video's URI."""
         self.see(pane, r"slow\.mp4 .*uploading")
-        pane.keys("p")  # paused: no worker holds it, so the engine's helper sends the DELETE
+        pane.keys("p")
         self.see(pane, r"slow\.mp4 .*paused")
         video = self.sandbox.upload_named("slow.mp4")["video"]
-        self.sandbox.fault("latency=5000")
+        self.sandbox.fault(fault)
         pane.keys("d")
         self.see(pane, r"Remove slow\.mp4")
         pane.keys("y")
         self.see(pane, r"Also delete its video")
         pane.keys("y")
+        return video
+
+    def test_cancel_with_delete_returns_at_once_on_a_slow_api(self):
+        slow, other = self.files(("slow.mp4", 8 << 20), ("other.mp4", 8 << 20))
+        pane = self.open("-r", "1M", "-j", "2", slow, other)
+        video = self.remove_paused_with_its_video(pane, "latency=5000")
         start = time.monotonic()
         self.wait_for(lambda: "slow.mp4" not in pane.screen(), timeout=3, what="the row to go")
         self.assertLess(time.monotonic() - start, 1.5, "the dashboard waited for the DELETE")
@@ -34,16 +40,8 @@ class NeverBlocks(Dashboard):
     def test_a_delete_asked_for_goes_out_even_when_quitting_at_once(self):
         (slow,) = self.files(("slow.mp4", 8 << 20))
         pane = self.open("-r", "1M", slow)
-        self.see(pane, r"slow\.mp4 .*uploading")
-        pane.keys("p")
-        self.see(pane, r"slow\.mp4 .*paused")
-        video = self.sandbox.upload_named("slow.mp4")["video"]
-        self.sandbox.fault("latency=1500,on=api,method=DELETE")
-        pane.keys("d")
-        self.see(pane, r"Remove slow\.mp4")
-        pane.keys("y")
-        self.see(pane, r"Also delete its video")
-        pane.keys("y", "q")  # "video deleted" was said: quitting must not drop it
+        video = self.remove_paused_with_its_video(pane, "latency=1500,on=api,method=DELETE")
+        pane.keys("q")  # "video deleted" was said: quitting must not drop it
         if "Quit?" in pane.screen():
             pane.keys("y")
         self.exit_status(pane, timeout=15)

@@ -571,6 +571,20 @@ static void api_budget_runs_out_and_waits_for_the_reset(void **state)
     assert_false(api_reserve(&api, stop_after_first_look, &looks)); /* and gives up on stop */
     assert_int_equal(looks, 2);
     api_destroy(&api);
+
+    /* A window that ended: one call learns the next; the others wait for its answer. */
+    api_init(&api, "http://127.0.0.1:9", "t");
+    struct vimeo_result ending = { .ratelimit_remaining = 0, .ratelimit_reset_in = 0 };
+    api_note(&api, &ending);
+    pthread_mutex_lock(&api.lock);
+    api.window_end = 0; /* as if a second had passed */
+    pthread_mutex_unlock(&api.lock);
+    assert_true(api_reserve(&api, NULL, NULL));
+    assert_true(api_wait_seconds(&api) > 0);
+    struct vimeo_result fresh = { .ratelimit_remaining = 5, .ratelimit_reset_in = 60 };
+    api_note(&api, &fresh);
+    assert_true(api_wait_seconds(&api) == 0);
+    api_destroy(&api);
 }
 
 static void backoff_grows_and_honours_retry_after(void **state)
