@@ -437,7 +437,8 @@ size_t engine_events(struct engine *e, struct engine_event *out, size_t max)
      * read 64 at a time must not be moved 150 times. */
     size_t waiting = e->nevents - e->events_head;
     size_t n = waiting < max ? waiting : max;
-    memcpy(out, e->events + e->events_head, n * sizeof *out);
+    if (n)
+        memcpy(out, e->events + e->events_head, n * sizeof *out); /* events is NULL before the first */
     e->events_head += n;
     if (e->events_head == e->nevents)
         e->events_head = e->nevents = 0;
