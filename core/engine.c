@@ -407,7 +407,8 @@ static bool reserve_rows(struct engine_row **rows, size_t *cap, size_t n)
     return true;
 }
 
-size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
+static size_t snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals,
+                       bool texts)
 {
     pthread_mutex_lock(&e->lock);
     *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket) };
@@ -423,11 +424,34 @@ size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, 
         if (job->hidden || job->state == ENGINE_CANCELLED)
             continue;
         struct engine_row *row = &(*rows)[n++];
-        job_fill_row(job, row, now);
+        job_fill_numbers(job, row, now);
+        if (texts)
+            job_fill_texts(job, row);
         count_row(totals, row);
     }
     pthread_mutex_unlock(&e->lock);
     return n;
+}
+
+size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
+{
+    return snapshot(e, rows, cap, totals, true);
+}
+
+size_t engine_snapshot_numbers(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
+{
+    return snapshot(e, rows, cap, totals, false);
+}
+
+void engine_fill_texts(struct engine *e, struct engine_row *rows, size_t n)
+{
+    pthread_mutex_lock(&e->lock);
+    for (size_t i = 0; i < n; i++) {
+        const struct job *job = job_find(e, rows[i].id);
+        if (job)
+            job_fill_texts(job, &rows[i]);
+    }
+    pthread_mutex_unlock(&e->lock);
 }
 
 size_t engine_events(struct engine *e, struct engine_event *out, size_t max)

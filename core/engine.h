@@ -99,6 +99,7 @@ struct engine_row {
     char video[32];             /* /videos/N, once created */
     char message[128];          /* the last error, or a note ("already uploaded as ...") */
     double started, finished;   /* Unix times, 0 when not yet */
+    bool texts;                 /* name, video and message are filled (engine_fill_texts) */
 };
 
 /* Everything about one job, for a details pane or an event line. */
@@ -217,6 +218,12 @@ bool engine_details(struct engine *e, unsigned job, struct engine_details *out);
  * into the same memory every time. 0 rows, *rows unchanged, when out of
  * memory. */
 size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals);
+/* The same without the texts (name, video and message empty, texts false):
+ * a dashboard with 10,000 rows shows 50, and copying every name cost more
+ * than drawing the frame. */
+size_t engine_snapshot_numbers(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals);
+/* Fill the texts of n rows (of any snapshot) from their jobs as they are now. */
+void engine_fill_texts(struct engine *e, struct engine_row *rows, size_t n);
 /* Take up to max events that happened since the last call. */
 size_t engine_events(struct engine *e, struct engine_event *out, size_t max);
 

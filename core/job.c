@@ -314,11 +314,12 @@ static const char *row_message(const struct job *job)
     return job->verified;
 }
 
-void job_fill_row(const struct job *job, struct engine_row *row, double now)
+void job_fill_numbers(const struct job *job, struct engine_row *row, double now)
 {
     row->id = job->id;
     row->state = job->state;
-    copy_cut(row->name, sizeof row->name, job->name);
+    row->name[0] = row->video[0] = row->message[0] = '\0';
+    row->texts = false;
     row->size = job->size;
     row->acked = job->acked;
     uint64_t sent = atomic_load(&job->sent);
@@ -327,8 +328,20 @@ void job_fill_row(const struct job *job, struct engine_row *row, double now)
     row->retries = job->retries;
     double left = job->retry_at - now;
     row->retry_in = job->state == ENGINE_RETRYING && left > 0 ? left : 0;
-    copy_cut(row->video, sizeof row->video, job->video);
-    copy_cut(row->message, sizeof row->message, row_message(job));
     row->started = job->started;
     row->finished = job->finished;
+}
+
+void job_fill_texts(const struct job *job, struct engine_row *row)
+{
+    copy_cut(row->name, sizeof row->name, job->name);
+    copy_cut(row->video, sizeof row->video, job->video);
+    copy_cut(row->message, sizeof row->message, row_message(job));
+    row->texts = true;
+}
+
+void job_fill_row(const struct job *job, struct engine_row *row, double now)
+{
+    job_fill_numbers(job, row, now);
+    job_fill_texts(job, row);
 }

@@ -92,11 +92,67 @@ static void rate_cap_and_workers_change_while_running(void **state)
     engine_free(e);
 }
 
+/* A dashboard copies the numbers of every row and the texts of the rows it
+ * shows: the two halves must add up to the whole snapshot. */
+static void numbers_and_texts_make_the_whole_snapshot(void **state)
+{
+    (void)state;
+    char err[256], file[128];
+    struct engine_config config = { .api_base = sandbox_url, .token = "t", .state_dir = dir, .workers = 2,
+                                    .stall_seconds = 30 };
+    struct engine *e = engine_new(&config, err, sizeof err);
+    assert_non_null(e);
+    assert_true(engine_check_api(e, err, sizeof err));
+    for (int i = 0; i < 3; i++) {
+        snprintf(file, sizeof file, "%s/texts-%d.bin", dir, i);
+        FILE *f = fopen(file, "w");
+        fprintf(f, "file %d\n", i);
+        fclose(f);
+        assert_int_not_equal(engine_add(e, file, err, sizeof err), 0);
+    }
+    snprintf(file, sizeof file, "%s/texts-missing.bin", dir);
+    assert_int_not_equal(engine_add_refused(e, file, "missing: no such file"), 0);
+    for (int i = 0; i < 200 && !engine_settled(e); i++)
+        sleep_ms(50);
+    assert_true(engine_settled(e));
+
+    struct engine_row *whole = NULL, *numbers = NULL;
+    size_t whole_cap = 0, numbers_cap = 0;
+    struct engine_totals whole_totals, numbers_totals;
+    size_t n = engine_snapshot(e, &whole, &whole_cap, &whole_totals);
+    assert_int_equal(engine_snapshot_numbers(e, &numbers, &numbers_cap, &numbers_totals), n);
+    assert_int_equal(n, 4);
+    assert_memory_equal(&whole_totals, &numbers_totals, sizeof whole_totals);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(whole[i].texts);
+        assert_false(numbers[i].texts);
+        assert_string_equal(numbers[i].name, "");
+        assert_int_equal(numbers[i].id, whole[i].id);
+        assert_int_equal(numbers[i].state, whole[i].state);
+        assert_int_equal(numbers[i].acked, whole[i].acked);
+    }
+    engine_fill_texts(e, numbers + 1, n - 1);
+    assert_false(numbers[0].texts);
+    for (size_t i = 1; i < n; i++) {
+        assert_true(numbers[i].texts);
+        assert_string_equal(numbers[i].name, whole[i].name);
+        assert_string_equal(numbers[i].video, whole[i].video);
+        assert_string_equal(numbers[i].message, whole[i].message);
+    }
+    assert_string_equal(numbers[3].name, "texts-missing.bin");
+    assert_string_equal(numbers[3].message, "missing: no such file");
+    assert_string_not_equal(numbers[1].video, "");
+    free(whole);
+    free(numbers);
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pause_stops_bytes_and_resume_finishes),
         cmocka_unit_test(rate_cap_and_workers_change_while_running),
+        cmocka_unit_test(numbers_and_texts_make_the_whole_snapshot),
     };
     return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
 }
