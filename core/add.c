@@ -79,10 +79,10 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct stat
     job_from_entry(job, entry);
     job->device = (uint64_t)st->st_dev;
     if (done) {
-        snprintf(job->note, sizeof job->note, "already uploaded as %.120s",
+        job_set_textf(&job->note, "already uploaded as %.120s",
                  entry->video[0] ? entry->video : entry->upload_link);
         job->records = false; /* this run changes nothing in that row */
-        job_enter(e, job, ENGINE_DONE, job->note);
+        job_enter(e, job, ENGINE_DONE, job_text(job->note));
     } else {
         job_enter(e, job, ENGINE_QUEUED, NULL);
         if (!job_schedule(e, job))
@@ -180,7 +180,7 @@ static void add_unfinished_row(void *arg, const struct journal_entry *row)
     if (job) {
         job_from_entry(job, entry);
         job->device = present ? (uint64_t)st.st_dev : 0;
-        job->verified[0] = '\0';
+        job_set_text(&job->verified, NULL);
         ctx->added++;
         if (!same) {
             job_fail(e, job, "%s %s since the upload started; not resumed", entry->path,

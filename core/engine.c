@@ -189,6 +189,8 @@ void engine_free(struct engine *e)
     journal_close(e->journal);
     free(e->jobs);
     free(e->runq);
+    for (size_t i = e->events_head; i < e->nevents; i++)
+        job_event_free(&e->events[i]);
     free(e->events);
     wakeup_close(&e->wakeup);
     bucket_destroy(&e->bucket);
@@ -246,7 +248,7 @@ static const char *resume_job(struct engine *e, struct job *job)
     if (job->state == ENGINE_PAUSED || job->state == ENGINE_FAILED) {
         job->want_pause = job->journal_failed = false;
         job->retries = 0;
-        job->error[0] = '\0';
+        job_set_text(&job->error, NULL);
         atomic_store(&job->interrupt, false);
         job_enter(e, job, ENGINE_QUEUED, NULL);
         if (!job_schedule(e, job))
@@ -312,7 +314,7 @@ static void add_task(struct engine *e, int kind, const struct job *job)
     task->kind = kind;
     task->job = job->id;
     snprintf(task->video, sizeof task->video, "%s", job->video);
-    snprintf(task->link, sizeof task->link, "%s", job->link);
+    snprintf(task->link, sizeof task->link, "%s", job_text(job->link));
     pool_add_task(e, task);
 }
 
@@ -372,10 +374,10 @@ bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
     if (job) {
         job_fill_row(job, &out->row, clock_mono());
         snprintf(out->path, sizeof out->path, "%s", job->path);
-        snprintf(out->upload_link, sizeof out->upload_link, "%s", job->link);
-        snprintf(out->error, sizeof out->error, "%s", job->error);
-        snprintf(out->verified, sizeof out->verified, "%s", job->verified);
-        snprintf(out->note, sizeof out->note, "%s", job->note);
+        snprintf(out->upload_link, sizeof out->upload_link, "%s", job_text(job->link));
+        snprintf(out->error, sizeof out->error, "%s", job_text(job->error));
+        snprintf(out->verified, sizeof out->verified, "%s", job_text(job->verified));
+        snprintf(out->note, sizeof out->note, "%s", job_text(job->note));
     }
     pthread_mutex_unlock(&e->lock);
     return job != NULL;
@@ -461,8 +463,8 @@ size_t engine_events(struct engine *e, struct engine_event *out, size_t max)
      * read 64 at a time must not be moved 150 times. */
     size_t waiting = e->nevents - e->events_head;
     size_t n = waiting < max ? waiting : max;
-    if (n)
-        memcpy(out, e->events + e->events_head, n * sizeof *out); /* events is NULL before the first */
+    for (size_t i = 0; i < n; i++)
+        job_event_take(&e->events[e->events_head + i], &out[i]);
     e->events_head += n;
     if (e->events_head == e->nevents)
         e->events_head = e->nevents = 0;

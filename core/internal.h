@@ -23,6 +23,7 @@
 #define INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -91,10 +92,26 @@ struct job {
      * numbers above, which then share a few cache lines per job. Under
      * e->lock, as the rest of the view. */
     char video[VIDEO_MAX];
-    char link[HTTP_URL_MAX];
-    char error[ERROR_MAX];
-    char verified[ERROR_MAX];
-    char note[NOTE_MAX];
+    /* On the heap at their length, NULL when empty (job_set_text), so that
+     * 10,000 queued jobs do not each hold 3 KiB of empty buffers. */
+    char *link;                /* the tus upload URL */
+    char *error;               /* one line */
+    char *verified;            /* the last verification's result */
+    char *note;                /* "already uploaded as ..." */
+};
+
+/* An event waiting for the front end. Adding 10,000 files queues 10,000 of
+ * them, so it is kept small: the row's numbers as they were and its texts
+ * on the heap (NULL: empty); id, name and size are the job's, which never
+ * change. engine_events() turns it into a struct engine_event. */
+struct pending_event {
+    enum engine_event_kind kind;
+    enum engine_state state;
+    const struct job *job;
+    double time, rate, retry_in, started, finished;
+    uint64_t sent, acked;
+    unsigned retries;
+    char *message, *video, *row_message;
 };
 
 struct task {
@@ -142,7 +159,7 @@ struct engine {
     bool helper_started, writer_started, helper_busy, writer_busy;
     struct task *tasks;
     struct job *saves, **saves_tail;
-    struct engine_event *events;
+    struct pending_event *events;
     size_t events_head;        /* the first event not taken yet */
     size_t nevents, events_cap; /* events[events_head .. nevents) wait for the front end */
     bool quota_known;
@@ -191,6 +208,20 @@ bool job_file_unchanged(const struct job *job, int fd);
 bool job_stat_matches(const struct job *job, const struct stat *st);
 
 void job_fill_row(const struct job *job, struct engine_row *row, double now);
+/* A pending event as the front end takes it; frees its texts. */
+void job_event_take(struct pending_event *pending, struct engine_event *out);
+void job_event_free(struct pending_event *pending);
+/* Set one of the job's texts (link, error, verified, note) to value; NULL
+ * or "" empties it, and so does running out of memory. Caller holds e->lock
+ * once the job is published. */
+void job_set_text(char **text, const char *value);
+void job_set_textf(char **text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void job_set_textv(char **text, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* A text as a string: "" for an empty one. */
+static inline const char *job_text(const char *text)
+{
+    return text ? text : "";
+}
 /* The two halves of job_fill_row: what changes as bytes move, and the texts. */
 void job_fill_numbers(const struct job *job, struct engine_row *row, double now);
 void job_fill_texts(const struct job *job, struct engine_row *row);

@@ -55,6 +55,25 @@ void engine_wake(struct engine *e)
     wakeup_signal(&e->wakeup);
 }
 
+/* Copy src into dst, cut at a UTF-8 character boundary if it does not fit. */
+static void copy_cut(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* A heap copy of text, NULL for an empty one (or out of memory). */
+static char *text_copy(const char *text)
+{
+    return text && text[0] ? strdup(text) : NULL;
+}
+
 static void emit_text(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *message)
 {
     if (e->nevents == e->events_cap && e->events_head) {
@@ -65,19 +84,43 @@ static void emit_text(struct engine *e, enum engine_event_kind kind, const struc
     }
     if (e->nevents == e->events_cap) {
         size_t cap = e->events_cap ? e->events_cap * 2 : 64;
-        struct engine_event *more = realloc(e->events, cap * sizeof *more);
+        struct pending_event *more = realloc(e->events, cap * sizeof *more);
         if (!more)
             return; /* an event lost to memory pressure beats a crash */
         e->events = more;
         e->events_cap = cap;
     }
-    struct engine_event *ev = &e->events[e->nevents++];
-    ev->kind = kind;
-    ev->job = job->id;
-    ev->time = clock_wall();
-    snprintf(ev->message, sizeof ev->message, "%s", message ? message : "");
-    job_fill_row(job, &ev->row, clock_mono());
+    struct engine_row row;
+    job_fill_row(job, &row, clock_mono());
+    e->events[e->nevents++] = (struct pending_event){
+        .kind = kind, .state = row.state, .job = job, .time = clock_wall(), .rate = row.rate,
+        .retry_in = row.retry_in, .started = row.started, .finished = row.finished, .sent = row.sent,
+        .acked = row.acked, .retries = row.retries, .message = text_copy(message), .video = text_copy(row.video),
+        .row_message = text_copy(row.message),
+    };
     engine_wake(e);
+}
+
+void job_event_take(struct pending_event *p, struct engine_event *out)
+{
+    const struct job *job = p->job;
+    *out = (struct engine_event){ .kind = p->kind, .job = job->id, .time = p->time };
+    snprintf(out->message, sizeof out->message, "%s", job_text(p->message));
+    struct engine_row *row = &out->row;
+    *row = (struct engine_row){ .id = job->id, .state = p->state, .size = job->size, .sent = p->sent,
+                                .acked = p->acked, .rate = p->rate, .retries = p->retries, .retry_in = p->retry_in,
+                                .started = p->started, .finished = p->finished, .texts = true };
+    copy_cut(row->name, sizeof row->name, job->name);
+    copy_cut(row->video, sizeof row->video, job_text(p->video));
+    copy_cut(row->message, sizeof row->message, job_text(p->row_message));
+    job_event_free(p);
+}
+
+void job_event_free(struct pending_event *p)
+{
+    free(p->message);
+    free(p->video);
+    free(p->row_message);
 }
 
 void engine_emit(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *fmt, ...)
@@ -124,9 +167,9 @@ void job_fail(struct engine *e, struct job *job, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(job->error, sizeof job->error, fmt, ap);
+    job_set_textv(&job->error, fmt, ap);
     va_end(ap);
-    job_enter(e, job, ENGINE_FAILED, job->error);
+    job_enter(e, job, ENGINE_FAILED, job_text(job->error));
 }
 
 struct job *job_new(struct engine *e, const char *path, enum job_kind kind)
@@ -168,8 +211,8 @@ void job_from_entry(struct job *job, const struct journal_entry *entry)
     job->inode = entry->inode;
     snprintf(job->journal_state, sizeof job->journal_state, "%s", entry->state);
     snprintf(job->video, sizeof job->video, "%s", entry->video);
-    snprintf(job->link, sizeof job->link, "%s", entry->upload_link);
-    snprintf(job->verified, sizeof job->verified, "%s", entry->verified);
+    job_set_text(&job->link, entry->upload_link);
+    job_set_text(&job->verified, entry->verified);
     job->acked = entry->acked;
     atomic_store(&job->sent, entry->acked);
 }
@@ -177,7 +220,38 @@ void job_from_entry(struct job *job, const struct journal_entry *entry)
 void job_free(struct job *job)
 {
     free(job->path);
+    free(job->link);
+    free(job->error);
+    free(job->verified);
+    free(job->note);
     free(job);
+}
+
+void job_set_text(char **text, const char *value)
+{
+    free(*text);
+    *text = text_copy(value);
+}
+
+void job_set_textv(char **text, const char *fmt, va_list ap)
+{
+    free(*text);
+    *text = NULL;
+    char *formatted;
+    if (vasprintf(&formatted, fmt, ap) < 0)
+        return;
+    if (formatted[0])
+        *text = formatted;
+    else
+        free(formatted);
+}
+
+void job_set_textf(char **text, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    job_set_textv(text, fmt, ap);
+    va_end(ap);
 }
 
 struct job *job_find(struct engine *e, unsigned id)
@@ -251,12 +325,12 @@ bool job_save_now(struct engine *e, struct job *job, enum engine_state state, ch
             : job->ahead != JOB_STATE_CURRENT ? job->ahead : job->state;
     entry->id = job->row;
     snprintf(entry->video, sizeof entry->video, "%s", job->video);
-    snprintf(entry->upload_link, sizeof entry->upload_link, "%s", job->link);
+    snprintf(entry->upload_link, sizeof entry->upload_link, "%s", job_text(job->link));
     entry->acked = job->acked;
     snprintf(entry->state, sizeof entry->state, "%s",
              job->kind == JOB_VERIFY ? job->journal_state : engine_state_name(state));
-    snprintf(entry->error, sizeof entry->error, "%s", job->error);
-    snprintf(entry->verified, sizeof entry->verified, "%s", job->verified);
+    snprintf(entry->error, sizeof entry->error, "%s", job_text(job->error));
+    snprintf(entry->verified, sizeof entry->verified, "%s", job_text(job->verified));
     uint64_t seq = ++job->save_seq;
     pthread_mutex_unlock(&e->lock);
 
@@ -292,26 +366,14 @@ bool job_file_unchanged(const struct job *job, int fd)
 
 /* ---- the published view ---------------------------------------------------- */
 
-/* Copy src into dst, cut at a UTF-8 character boundary if it does not fit. */
-static void copy_cut(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= cap) {
-        n = cap - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
 
 static const char *row_message(const struct job *job)
 {
-    if (job->error[0] && job->state != ENGINE_DONE)
+    if (job->error && job->state != ENGINE_DONE)
         return job->error;
-    if (job->note[0])
+    if (job->note)
         return job->note;
-    return job->verified;
+    return job_text(job->verified);
 }
 
 void job_fill_numbers(const struct job *job, struct engine_row *row, double now)

@@ -177,7 +177,7 @@ static void *helper_main(void *arg)
  * had. Caller holds e->lock. */
 static void journal_failed(struct engine *e, struct job *job, const char *why)
 {
-    snprintf(job->error, sizeof job->error, "%s", why);
+    job_set_text(&job->error, why);
     job->journal_failed = true;
     if (engine_state_final(job->state) || job->state == ENGINE_PAUSED)
         return;

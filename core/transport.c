@@ -33,7 +33,7 @@ static void note_rate_wait(struct net *net, double seconds)
 {
     struct engine *e = net->e;
     pthread_mutex_lock(&e->lock);
-    snprintf(net->job->error, sizeof net->job->error, "rate limit, resets in %.0f s", seconds);
+    job_set_textf(&net->job->error, "rate limit, resets in %.0f s", seconds);
     engine_emit(e, ENGINE_EV_WAITING, net->job, "Vimeo's rate limit; it resets in %.0f s", seconds);
     pthread_mutex_unlock(&e->lock);
 }

@@ -91,7 +91,7 @@ static enum upload_step fail_changed(struct upload *u)
 static enum upload_step pause_for_journal(struct upload *u, const char *why)
 {
     pthread_mutex_lock(&u->e->lock);
-    snprintf(u->job->error, sizeof u->job->error, "%s", why);
+    job_set_text(&u->job->error, why);
     u->job->rate = 0;
     job_enter(u->e, u->job, ENGINE_PAUSED, why);
     pthread_mutex_unlock(&u->e->lock);
@@ -236,7 +236,8 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
         atomic_store(&u->job->interrupt, false); /* this DELETE must go out whatever came meanwhile */
         u->transport.ops->remove(u->transport.ctx, video, link, &res);
         pthread_mutex_lock(&u->e->lock);
-        u->job->link[0] = u->job->video[0] = '\0';
+        job_set_text(&u->job->link, NULL);
+        u->job->video[0] = '\0';
         if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
             engine_emit(u->e, ENGINE_EV_FAILED, u->job, "could not delete %s, which the journal could not record: %s",
                         video[0] ? video : link, res.error);
@@ -279,8 +280,8 @@ static enum upload_step step_create(struct upload *u)
     u->acked = u->high_water = 0;
     pthread_mutex_lock(&u->e->lock);
     snprintf(u->job->video, sizeof u->job->video, "%s", video);
-    snprintf(u->job->link, sizeof u->job->link, "%s", link);
-    u->job->error[0] = '\0';
+    job_set_text(&u->job->link, link);
+    job_set_text(&u->job->error, NULL);
     publish_offset(u);
     pthread_mutex_unlock(&u->e->lock);
     return record_new_upload(u, video, link);
@@ -415,8 +416,8 @@ static enum upload_step finish(struct upload *u)
         pthread_mutex_unlock(&u->e->lock);
         return stopped(u, STEP_END); /* cancelled at the last moment: STOP deletes, if asked */
     }
-    snprintf(u->job->verified, sizeof u->job->verified, "%s", u->verified);
-    u->job->error[0] = '\0';
+    job_set_text(&u->job->verified, u->verified);
+    job_set_text(&u->job->error, NULL);
     pthread_mutex_unlock(&u->e->lock);
     char why[ERROR_MAX];
     if (!job_save_now(u->e, u->job, ENGINE_DONE, why, sizeof why))
@@ -468,7 +469,8 @@ static enum upload_step step_expire(struct upload *u)
     uint64_t stale_acked = u->acked;
     pthread_mutex_lock(&u->e->lock);
     engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new upload");
-    u->job->link[0] = u->job->video[0] = '\0';
+    job_set_text(&u->job->link, NULL);
+    u->job->video[0] = '\0';
     u->job->acked = 0;
     pthread_mutex_unlock(&u->e->lock);
     char why[ERROR_MAX];
@@ -476,7 +478,7 @@ static enum upload_step step_expire(struct upload *u)
         /* The journal still has the old upload: so must the job, or a
          * resume would make a new video and never delete the stale one. */
         pthread_mutex_lock(&u->e->lock);
-        snprintf(u->job->link, sizeof u->job->link, "%s", u->link);
+        job_set_text(&u->job->link, u->link);
         snprintf(u->job->video, sizeof u->job->video, "%s", stale);
         u->job->acked = stale_acked;
         pthread_mutex_unlock(&u->e->lock);
@@ -510,7 +512,7 @@ static enum upload_step step_wait(struct upload *u)
     char message[ERROR_MAX + 40];
     snprintf(message, sizeof message, "%s; retry %u in %.1f s", u->why, u->retries, wait);
     pthread_mutex_lock(&e->lock);
-    snprintf(job->error, sizeof job->error, "%s", u->why);
+    job_set_text(&job->error, u->why);
     job->retries = u->retries;
     job->retry_at = clock_mono() + wait * e->backoff_scale;
     job->rate = 0;
@@ -546,7 +548,7 @@ static enum upload_step step_stop(struct upload *u)
         job->want_pause = false;
         atomic_store(&job->interrupt, false);
         job->rate = 0;
-        job_enter(e, job, ENGINE_PAUSED, job->journal_failed ? job->error : NULL);
+        job_enter(e, job, ENGINE_PAUSED, job->journal_failed ? job_text(job->error) : NULL);
     } else if (!stopping && !cancel) {
         atomic_store(&job->interrupt, false); /* paused and resumed before we looked */
         pthread_mutex_unlock(&e->lock);
@@ -577,7 +579,7 @@ void upload_run(struct engine *e, struct job *job, const struct transport *t, in
 {
     struct upload u = { .e = e, .job = job, .transport = *t, .fd = fd, .retry_after = -1, .rng = seed };
     pthread_mutex_lock(&e->lock);
-    snprintf(u.link, sizeof u.link, "%s", job->link);
+    snprintf(u.link, sizeof u.link, "%s", job_text(job->link));
     snprintf(u.video, sizeof u.video, "%s", job->video);
     u.acked = u.high_water = job->acked;
     u.step = u.link[0] ? STEP_LOCATE : STEP_CREATE;

@@ -50,22 +50,22 @@ void verify_run(struct engine *e, struct job *job, const struct transport *t)
 {
     char link[HTTP_URL_MAX], video[VIDEO_MAX], result[ERROR_MAX];
     pthread_mutex_lock(&e->lock);
-    snprintf(link, sizeof link, "%s", job->link);
+    snprintf(link, sizeof link, "%s", job_text(job->link));
     snprintf(video, sizeof video, "%s", job->video);
     job_enter(e, job, ENGINE_VERIFYING, NULL);
     pthread_mutex_unlock(&e->lock);
     if (!link[0] && !video[0]) {
         /* Nothing was ever sent: nothing to verify, and no failure either. */
         pthread_mutex_lock(&e->lock);
-        snprintf(job->verified, sizeof job->verified, "not started: nothing was sent yet");
-        engine_emit(e, ENGINE_EV_VERIFIED, job, "%s", job->verified);
+        job_set_textf(&job->verified, "not started: nothing was sent yet");
+        engine_emit(e, ENGINE_EV_VERIFIED, job, "%s", job_text(job->verified));
         job->hidden = true;
         pthread_mutex_unlock(&e->lock);
         return;
     }
     bool complete = verify_remote(t, link, video, job->size, !e->tus_endpoint, result, sizeof result);
     pthread_mutex_lock(&e->lock);
-    snprintf(job->verified, sizeof job->verified, "%s", result);
+    job_set_text(&job->verified, result);
     engine_emit(e, ENGINE_EV_VERIFIED, job, "%s", result);
     if (complete) {
         job_enter(e, job, ENGINE_DONE, video[0] ? video : link);
@@ -84,7 +84,7 @@ void verify_now(struct engine *e, unsigned id, const struct transport *t)
         pthread_mutex_unlock(&e->lock);
         return;
     }
-    snprintf(link, sizeof link, "%s", job->link);
+    snprintf(link, sizeof link, "%s", job_text(job->link));
     pthread_mutex_unlock(&e->lock);
     char result[ERROR_MAX];
     struct transport_result head = { 0 };
@@ -95,7 +95,7 @@ void verify_now(struct engine *e, unsigned id, const struct transport *t)
     else
         verify_describe_offsets(head.offset, head.length, job->size, result, sizeof result);
     pthread_mutex_lock(&e->lock);
-    snprintf(job->verified, sizeof job->verified, "%s", result);
+    job_set_text(&job->verified, result);
     if (link[0])
         job_save_later(e, job);
     engine_emit(e, ENGINE_EV_VERIFIED, job, "%s", result);

@@ -222,7 +222,7 @@ static void happy_path_creates_sends_verifies_confirms(void **state)
     assert_int_equal(fake.calls[OP_PATCH], 3); /* 1 MiB chunks */
     assert_int_equal(fake.calls[OP_HEAD], 1);  /* the proof */
     assert_int_equal(fake.calls[OP_STATUS], 1);
-    assert_non_null(strstr(job->verified, "complete: offset = length = 3145728; Vimeo upload.status complete"));
+    assert_non_null(strstr(job_text(job->verified), "complete: offset = length = 3145728; Vimeo upload.status complete"));
     assert_string_equal(journal_state(), "done");
     /* Each event carries the job as it was when it happened, not when it is read. */
     struct engine_event events[64];
@@ -250,7 +250,7 @@ static void confirm_upload_status_error_fails_the_job(void **state)
     fake.status = "error"; /* Vimeo refuses e.g. a video under half a second once its bytes are in */
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
-    assert_non_null(strstr(job->error, "upload.status is error"));
+    assert_non_null(strstr(job_text(job->error), "upload.status is error"));
     assert_string_equal(journal_state(), "failed");
 }
 
@@ -260,7 +260,7 @@ static void confirm_upload_status_in_progress_is_done_with_a_note(void **state)
     fake.status = "in_progress";
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_DONE);
-    assert_non_null(strstr(job->verified, "upload.status in_progress (still processing"));
+    assert_non_null(strstr(job_text(job->verified), "upload.status in_progress (still processing"));
 }
 
 static void cancel_with_delete(const struct job *job)
@@ -310,7 +310,7 @@ static void rate_limited_without_end_fails_after_about_an_hour(void **state)
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
     assert_int_equal(fake.calls[OP_PATCH], MAX_RATE_LIMITED_WAITS + 1);
-    assert_non_null(strstr(job->error, "rate-limited 60 times in a row"));
+    assert_non_null(strstr(job_text(job->error), "rate-limited 60 times in a row"));
 }
 
 static void create_refused_fails_without_sending(void **state)
@@ -319,7 +319,7 @@ static void create_refused_fails_without_sending(void **state)
     answer(OP_CREATE, HTTP_FATAL, 0, "Vimeo API: no (HTTP 400)");
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
-    assert_non_null(strstr(job->error, "Vimeo API: no"));
+    assert_non_null(strstr(job_text(job->error), "Vimeo API: no"));
     assert_int_equal(fake.calls[OP_PATCH], 0);
     assert_string_equal(journal_state(), "failed");
 }
@@ -331,7 +331,7 @@ static void create_answering_garbage_gives_up_after_the_retries(void **state)
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
     assert_int_equal(fake.calls[OP_CREATE], MAX_RETRIES + 1);
-    assert_non_null(strstr(job->error, "gave up after 12 retries: Vimeo API answered"));
+    assert_non_null(strstr(job_text(job->error), "gave up after 12 retries: Vimeo API answered"));
 }
 
 static void create_lost_after_it_went_out_is_tried_once_more_only(void **state)
@@ -344,7 +344,7 @@ static void create_lost_after_it_went_out_is_tried_once_more_only(void **state)
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
     assert_int_equal(fake.calls[OP_CREATE], MAX_UNSURE_CREATES); /* each may have made a video */
-    assert_non_null(strstr(job->error, "a video may have been made each time"));
+    assert_non_null(strstr(job_text(job->error), "a video may have been made each time"));
 }
 
 /* A journal row with a link: the upload resumes where HEAD says. */
@@ -354,7 +354,7 @@ static struct job *resume_with(uint64_t journal_acked)
     unsigned id = engine_add(e, file, err, sizeof err);
     pthread_mutex_lock(&e->lock);
     struct job *job = job_find(e, id);
-    snprintf(job->link, sizeof job->link, "http://127.0.0.1/files/77");
+    job_set_text(&job->link, "http://127.0.0.1/files/77");
     snprintf(job->video, sizeof job->video, "/videos/77");
     job->acked = journal_acked;
     pthread_mutex_unlock(&e->lock);
@@ -387,7 +387,7 @@ static void locate_finds_the_server_behind_and_fails_saying_so(void **state)
     fake.offset = MIB;
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
-    assert_non_null(strstr(job->error, "the server went back from 2097152 to 1048576 bytes"));
+    assert_non_null(strstr(job_text(job->error), "the server went back from 2097152 to 1048576 bytes"));
     assert_int_equal(fake.calls[OP_PATCH], 0);
 }
 
@@ -421,7 +421,7 @@ static void send_answered_409_forever_counts_toward_the_limit(void **state)
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
     assert_int_equal(fake.calls[OP_PATCH], MAX_RETRIES + 1);
-    assert_non_null(strstr(job->error, "gave up after 12 retries: PATCH answered HTTP 409"));
+    assert_non_null(strstr(job_text(job->error), "gave up after 12 retries: PATCH answered HTTP 409"));
 }
 
 static void rate_limited_sends_do_not_count_toward_the_limit(void **state)
@@ -444,7 +444,7 @@ static void head_going_back_is_a_failure_not_a_loop(void **state)
     fake.head_lies_back = true; /* after confirming a MiB, HEAD says 0 */
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
-    assert_non_null(strstr(job->error, "the server went back from 1048576 to 0 bytes"));
+    assert_non_null(strstr(job_text(job->error), "the server went back from 1048576 to 0 bytes"));
     assert_int_equal(fake.calls[OP_PATCH], 2);
 }
 
@@ -456,7 +456,7 @@ static void send_expired_forever_recreates_a_few_times_then_fails(void **state)
     assert_int_equal(job->state, ENGINE_FAILED);
     assert_int_equal(fake.calls[OP_CREATE], MAX_RECREATES + 1);
     assert_int_equal(fake.calls[OP_REMOVE], MAX_RECREATES); /* each stale video deleted */
-    assert_non_null(strstr(job->error, "expired 3 times"));
+    assert_non_null(strstr(job_text(job->error), "expired 3 times"));
 }
 
 static void verify_short_fails_instead_of_sending_again(void **state)
@@ -465,7 +465,7 @@ static void verify_short_fails_instead_of_sending_again(void **state)
     answer(OP_HEAD, HTTP_OK, 2 * MIB, ""); /* the proof: a MiB missing */
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
-    assert_non_null(strstr(job->error, "went back from 3145728 to 2097152"));
+    assert_non_null(strstr(job_text(job->error), "went back from 3145728 to 2097152"));
     assert_int_equal(fake.calls[OP_PATCH], 3);
 }
 
@@ -476,7 +476,7 @@ static void verify_on_a_gone_link_asks_vimeo_and_makes_no_second_video(void **st
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_DONE);
     assert_int_equal(fake.calls[OP_CREATE], 1);
-    assert_non_null(strstr(job->verified, "the upload link expired after the last byte"));
+    assert_non_null(strstr(job_text(job->verified), "the upload link expired after the last byte"));
 }
 
 /* The seam is read under save_lock by the engine's threads. */
@@ -507,7 +507,7 @@ static void journal_refusing_done_pauses_instead_of_done(void **state)
     struct job *job = run();
     set_save_fault(NULL);
     assert_int_equal(job->state, ENGINE_PAUSED);
-    assert_string_equal(job->error, "journal: No space left on device");
+    assert_string_equal(job_text(job->error), "journal: No space left on device");
     assert_string_not_equal(journal_state(), "done");
 }
 
@@ -521,7 +521,7 @@ static void journal_refusing_progress_pauses_the_upload(void **state)
     set_save_fault(NULL);
     fail_from_offset = 0;
     assert_int_equal(job->state, ENGINE_PAUSED);
-    assert_string_equal(job->error, "journal: No space left on device");
+    assert_string_equal(job_text(job->error), "journal: No space left on device");
     assert_int_equal(fake.calls[OP_STATUS], 0); /* never confirmed, never done */
     assert_string_not_equal(journal_state(), "done");
 }
