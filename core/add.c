@@ -1,6 +1,7 @@
 /* Adding work: files, the journal's unfinished uploads, verifications. */
 #include <errno.h>
 #include <limits.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,19 +43,54 @@ static const char *refusal(const char *abs, const struct stat *st)
     return NULL;
 }
 
+/* The upload jobs by journal row and by file (device and inode), as
+ * tsearch trees: a scan of every job for each file added made adding
+ * 100,000 files quadratic. A tree keeps the newest job for its key; one
+ * removed or cancelled since stays in it and is passed over. */
+static int compare_rows(const void *a, const void *b)
+{
+    const struct job *x = a, *y = b;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+static int compare_files(const void *a, const void *b)
+{
+    const struct job *x = a, *y = b;
+    if (x->device != y->device)
+        return (x->device > y->device) - (x->device < y->device);
+    return (x->inode > y->inode) - (x->inode < y->inode);
+}
+
+static bool job_live(const struct job *job)
+{
+    return !job->hidden && job->state != ENGINE_CANCELLED;
+}
+
+/* File a new upload job under its row and its file. False when out of
+ * memory. Caller holds e->lock. */
+static bool job_index(struct engine *e, struct job *job)
+{
+    void **by_row = tsearch(job, &e->uploads_by_row, compare_rows);
+    void **by_file = job->inode ? tsearch(job, &e->uploads_by_file, compare_files) : NULL;
+    if (!by_row || (job->inode && !by_file))
+        return false;
+    *by_row = job;
+    if (by_file)
+        *by_file = job;
+    return true;
+}
+
 /* The job already uploading this file in this run, if any: the same journal
  * row (0: any), or the same device and inode under another name (a hard
  * link). Caller holds e->lock. */
 static struct job *job_of_file(struct engine *e, int64_t row, const struct stat *st)
 {
-    for (size_t i = 0; i < e->njobs; i++) {
-        struct job *job = e->jobs[i];
-        bool same = (row && job->row == row) ||
-                    (job->inode && job->device == (uint64_t)st->st_dev && job->inode == (uint64_t)st->st_ino);
-        if (job->kind == JOB_UPLOAD && same && !job->hidden && job->state != ENGINE_CANCELLED)
-            return job;
-    }
-    return NULL;
+    struct job key = { .row = row, .device = (uint64_t)st->st_dev, .inode = (uint64_t)st->st_ino };
+    void **found = row ? tfind(&key, &e->uploads_by_row, compare_rows) : NULL;
+    if (found && job_live(*found))
+        return *found;
+    found = key.inode ? tfind(&key, &e->uploads_by_file, compare_files) : NULL;
+    return found && job_live(*found) ? *found : NULL;
 }
 
 /* A job for a claimed journal row: queued, or done when the row says so. */
@@ -78,9 +114,10 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct stat
     }
     job_from_entry(job, entry);
     job->device = (uint64_t)st->st_dev;
-    if (done) {
-        job_set_textf(&job->note, "already uploaded as %.120s",
-                 entry->video[0] ? entry->video : entry->upload_link);
+    if (!job_index(e, job)) {
+        job_fail(e, job, "%s: out of memory", job->path);
+    } else if (done) {
+        job_set_textf(&job->note, "already uploaded as %.120s", entry->video[0] ? entry->video : entry->upload_link);
         job->records = false; /* this run changes nothing in that row */
         job_enter(e, job, ENGINE_DONE, job_text(job->note));
     } else {
@@ -182,7 +219,9 @@ static void add_unfinished_row(void *arg, const struct journal_entry *row)
         job->device = present ? (uint64_t)st.st_dev : 0;
         job_set_text(&job->verified, NULL);
         ctx->added++;
-        if (!same) {
+        if (!job_index(e, job)) {
+            job_fail(e, job, "%s: out of memory", job->path);
+        } else if (!same) {
             job_fail(e, job, "%s %s since the upload started; not resumed", entry->path,
                      present ? "changed" : "is gone");
         } else {

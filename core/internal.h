@@ -148,6 +148,7 @@ struct engine {
     pthread_cond_t saves_ready;  /* the journal writer waits */
     struct job **jobs;
     size_t njobs, jobs_cap;
+    void *uploads_by_row, *uploads_by_file; /* tsearch trees of upload jobs (add.c) */
     struct job **runq;
     size_t rq_head, rq_len, rq_cap;
     unsigned next_id;
