@@ -39,7 +39,7 @@ struct api_request {
 };
 
 struct api_answer {
-    struct vimeo_upload upload;            /* CREATE */
+    struct vimeo_upload upload;            /* CREATE; STATUS: its page only */
     char upload_status[32], transcode_status[32]; /* STATUS */
     int64_t free_bytes;                    /* QUOTA: -1 when Vimeo sets no limit */
     char scope[512];                       /* SCOPES: space-separated */

@@ -376,6 +376,7 @@ bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
         snprintf(out->error, sizeof out->error, "%s", job->error);
         snprintf(out->verified, sizeof out->verified, "%s", job->verified);
         snprintf(out->note, sizeof out->note, "%s", job->note);
+        snprintf(out->page, sizeof out->page, "%s", job->page);
     }
     pthread_mutex_unlock(&e->lock);
     return job != NULL;

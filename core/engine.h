@@ -109,6 +109,7 @@ struct engine_details {
     char error[400];
     char verified[400];         /* last verification result */
     char note[160];
+    char page[256];             /* the video's page, https://vimeo.com/N[/hash]; "" until Vimeo says */
 };
 
 struct engine_totals {
@@ -184,6 +185,7 @@ struct engine_record {
     const char *path, *state, *video, *upload_link, *endpoint, *error, *verified;
     uint64_t size, acked;
     double created, updated;    /* Unix times */
+    const char *page;           /* the video's page on vimeo.com, or "" */
 };
 /* Every journal entry in state_dir, oldest first, to fn, without starting
  * an engine. Returns how many, or -1 with one line in err (journal missing

@@ -40,6 +40,7 @@ enum {
     ERROR_MAX = 400,           /* an error or verification text, one line */
     NOTE_MAX = 160,
     VIDEO_MAX = 96,            /* /videos/N or /videos/N:hash */
+    PAGE_MAX = 256,            /* https://vimeo.com/N or https://vimeo.com/N/hash */
 };
 
 enum job_kind { JOB_UPLOAD, JOB_VERIFY };
@@ -91,6 +92,9 @@ struct job {
 
     /* Under e->save_lock. */
     uint64_t written_seq;      /* the newest save copy that reached the journal */
+
+    /* Published, under e->lock (as video). */
+    char page[PAGE_MAX];       /* the video's page on vimeo.com, once Vimeo said it */
 };
 
 struct task {

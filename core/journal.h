@@ -43,6 +43,7 @@ struct journal_entry {
     char error[400];
     char verified[400];
     double created, updated; /* Unix time */
+    char page[256];   /* the video's page on vimeo.com (Vimeo's "link"); "" before version 3 */
 };
 
 enum journal_claim { JOURNAL_CLAIMED, JOURNAL_ALREADY_DONE, JOURNAL_BUSY, JOURNAL_ERROR };
@@ -59,7 +60,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
 /* Take an existing row by id (for resume); same BUSY rule. */
 enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journal_entry *out);
 
-/* Store video, upload_link, acked, state, error and verified of e. False
+/* Store video, upload_link, acked, state, error, verified and page of e. False
  * when it did not reach the disk, with why as one line ("journal: No space
  * left on device"). */
 bool journal_save(struct journal *j, const struct journal_entry *e, char *why, size_t cap);

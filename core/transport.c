@@ -170,6 +170,7 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
     if (res->outcome == HTTP_OK) {
         snprintf(video, VIDEO_MAX, "%s", answer.upload.uri);
         snprintf(link, HTTP_URL_MAX, "%s", answer.upload.upload_link);
+        snprintf(res->page, sizeof res->page, "%s", answer.upload.page);
     }
 }
 
@@ -211,6 +212,7 @@ static void net_status(void *ctx, const char *video, char *upload_status, size_t
     struct api_answer answer = { .upload_status = "" };
     net_api(net, &req, &answer, res);
     snprintf(upload_status, cap, "%s", answer.upload_status);
+    snprintf(res->page, sizeof res->page, "%s", answer.upload.page);
 }
 
 static void net_remove(void *ctx, const char *video, const char *link, struct transport_result *res)

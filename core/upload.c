@@ -280,6 +280,7 @@ static enum upload_step step_create(struct upload *u)
     pthread_mutex_lock(&u->e->lock);
     snprintf(u->job->video, sizeof u->job->video, "%s", video);
     snprintf(u->job->link, sizeof u->job->link, "%s", link);
+    snprintf(u->job->page, sizeof u->job->page, "%s", res.page);
     u->job->error[0] = '\0';
     publish_offset(u);
     pthread_mutex_unlock(&u->e->lock);
@@ -372,6 +373,12 @@ static bool ask_status(struct upload *u, char *status, size_t cap)
     if (!u->video[0])
         return false;
     u->transport.ops->status(u->transport.ctx, u->video, status, cap, &res);
+    if (res.outcome == HTTP_OK && res.page[0]) {
+        /* Said again, or said only now: a new version's answer has none. */
+        pthread_mutex_lock(&u->e->lock);
+        snprintf(u->job->page, sizeof u->job->page, "%s", res.page);
+        pthread_mutex_unlock(&u->e->lock);
+    }
     return res.outcome == HTTP_OK;
 }
 
@@ -463,12 +470,13 @@ static enum upload_step step_expire(struct upload *u)
     }
     if (++u->recreates > MAX_RECREATES)
         return fail(u, "%s: the upload link expired %u times; not trying again", u->job->path, MAX_RECREATES);
-    char stale[VIDEO_MAX];
+    char stale[VIDEO_MAX], stale_page[PAGE_MAX];
     snprintf(stale, sizeof stale, "%s", u->video);
     uint64_t stale_acked = u->acked;
     pthread_mutex_lock(&u->e->lock);
+    snprintf(stale_page, sizeof stale_page, "%s", u->job->page);
     engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new upload");
-    u->job->link[0] = u->job->video[0] = '\0';
+    u->job->link[0] = u->job->video[0] = u->job->page[0] = '\0';
     u->job->acked = 0;
     pthread_mutex_unlock(&u->e->lock);
     char why[ERROR_MAX];
@@ -478,6 +486,7 @@ static enum upload_step step_expire(struct upload *u)
         pthread_mutex_lock(&u->e->lock);
         snprintf(u->job->link, sizeof u->job->link, "%s", u->link);
         snprintf(u->job->video, sizeof u->job->video, "%s", stale);
+        snprintf(u->job->page, sizeof u->job->page, "%s", stale_page);
         u->job->acked = stale_acked;
         pthread_mutex_unlock(&u->e->lock);
         return pause_for_journal(u, why);

@@ -187,6 +187,15 @@ static bool valid_video_uri(const char *uri)
     return *p == '\0';
 }
 
+/* The video's page, Vimeo's "link": only an https address on vimeo.com is
+ * kept, as it is shown to the user and stored. */
+static void read_page(struct json *j, char *page, size_t cap)
+{
+    if (!json_get_string(j, json_find(j, "link"), page, cap) || strncmp(page, "https://", 8) != 0 ||
+        strpbrk(page, " \t\r\n\"") || !strstr(page, "vimeo.com/"))
+        page[0] = '\0';
+}
+
 static bool append_field(struct buf *b, const char *key, const char *value)
 {
     return buf_printf(b, ",\"%s\":", key) && json_append_string(b, value);
@@ -227,6 +236,7 @@ void vimeo_create(struct vimeo_api *api, uint64_t size, const struct vimeo_video
             snprintf(res->error, sizeof res->error, "Vimeo API answer has no video uri");
         } else {
             read_upload(&j, "", out, res);
+            read_page(&j, out->page, sizeof out->page);
         }
     }
     json_free(&j);
@@ -257,16 +267,17 @@ void vimeo_replace(struct vimeo_api *api, const char *uri, uint64_t size, const 
 }
 
 void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, char *transcode_status, size_t cap,
-                  struct vimeo_result *res)
+                  char *page, size_t page_cap, struct vimeo_result *res)
 {
     char path[160];
-    snprintf(path, sizeof path, "%s?fields=uri,upload.status,transcode.status", uri);
+    snprintf(path, sizeof path, "%s?fields=uri,link,upload.status,transcode.status", uri);
     struct http_result hr = { 0 };
     struct json j;
-    upload_status[0] = transcode_status[0] = '\0';
+    upload_status[0] = transcode_status[0] = page[0] = '\0';
     if (call(api, "GET", path, NULL, res, &hr, &j)) {
         json_get_string(&j, json_find(&j, "upload.status"), upload_status, cap);
         json_get_string(&j, json_find(&j, "transcode.status"), transcode_status, cap);
+        read_page(&j, page, page_cap);
     }
     json_free(&j);
     http_result_free(&hr);

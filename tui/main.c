@@ -435,7 +435,7 @@ static void list_head(const struct list_ctx *ctx)
     if (ctx->json)
         fputs("[", stdout);
     else
-        printf("%5s  %-10s %10s %10s  %-18s %s\n", "ID", "STATE", "SIZE", "ACKED", "VIDEO", "FILE");
+        printf("%5s  %-10s %10s %10s  %-18s %-30s %s\n", "ID", "STATE", "SIZE", "ACKED", "VIDEO", "LINK", "FILE");
 }
 
 static void list_row(void *arg, const struct engine_record *e)
@@ -451,6 +451,8 @@ static void list_row(void *arg, const struct engine_record *e)
         json_append_string_lossy(&ctx->out, e->state);
         buf_puts(&ctx->out, ",\"video\":");
         json_append_string_or_null(&ctx->out, e->video);
+        buf_puts(&ctx->out, ",\"link\":");
+        json_append_string_or_null(&ctx->out, e->page);
         buf_puts(&ctx->out, ",\"endpoint\":");
         json_append_string_lossy(&ctx->out, e->endpoint);
         buf_puts(&ctx->out, ",\"error\":");
@@ -466,8 +468,10 @@ static void list_row(void *arg, const struct engine_record *e)
         units_format_size(e->size, size, sizeof size);
         units_format_size(e->acked, acked, sizeof acked);
         text_escape(e->path, path, sizeof path);
-        printf("%5" PRId64 "  %-10s %10s %10s  %-18s %s\n", e->id, e->state, size, acked,
-               e->video[0] ? e->video : "-", path);
+        char page[300];
+        text_escape(e->page, page, sizeof page);
+        printf("%5" PRId64 "  %-10s %10s %10s  %-18s %-30s %s\n", e->id, e->state, size, acked,
+               e->video[0] ? e->video : "-", page[0] ? page : "-", path);
     }
     ctx->rows++;
 }

@@ -29,20 +29,25 @@ static void create_replace_status_delete(void **state)
     assert_int_equal(r.outcome, HTTP_OK);
     assert_true(strncmp(up.uri, "/videos/", 8) == 0);
     assert_true(strstr(up.upload_link, "/files/") != NULL);
+    char page[256];
+    snprintf(page, sizeof page, "https://vimeo.com/%.60s", up.uri + 8); /* the video's "link" */
+    assert_string_equal(up.page, page);
 
     vimeo_replace(&api, up.uri, 99, "new.mp4", &version, &r);
     assert_int_equal(r.outcome, HTTP_OK);
     assert_string_equal(version.uri, up.uri);
     assert_string_not_equal(version.upload_link, up.upload_link);
 
-    char upload_status[32], transcode[32];
-    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, &r);
+    char upload_status[32], transcode[32], expected[256];
+    snprintf(expected, sizeof expected, "%s", page);
+    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, page, sizeof page, &r);
     assert_int_equal(r.outcome, HTTP_OK);
     assert_string_equal(upload_status, "in_progress");
+    assert_string_equal(page, expected); /* a version has none: the status says it */
 
     vimeo_delete(&api, up.uri, &r);
     assert_int_equal(r.outcome, HTTP_OK);
-    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, &r);
+    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, page, sizeof page, &r);
     assert_int_equal(r.outcome, HTTP_GONE);
 
     meta.name = "latin-1 caf\xe9"; /* a title from a file name: U+FFFD, not a refusal */
