@@ -126,6 +126,9 @@ void api_call(struct api *api, struct http *http, const struct api_request *req,
     case API_TAGS:
         vimeo_tags(&v, req->uri, req->tags, req->ntags, res);
         break;
+    case API_REPLACE:
+        vimeo_replace(&v, req->uri, req->size, req->file_name, &out->upload, res);
+        break;
     case API_SCOPES:
         vimeo_scopes(&v, out->scope, sizeof out->scope, res);
         break;

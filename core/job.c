@@ -171,6 +171,7 @@ void job_from_entry(struct job *job, const struct journal_entry *entry)
     snprintf(job->link, sizeof job->link, "%s", entry->upload_link);
     snprintf(job->verified, sizeof job->verified, "%s", entry->verified);
     snprintf(job->page, sizeof job->page, "%s", entry->page);
+    snprintf(job->replaces, sizeof job->replaces, "%s", entry->replaces);
     job->acked = entry->acked;
     atomic_store(&job->sent, entry->acked);
 }

@@ -14,7 +14,7 @@
 /* "vup1": tells our journal from any other SQLite file. */
 enum {
     JOURNAL_APP_ID = 0x76757031,
-    JOURNAL_VERSION = 3,       /* 2: ctime_ns; 3: page */
+    JOURNAL_VERSION = 4,       /* 2: ctime_ns; 3: page; 4: replaces */
     /* How long a write waits for another vimeo-up's transaction. Only the
      * engine's own threads wait (never a front end's), so it may be long. */
     BUSY_TIMEOUT_MS = 10000,
@@ -35,13 +35,13 @@ static const char schema[] =
     " upload_link TEXT NOT NULL DEFAULT '', acked INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,"
     " error TEXT NOT NULL DEFAULT '', verified TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',"
     " created REAL NOT NULL, updated REAL NOT NULL, ctime_ns INTEGER NOT NULL DEFAULT 0,"
-    " page TEXT NOT NULL DEFAULT '');"
+    " page TEXT NOT NULL DEFAULT '', replaces TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS uploads_key ON uploads(path, size, mtime_ns, endpoint);";
 
 static const char columns[] =
     "id, path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, error, verified, created, updated,"
-    " ctime_ns, page";
-enum { OWNER_COLUMN = 16 }; /* selected after the columns above */
+    " ctime_ns, page, replaces";
+enum { OWNER_COLUMN = 17 }; /* selected after the columns above */
 
 /* What each version added, oldest first: an older journal gets the columns
  * it lacks, with defaults that mean "not known" (a version 1 row has no
@@ -49,6 +49,7 @@ enum { OWNER_COLUMN = 16 }; /* selected after the columns above */
 static const struct { int version; const char *column; } migrations[] = {
     { 2, "ctime_ns INTEGER NOT NULL DEFAULT 0" },
     { 3, "page TEXT NOT NULL DEFAULT ''" },
+    { 4, "replaces TEXT NOT NULL DEFAULT ''" },
 };
 
 static double now_unix(void)
@@ -254,6 +255,7 @@ static void read_row(sqlite3_stmt *st, struct journal_entry *e)
     e->updated = sqlite3_column_double(st, 13);
     e->ctime_ns = sqlite3_column_int64(st, 14);
     copy_text(e->page, sizeof e->page, st, 15);
+    copy_text(e->replaces, sizeof e->replaces, st, 16);
 }
 
 /* Within a transaction: take row e for this process unless a live one has it. */
@@ -284,6 +286,11 @@ static enum journal_claim finish(struct journal *j, enum journal_claim result)
     return result;
 }
 
+static const char *key_replaces(const struct journal_key *key)
+{
+    return key->replaces ? key->replaces : "";
+}
+
 /* A new row: first upload of this file, or again after a finished one.
  * Caller holds j->lock, inside the claim's transaction. */
 static enum journal_claim insert_row(struct journal *j, const struct journal_key *key, struct journal_entry *out)
@@ -291,7 +298,7 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db,
                            "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, state, owner, created, updated,"
-                           " ctime_ns) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                           " ctime_ns, replaces) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK)
         return JOURNAL_ERROR;
     double now = now_unix();
@@ -304,6 +311,7 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
     sqlite3_bind_double(st, 7, now);
     sqlite3_bind_double(st, 8, now);
     sqlite3_bind_int64(st, 9, key->ctime_ns);
+    sqlite3_bind_text(st, 10, key_replaces(key), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -313,6 +321,7 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
                                    .created = now, .updated = now };
     snprintf(out->path, sizeof out->path, "%s", key->path);
     snprintf(out->endpoint, sizeof out->endpoint, "%s", key->endpoint);
+    snprintf(out->replaces, sizeof out->replaces, "%s", key_replaces(key));
     strcpy(out->state, "queued");
     return JOURNAL_CLAIMED;
 }
@@ -328,7 +337,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT %s, owner FROM uploads WHERE path=? AND size=? AND mtime_ns=? AND endpoint=? AND inode=?"
-             " AND (ctime_ns=? OR ctime_ns=0) ORDER BY id DESC LIMIT 1", columns);
+             " AND (ctime_ns=? OR ctime_ns=0) AND replaces=? ORDER BY id DESC LIMIT 1", columns);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
         return finish(j, JOURNAL_ERROR);
@@ -338,6 +347,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
     sqlite3_bind_text(st, 4, key->endpoint, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)key->inode);
     sqlite3_bind_int64(st, 6, key->ctime_ns);
+    sqlite3_bind_text(st, 7, key_replaces(key), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         char owner[64];

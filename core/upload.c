@@ -234,7 +234,9 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
     char why[ERROR_MAX];
     if (!job_save_now(u->e, u->job, ENGINE_UPLOADING, why, sizeof why)) {
         atomic_store(&u->job->interrupt, false); /* this DELETE must go out whatever came meanwhile */
-        u->transport.ops->remove(u->transport.ctx, video, link, &res);
+        res.outcome = HTTP_OK;
+        if (!u->job->replaces[0]) /* a replaced video is the user's: never deleted */
+            u->transport.ops->remove(u->transport.ctx, video, link, &res);
         pthread_mutex_lock(&u->e->lock);
         u->job->link[0] = u->job->video[0] = '\0';
         if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
@@ -249,7 +251,8 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
         return stopped(u, STEP_END); /* cancelled while creating: STOP deletes what was made */
     }
     job_enter(u->e, u->job, ENGINE_UPLOADING, NULL);
-    engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s", video[0] ? video : link);
+    engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s%s", u->job->replaces[0] ? "a new version of " : "",
+                video[0] ? video : link);
     pthread_mutex_unlock(&u->e->lock);
     u->transport.ops->tag(u->transport.ctx, video, &res);
     if (res.outcome != HTTP_OK && res.outcome != HTTP_ABORTED) /* a nicety: the upload goes on */
@@ -475,7 +478,8 @@ static enum upload_step step_expire(struct upload *u)
     uint64_t stale_acked = u->acked;
     pthread_mutex_lock(&u->e->lock);
     snprintf(stale_page, sizeof stale_page, "%s", u->job->page);
-    engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new upload");
+    engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new %s",
+                u->job->replaces[0] ? "version" : "upload");
     u->job->link[0] = u->job->video[0] = u->job->page[0] = '\0';
     u->job->acked = 0;
     pthread_mutex_unlock(&u->e->lock);
@@ -496,7 +500,7 @@ static enum upload_step step_expire(struct upload *u)
     pthread_mutex_lock(&u->e->lock);
     publish_offset(u);
     pthread_mutex_unlock(&u->e->lock);
-    if (stale[0]) {
+    if (stale[0] && !u->job->replaces[0]) { /* a replaced video is the user's: never deleted */
         struct transport_result res;
         u->transport.ops->remove(u->transport.ctx, stale, "", &res);
         if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
@@ -564,7 +568,7 @@ static enum upload_step step_stop(struct upload *u)
     pthread_mutex_unlock(&e->lock);
     if (stopping) {
         note_last_offset(u); /* engine_free saves it */
-    } else if (cancel && delete_video) {
+    } else if (cancel && delete_video && !job->replaces[0]) {
         /* The interrupt was for the transfer; the DELETE must go out. */
         atomic_store(&job->interrupt, false);
         struct transport_result res;
