@@ -83,6 +83,8 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct stat
                  entry->video[0] ? entry->video : entry->upload_link);
         job->records = false; /* this run changes nothing in that row */
         job_enter(e, job, ENGINE_DONE, job->note);
+        if (job->transcode == ENGINE_TRANSCODE_IN_PROGRESS && job->video[0] && !e->tus_endpoint)
+            transcode_update(e, job, "in_progress"); /* still transcoding when last seen: follow it again */
     } else {
         job_enter(e, job, ENGINE_QUEUED, NULL);
         if (!job_schedule(e, job))

@@ -100,6 +100,7 @@ static void init_sync(struct engine *e)
     pthread_cond_init(&e->tasks_ready, &ca);
     pthread_cond_init(&e->tasks_done, &ca);
     pthread_cond_init(&e->saves_ready, &ca);
+    pthread_cond_init(&e->follow_ready, &ca);
     pthread_condattr_destroy(&ca);
     e->saves_tail = &e->saves;
     atomic_init(&e->stopping, false);
@@ -200,6 +201,8 @@ void engine_free(struct engine *e)
     pthread_cond_destroy(&e->tasks_ready);
     pthread_cond_destroy(&e->tasks_done);
     pthread_cond_destroy(&e->saves_ready);
+    pthread_cond_destroy(&e->follow_ready);
+    free(e->follow);
     pthread_mutex_destroy(&e->save_lock);
     pthread_mutex_destroy(&e->lock);
     free_strings(e);
@@ -454,7 +457,7 @@ size_t engine_events(struct engine *e, struct engine_event *out, size_t max)
 bool engine_settled(struct engine *e)
 {
     pthread_mutex_lock(&e->lock);
-    bool settled = !e->tasks && !e->helper_busy;
+    bool settled = !e->tasks && !e->helper_busy && !(e->cfg.wait_transcode && transcode_pending(e));
     for (size_t i = 0; i < e->njobs && settled; i++) {
         const struct job *job = e->jobs[i];
         settled = !job->running && (job->hidden || job->state == ENGINE_PAUSED || engine_state_final(job->state));

@@ -11,7 +11,9 @@
  * - the helper (pool.c): network work a command starts (verify-now, the
  *   DELETE after a cancel), so that the caller returns at once;
  * - the journal writer (pool.c): writes the saves that callers and state
- *   changes queue, outside e->lock.
+ *   changes queue, outside e->lock;
+ * - the transcode follower (transcode.c): asks Vimeo for the
+ *   transcode.status of done videos still transcoding, through api_call.
  *
  * Locks, in the only order they may nest:
  *   e->lock  ->  e->api.lock | e->bucket.lock
@@ -96,6 +98,10 @@ struct job {
 
     /* Published, under e->lock (as video). */
     char page[PAGE_MAX];       /* the video's page on vimeo.com, once Vimeo said it */
+    enum engine_transcode transcode; /* changed only by transcode_update() */
+    bool following;            /* on e->follow: the follower asks for its transcode.status */
+    double transcode_at;       /* monotonic: when the follower asks next */
+    double transcode_wait;     /* seconds between two questions, growing */
 };
 
 struct task {
@@ -131,6 +137,11 @@ struct engine {
     pthread_cond_t tasks_ready;  /* the helper waits */
     pthread_cond_t tasks_done;   /* a task ended: engine_free waits for DELETEs to go out */
     pthread_cond_t saves_ready;  /* the journal writer waits */
+    pthread_cond_t follow_ready; /* a video to follow, or stopping: the transcode follower waits */
+    pthread_t follower;
+    bool follower_started;
+    struct job **follow;       /* done videos still transcoding, for the follower */
+    size_t nfollow, follow_cap;
     struct job **jobs;
     size_t njobs, jobs_cap;
     struct job **runq;
@@ -202,6 +213,17 @@ bool pool_start_threads(struct engine *e);  /* the helper and the writer */
 void pool_stop(struct engine *e);           /* join everything; saves drained */
 /* Queue network work for the helper. Caller holds e->lock. */
 void pool_add_task(struct engine *e, struct task *task);
+
+/* ---- transcode.c ---------------------------------------------------------- */
+
+/* A done video's transcode.status, in Vimeo's word ("" when it is not
+ * known yet: just uploaded, it transcodes next): announced when it
+ * changes, saved, and followed while in progress. Caller holds e->lock. */
+void transcode_update(struct engine *e, struct job *job, const char *status);
+/* The follower thread's body; arg is the engine. */
+void *transcode_main(void *arg);
+/* A video in the table still transcoding. Caller holds e->lock. */
+bool transcode_pending(const struct engine *e);
 
 /* ---- verify.c -------------------------------------------------------------- */
 

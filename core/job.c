@@ -45,6 +45,31 @@ bool engine_state_active(enum engine_state state)
            state == ENGINE_VERIFYING;
 }
 
+#define TRANSCODE_STATUS(id, status, shown) [ENGINE_TRANSCODE_##id] = status,
+static const char *const transcode_statuses[] = { ENGINE_TRANSCODES(TRANSCODE_STATUS) };
+#undef TRANSCODE_STATUS
+#define TRANSCODE_SHOWN(id, status, shown) [ENGINE_TRANSCODE_##id] = shown,
+static const char *const transcode_names[] = { ENGINE_TRANSCODES(TRANSCODE_SHOWN) };
+#undef TRANSCODE_SHOWN
+
+const char *engine_transcode_name(enum engine_transcode transcode)
+{
+    return (unsigned)transcode < ENGINE_TRANSCODE_COUNT ? transcode_names[transcode] : "";
+}
+
+const char *engine_transcode_status(enum engine_transcode transcode)
+{
+    return (unsigned)transcode < ENGINE_TRANSCODE_COUNT ? transcode_statuses[transcode] : "";
+}
+
+enum engine_transcode engine_transcode_parse(const char *status)
+{
+    for (unsigned i = 1; i < ENGINE_TRANSCODE_COUNT; i++)
+        if (!strcmp(status, transcode_statuses[i]))
+            return (enum engine_transcode)i;
+    return ENGINE_TRANSCODE_UNKNOWN;
+}
+
 const char *engine_event_name(enum engine_event_kind kind)
 {
     return (unsigned)kind < ENGINE_EV_COUNT ? event_names[kind] : "unknown";
@@ -172,6 +197,7 @@ void job_from_entry(struct job *job, const struct journal_entry *entry)
     snprintf(job->verified, sizeof job->verified, "%s", entry->verified);
     snprintf(job->page, sizeof job->page, "%s", entry->page);
     snprintf(job->replaces, sizeof job->replaces, "%s", entry->replaces);
+    job->transcode = engine_transcode_parse(entry->transcode);
     job->acked = entry->acked;
     atomic_store(&job->sent, entry->acked);
 }
@@ -260,6 +286,7 @@ bool job_save_now(struct engine *e, struct job *job, enum engine_state state, ch
     snprintf(entry->error, sizeof entry->error, "%s", job->error);
     snprintf(entry->verified, sizeof entry->verified, "%s", job->verified);
     snprintf(entry->page, sizeof entry->page, "%s", job->page);
+    snprintf(entry->transcode, sizeof entry->transcode, "%s", engine_transcode_status(job->transcode));
     uint64_t seq = ++job->save_seq;
     pthread_mutex_unlock(&e->lock);
 
@@ -334,4 +361,5 @@ void job_fill_row(const struct job *job, struct engine_row *row, double now)
     copy_cut(row->message, sizeof row->message, row_message(job));
     row->started = job->started;
     row->finished = job->finished;
+    row->transcode = job->transcode;
 }

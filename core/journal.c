@@ -14,7 +14,7 @@
 /* "vup1": tells our journal from any other SQLite file. */
 enum {
     JOURNAL_APP_ID = 0x76757031,
-    JOURNAL_VERSION = 4,       /* 2: ctime_ns; 3: page; 4: replaces */
+    JOURNAL_VERSION = 5,       /* 2: ctime_ns; 3: page; 4: replaces; 5: transcode */
     /* How long a write waits for another vimeo-up's transaction. Only the
      * engine's own threads wait (never a front end's), so it may be long. */
     BUSY_TIMEOUT_MS = 10000,
@@ -35,13 +35,13 @@ static const char schema[] =
     " upload_link TEXT NOT NULL DEFAULT '', acked INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,"
     " error TEXT NOT NULL DEFAULT '', verified TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',"
     " created REAL NOT NULL, updated REAL NOT NULL, ctime_ns INTEGER NOT NULL DEFAULT 0,"
-    " page TEXT NOT NULL DEFAULT '', replaces TEXT NOT NULL DEFAULT '');"
+    " page TEXT NOT NULL DEFAULT '', replaces TEXT NOT NULL DEFAULT '', transcode TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS uploads_key ON uploads(path, size, mtime_ns, endpoint);";
 
 static const char columns[] =
     "id, path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, error, verified, created, updated,"
-    " ctime_ns, page, replaces";
-enum { OWNER_COLUMN = 17 }; /* selected after the columns above */
+    " ctime_ns, page, replaces, transcode";
+enum { OWNER_COLUMN = 18 }; /* selected after the columns above */
 
 /* What each version added, oldest first: an older journal gets the columns
  * it lacks, with defaults that mean "not known" (a version 1 row has no
@@ -50,6 +50,7 @@ static const struct { int version; const char *column; } migrations[] = {
     { 2, "ctime_ns INTEGER NOT NULL DEFAULT 0" },
     { 3, "page TEXT NOT NULL DEFAULT ''" },
     { 4, "replaces TEXT NOT NULL DEFAULT ''" },
+    { 5, "transcode TEXT NOT NULL DEFAULT ''" },
 };
 
 static double now_unix(void)
@@ -256,6 +257,7 @@ static void read_row(sqlite3_stmt *st, struct journal_entry *e)
     e->ctime_ns = sqlite3_column_int64(st, 14);
     copy_text(e->page, sizeof e->page, st, 15);
     copy_text(e->replaces, sizeof e->replaces, st, 16);
+    copy_text(e->transcode, sizeof e->transcode, st, 17);
 }
 
 /* Within a transaction: take row e for this process unless a live one has it. */
@@ -409,7 +411,7 @@ bool journal_save(struct journal *j, const struct journal_entry *e, char *why, s
     sqlite3_stmt *st;
     bool ok = sqlite3_prepare_v2(j->db,
                                  "UPDATE uploads SET video=?, upload_link=?, acked=?, state=?, error=?, verified=?,"
-                                 " updated=?, page=? WHERE id=?",
+                                 " updated=?, page=?, transcode=? WHERE id=?",
                                  -1, &st, NULL) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_text(st, 1, e->video, -1, SQLITE_STATIC);
@@ -420,7 +422,8 @@ bool journal_save(struct journal *j, const struct journal_entry *e, char *why, s
         sqlite3_bind_text(st, 6, e->verified, -1, SQLITE_STATIC);
         sqlite3_bind_double(st, 7, now_unix());
         sqlite3_bind_text(st, 8, e->page, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 9, e->id);
+        sqlite3_bind_text(st, 9, e->transcode, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 10, e->id);
         ok = sqlite3_step(st) == SQLITE_DONE;
         sqlite3_finalize(st);
     }

@@ -47,6 +47,7 @@ struct journal_entry {
     double created, updated; /* Unix time */
     char page[256];   /* the video's page on vimeo.com (Vimeo's "link"); "" before version 3 */
     char replaces[96]; /* the video a new version of this file goes to; "": a video of its own */
+    char transcode[16]; /* Vimeo's transcode.status last known: in_progress, complete, error; "" */
 };
 
 enum journal_claim { JOURNAL_CLAIMED, JOURNAL_ALREADY_DONE, JOURNAL_BUSY, JOURNAL_ERROR };
@@ -63,7 +64,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
 /* Take an existing row by id (for resume); same BUSY rule. */
 enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journal_entry *out);
 
-/* Store video, upload_link, acked, state, error, verified and page of e. False
+/* Store video, upload_link, acked, state, error, verified, page and transcode of e. False
  * when it did not reach the disk, with why as one line ("journal: No space
  * left on device"). */
 bool journal_save(struct journal *j, const struct journal_entry *e, char *why, size_t cap);

@@ -237,6 +237,7 @@ static void net_status(void *ctx, const char *video, char *upload_status, size_t
     net_api(net, &req, &answer, res);
     snprintf(upload_status, cap, "%s", answer.upload_status);
     snprintf(res->page, sizeof res->page, "%s", answer.upload.page);
+    snprintf(res->transcode, sizeof res->transcode, "%s", answer.transcode_status);
 }
 
 static void net_remove(void *ctx, const char *video, const char *link, struct transport_result *res)
@@ -275,4 +276,12 @@ static const struct transport_ops net_ops = {
 struct transport net_transport(struct net *net)
 {
     return (struct transport){ .ops = &net_ops, .ctx = net };
+}
+
+struct transport net_transport_engine(struct net *net, struct engine *e)
+{
+    *net = (struct net){ .e = e, .http = http_new(&e->http_options) };
+    if (net->http)
+        http_watch(net->http, &e->stopping);
+    return net_transport(net);
 }

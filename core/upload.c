@@ -376,6 +376,8 @@ static bool ask_status(struct upload *u, char *status, size_t cap)
     if (!u->video[0])
         return false;
     u->transport.ops->status(u->transport.ctx, u->video, status, cap, &res);
+    if (res.outcome == HTTP_OK)
+        snprintf(u->transcode, sizeof u->transcode, "%s", res.transcode);
     if (res.outcome == HTTP_OK && res.page[0]) {
         /* Said again, or said only now: a new version's answer has none. */
         pthread_mutex_lock(&u->e->lock);
@@ -434,6 +436,8 @@ static enum upload_step finish(struct upload *u)
     pthread_mutex_lock(&u->e->lock);
     engine_emit(u->e, ENGINE_EV_VERIFIED, u->job, "%s", u->verified);
     job_enter(u->e, u->job, ENGINE_DONE, u->video[0] ? u->video : u->link);
+    if (u->video[0] && !u->e->tus_endpoint && u->job->state == ENGINE_DONE)
+        transcode_update(u->e, u->job, u->transcode); /* Vimeo transcodes it next: followed from here */
     pthread_mutex_unlock(&u->e->lock);
     return STEP_END;
 }

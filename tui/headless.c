@@ -87,7 +87,7 @@ static void print_event(struct engine *e, bool json, const struct engine_event *
     }
     d->row = ev->row; /* the figures of the moment it happened, not of now */
     const char *name = engine_event_name(ev->kind);
-    bool is_error = ev->kind == ENGINE_EV_FAILED || ev->kind == ENGINE_EV_RETRY;
+    bool is_error = ev->kind == ENGINE_EV_FAILED || ev->kind == ENGINE_EV_RETRY || ev->kind == ENGINE_EV_TRANSCODE_ERROR;
     if (json) {
         json_line(name, d, d->path, is_error ? ev->message : NULL, is_error ? NULL : ev->message, ev->time);
     } else {

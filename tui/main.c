@@ -49,6 +49,7 @@ static const char usage_text[] =
     "      --again             upload even if the journal says the file was uploaded\n"
     "      --replace VIDEO     upload the one FILE as a new version of VIDEO (/videos/N[:HASH], N,\n"
     "                          or its vimeo.com address); the video keeps its page, link and stats\n"
+    "      --wait-transcode    end only when Vimeo has transcoded every video (exit 1 if one failed)\n"
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
     ENGINE_STR(ENGINE_DEFAULT_STALL_SECONDS) ")\n"
     "                          while sending; after a chunk's last byte the server gets 10 times S\n"
@@ -85,7 +86,7 @@ static bool parse_count(const char *text, uint64_t *out)
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
        OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
-       OPT_REPLACE };
+       OPT_REPLACE, OPT_WAIT_TRANSCODE };
 static const char short_options[] = ":j:c:r:hV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -106,6 +107,7 @@ static const struct option options[] = {
     { "tus-endpoint", required_argument, NULL, OPT_TUS },
     { "again", no_argument, NULL, OPT_AGAIN },
     { "replace", required_argument, NULL, OPT_REPLACE },
+    { "wait-transcode", no_argument, NULL, OPT_WAIT_TRANSCODE },
     { "stall-timeout", required_argument, NULL, OPT_STALL },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -270,6 +272,7 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
             break;
         case OPT_TUS: cli->config.tus_endpoint = optarg; break;
         case OPT_AGAIN: cli->config.again = true; break;
+        case OPT_WAIT_TRANSCODE: cli->config.wait_transcode = true; break;
         case OPT_REPLACE: {
             static char video[96];
             if (!engine_parse_video(optarg, video, sizeof video))
@@ -447,7 +450,8 @@ static void list_head(const struct list_ctx *ctx)
     if (ctx->json)
         fputs("[", stdout);
     else
-        printf("%5s  %-10s %10s %10s  %-18s %-30s %s\n", "ID", "STATE", "SIZE", "ACKED", "VIDEO", "LINK", "FILE");
+        printf("%5s  %-10s %-15s %10s %10s  %-18s %-30s %s\n", "ID", "STATE", "TRANSCODE", "SIZE", "ACKED", "VIDEO",
+               "LINK", "FILE");
 }
 
 static void list_row(void *arg, const struct engine_record *e)
@@ -465,6 +469,8 @@ static void list_row(void *arg, const struct engine_record *e)
         json_append_string_or_null(&ctx->out, e->video);
         buf_puts(&ctx->out, ",\"link\":");
         json_append_string_or_null(&ctx->out, e->page);
+        buf_puts(&ctx->out, ",\"transcode\":");
+        json_append_string_or_null(&ctx->out, e->transcode);
         buf_puts(&ctx->out, ",\"endpoint\":");
         json_append_string_lossy(&ctx->out, e->endpoint);
         buf_puts(&ctx->out, ",\"error\":");
@@ -482,8 +488,9 @@ static void list_row(void *arg, const struct engine_record *e)
         text_escape(e->path, path, sizeof path);
         char page[300];
         text_escape(e->page, page, sizeof page);
-        printf("%5" PRId64 "  %-10s %10s %10s  %-18s %-30s %s\n", e->id, e->state, size, acked,
-               e->video[0] ? e->video : "-", page[0] ? page : "-", path);
+        printf("%5" PRId64 "  %-10s %-15s %10s %10s  %-18s %-30s %s\n", e->id, e->state,
+               e->transcode[0] ? e->transcode : "-", size, acked, e->video[0] ? e->video : "-", page[0] ? page : "-",
+               path);
     }
     ctx->rows++;
 }

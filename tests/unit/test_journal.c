@@ -346,7 +346,10 @@ static void a_version_2_journal_gains_the_page(void **state)
     assert_string_equal(e->state, "done");
     assert_int_equal(e->ctime_ns, 1700000000123456790LL);
     assert_string_equal(e->page, "");
+    assert_string_equal(e->replaces, "");
+    assert_string_equal(e->transcode, "");
     strcpy(e->page, "https://vimeo.com/7");
+    strcpy(e->transcode, "in_progress");
     assert_true(journal_save(j, e, why, sizeof why));
     journal_close(j);
     assert_true(user_version(path) >= 3);
@@ -355,6 +358,7 @@ static void a_version_2_journal_gains_the_page(void **state)
     memset(e, 0, sizeof *e);
     assert_int_equal(journal_each(j, false, first_row, e), 1);
     assert_string_equal(e->page, "https://vimeo.com/7");
+    assert_string_equal(e->transcode, "in_progress");
     assert_string_equal(e->video, "/videos/7");
     journal_close(j);
     free(e);
