@@ -120,6 +120,8 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct stat
         job_set_textf(&job->note, "already uploaded as %.120s", entry->video[0] ? entry->video : entry->upload_link);
         job->records = false; /* this run changes nothing in that row */
         job_enter(e, job, ENGINE_DONE, job_text(job->note));
+        if (job->transcode == ENGINE_TRANSCODE_IN_PROGRESS && job->video[0] && !e->tus_endpoint)
+            transcode_update(e, job, "in_progress"); /* still transcoding when last seen: follow it again */
     } else {
         job_enter(e, job, ENGINE_QUEUED, NULL);
         if (!job_schedule(e, job))
@@ -176,7 +178,8 @@ unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *
         return linked_id;
     struct journal_key key = { .path = abs, .size = (uint64_t)st.st_size, .mtime_ns = mtime_ns(&st),
                                .ctime_ns = ctime_ns(&st),
-                               .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key };
+                               .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key,
+                               .replaces = e->replace };
     struct journal_entry *entry = malloc(sizeof *entry);
     if (!entry)
         return snprintf(err, cap, "out of memory"), 0;

@@ -1,4 +1,5 @@
-/* The engine's public face: start and stop, commands, and what front ends read. */
+/* The engine's public face: start and stop, and commands (what front ends
+ * read is in view.c). */
 #include "engine.h"
 
 #include <errno.h>
@@ -71,6 +72,7 @@ static void copy_config(struct engine *e, const struct engine_config *config)
     e->folder = dup_or_null(config->folder);
     e->password = dup_or_null(config->password);
     e->ca_file = dup_or_null(config->ca_file);
+    e->replace = dup_or_null(config->replace);
     e->tags = config->ntags ? calloc(config->ntags, sizeof *e->tags) : NULL;
     for (size_t i = 0; e->tags && i < config->ntags; i++)
         e->ntags += (e->tags[i] = strdup(config->tags[i])) != NULL;
@@ -100,6 +102,7 @@ static void init_sync(struct engine *e)
     pthread_cond_init(&e->tasks_ready, &ca);
     pthread_cond_init(&e->tasks_done, &ca);
     pthread_cond_init(&e->saves_ready, &ca);
+    pthread_cond_init(&e->follow_ready, &ca);
     pthread_condattr_destroy(&ca);
     e->saves_tail = &e->saves;
     atomic_init(&e->stopping, false);
@@ -165,6 +168,7 @@ static void free_strings(struct engine *e)
     free(e->token);
     free(e->password);
     free(e->ca_file);
+    free(e->replace);
     for (size_t i = 0; i < e->ntags; i++)
         free(e->tags[i]);
     free(e->tags);
@@ -209,6 +213,8 @@ void engine_free(struct engine *e)
     pthread_cond_destroy(&e->tasks_ready);
     pthread_cond_destroy(&e->tasks_done);
     pthread_cond_destroy(&e->saves_ready);
+    pthread_cond_destroy(&e->follow_ready);
+    free(e->follow);
     pthread_mutex_destroy(&e->save_lock);
     pthread_mutex_destroy(&e->lock);
     free_strings(e);
@@ -340,6 +346,8 @@ void engine_cancel(struct engine *e, unsigned id, bool delete_video)
 {
     pthread_mutex_lock(&e->lock);
     struct job *job = visible_job(e, id);
+    if (job && job->replaces)
+        delete_video = false; /* the video is the user's, from before: only a version of it was ours */
     bool keep_row = job && (job->kind == JOB_VERIFY || (job->state == ENGINE_DONE && !delete_video));
     if (keep_row) {
         /* Out of the table only: the journal keeps that the file was uploaded. */
@@ -372,123 +380,4 @@ void engine_set_rate_limit(struct engine *e, uint64_t bytes_per_second)
 {
     bucket_set_rate(&e->bucket, bytes_per_second);
     engine_wake(e);
-}
-
-/* ---- reading state -------------------------------------------------------------- */
-
-bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
-{
-    pthread_mutex_lock(&e->lock);
-    struct job *job = job_find(e, id);
-    if (job) {
-        job_fill_row(job, &out->row, clock_mono());
-        snprintf(out->path, sizeof out->path, "%s", job->path);
-        snprintf(out->upload_link, sizeof out->upload_link, "%s", job_text(job->link));
-        snprintf(out->error, sizeof out->error, "%s", job_text(job->error));
-        snprintf(out->verified, sizeof out->verified, "%s", job_text(job->verified));
-        snprintf(out->note, sizeof out->note, "%s", job_text(job->note));
-    }
-    pthread_mutex_unlock(&e->lock);
-    return job != NULL;
-}
-
-static void count_row(struct engine_totals *totals, const struct engine_row *row)
-{
-    totals->files++;
-    totals->bytes += row->size;
-    totals->acked += row->acked;
-    totals->rate += row->rate;
-    totals->done += row->state == ENGINE_DONE;
-    totals->failed += row->state == ENGINE_FAILED;
-    totals->active += engine_state_active(row->state);
-}
-
-/* Room for n rows in the caller's buffer; false when out of memory. */
-static bool reserve_rows(struct engine_row **rows, size_t *cap, size_t n)
-{
-    if (*cap >= n)
-        return true;
-    /* Room to grow, so that adding files does not reallocate each frame. */
-    size_t want = n + n / 4 + 16;
-    struct engine_row *grown = realloc(*rows, want * sizeof *grown);
-    if (!grown)
-        return false;
-    *rows = grown;
-    *cap = want;
-    return true;
-}
-
-static size_t snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals,
-                       bool texts)
-{
-    pthread_mutex_lock(&e->lock);
-    *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket) };
-    if (!reserve_rows(rows, cap, e->njobs)) {
-        pthread_mutex_unlock(&e->lock);
-        return 0;
-    }
-    double now = clock_mono();
-    size_t n = 0;
-    for (size_t i = 0; i < e->njobs; i++) {
-        const struct job *job = e->jobs[i];
-        totals->removed_done += job->hidden && job->kind == JOB_UPLOAD && job->state == ENGINE_DONE;
-        if (job->hidden || job->state == ENGINE_CANCELLED)
-            continue;
-        struct engine_row *row = &(*rows)[n++];
-        job_fill_numbers(job, row, now);
-        if (texts)
-            job_fill_texts(job, row);
-        count_row(totals, row);
-    }
-    pthread_mutex_unlock(&e->lock);
-    return n;
-}
-
-size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
-{
-    return snapshot(e, rows, cap, totals, true);
-}
-
-size_t engine_snapshot_numbers(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
-{
-    return snapshot(e, rows, cap, totals, false);
-}
-
-void engine_fill_texts(struct engine *e, struct engine_row *rows, size_t n)
-{
-    pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < n; i++) {
-        const struct job *job = job_find(e, rows[i].id);
-        if (job)
-            job_fill_texts(job, &rows[i]);
-    }
-    pthread_mutex_unlock(&e->lock);
-}
-
-size_t engine_events(struct engine *e, struct engine_event *out, size_t max)
-{
-    pthread_mutex_lock(&e->lock);
-    /* Taken from the front without moving the rest: 10,000 queued events
-     * read 64 at a time must not be moved 150 times. */
-    size_t waiting = e->nevents - e->events_head;
-    size_t n = waiting < max ? waiting : max;
-    for (size_t i = 0; i < n; i++)
-        job_event_take(&e->events[e->events_head + i], &out[i]);
-    e->events_head += n;
-    if (e->events_head == e->nevents)
-        e->events_head = e->nevents = 0;
-    pthread_mutex_unlock(&e->lock);
-    return n;
-}
-
-bool engine_settled(struct engine *e)
-{
-    pthread_mutex_lock(&e->lock);
-    bool settled = !e->tasks && !e->helper_busy;
-    for (size_t i = 0; i < e->njobs && settled; i++) {
-        const struct job *job = e->jobs[i];
-        settled = !job->running && (job->hidden || job->state == ENGINE_PAUSED || engine_state_final(job->state));
-    }
-    pthread_mutex_unlock(&e->lock);
-    return settled;
 }

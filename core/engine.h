@@ -83,7 +83,35 @@ struct engine_config {
     size_t ntags;
     bool again;                 /* upload files the journal says are done */
     long stall_seconds;         /* under 1 KiB/s for this long is a failure */
+    const char *replace;        /* a video URI (engine_parse_video): each file is a new version of it */
+    bool wait_transcode;        /* engine_settled waits until every done video is transcoded */
 };
+
+/* A video as a user may name it: /videos/N, /videos/N:HASH, N, or its page
+ * (https://vimeo.com/N, https://vimeo.com/N/HASH); its URI (/videos/N or
+ * /videos/N:HASH) into out. False when text is none of these. */
+bool engine_parse_video(const char *text, char *out, size_t cap);
+
+/*
+ * Vimeo's transcode.status of a video once its bytes are verified, followed
+ * after the upload: a field of its own, so that done keeps meaning "every
+ * byte verified". Each with Vimeo's word (the journal's) and the word shown.
+ */
+#define ENGINE_TRANSCODES(X)                                  \
+    X(UNKNOWN, "", "")                                        \
+    X(IN_PROGRESS, "in_progress", "transcoding")              \
+    X(COMPLETE, "complete", "available")                      \
+    X(ERROR, "error", "transcode error")
+
+#define ENGINE_TRANSCODE_ENUM(id, status, shown) ENGINE_TRANSCODE_##id,
+enum engine_transcode { ENGINE_TRANSCODES(ENGINE_TRANSCODE_ENUM) ENGINE_TRANSCODE_COUNT };
+#undef ENGINE_TRANSCODE_ENUM
+/* The word shown ("transcoding", "available", "transcode error"; "" when unknown). */
+const char *engine_transcode_name(enum engine_transcode transcode);
+/* Vimeo's word for it ("in_progress", "complete", "error"; ""). */
+const char *engine_transcode_status(enum engine_transcode transcode);
+/* From Vimeo's word; UNKNOWN for any other. */
+enum engine_transcode engine_transcode_parse(const char *status);
 
 /* One row of the table: small, since a front end copies all of them. */
 struct engine_row {
@@ -100,6 +128,7 @@ struct engine_row {
     char message[128];          /* the last error, or a note ("already uploaded as ...") */
     double started, finished;   /* Unix times, 0 when not yet */
     bool texts;                 /* name, video and message are filled (engine_fill_texts) */
+    enum engine_transcode transcode; /* done on Vimeo: transcoding, available, error */
 };
 
 /* Everything about one job, for a details pane or an event line. */
@@ -110,6 +139,7 @@ struct engine_details {
     char error[400];
     char verified[400];         /* last verification result */
     char note[160];
+    char page[256];             /* the video's page, https://vimeo.com/N[/hash]; "" until Vimeo says */
 };
 
 struct engine_totals {
@@ -124,7 +154,8 @@ struct engine_totals {
 #define ENGINE_EVENTS(X) \
     X(NONE, "none") X(QUEUED, "queued") X(CREATED, "created") X(PROGRESS, "progress") \
     X(PAUSED, "paused") X(RESUMED, "resumed") X(RETRY, "retry") X(VERIFIED, "verified") \
-    X(DONE, "done") X(FAILED, "failed") X(REMOVED, "removed") X(WAITING, "waiting")
+    X(DONE, "done") X(FAILED, "failed") X(REMOVED, "removed") X(WAITING, "waiting") \
+    X(TRANSCODING, "transcoding") X(AVAILABLE, "available") X(TRANSCODE_ERROR, "transcode_error")
 
 #define ENGINE_EVENT_ENUM(id, name) ENGINE_EV_##id,
 enum engine_event_kind { ENGINE_EVENTS(ENGINE_EVENT_ENUM) ENGINE_EV_COUNT };
@@ -185,6 +216,8 @@ struct engine_record {
     const char *path, *state, *video, *upload_link, *endpoint, *error, *verified;
     uint64_t size, acked;
     double created, updated;    /* Unix times */
+    const char *page;           /* the video's page on vimeo.com, or "" */
+    const char *transcode;      /* the last transcode status known, as shown (engine_transcode_name) */
 };
 /* Every journal entry in state_dir, oldest first, to fn, without starting
  * an engine. Returns how many, or -1 with one line in err (journal missing
@@ -227,7 +260,8 @@ void engine_fill_texts(struct engine *e, struct engine_row *rows, size_t n);
 /* Take up to max events that happened since the last call. */
 size_t engine_events(struct engine *e, struct engine_event *out, size_t max);
 
-/* True when no job is queued or active (every job is done, failed or paused). */
+/* True when no job is queued or active (every job is done, failed or paused),
+ * and with config.wait_transcode no done video is still transcoding. */
 bool engine_settled(struct engine *e);
 
 /* Stop every transfer, save every acknowledged offset, join the workers,

@@ -11,7 +11,9 @@
  * - the helper (pool.c): network work a command starts (verify-now, the
  *   DELETE after a cancel), so that the caller returns at once;
  * - the journal writer (pool.c): writes the saves that callers and state
- *   changes queue, outside e->lock.
+ *   changes queue, outside e->lock;
+ * - the transcode follower (transcode.c): asks Vimeo for the
+ *   transcode.status of done videos still transcoding, through api_call.
  *
  * Locks, in the only order they may nest:
  *   e->lock  ->  e->api.lock | e->bucket.lock
@@ -41,6 +43,7 @@ enum {
     ERROR_MAX = 400,           /* an error or verification text, one line */
     NOTE_MAX = 160,
     VIDEO_MAX = 96,            /* /videos/N or /videos/N:hash */
+    PAGE_MAX = 256,            /* https://vimeo.com/N or https://vimeo.com/N/hash */
 };
 
 enum job_kind { JOB_UPLOAD, JOB_VERIFY };
@@ -61,6 +64,7 @@ struct job {
     int64_t ctime_ns;          /* 0: not known (a journal row from before version 2) */
     uint64_t device;           /* with inode: the file, however its path is spelled */
     char journal_state[16];    /* verify jobs write back the row's own state */
+    char *replaces;            /* a new version of this video (--replace), never a video of its own; NULL */
 
     /* The published view: written under e->lock, by the worker that runs
      * the job or by a command; read under e->lock. */
@@ -88,6 +92,12 @@ struct job {
     /* Under e->save_lock. */
     uint64_t written_seq;      /* the newest save copy that reached the journal */
 
+    /* Published, under e->lock; changed only by transcode_update(). */
+    enum engine_transcode transcode;
+    bool following;            /* on e->follow: the follower asks for its transcode.status */
+    double transcode_at;       /* monotonic: when the follower asks next */
+    double transcode_wait;     /* seconds between two questions, growing */
+
     /* The published view's texts, last: a snapshot of 10,000 rows reads the
      * numbers above, which then share a few cache lines per job. Under
      * e->lock, as the rest of the view. */
@@ -98,6 +108,7 @@ struct job {
     char *error;               /* one line */
     char *verified;            /* the last verification's result */
     char *note;                /* "already uploaded as ..." */
+    char *page;                /* the video's page on vimeo.com, once Vimeo said it */
 };
 
 /* An event waiting for the front end. Adding 10,000 files queues 10,000 of
@@ -107,6 +118,7 @@ struct job {
 struct pending_event {
     enum engine_event_kind kind;
     enum engine_state state;
+    enum engine_transcode transcode;
     const struct job *job;
     double time, rate, retry_in, started, finished;
     uint64_t sent, acked;
@@ -127,6 +139,7 @@ struct engine {
     struct engine_config cfg;  /* its strings point into the copies below */
     char *token, *api_base, *tus_endpoint, *state_dir, *name, *description, *privacy, *folder, *password;
     char *ca_file;
+    char *replace;             /* --replace: the video every file of this run is a new version of */
     char **tags;
     size_t ntags;
     const char *endpoint_key;  /* what the journal keys uploads by */
@@ -146,6 +159,11 @@ struct engine {
     pthread_cond_t tasks_ready;  /* the helper waits */
     pthread_cond_t tasks_done;   /* a task ended: engine_free waits for DELETEs to go out */
     pthread_cond_t saves_ready;  /* the journal writer waits */
+    pthread_cond_t follow_ready; /* a video to follow, or stopping: the transcode follower waits */
+    pthread_t follower;
+    bool follower_started;
+    struct job **follow;       /* done videos still transcoding, for the follower */
+    size_t nfollow, follow_cap;
     struct job **jobs;
     size_t njobs, jobs_cap;
     void *uploads_by_row, *uploads_by_file; /* tsearch trees of upload jobs (add.c) */
@@ -235,6 +253,17 @@ bool pool_start_threads(struct engine *e);  /* the helper and the writer */
 void pool_stop(struct engine *e);           /* join everything; saves drained */
 /* Queue network work for the helper. Caller holds e->lock. */
 void pool_add_task(struct engine *e, struct task *task);
+
+/* ---- transcode.c ---------------------------------------------------------- */
+
+/* A done video's transcode.status, in Vimeo's word ("" when it is not
+ * known yet: just uploaded, it transcodes next): announced when it
+ * changes, saved, and followed while in progress. Caller holds e->lock. */
+void transcode_update(struct engine *e, struct job *job, const char *status);
+/* The follower thread's body; arg is the engine. */
+void *transcode_main(void *arg);
+/* A video in the table still transcoding. Caller holds e->lock. */
+bool transcode_pending(const struct engine *e);
 
 /* ---- verify.c -------------------------------------------------------------- */
 

@@ -45,6 +45,31 @@ bool engine_state_active(enum engine_state state)
            state == ENGINE_VERIFYING;
 }
 
+#define TRANSCODE_STATUS(id, status, shown) [ENGINE_TRANSCODE_##id] = status,
+static const char *const transcode_statuses[] = { ENGINE_TRANSCODES(TRANSCODE_STATUS) };
+#undef TRANSCODE_STATUS
+#define TRANSCODE_SHOWN(id, status, shown) [ENGINE_TRANSCODE_##id] = shown,
+static const char *const transcode_names[] = { ENGINE_TRANSCODES(TRANSCODE_SHOWN) };
+#undef TRANSCODE_SHOWN
+
+const char *engine_transcode_name(enum engine_transcode transcode)
+{
+    return (unsigned)transcode < ENGINE_TRANSCODE_COUNT ? transcode_names[transcode] : "";
+}
+
+const char *engine_transcode_status(enum engine_transcode transcode)
+{
+    return (unsigned)transcode < ENGINE_TRANSCODE_COUNT ? transcode_statuses[transcode] : "";
+}
+
+enum engine_transcode engine_transcode_parse(const char *status)
+{
+    for (unsigned i = 1; i < ENGINE_TRANSCODE_COUNT; i++)
+        if (!strcmp(status, transcode_statuses[i]))
+            return (enum engine_transcode)i;
+    return ENGINE_TRANSCODE_UNKNOWN;
+}
+
 const char *engine_event_name(enum engine_event_kind kind)
 {
     return (unsigned)kind < ENGINE_EV_COUNT ? event_names[kind] : "unknown";
@@ -93,7 +118,7 @@ static void emit_text(struct engine *e, enum engine_event_kind kind, const struc
     struct engine_row row;
     job_fill_row(job, &row, clock_mono());
     e->events[e->nevents++] = (struct pending_event){
-        .kind = kind, .state = row.state, .job = job, .time = clock_wall(), .rate = row.rate,
+        .kind = kind, .state = row.state, .transcode = row.transcode, .job = job, .time = clock_wall(), .rate = row.rate,
         .retry_in = row.retry_in, .started = row.started, .finished = row.finished, .sent = row.sent,
         .acked = row.acked, .retries = row.retries, .message = text_copy(message), .video = text_copy(row.video),
         .row_message = text_copy(row.message),
@@ -109,7 +134,8 @@ void job_event_take(struct pending_event *p, struct engine_event *out)
     struct engine_row *row = &out->row;
     *row = (struct engine_row){ .id = job->id, .state = p->state, .size = job->size, .sent = p->sent,
                                 .acked = p->acked, .rate = p->rate, .retries = p->retries, .retry_in = p->retry_in,
-                                .started = p->started, .finished = p->finished, .texts = true };
+                                .started = p->started, .finished = p->finished, .transcode = p->transcode,
+                                .texts = true };
     copy_cut(row->name, sizeof row->name, job->name);
     copy_cut(row->video, sizeof row->video, job_text(p->video));
     copy_cut(row->message, sizeof row->message, job_text(p->row_message));
@@ -213,6 +239,9 @@ void job_from_entry(struct job *job, const struct journal_entry *entry)
     snprintf(job->video, sizeof job->video, "%s", entry->video);
     job_set_text(&job->link, entry->upload_link);
     job_set_text(&job->verified, entry->verified);
+    job_set_text(&job->page, entry->page);
+    job_set_text(&job->replaces, entry->replaces);
+    job->transcode = engine_transcode_parse(entry->transcode);
     job->acked = entry->acked;
     atomic_store(&job->sent, entry->acked);
 }
@@ -224,6 +253,8 @@ void job_free(struct job *job)
     free(job->error);
     free(job->verified);
     free(job->note);
+    free(job->page);
+    free(job->replaces);
     free(job);
 }
 
@@ -331,6 +362,8 @@ bool job_save_now(struct engine *e, struct job *job, enum engine_state state, ch
              job->kind == JOB_VERIFY ? job->journal_state : engine_state_name(state));
     snprintf(entry->error, sizeof entry->error, "%s", job_text(job->error));
     snprintf(entry->verified, sizeof entry->verified, "%s", job_text(job->verified));
+    snprintf(entry->page, sizeof entry->page, "%s", job_text(job->page));
+    snprintf(entry->transcode, sizeof entry->transcode, "%s", engine_transcode_status(job->transcode));
     uint64_t seq = ++job->save_seq;
     pthread_mutex_unlock(&e->lock);
 
@@ -392,6 +425,7 @@ void job_fill_numbers(const struct job *job, struct engine_row *row, double now)
     row->retry_in = job->state == ENGINE_RETRYING && left > 0 ? left : 0;
     row->started = job->started;
     row->finished = job->finished;
+    row->transcode = job->transcode;
 }
 
 void job_fill_texts(const struct job *job, struct engine_row *row)

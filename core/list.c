@@ -15,7 +15,9 @@ static void list_entry(void *arg, const struct journal_entry *e)
     struct engine_record r = { .id = e->id, .path = e->path, .state = e->state, .video = e->video,
                                .upload_link = e->upload_link,
                                .endpoint = e->endpoint, .error = e->error, .verified = e->verified,
-                               .size = e->size, .acked = e->acked, .created = e->created, .updated = e->updated };
+                               .size = e->size, .acked = e->acked, .created = e->created, .updated = e->updated,
+                               .page = e->page,
+                               .transcode = engine_transcode_name(engine_transcode_parse(e->transcode)) };
     list->fn(list->ctx, &r);
 }
 

@@ -140,10 +140,8 @@ static void run_task(struct engine *e, const struct task *task, const struct tra
 static void *helper_main(void *arg)
 {
     struct engine *e = arg;
-    struct net net = { .e = e, .http = http_new(&e->http_options) };
-    struct transport t = net_transport(&net);
-    if (net.http)
-        http_watch(net.http, &e->stopping);
+    struct net net;
+    struct transport t = net_transport_engine(&net, e);
     pthread_mutex_lock(&e->lock);
     for (;;) {
         while (!atomic_load(&e->stopping) && !e->tasks)
@@ -223,7 +221,9 @@ bool pool_start_threads(struct engine *e)
 {
     e->helper_started = spawn(&e->helper, helper_main, e);
     e->writer_started = spawn(&e->writer, writer_main, e);
-    return e->helper_started && e->writer_started;
+    /* Only Vimeo transcodes: a generic tus server has nothing to follow. */
+    e->follower_started = !e->tus_endpoint && spawn(&e->follower, transcode_main, e);
+    return e->helper_started && e->writer_started && (e->tus_endpoint || e->follower_started);
 }
 
 static bool deletes_pending(const struct engine *e)
@@ -251,7 +251,10 @@ void pool_stop(struct engine *e)
     pthread_cond_broadcast(&e->work);
     pthread_cond_broadcast(&e->commands);
     pthread_cond_broadcast(&e->tasks_ready);
+    pthread_cond_broadcast(&e->follow_ready);
     pthread_mutex_unlock(&e->lock);
+    if (e->follower_started)
+        pthread_join(e->follower, NULL);
     for (unsigned i = 0; i < ENGINE_MAX_WORKERS; i++)
         if (e->worker_joinable[i])
             pthread_join(e->workers[i], NULL);

@@ -25,6 +25,8 @@ struct transport_result {
     long retry_after;          /* seconds, -1 when the server gave none */
     uint64_t offset, length;   /* HEAD: both; PATCH: the new offset */
     char error[ERROR_MAX];     /* one line when outcome is not HTTP_OK */
+    char page[PAGE_MAX];       /* create, status: the video's page on vimeo.com, "" when not said */
+    char transcode[32];        /* status: Vimeo's transcode.status, "" when not said */
 };
 
 struct patch_hooks {
@@ -64,5 +66,9 @@ struct net {
     struct job *job;
 };
 struct transport net_transport(struct net *net);
+/* The same for an engine thread that works for no job (the helper, the
+ * transcode follower): its own handle (net->http NULL when out of memory),
+ * every request stopped when the engine stops. */
+struct transport net_transport_engine(struct net *net, struct engine *e);
 
 #endif

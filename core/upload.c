@@ -234,7 +234,9 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
     char why[ERROR_MAX];
     if (!job_save_now(u->e, u->job, ENGINE_UPLOADING, why, sizeof why)) {
         atomic_store(&u->job->interrupt, false); /* this DELETE must go out whatever came meanwhile */
-        u->transport.ops->remove(u->transport.ctx, video, link, &res);
+        res.outcome = HTTP_OK;
+        if (!u->job->replaces) /* a replaced video is the user's: never deleted */
+            u->transport.ops->remove(u->transport.ctx, video, link, &res);
         pthread_mutex_lock(&u->e->lock);
         job_set_text(&u->job->link, NULL);
         u->job->video[0] = '\0';
@@ -250,7 +252,8 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
         return stopped(u, STEP_END); /* cancelled while creating: STOP deletes what was made */
     }
     job_enter(u->e, u->job, ENGINE_UPLOADING, NULL);
-    engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s", video[0] ? video : link);
+    engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s%s", u->job->replaces ? "a new version of " : "",
+                video[0] ? video : link);
     pthread_mutex_unlock(&u->e->lock);
     u->transport.ops->tag(u->transport.ctx, video, &res);
     if (res.outcome != HTTP_OK && res.outcome != HTTP_ABORTED) /* a nicety: the upload goes on */
@@ -281,6 +284,7 @@ static enum upload_step step_create(struct upload *u)
     pthread_mutex_lock(&u->e->lock);
     snprintf(u->job->video, sizeof u->job->video, "%s", video);
     job_set_text(&u->job->link, link);
+    job_set_text(&u->job->page, res.page);
     job_set_text(&u->job->error, NULL);
     publish_offset(u);
     pthread_mutex_unlock(&u->e->lock);
@@ -373,6 +377,14 @@ static bool ask_status(struct upload *u, char *status, size_t cap)
     if (!u->video[0])
         return false;
     u->transport.ops->status(u->transport.ctx, u->video, status, cap, &res);
+    if (res.outcome == HTTP_OK)
+        snprintf(u->transcode, sizeof u->transcode, "%s", res.transcode);
+    if (res.outcome == HTTP_OK && res.page[0]) {
+        /* Said again, or said only now: a new version's answer has none. */
+        pthread_mutex_lock(&u->e->lock);
+        job_set_text(&u->job->page, res.page);
+        pthread_mutex_unlock(&u->e->lock);
+    }
     return res.outcome == HTTP_OK;
 }
 
@@ -425,6 +437,8 @@ static enum upload_step finish(struct upload *u)
     pthread_mutex_lock(&u->e->lock);
     engine_emit(u->e, ENGINE_EV_VERIFIED, u->job, "%s", u->verified);
     job_enter(u->e, u->job, ENGINE_DONE, u->video[0] ? u->video : u->link);
+    if (u->video[0] && !u->e->tus_endpoint && u->job->state == ENGINE_DONE)
+        transcode_update(u->e, u->job, u->transcode); /* Vimeo transcodes it next: followed from here */
     pthread_mutex_unlock(&u->e->lock);
     return STEP_END;
 }
@@ -464,12 +478,15 @@ static enum upload_step step_expire(struct upload *u)
     }
     if (++u->recreates > MAX_RECREATES)
         return fail(u, "%s: the upload link expired %u times; not trying again", u->job->path, MAX_RECREATES);
-    char stale[VIDEO_MAX];
+    char stale[VIDEO_MAX], stale_page[PAGE_MAX];
     snprintf(stale, sizeof stale, "%s", u->video);
     uint64_t stale_acked = u->acked;
     pthread_mutex_lock(&u->e->lock);
-    engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new upload");
+    snprintf(stale_page, sizeof stale_page, "%s", job_text(u->job->page));
+    engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new %s",
+                u->job->replaces ? "version" : "upload");
     job_set_text(&u->job->link, NULL);
+    job_set_text(&u->job->page, NULL);
     u->job->video[0] = '\0';
     u->job->acked = 0;
     pthread_mutex_unlock(&u->e->lock);
@@ -480,6 +497,7 @@ static enum upload_step step_expire(struct upload *u)
         pthread_mutex_lock(&u->e->lock);
         job_set_text(&u->job->link, u->link);
         snprintf(u->job->video, sizeof u->job->video, "%s", stale);
+        job_set_text(&u->job->page, stale_page);
         u->job->acked = stale_acked;
         pthread_mutex_unlock(&u->e->lock);
         return pause_for_journal(u, why);
@@ -489,7 +507,7 @@ static enum upload_step step_expire(struct upload *u)
     pthread_mutex_lock(&u->e->lock);
     publish_offset(u);
     pthread_mutex_unlock(&u->e->lock);
-    if (stale[0]) {
+    if (stale[0] && !u->job->replaces) { /* a replaced video is the user's: never deleted */
         struct transport_result res;
         u->transport.ops->remove(u->transport.ctx, stale, "", &res);
         if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
@@ -557,7 +575,7 @@ static enum upload_step step_stop(struct upload *u)
     pthread_mutex_unlock(&e->lock);
     if (stopping) {
         note_last_offset(u); /* engine_free saves it */
-    } else if (cancel && delete_video) {
+    } else if (cancel && delete_video && !job->replaces) {
         /* The interrupt was for the transfer; the DELETE must go out. */
         atomic_store(&job->interrupt, false);
         struct transport_result res;

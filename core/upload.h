@@ -57,6 +57,7 @@ struct upload {
     long retry_after;              /* the server's word for WAIT, -1 for none */
     bool rate_limited;             /* WAIT is for a 429: no count toward the limit */
     char verified[ERROR_MAX];
+    char transcode[32];            /* Vimeo's transcode.status at the last status answer, "" */
     double confirm_since;          /* monotonic: when the bytes were proven */
     double confirm_wait;           /* seconds before asking upload.status again */
     double last_saved;             /* monotonic */

@@ -53,8 +53,9 @@ static const char *signal_name(int sig)
     }
 }
 
-/* Count how the jobs ended. */
-static void outcome(struct engine *e, unsigned *done, unsigned *failed, unsigned *unfinished)
+/* Count how the jobs ended: with --wait-transcode a video is done once
+ * available, failed when Vimeo could not transcode it. */
+static void outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned *failed, unsigned *unfinished)
 {
     struct engine_row *rows = NULL;
     size_t cap = 0;
@@ -63,7 +64,12 @@ static void outcome(struct engine *e, unsigned *done, unsigned *failed, unsigned
     *done = totals.removed_done; /* verified in this run, then taken out of the table */
     *failed = *unfinished = 0;
     for (size_t i = 0; i < n; i++) {
-        if (rows[i].state == ENGINE_DONE)
+        enum engine_transcode t = rows[i].transcode;
+        if (rows[i].state == ENGINE_DONE && wait_transcode && t == ENGINE_TRANSCODE_ERROR)
+            (*failed)++;
+        else if (rows[i].state == ENGINE_DONE && wait_transcode && t == ENGINE_TRANSCODE_IN_PROGRESS)
+            (*unfinished)++;
+        else if (rows[i].state == ENGINE_DONE)
             (*done)++;
         else if (rows[i].state == ENGINE_FAILED)
             (*failed)++;
@@ -134,7 +140,7 @@ int cli_run(struct cli *cli)
         interrupted = headless_run(e, cli->json, cli->command == CLI_VERIFY, signal_fd);
     }
     unsigned done, failed, unfinished;
-    outcome(e, &done, &failed, &unfinished);
+    outcome(e, cli->config.wait_transcode, &done, &failed, &unfinished);
     if (interrupted && cli_signal_take())
         fprintf(stderr, "vimeo-up: stopping on %s; progress is saved, 'vimeo-up resume' continues\n",
                 signal_name(cli_signal_take()));

@@ -19,7 +19,7 @@
 #include "util/clock.h"
 #include "util/units.h"
 
-enum { MIN_COLS = 50, MIN_LINES = 10, LOG_LINES = 6, DETAIL_LINES = 8, LOG_KEEP = 200, EVENT_BATCH = 64 };
+enum { MIN_COLS = 50, MIN_LINES = 10, LOG_LINES = 6, DETAIL_LINES = 10, LOG_KEEP = 200, EVENT_BATCH = 64 };
 enum { KEY_ESCAPE = 27 }; /* Esc as getch() gives it: cancels a prompt or an overlay */
 static const double FRAME = 0.25; /* at most four frames a second while bytes move */
 /* The overall rate is measured over this many seconds: per-upload rates
@@ -440,7 +440,10 @@ static void draw_header(struct ui *ui)
 
 struct columns {
     int name, size, bar, pct, rate, eta, state, video;
+    int transcode;             /* "transcoding", "available", "transcode error" of a done video */
 };
+
+enum { TRANSCODE_WIDTH = 15 };
 
 /* The widest name as shown (escaped), measured again only when the rows
  * change in number: 10,000 names are not measured every frame. */
@@ -465,19 +468,24 @@ static int names_width(struct ui *ui)
 static struct columns layout(struct ui *ui)
 {
     struct columns c = { .size = 9, .bar = 6, .pct = 5, .rate = 10, .eta = 8, .state = 13,
-                         .video = COLS >= 100 ? 19 : 0 };
+                         .video = COLS >= 100 ? 19 : 0, .transcode = COLS >= 100 ? TRANSCODE_WIDTH : 0 };
     int want = names_width(ui);
     want = want < 4 ? 4 : want > 60 ? 60 : want;
-    int *optional[] = { &c.eta, &c.rate, &c.bar, &c.size };
+    int *optional[] = { &c.transcode, &c.eta, &c.rate, &c.bar, &c.size };
     for (size_t drop = 0;; drop++) {
         int fixed = 0;
-        const int widths[] = { c.size, c.bar, c.pct, c.rate, c.eta, c.state, c.video };
+        const int widths[] = { c.size, c.bar, c.pct, c.rate, c.eta, c.state, c.transcode, c.video };
         for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
             fixed += widths[i] ? widths[i] + 1 : 0;
         c.name = COLS - fixed;
         if (c.name >= (want < 20 ? want : 20) || drop == sizeof optional / sizeof optional[0])
             break;
         *optional[drop] = 0;
+    }
+    if (!c.transcode && c.name > want + TRANSCODE_WIDTH) {
+        /* Room to spare on a narrower terminal: the transcode column too. */
+        c.transcode = TRANSCODE_WIDTH;
+        c.name -= TRANSCODE_WIDTH + 1;
     }
     if (c.bar && c.name > want) {
         c.bar += c.name - want;
@@ -563,6 +571,9 @@ static void draw_row(struct ui *ui, int y, const struct engine_row *r, bool sele
     put_cell(y, &x, c->eta, true, base, r->state == ENGINE_UPLOADING ? eta : "");
     state_text(r, state, sizeof state);
     put_cell(y, &x, c->state, false, selected ? base : state_role(r->state), state);
+    put_cell(y, &x, c->transcode, false,
+             !selected && r->transcode == ENGINE_TRANSCODE_ERROR ? role_attr[ROLE_FAILED] : base,
+             engine_transcode_name(r->transcode));
     if (c->video && x < COLS)
         put_cell(y, &x, COLS - x < c->video ? COLS - x : c->video, false, base, r->video);
 }
@@ -595,20 +606,20 @@ static void draw_details(struct ui *ui, int y)
             strftime(k ? finished : started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
         }
     }
-    const char *lines[7];
-    char l[7][4200];
+    enum { N = DETAIL_LINES - 1 };
+    char l[N][4200];
     snprintf(l[0], sizeof l[0], "path      %s", d.path);
     snprintf(l[1], sizeof l[1], "video     %s", d.row.video[0] ? d.row.video : "-");
-    snprintf(l[2], sizeof l[2], "upload    %s", d.upload_link[0] ? d.upload_link : "-");
-    snprintf(l[3], sizeof l[3], "offsets   sent %s (%llu), acknowledged %s (%llu) of %s; retries %u", sent,
+    snprintf(l[2], sizeof l[2], "page      %s", d.page[0] ? d.page : "-");
+    snprintf(l[3], sizeof l[3], "upload    %s", d.upload_link[0] ? d.upload_link : "-");
+    snprintf(l[4], sizeof l[4], "offsets   sent %s (%llu), acknowledged %s (%llu) of %s; retries %u", sent,
              (unsigned long long)d.row.sent, acked, (unsigned long long)d.row.acked, size, d.row.retries);
-    snprintf(l[4], sizeof l[4], "times     started %s, finished %s", started, finished);
-    snprintf(l[5], sizeof l[5], "verified  %s", d.verified[0] ? d.verified : "-");
-    snprintf(l[6], sizeof l[6], "error     %s", d.error[0] ? d.error : d.note[0] ? d.note : "-");
-    for (int i = 0; i < 7; i++)
-        lines[i] = l[i];
-    for (int i = 0; i < 7 && y + 1 + i < LINES - 2; i++)
-        draw_text_line(ui, y + 1 + i, A_NORMAL, lines[i]);
+    snprintf(l[5], sizeof l[5], "times     started %s, finished %s", started, finished);
+    snprintf(l[6], sizeof l[6], "verified  %s", d.verified[0] ? d.verified : "-");
+    snprintf(l[7], sizeof l[7], "error     %s", d.error[0] ? d.error : d.note[0] ? d.note : "-");
+    snprintf(l[8], sizeof l[8], "transcode %s", d.row.transcode ? engine_transcode_name(d.row.transcode) : "-");
+    for (int i = 0; i < N && y + 1 + i < LINES - 2; i++)
+        draw_text_line(ui, y + 1 + i, A_NORMAL, l[i]);
 }
 
 /* The log from y on, height lines with its title; scrolled up by
@@ -774,6 +785,7 @@ static void draw(struct ui *ui)
     put_cell(1, &x, c.rate, true, title, "RATE");
     put_cell(1, &x, c.eta, false, title, "ETA");
     put_cell(1, &x, c.state, false, title, "STATE");
+    put_cell(1, &x, c.transcode, false, title, "TRANSCODE");
     if (c.video && x < COLS)
         put_cell(1, &x, COLS - x < c.video ? COLS - x : c.video, false, title, "VIDEO");
 

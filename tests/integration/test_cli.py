@@ -45,7 +45,7 @@ class CliTest(SandboxTest):
         for ev in events:
             self.assertRegex(ev["time"], ISO_TIME)
             self.assertIn(ev["event"], ("queued", "created", "progress", "paused", "resumed", "retry", "waiting", "verified",
-                                        "done", "failed"))
+                                        "done", "failed", "transcoding", "available", "transcode_error"))
             self.assertIn("file", ev)
         return events
 

@@ -29,6 +29,7 @@ struct fake {
     uint64_t offset, size;        /* what the good server holds */
     unsigned videos;
     const char *status;           /* upload.status it reports */
+    const char *transcode;        /* transcode.status it reports */
     bool head_lies_back;          /* HEAD always says 0 */
 };
 
@@ -111,6 +112,7 @@ static void fake_status(void *ctx, const char *video, char *status, size_t cap, 
     snprintf(status, cap, "%s", fake.status);
     if (!scripted(OP_STATUS, res))
         ok(res);
+    snprintf(res->transcode, sizeof res->transcode, "%s", fake.transcode);
 }
 
 static void fake_remove(void *ctx, const char *video, const char *link, struct transport_result *res)
@@ -140,6 +142,7 @@ static int setup(void **state)
     memset(&fake, 0, sizeof fake);
     fake.size = 3 * MIB;
     fake.status = "complete";
+    fake.transcode = "complete";
     int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, (off_t)fake.size), 0);
@@ -459,6 +462,52 @@ static void send_expired_forever_recreates_a_few_times_then_fails(void **state)
     assert_non_null(strstr(job_text(job->error), "expired 3 times"));
 }
 
+/* A replace (--replace) makes versions of the user's video: an expired
+ * link gets a new version, a journal that refuses one leaves it, and neither
+ * ever deletes the video. */
+static void a_replace_never_deletes_the_video(void **state)
+{
+    (void)state;
+    e->replace = strdup("/videos/77");
+    answer_many(OP_PATCH, SCRIPT_MAX, HTTP_GONE, "PATCH answered HTTP 404");
+    struct job *job = run();
+    assert_string_equal(job->replaces, "/videos/77");
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_int_equal(fake.calls[OP_CREATE], MAX_RECREATES + 1);
+    assert_int_equal(fake.calls[OP_REMOVE], 0);
+    engine_cancel(e, job->id, true);
+    pthread_mutex_lock(&e->lock);
+    assert_false(job->delete_video);
+    assert_null(e->tasks);
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* Transcoding is Vimeo's business after the upload: a field of its own,
+ * so done stays done whatever it says; in progress is followed, and a run
+ * that waits for it is not settled meanwhile. */
+static void transcode_is_its_own_field(void **state)
+{
+    (void)state;
+    fake.transcode = "error";
+    struct job *job = run();
+    assert_int_equal(job->state, ENGINE_DONE);
+    pthread_mutex_lock(&e->lock);
+    assert_int_equal(job->transcode, ENGINE_TRANSCODE_ERROR);
+    assert_false(job->following);
+    job->transcode = ENGINE_TRANSCODE_UNKNOWN;
+    transcode_update(e, job, "in_progress");
+    assert_true(job->following);
+    assert_string_equal(engine_transcode_name(job->transcode), "transcoding");
+    e->cfg.wait_transcode = true;
+    pthread_mutex_unlock(&e->lock);
+    assert_false(engine_settled(e));
+    pthread_mutex_lock(&e->lock);
+    transcode_update(e, job, "complete");
+    assert_false(job->following);
+    pthread_mutex_unlock(&e->lock);
+    assert_true(engine_settled(e));
+}
+
 static void verify_short_fails_instead_of_sending_again(void **state)
 {
     (void)state;
@@ -607,6 +656,8 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(happy_path_creates_sends_verifies_confirms),
+        T(a_replace_never_deletes_the_video),
+        T(transcode_is_its_own_field),
         T(confirm_upload_status_error_fails_the_job),
         T(confirm_upload_status_in_progress_is_done_with_a_note),
         T(cancelled_while_creating_deletes_what_was_made),
