@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <ftw.h>
+#include <openssl/sha.h>
 #include <sys/random.h>
 
 #include "faults.h"
@@ -65,11 +66,17 @@ static const char *const route_names[ROUTE_COUNT] = {
 };
 
 /* API calls as Vimeo's rate limit would count them, for /_sandbox/calls:
- * with the token, without a valid one, and by route. */
+ * with the token, without a valid one, and by route; and by the token
+ * presented (one user of one app, whose calls Vimeo's limit counts), for
+ * /_sandbox/uploads too. A token is named by the first 12 hex digits of its
+ * SHA-256, never shown; "none" is a call without a bearer token. */
+enum { TOKENS_COUNTED = 16, TOKEN_KEY = 13 };
 static struct {
     pthread_mutex_t lock;
     uint64_t authorized, refused;
     uint64_t by_route[ROUTE_COUNT];
+    struct { char key[TOKEN_KEY]; uint64_t n; } by_token[TOKENS_COUNTED];
+    uint64_t other_tokens; /* beyond the first TOKENS_COUNTED keys */
 } calls = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 struct request {
@@ -159,17 +166,51 @@ static bool is_control_route(enum route r)
     return r == ROUTE_CONTROL_UPLOADS || r == ROUTE_CONTROL_FAULTS || r == ROUTE_CONTROL_CALLS;
 }
 
+static void token_key(const char *auth, char key[TOKEN_KEY])
+{
+    if (!auth || strncasecmp(auth, "bearer ", 7) != 0) {
+        snprintf(key, TOKEN_KEY, "none");
+        return;
+    }
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)auth + 7, strlen(auth + 7), digest);
+    for (int i = 0; i < (TOKEN_KEY - 1) / 2; i++)
+        snprintf(key + 2 * i, 3, "%02x", digest[i]);
+}
+
 /* Count an API call as Vimeo's rate limit does: every call that arrives,
  * whatever its answer. */
-static void calls_count(enum route route, bool authorized)
+static void calls_count(enum route route, bool authorized, const char *auth)
 {
+    char key[TOKEN_KEY];
+    token_key(auth, key);
     pthread_mutex_lock(&calls.lock);
     if (authorized)
         calls.authorized++;
     else
         calls.refused++;
     calls.by_route[route]++;
+    int i = 0;
+    while (i < TOKENS_COUNTED && calls.by_token[i].key[0] && strcmp(calls.by_token[i].key, key) != 0)
+        i++;
+    if (i == TOKENS_COUNTED) {
+        calls.other_tokens++;
+    } else {
+        memcpy(calls.by_token[i].key, key, TOKEN_KEY);
+        calls.by_token[i].n++;
+    }
     pthread_mutex_unlock(&calls.lock);
+}
+
+/* {"KEY":N,...}, with "other" for calls beyond the keys kept; under calls.lock. */
+static void calls_by_token_json(struct sbjson_buf *b)
+{
+    sbjson_raw(b, "{");
+    for (int i = 0; i < TOKENS_COUNTED && calls.by_token[i].key[0]; i++)
+        sbjson_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", calls.by_token[i].key, calls.by_token[i].n);
+    if (calls.other_tokens)
+        sbjson_printf(b, "%s\"other\":%" PRIu64, calls.by_token[0].key[0] ? "," : "", calls.other_tokens);
+    sbjson_raw(b, "}");
 }
 
 static void calls_json(struct sbjson_buf *b)
@@ -184,7 +225,9 @@ static void calls_json(struct sbjson_buf *b)
             sbjson_printf(b, "%s\"%s\":%" PRIu64, sep, route_names[i], calls.by_route[i]);
             sep = ",";
         }
-    sbjson_raw(b, "}}\n");
+    sbjson_raw(b, "},\"by_token\":");
+    calls_by_token_json(b);
+    sbjson_raw(b, "}\n");
     pthread_mutex_unlock(&calls.lock);
 }
 
@@ -1200,7 +1243,13 @@ static enum MHD_Result control_answer(struct MHD_Connection *c, struct request *
 {
     struct sbjson_buf b = { 0 };
     if (r->route == ROUTE_CONTROL_UPLOADS && !strcmp(r->method, "GET")) {
+        sbjson_raw(&b, "{\"uploads\":");
         store_uploads_json(&b);
+        pthread_mutex_lock(&calls.lock);
+        sbjson_raw(&b, ",\"api_calls_by_token\":");
+        calls_by_token_json(&b);
+        pthread_mutex_unlock(&calls.lock);
+        sbjson_raw(&b, "}\n");
         return reply_json(c, r, 200, &b, "application/json");
     }
     if (r->route == ROUTE_CONTROL_CALLS && !strcmp(r->method, "GET")) {
@@ -1263,7 +1312,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, bool *
         return tus_upload_begin(c, r, answered);
     }
     bool token_ok = authorized(c);
-    calls_count(r->route, token_ok);
+    calls_count(r->route, token_ok, header(c, "Authorization"));
     if (!rate_limit_count(r)) /* over the limit: 429, and Vimeo sends no Retry-After */
         return reply_vimeo_error(c, r, 429, 9000, "Too many API requests.", NULL);
     if (!token_ok)

@@ -430,7 +430,7 @@ void store_uploads_json(struct sbjson_buf *out)
     pthread_mutex_lock(&lock);
     size_t n = upload_count;
     pthread_mutex_unlock(&lock);
-    sbjson_raw(out, "{\"uploads\":[");
+    sbjson_raw(out, "[");
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_lock(&lock);
         struct store_upload *u = uploads[i];
@@ -439,5 +439,5 @@ void store_uploads_json(struct sbjson_buf *out)
             sbjson_raw(out, ",");
         upload_json(out, u);
     }
-    sbjson_raw(out, "]}\n");
+    sbjson_raw(out, "]");
 }
