@@ -1,9 +1,12 @@
-"""bench/smallreq, the client bench/sandbox-speed measures small requests
-with (issue 16, item 1): every answer it counts is one the sandbox gave,
-and a request the sandbox refuses stops it."""
+"""The bench's own pieces. bench/smallreq, the client bench/sandbox-speed
+measures small requests with (issue 16, item 1): every answer it counts is
+one the sandbox gave, and a request the sandbox refuses stops it. And
+bench/compare.py's scenarios (d) and (tls), run small."""
 import os
 import re
 import subprocess
+import sys
+import unittest
 
 from harness import ROOT, SandboxTest
 
@@ -40,3 +43,39 @@ class SmallRequests(SandboxTest):
                               text=True)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("usage: smallreq", proc.stderr)
+
+
+class CompareScenarios(unittest.TestCase):
+    """bench/compare.py's (d) and (tls), small: each client's API calls per
+    file come from the sandbox's count for the bench's token, and both
+    clients trust the TLS sandbox through --cacert (issue 16, items 3, 5)."""
+
+    def compare(self, **env):
+        return subprocess.run([sys.executable, os.path.join(ROOT, "bench", "compare.py")], capture_output=True,
+                              text=True, env=dict(os.environ, RUNS="1", **env), timeout=300)
+
+    def rows(self, out, title):
+        section = out.split(title, 1)[1].split("###", 1)[0]
+        return {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in section.splitlines()
+                if line.startswith("| ") and not line.startswith("| client")}
+
+    def test_d_counts_api_calls_per_file_for_vimeo_up_and_the_sdk(self):
+        proc = self.compare(SCENARIOS="d", D_FILES="4")
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)  # 1: a goal not met
+        rows = self.rows(proc.stdout, "### (d) 4 files of 1 MiB")
+        self.assertEqual(set(rows), {"vimeo-up", "vimeo sdk"})
+        for label, row in rows.items():
+            self.assertEqual(row[2], "4 of 4", row)
+            self.assertEqual(row[5].strip(" |"), "0", row)
+        self.assertEqual(rows["vimeo sdk"][4], "1.00")  # one create a file
+        self.assertGreaterEqual(float(rows["vimeo-up"][4]), 2.0)  # create and upload.status, for now
+        self.assertRegex(proc.stdout, r"\| \(d\) vimeo-up: ≤ 1\.2 API calls per verified file \| \d+\.\d\d \| ")
+
+    def test_tls_runs_vimeo_up_and_curl_over_https(self):
+        proc = self.compare(SCENARIOS="tls", TLS_MIB="16")
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)
+        rows = self.rows(proc.stdout, "### (tls) (a) over HTTPS: one file of 16 MiB")
+        self.assertEqual(set(rows), {"vimeo-up -c 128M --cacert", "curl --cacert, one PATCH"})
+        self.assertRegex(proc.stdout,
+                         r"\| \(tls\) throughput ≥ 1\.0× curl over HTTPS \| \d+\.\d\d× \| (met|\*\*not met\*\*) \|")
+        self.assertRegex(proc.stdout, r"\| \(tls\) CPU s per GiB ≤ 1\.1× curl over HTTPS \| \d+\.\d\d× \| ")
