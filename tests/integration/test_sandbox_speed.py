@@ -2,6 +2,7 @@
 measures small requests with (issue 16, item 1): every answer it counts is
 one the sandbox gave, and a request the sandbox refuses stops it. And
 bench/compare.py's scenarios (d) and (tls), run small."""
+import importlib.util
 import os
 import re
 import subprocess
@@ -79,3 +80,21 @@ class CompareScenarios(unittest.TestCase):
         self.assertRegex(proc.stdout,
                          r"\| \(tls\) throughput ≥ 1\.0× curl over HTTPS \| \d+\.\d\d× \| (met|\*\*not met\*\*) \|")
         self.assertRegex(proc.stdout, r"\| \(tls\) CPU s per GiB ≤ 1\.1× curl over HTTPS \| \d+\.\d\d× \| ")
+
+    def test_every_goal_of_a_scenario_is_judged_from_its_numbers(self):
+        spec = importlib.util.spec_from_file_location("compare", os.path.join(ROOT, "bench", "compare.py"))
+        compare = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(compare)
+
+        def run(wall, cpu, **more):
+            return {"wall": wall, "cpu": cpu, "rss": 10 << 20, **more}
+        c = {"vimeo-up": run(5, 4, first_patch=0.1, journal=1e6), "vimeo sdk": run(10, 5),
+             "curl, one PATCH each": run(4, 1)}
+        b = {"vimeo-up -c 128M": run(2, 1), "curl, one PATCH each": run(1.9, 1)}
+        lines = compare.goal_lines({"b": b, "c": c})
+        verdicts = {line.split(" | ")[0][2:]: (line.split(" | ")[1], line.split(" | ")[2]) for line in lines}
+        self.assertEqual(verdicts["(c) files/s ≥ 2× the Vimeo SDK's"], ("2.00×", "met |"))
+        self.assertEqual(verdicts["(c) files/s ≥ 0.7× curl's"], ("0.80×", "met |"))
+        self.assertEqual(verdicts["(c) CPU ms per file ≤ the Vimeo SDK's"], ("0.80×", "met |"))
+        self.assertEqual(verdicts["(b) throughput ≥ 1.0× curl at 128 MiB chunks"], ("0.95×", "**not met** |"))
+        self.assertFalse(any(k.startswith(("(a)", "(d)", "(tls)")) for k in verdicts), verdicts)
