@@ -139,7 +139,8 @@ unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *
         return linked_id;
     struct journal_key key = { .path = abs, .size = (uint64_t)st.st_size, .mtime_ns = mtime_ns(&st),
                                .ctime_ns = ctime_ns(&st),
-                               .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key };
+                               .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key,
+                               .replaces = e->replace };
     struct journal_entry *entry = malloc(sizeof *entry);
     if (!entry)
         return snprintf(err, cap, "out of memory"), 0;

@@ -114,7 +114,8 @@ void api_call(struct api *api, struct http *http, const struct api_request *req,
         vimeo_create(&v, req->size, req->meta, &out->upload, res);
         break;
     case API_STATUS:
-        vimeo_status(&v, req->uri, out->upload_status, out->transcode_status, sizeof out->upload_status, res);
+        vimeo_status(&v, req->uri, out->upload_status, out->transcode_status, sizeof out->upload_status,
+                     out->upload.page, sizeof out->upload.page, res);
         break;
     case API_QUOTA:
         vimeo_me(&v, &out->free_bytes, out->user_uri, sizeof out->user_uri, res);
@@ -124,6 +125,9 @@ void api_call(struct api *api, struct http *http, const struct api_request *req,
         break;
     case API_TAGS:
         vimeo_tags(&v, req->uri, req->tags, req->ntags, res);
+        break;
+    case API_REPLACE:
+        vimeo_replace(&v, req->uri, req->size, req->file_name, &out->upload, res);
         break;
     case API_SCOPES:
         vimeo_scopes(&v, out->scope, sizeof out->scope, res);

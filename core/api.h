@@ -27,19 +27,20 @@ struct api {
     bool probing;              /* a window ended: one call goes to learn the next */
 };
 
-enum api_op { API_CREATE, API_STATUS, API_QUOTA, API_DELETE, API_SCOPES, API_TAGS };
+enum api_op { API_CREATE, API_STATUS, API_QUOTA, API_DELETE, API_SCOPES, API_TAGS, API_REPLACE };
 
 struct api_request {
     enum api_op op;
-    const char *uri;                       /* STATUS, DELETE: the video */
-    uint64_t size;                         /* CREATE */
+    const char *uri;                       /* STATUS, DELETE, REPLACE: the video */
+    uint64_t size;                         /* CREATE, REPLACE */
     const struct vimeo_video_meta *meta;   /* CREATE */
     const char *const *tags;               /* TAGS */
     size_t ntags;
+    const char *file_name;                 /* REPLACE */
 };
 
 struct api_answer {
-    struct vimeo_upload upload;            /* CREATE */
+    struct vimeo_upload upload;            /* CREATE, REPLACE; STATUS: its page only */
     char upload_status[32], transcode_status[32]; /* STATUS */
     int64_t free_bytes;                    /* QUOTA: -1 when Vimeo sets no limit */
     char scope[512];                       /* SCOPES: space-separated */

@@ -70,6 +70,7 @@ static void copy_config(struct engine *e, const struct engine_config *config)
     e->folder = dup_or_null(config->folder);
     e->password = dup_or_null(config->password);
     e->ca_file = dup_or_null(config->ca_file);
+    e->replace = dup_or_null(config->replace);
     e->tags = config->ntags ? calloc(config->ntags, sizeof *e->tags) : NULL;
     for (size_t i = 0; e->tags && i < config->ntags; i++)
         e->ntags += (e->tags[i] = strdup(config->tags[i])) != NULL;
@@ -164,6 +165,7 @@ static void free_strings(struct engine *e)
     free(e->token);
     free(e->password);
     free(e->ca_file);
+    free(e->replace);
     for (size_t i = 0; i < e->ntags; i++)
         free(e->tags[i]);
     free(e->tags);
@@ -329,6 +331,8 @@ void engine_cancel(struct engine *e, unsigned id, bool delete_video)
 {
     pthread_mutex_lock(&e->lock);
     struct job *job = visible_job(e, id);
+    if (job && job->replaces[0])
+        delete_video = false; /* the video is the user's, from before: only a version of it was ours */
     bool keep_row = job && (job->kind == JOB_VERIFY || (job->state == ENGINE_DONE && !delete_video));
     if (keep_row) {
         /* Out of the table only: the journal keeps that the file was uploaded. */
@@ -376,6 +380,7 @@ bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
         snprintf(out->error, sizeof out->error, "%s", job->error);
         snprintf(out->verified, sizeof out->verified, "%s", job->verified);
         snprintf(out->note, sizeof out->note, "%s", job->note);
+        snprintf(out->page, sizeof out->page, "%s", job->page);
     }
     pthread_mutex_unlock(&e->lock);
     return job != NULL;

@@ -83,7 +83,13 @@ struct engine_config {
     size_t ntags;
     bool again;                 /* upload files the journal says are done */
     long stall_seconds;         /* under 1 KiB/s for this long is a failure */
+    const char *replace;        /* a video URI (engine_parse_video): each file is a new version of it */
 };
+
+/* A video as a user may name it: /videos/N, /videos/N:HASH, N, or its page
+ * (https://vimeo.com/N, https://vimeo.com/N/HASH); its URI (/videos/N or
+ * /videos/N:HASH) into out. False when text is none of these. */
+bool engine_parse_video(const char *text, char *out, size_t cap);
 
 /* One row of the table: small, since a front end copies all of them. */
 struct engine_row {
@@ -109,6 +115,7 @@ struct engine_details {
     char error[400];
     char verified[400];         /* last verification result */
     char note[160];
+    char page[256];             /* the video's page, https://vimeo.com/N[/hash]; "" until Vimeo says */
 };
 
 struct engine_totals {
@@ -184,6 +191,7 @@ struct engine_record {
     const char *path, *state, *video, *upload_link, *endpoint, *error, *verified;
     uint64_t size, acked;
     double created, updated;    /* Unix times */
+    const char *page;           /* the video's page on vimeo.com, or "" */
 };
 /* Every journal entry in state_dir, oldest first, to fn, without starting
  * an engine. Returns how many, or -1 with one line in err (journal missing

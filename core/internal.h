@@ -40,6 +40,7 @@ enum {
     ERROR_MAX = 400,           /* an error or verification text, one line */
     NOTE_MAX = 160,
     VIDEO_MAX = 96,            /* /videos/N or /videos/N:hash */
+    PAGE_MAX = 256,            /* https://vimeo.com/N or https://vimeo.com/N/hash */
 };
 
 enum job_kind { JOB_UPLOAD, JOB_VERIFY };
@@ -60,6 +61,7 @@ struct job {
     int64_t ctime_ns;          /* 0: not known (a journal row from before version 2) */
     uint64_t device;           /* with inode: the file, however its path is spelled */
     char journal_state[16];    /* verify jobs write back the row's own state */
+    char replaces[VIDEO_MAX];  /* a new version of this video (--replace), never a video of its own; "" */
 
     /* The published view: written under e->lock, by the worker that runs
      * the job or by a command; read under e->lock. */
@@ -91,6 +93,9 @@ struct job {
 
     /* Under e->save_lock. */
     uint64_t written_seq;      /* the newest save copy that reached the journal */
+
+    /* Published, under e->lock (as video). */
+    char page[PAGE_MAX];       /* the video's page on vimeo.com, once Vimeo said it */
 };
 
 struct task {
@@ -106,6 +111,7 @@ struct engine {
     struct engine_config cfg;  /* its strings point into the copies below */
     char *token, *api_base, *tus_endpoint, *state_dir, *name, *description, *privacy, *folder, *password;
     char *ca_file;
+    char *replace;             /* --replace: the video every file of this run is a new version of */
     char **tags;
     size_t ntags;
     const char *endpoint_key;  /* what the journal keys uploads by */

@@ -170,6 +170,8 @@ void job_from_entry(struct job *job, const struct journal_entry *entry)
     snprintf(job->video, sizeof job->video, "%s", entry->video);
     snprintf(job->link, sizeof job->link, "%s", entry->upload_link);
     snprintf(job->verified, sizeof job->verified, "%s", entry->verified);
+    snprintf(job->page, sizeof job->page, "%s", entry->page);
+    snprintf(job->replaces, sizeof job->replaces, "%s", entry->replaces);
     job->acked = entry->acked;
     atomic_store(&job->sent, entry->acked);
 }
@@ -257,6 +259,7 @@ bool job_save_now(struct engine *e, struct job *job, enum engine_state state, ch
              job->kind == JOB_VERIFY ? job->journal_state : engine_state_name(state));
     snprintf(entry->error, sizeof entry->error, "%s", job->error);
     snprintf(entry->verified, sizeof entry->verified, "%s", job->verified);
+    snprintf(entry->page, sizeof entry->page, "%s", job->page);
     uint64_t seq = ++job->save_seq;
     pthread_mutex_unlock(&e->lock);
 

@@ -14,7 +14,7 @@
 /* "vup1": tells our journal from any other SQLite file. */
 enum {
     JOURNAL_APP_ID = 0x76757031,
-    JOURNAL_VERSION = 2,       /* 2: ctime_ns */
+    JOURNAL_VERSION = 4,       /* 2: ctime_ns; 3: page; 4: replaces */
     /* How long a write waits for another vimeo-up's transaction. Only the
      * engine's own threads wait (never a front end's), so it may be long. */
     BUSY_TIMEOUT_MS = 10000,
@@ -34,12 +34,23 @@ static const char schema[] =
     " inode INTEGER NOT NULL, endpoint TEXT NOT NULL, video TEXT NOT NULL DEFAULT '',"
     " upload_link TEXT NOT NULL DEFAULT '', acked INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,"
     " error TEXT NOT NULL DEFAULT '', verified TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',"
-    " created REAL NOT NULL, updated REAL NOT NULL, ctime_ns INTEGER NOT NULL DEFAULT 0);"
+    " created REAL NOT NULL, updated REAL NOT NULL, ctime_ns INTEGER NOT NULL DEFAULT 0,"
+    " page TEXT NOT NULL DEFAULT '', replaces TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS uploads_key ON uploads(path, size, mtime_ns, endpoint);";
 
 static const char columns[] =
     "id, path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, error, verified, created, updated,"
-    " ctime_ns";
+    " ctime_ns, page, replaces";
+enum { OWNER_COLUMN = 17 }; /* selected after the columns above */
+
+/* What each version added, oldest first: an older journal gets the columns
+ * it lacks, with defaults that mean "not known" (a version 1 row has no
+ * ctime and matches any, as before). */
+static const struct { int version; const char *column; } migrations[] = {
+    { 2, "ctime_ns INTEGER NOT NULL DEFAULT 0" },
+    { 3, "page TEXT NOT NULL DEFAULT ''" },
+    { 4, "replaces TEXT NOT NULL DEFAULT ''" },
+};
 
 static double now_unix(void)
 {
@@ -143,6 +154,30 @@ static bool prepare_files(struct journal *j, const char *dir, char *err, size_t 
     return true;
 }
 
+/* Bring an older journal up to JOURNAL_VERSION, in one transaction that
+ * reads the version again: two vimeo-up processes opening it at once must
+ * not both add a column. */
+static bool migrate(struct journal *j, char *err, size_t cap)
+{
+    int version = 0;
+    bool ok = exec(j, "BEGIN IMMEDIATE") && pragma_int(j->db, "PRAGMA user_version", &version) == SQLITE_OK;
+    for (size_t i = 0; ok && i < sizeof migrations / sizeof migrations[0]; i++) {
+        char sql[160];
+        if (version >= migrations[i].version)
+            continue;
+        snprintf(sql, sizeof sql, "ALTER TABLE uploads ADD COLUMN %s", migrations[i].column);
+        ok = exec(j, sql);
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", migrations[i].version);
+        ok = ok && exec(j, sql);
+    }
+    if (ok && exec(j, "COMMIT"))
+        return true;
+    snprintf(err, cap, "journal %s cannot be brought to version %d: %s", j->path, JOURNAL_VERSION,
+             sqlite3_errmsg(j->db));
+    exec(j, "ROLLBACK");
+    return false;
+}
+
 /* Open the database, check it is ours, and bring its schema up. */
 static bool open_database(struct journal *j, char *err, size_t cap)
 {
@@ -165,12 +200,7 @@ static bool open_database(struct journal *j, char *err, size_t cap)
     if (version > JOURNAL_VERSION)
         return snprintf(err, cap, "journal %s was written by a newer vimeo-up (version %d)", j->path, version),
                false;
-    /* Version 1 rows have no ctime: they match any (0), as before. */
-    if (version < 2 && (!exec(j, "ALTER TABLE uploads ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0") ||
-                        !exec(j, "PRAGMA user_version=2")))
-        return snprintf(err, cap, "journal %s cannot be brought to version 2: %s", j->path, sqlite3_errmsg(j->db)),
-               false;
-    return true;
+    return version == JOURNAL_VERSION || migrate(j, err, cap);
 }
 
 struct journal *journal_open(const char *dir, char *err, size_t cap)
@@ -224,6 +254,8 @@ static void read_row(sqlite3_stmt *st, struct journal_entry *e)
     e->created = sqlite3_column_double(st, 12);
     e->updated = sqlite3_column_double(st, 13);
     e->ctime_ns = sqlite3_column_int64(st, 14);
+    copy_text(e->page, sizeof e->page, st, 15);
+    copy_text(e->replaces, sizeof e->replaces, st, 16);
 }
 
 /* Within a transaction: take row e for this process unless a live one has it. */
@@ -254,6 +286,11 @@ static enum journal_claim finish(struct journal *j, enum journal_claim result)
     return result;
 }
 
+static const char *key_replaces(const struct journal_key *key)
+{
+    return key->replaces ? key->replaces : "";
+}
+
 /* A new row: first upload of this file, or again after a finished one.
  * Caller holds j->lock, inside the claim's transaction. */
 static enum journal_claim insert_row(struct journal *j, const struct journal_key *key, struct journal_entry *out)
@@ -261,7 +298,7 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db,
                            "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, state, owner, created, updated,"
-                           " ctime_ns) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                           " ctime_ns, replaces) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK)
         return JOURNAL_ERROR;
     double now = now_unix();
@@ -274,6 +311,7 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
     sqlite3_bind_double(st, 7, now);
     sqlite3_bind_double(st, 8, now);
     sqlite3_bind_int64(st, 9, key->ctime_ns);
+    sqlite3_bind_text(st, 10, key_replaces(key), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -283,6 +321,7 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
                                    .created = now, .updated = now };
     snprintf(out->path, sizeof out->path, "%s", key->path);
     snprintf(out->endpoint, sizeof out->endpoint, "%s", key->endpoint);
+    snprintf(out->replaces, sizeof out->replaces, "%s", key_replaces(key));
     strcpy(out->state, "queued");
     return JOURNAL_CLAIMED;
 }
@@ -298,7 +337,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT %s, owner FROM uploads WHERE path=? AND size=? AND mtime_ns=? AND endpoint=? AND inode=?"
-             " AND (ctime_ns=? OR ctime_ns=0) ORDER BY id DESC LIMIT 1", columns);
+             " AND (ctime_ns=? OR ctime_ns=0) AND replaces=? ORDER BY id DESC LIMIT 1", columns);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
         return finish(j, JOURNAL_ERROR);
@@ -308,11 +347,12 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
     sqlite3_bind_text(st, 4, key->endpoint, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)key->inode);
     sqlite3_bind_int64(st, 6, key->ctime_ns);
+    sqlite3_bind_text(st, 7, key_replaces(key), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         char owner[64];
         read_row(st, out);
-        copy_text(owner, sizeof owner, st, 15);
+        copy_text(owner, sizeof owner, st, OWNER_COLUMN);
         sqlite3_finalize(st);
         bool finished = !strcmp(out->state, "done") || !strcmp(out->state, "cancelled");
         if (!strcmp(out->state, "done") && !again)
@@ -348,7 +388,7 @@ enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journa
     }
     char owner[64];
     read_row(st, out);
-    copy_text(owner, sizeof owner, st, 15);
+    copy_text(owner, sizeof owner, st, OWNER_COLUMN);
     sqlite3_finalize(st);
     return finish(j, take(j, out, owner));
 }
@@ -369,7 +409,7 @@ bool journal_save(struct journal *j, const struct journal_entry *e, char *why, s
     sqlite3_stmt *st;
     bool ok = sqlite3_prepare_v2(j->db,
                                  "UPDATE uploads SET video=?, upload_link=?, acked=?, state=?, error=?, verified=?,"
-                                 " updated=? WHERE id=?",
+                                 " updated=?, page=? WHERE id=?",
                                  -1, &st, NULL) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_text(st, 1, e->video, -1, SQLITE_STATIC);
@@ -379,7 +419,8 @@ bool journal_save(struct journal *j, const struct journal_entry *e, char *why, s
         sqlite3_bind_text(st, 5, e->error, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 6, e->verified, -1, SQLITE_STATIC);
         sqlite3_bind_double(st, 7, now_unix());
-        sqlite3_bind_int64(st, 8, e->id);
+        sqlite3_bind_text(st, 8, e->page, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 9, e->id);
         ok = sqlite3_step(st) == SQLITE_DONE;
         sqlite3_finalize(st);
     }

@@ -4,7 +4,8 @@
  * journal (or -wal, -shm) others can read is made 0600, a directory others
  * can enter is refused.
  *
- * A file is matched by (canonical path, size, mtime, inode, ctime, endpoint), so a changed
+ * A file is matched by (canonical path, size, mtime, inode, ctime, endpoint, and the
+ * video it replaces, if any), so a changed
  * file is never resumed onto an old upload. A row is owned by one live
  * process at a time (journal_claim, in one IMMEDIATE transaction): two
  * vimeo-up processes sharing a journal never upload the same file at once.
@@ -26,6 +27,7 @@ struct journal_key {
     uint64_t inode;
     int64_t ctime_ns;     /* the inode's change time: a rewrite in place with the mtime put back shows here */
     const char *endpoint; /* API base, or the tus endpoint */
+    const char *replaces; /* the video whose file this replaces (--replace); NULL or "": a new video */
 };
 
 struct journal_entry {
@@ -43,6 +45,8 @@ struct journal_entry {
     char error[400];
     char verified[400];
     double created, updated; /* Unix time */
+    char page[256];   /* the video's page on vimeo.com (Vimeo's "link"); "" before version 3 */
+    char replaces[96]; /* the video a new version of this file goes to; "": a video of its own */
 };
 
 enum journal_claim { JOURNAL_CLAIMED, JOURNAL_ALREADY_DONE, JOURNAL_BUSY, JOURNAL_ERROR };
@@ -51,7 +55,7 @@ enum journal_claim { JOURNAL_CLAIMED, JOURNAL_ALREADY_DONE, JOURNAL_BUSY, JOURNA
 struct journal *journal_open(const char *dir, char *err, size_t cap);
 void journal_close(struct journal *j);
 
-/* Take the row for this file (creating it), unless another live process
+/* Take the row for this file and key->replaces (creating it), unless another live process
  * holds it (BUSY) or it is done and again is false (ALREADY_DONE; out says
  * which video). again starts a fresh row even for a finished file. */
 enum journal_claim journal_claim(struct journal *j, const struct journal_key *key, bool again,
@@ -59,7 +63,7 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
 /* Take an existing row by id (for resume); same BUSY rule. */
 enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journal_entry *out);
 
-/* Store video, upload_link, acked, state, error and verified of e. False
+/* Store video, upload_link, acked, state, error, verified and page of e. False
  * when it did not reach the disk, with why as one line ("journal: No space
  * left on device"). */
 bool journal_save(struct journal *j, const struct journal_entry *e, char *why, size_t cap);

@@ -15,7 +15,8 @@ static void list_entry(void *arg, const struct journal_entry *e)
     struct engine_record r = { .id = e->id, .path = e->path, .state = e->state, .video = e->video,
                                .upload_link = e->upload_link,
                                .endpoint = e->endpoint, .error = e->error, .verified = e->verified,
-                               .size = e->size, .acked = e->acked, .created = e->created, .updated = e->updated };
+                               .size = e->size, .acked = e->acked, .created = e->created, .updated = e->updated,
+                               .page = e->page };
     list->fn(list->ctx, &r);
 }
 

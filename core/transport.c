@@ -135,6 +135,34 @@ static void name_expand(const char *template, const struct job *job, char *out, 
     }
 }
 
+/* What a create or a version POST made: its video, upload link and page. */
+static void take_created(const struct vimeo_result *v, const struct api_answer *answer, char video[VIDEO_MAX],
+                         char link[HTTP_URL_MAX], struct transport_result *res)
+{
+    /* Creates are not idempotent (no SDK retries one), nor are versions: a
+     * 5xx, a cut or an empty 2xx after the request went out may have made
+     * one. A 429 is Vimeo's word that it did nothing. */
+    res->maybe_done = res->outcome == HTTP_RETRY && v->sent && v->status != 429;
+    if (res->outcome == HTTP_OK) {
+        snprintf(video, VIDEO_MAX, "%s", answer->upload.uri);
+        snprintf(link, HTTP_URL_MAX, "%s", answer->upload.upload_link);
+        snprintf(res->page, sizeof res->page, "%s", answer->upload.page);
+    }
+}
+
+/* A new version of the video the job replaces (POST /videos/{id}/versions):
+ * 201 and a version object whose upload link takes the file; the video is
+ * the one replaced, as the answer names only the version. */
+static void net_version(struct net *net, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
+                        struct transport_result *res)
+{
+    struct api_request req = { .op = API_REPLACE, .uri = job->replaces, .size = job->size, .file_name = job->name };
+    struct api_answer answer = { .upload.uri = "" };
+    struct vimeo_result v;
+    net_api_result(net, &req, &answer, res, &v);
+    take_created(&v, &answer, video, link, res);
+}
+
 static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
                        struct transport_result *res)
 {
@@ -151,6 +179,10 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
     }
     if (!net_quota_allows(net, job, res))
         return;
+    if (job->replaces[0]) {
+        net_version(net, job, video, link, res);
+        return;
+    }
     char folder[sizeof e->folder_uri];
     pthread_mutex_lock(&e->lock);
     snprintf(folder, sizeof folder, "%s", e->folder_uri);
@@ -161,16 +193,9 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
     struct api_answer answer = { .upload.uri = "" };
     struct vimeo_result v;
     net_api_result(net, &req, &answer, res, &v);
-    /* Creates are not idempotent (no SDK retries one): a 5xx, a cut or an
-     * empty 2xx after the request went out may have made a video. A 429
-     * is Vimeo's word that it did nothing. */
-    res->maybe_done = res->outcome == HTTP_RETRY && v.sent && v.status != 429;
     if (res->outcome == HTTP_FATAL && answer.upload.uri[0])
         drop_unusable(net, answer.upload.uri, res);
-    if (res->outcome == HTTP_OK) {
-        snprintf(video, VIDEO_MAX, "%s", answer.upload.uri);
-        snprintf(link, HTTP_URL_MAX, "%s", answer.upload.upload_link);
-    }
+    take_created(&v, &answer, video, link, res);
 }
 
 static void net_head(void *ctx, const char *link, long timeout, struct transport_result *res)
@@ -211,6 +236,7 @@ static void net_status(void *ctx, const char *video, char *upload_status, size_t
     struct api_answer answer = { .upload_status = "" };
     net_api(net, &req, &answer, res);
     snprintf(upload_status, cap, "%s", answer.upload_status);
+    snprintf(res->page, sizeof res->page, "%s", answer.upload.page);
 }
 
 static void net_remove(void *ctx, const char *video, const char *link, struct transport_result *res)

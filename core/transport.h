@@ -25,6 +25,7 @@ struct transport_result {
     long retry_after;          /* seconds, -1 when the server gave none */
     uint64_t offset, length;   /* HEAD: both; PATCH: the new offset */
     char error[ERROR_MAX];     /* one line when outcome is not HTTP_OK */
+    char page[PAGE_MAX];       /* create, status: the video's page on vimeo.com, "" when not said */
 };
 
 struct patch_hooks {

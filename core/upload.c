@@ -234,7 +234,9 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
     char why[ERROR_MAX];
     if (!job_save_now(u->e, u->job, ENGINE_UPLOADING, why, sizeof why)) {
         atomic_store(&u->job->interrupt, false); /* this DELETE must go out whatever came meanwhile */
-        u->transport.ops->remove(u->transport.ctx, video, link, &res);
+        res.outcome = HTTP_OK;
+        if (!u->job->replaces[0]) /* a replaced video is the user's: never deleted */
+            u->transport.ops->remove(u->transport.ctx, video, link, &res);
         pthread_mutex_lock(&u->e->lock);
         u->job->link[0] = u->job->video[0] = '\0';
         if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
@@ -249,7 +251,8 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
         return stopped(u, STEP_END); /* cancelled while creating: STOP deletes what was made */
     }
     job_enter(u->e, u->job, ENGINE_UPLOADING, NULL);
-    engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s", video[0] ? video : link);
+    engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s%s", u->job->replaces[0] ? "a new version of " : "",
+                video[0] ? video : link);
     pthread_mutex_unlock(&u->e->lock);
     u->transport.ops->tag(u->transport.ctx, video, &res);
     if (res.outcome != HTTP_OK && res.outcome != HTTP_ABORTED) /* a nicety: the upload goes on */
@@ -280,6 +283,7 @@ static enum upload_step step_create(struct upload *u)
     pthread_mutex_lock(&u->e->lock);
     snprintf(u->job->video, sizeof u->job->video, "%s", video);
     snprintf(u->job->link, sizeof u->job->link, "%s", link);
+    snprintf(u->job->page, sizeof u->job->page, "%s", res.page);
     u->job->error[0] = '\0';
     publish_offset(u);
     pthread_mutex_unlock(&u->e->lock);
@@ -372,6 +376,12 @@ static bool ask_status(struct upload *u, char *status, size_t cap)
     if (!u->video[0])
         return false;
     u->transport.ops->status(u->transport.ctx, u->video, status, cap, &res);
+    if (res.outcome == HTTP_OK && res.page[0]) {
+        /* Said again, or said only now: a new version's answer has none. */
+        pthread_mutex_lock(&u->e->lock);
+        snprintf(u->job->page, sizeof u->job->page, "%s", res.page);
+        pthread_mutex_unlock(&u->e->lock);
+    }
     return res.outcome == HTTP_OK;
 }
 
@@ -463,12 +473,14 @@ static enum upload_step step_expire(struct upload *u)
     }
     if (++u->recreates > MAX_RECREATES)
         return fail(u, "%s: the upload link expired %u times; not trying again", u->job->path, MAX_RECREATES);
-    char stale[VIDEO_MAX];
+    char stale[VIDEO_MAX], stale_page[PAGE_MAX];
     snprintf(stale, sizeof stale, "%s", u->video);
     uint64_t stale_acked = u->acked;
     pthread_mutex_lock(&u->e->lock);
-    engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new upload");
-    u->job->link[0] = u->job->video[0] = '\0';
+    snprintf(stale_page, sizeof stale_page, "%s", u->job->page);
+    engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new %s",
+                u->job->replaces[0] ? "version" : "upload");
+    u->job->link[0] = u->job->video[0] = u->job->page[0] = '\0';
     u->job->acked = 0;
     pthread_mutex_unlock(&u->e->lock);
     char why[ERROR_MAX];
@@ -478,6 +490,7 @@ static enum upload_step step_expire(struct upload *u)
         pthread_mutex_lock(&u->e->lock);
         snprintf(u->job->link, sizeof u->job->link, "%s", u->link);
         snprintf(u->job->video, sizeof u->job->video, "%s", stale);
+        snprintf(u->job->page, sizeof u->job->page, "%s", stale_page);
         u->job->acked = stale_acked;
         pthread_mutex_unlock(&u->e->lock);
         return pause_for_journal(u, why);
@@ -487,7 +500,7 @@ static enum upload_step step_expire(struct upload *u)
     pthread_mutex_lock(&u->e->lock);
     publish_offset(u);
     pthread_mutex_unlock(&u->e->lock);
-    if (stale[0]) {
+    if (stale[0] && !u->job->replaces[0]) { /* a replaced video is the user's: never deleted */
         struct transport_result res;
         u->transport.ops->remove(u->transport.ctx, stale, "", &res);
         if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
@@ -555,7 +568,7 @@ static enum upload_step step_stop(struct upload *u)
     pthread_mutex_unlock(&e->lock);
     if (stopping) {
         note_last_offset(u); /* engine_free saves it */
-    } else if (cancel && delete_video) {
+    } else if (cancel && delete_video && !job->replaces[0]) {
         /* The interrupt was for the transfer; the DELETE must go out. */
         atomic_store(&job->interrupt, false);
         struct transport_result res;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine.h"
 #include "json.h"
 #include "util/json_write.h"
 
@@ -187,6 +188,47 @@ static bool valid_video_uri(const char *uri)
     return *p == '\0';
 }
 
+/* The video's page, Vimeo's "link": only an https address on vimeo.com is
+ * kept, as it is shown to the user and stored. */
+static void read_page(struct json *j, char *page, size_t cap)
+{
+    if (!json_get_string(j, json_find(j, "link"), page, cap) || strncmp(page, "https://", 8) != 0 ||
+        strpbrk(page, " \t\r\n\"") || !strstr(page, "vimeo.com/"))
+        page[0] = '\0';
+}
+
+bool engine_parse_video(const char *text, char *out, size_t cap)
+{
+    const char *p = text, *hash = "";
+    size_t hash_len = 0;
+    for (const char *const *prefix = (const char *const[]){ "https://", "http://", "www.", "vimeo.com/", NULL };
+         *prefix; prefix++)
+        if (!strncmp(p, *prefix, strlen(*prefix)))
+            p += strlen(*prefix);
+    bool page = p != text;
+    if (page && strncmp(text, "https://vimeo.com/", 18) && strncmp(text, "https://www.vimeo.com/", 22) &&
+        strncmp(text, "vimeo.com/", 10) && strncmp(text, "www.vimeo.com/", 14))
+        return false; /* an address, but not Vimeo's */
+    if (!page && !strncmp(p, "/videos/", 8))
+        p += 8;
+    size_t digits = strspn(p, "0123456789");
+    if (!digits || digits > 20)
+        return false;
+    const char *rest = p + digits;
+    char sep = page ? '/' : ':';
+    if (*rest == sep && rest[1] && rest[1] != '?' && rest[1] != '#') {
+        hash = rest + 1;
+        hash_len = strspn(hash, "0123456789abcdefABCDEF");
+        rest = hash + hash_len;
+    }
+    /* A page address may end with a slash, a query or a fragment (?share=copy). */
+    bool end = *rest == '\0' || (page && (*rest == '?' || *rest == '#' || (*rest == '/' && !rest[1])));
+    if (!end || (hash[0] && !hash_len))
+        return false;
+    return snprintf(out, cap, "/videos/%.*s%s%.*s", (int)digits, p, hash_len ? ":" : "", (int)hash_len, hash) <
+           (int)cap;
+}
+
 static bool append_field(struct buf *b, const char *key, const char *value)
 {
     return buf_printf(b, ",\"%s\":", key) && json_append_string(b, value);
@@ -227,6 +269,7 @@ void vimeo_create(struct vimeo_api *api, uint64_t size, const struct vimeo_video
             snprintf(res->error, sizeof res->error, "Vimeo API answer has no video uri");
         } else {
             read_upload(&j, "", out, res);
+            read_page(&j, out->page, sizeof out->page);
         }
     }
     json_free(&j);
@@ -241,7 +284,7 @@ void vimeo_replace(struct vimeo_api *api, const char *uri, uint64_t size, const 
     buf_init(&body, 8192);
     char path[160];
     snprintf(path, sizeof path, "%s/versions?fields=upload", uri);
-    bool ok = buf_puts(&body, "{\"file_name\":") && json_append_string(&body, file_name) &&
+    bool ok = buf_puts(&body, "{\"file_name\":") && json_append_string_lossy(&body, file_name) &&
               buf_printf(&body, ",\"upload\":{\"approach\":\"tus\",\"size\":%" PRIu64 "}}", size);
     struct http_result hr = { 0 };
     struct json j = { 0 };
@@ -257,16 +300,17 @@ void vimeo_replace(struct vimeo_api *api, const char *uri, uint64_t size, const 
 }
 
 void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, char *transcode_status, size_t cap,
-                  struct vimeo_result *res)
+                  char *page, size_t page_cap, struct vimeo_result *res)
 {
     char path[160];
-    snprintf(path, sizeof path, "%s?fields=uri,upload.status,transcode.status", uri);
+    snprintf(path, sizeof path, "%s?fields=uri,link,upload.status,transcode.status", uri);
     struct http_result hr = { 0 };
     struct json j;
-    upload_status[0] = transcode_status[0] = '\0';
+    upload_status[0] = transcode_status[0] = page[0] = '\0';
     if (call(api, "GET", path, NULL, res, &hr, &j)) {
         json_get_string(&j, json_find(&j, "upload.status"), upload_status, cap);
         json_get_string(&j, json_find(&j, "transcode.status"), transcode_status, cap);
+        read_page(&j, page, page_cap);
     }
     json_free(&j);
     http_result_free(&hr);

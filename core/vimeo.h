@@ -39,6 +39,7 @@ struct vimeo_video_meta {
 struct vimeo_upload {
     char uri[96];                  /* /videos/N */
     char upload_link[HTTP_URL_MAX];
+    char page[256];                /* the video's "link", https://vimeo.com/N[/hash]; "" when not said */
 };
 
 /* POST /me/videos with approach tus and the size; fills uri and upload_link. */
@@ -47,9 +48,10 @@ void vimeo_create(struct vimeo_api *api, uint64_t size, const struct vimeo_video
 /* POST {uri}/versions: a new upload link for an existing video. */
 void vimeo_replace(struct vimeo_api *api, const char *uri, uint64_t size, const char *file_name,
                    struct vimeo_upload *out, struct vimeo_result *res);
-/* GET {uri}: upload.status and transcode.status ("in_progress", "complete", "error"). */
+/* GET {uri}: upload.status and transcode.status ("in_progress", "complete", "error"), and the
+ * video's page link into page (page_cap bytes; "" when not said). */
 void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, char *transcode_status, size_t cap,
-                  struct vimeo_result *res);
+                  char *page, size_t page_cap, struct vimeo_result *res);
 /* GET /me: free upload space in bytes, or -1 when Vimeo does not say (null). */
 void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result *res);
 /* The same, and the user's uri (/users/N), which folder URIs start with. */

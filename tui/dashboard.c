@@ -19,7 +19,7 @@
 #include "util/clock.h"
 #include "util/units.h"
 
-enum { MIN_COLS = 50, MIN_LINES = 10, LOG_LINES = 6, DETAIL_LINES = 8, LOG_KEEP = 200, EVENT_BATCH = 64 };
+enum { MIN_COLS = 50, MIN_LINES = 10, LOG_LINES = 6, DETAIL_LINES = 9, LOG_KEEP = 200, EVENT_BATCH = 64 };
 enum { KEY_ESCAPE = 27 }; /* Esc as getch() gives it: cancels a prompt or an overlay */
 static const double FRAME = 0.25; /* at most four frames a second while bytes move */
 /* The overall rate is measured over this many seconds: per-upload rates
@@ -578,20 +578,19 @@ static void draw_details(struct ui *ui, int y)
             strftime(k ? finished : started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
         }
     }
-    const char *lines[7];
-    char l[7][4200];
+    enum { N = DETAIL_LINES - 1 };
+    char l[N][4200];
     snprintf(l[0], sizeof l[0], "path      %s", d.path);
     snprintf(l[1], sizeof l[1], "video     %s", d.row.video[0] ? d.row.video : "-");
-    snprintf(l[2], sizeof l[2], "upload    %s", d.upload_link[0] ? d.upload_link : "-");
-    snprintf(l[3], sizeof l[3], "offsets   sent %s (%llu), acknowledged %s (%llu) of %s; retries %u", sent,
+    snprintf(l[2], sizeof l[2], "page      %s", d.page[0] ? d.page : "-");
+    snprintf(l[3], sizeof l[3], "upload    %s", d.upload_link[0] ? d.upload_link : "-");
+    snprintf(l[4], sizeof l[4], "offsets   sent %s (%llu), acknowledged %s (%llu) of %s; retries %u", sent,
              (unsigned long long)d.row.sent, acked, (unsigned long long)d.row.acked, size, d.row.retries);
-    snprintf(l[4], sizeof l[4], "times     started %s, finished %s", started, finished);
-    snprintf(l[5], sizeof l[5], "verified  %s", d.verified[0] ? d.verified : "-");
-    snprintf(l[6], sizeof l[6], "error     %s", d.error[0] ? d.error : d.note[0] ? d.note : "-");
-    for (int i = 0; i < 7; i++)
-        lines[i] = l[i];
-    for (int i = 0; i < 7 && y + 1 + i < LINES - 2; i++)
-        draw_text_line(ui, y + 1 + i, A_NORMAL, lines[i]);
+    snprintf(l[5], sizeof l[5], "times     started %s, finished %s", started, finished);
+    snprintf(l[6], sizeof l[6], "verified  %s", d.verified[0] ? d.verified : "-");
+    snprintf(l[7], sizeof l[7], "error     %s", d.error[0] ? d.error : d.note[0] ? d.note : "-");
+    for (int i = 0; i < N && y + 1 + i < LINES - 2; i++)
+        draw_text_line(ui, y + 1 + i, A_NORMAL, l[i]);
 }
 
 /* The log from y on, height lines with its title; scrolled up by

@@ -39,6 +39,8 @@ static void json_line(const char *event, const struct engine_details *d, const c
     json_append_string_lossy(&b, path);
     buf_puts(&b, ",\"video\":");
     json_append_string_or_null(&b, d ? d->row.video : "");
+    buf_puts(&b, ",\"link\":");
+    json_append_string_or_null(&b, d ? d->page : "");
     if (d)
         buf_printf(&b, ",\"size\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"rate\":%.0f", d->row.size,
                    d->row.sent, d->row.acked, d->row.rate);
@@ -97,7 +99,10 @@ static void print_event(struct engine *e, bool json, const struct engine_event *
             units_format_size(d->row.size, size, sizeof size);
             printf("%-9s %s  (%s)\n", name, shown, size);
         } else {
-            printf("%-9s %s%s%s\n", name, shown, message[0] ? "  " : "", message);
+            /* done: the video, and its page on vimeo.com when Vimeo said it */
+            bool page = ev->kind == ENGINE_EV_DONE && d->page[0];
+            printf("%-9s %s%s%s%s%s\n", name, shown, message[0] ? "  " : "", message, page ? "  " : "",
+                   page ? d->page : "");
         }
     }
     free(d);

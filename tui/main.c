@@ -47,6 +47,8 @@ static const char usage_text[] =
     "                          CURL_CA_BUNDLE, else the system's), e.g. behind a TLS proxy\n"
     "      --tus-endpoint URL  any tus 1.0 server with the creation extension, instead of Vimeo\n"
     "      --again             upload even if the journal says the file was uploaded\n"
+    "      --replace VIDEO     upload the one FILE as a new version of VIDEO (/videos/N[:HASH], N,\n"
+    "                          or its vimeo.com address); the video keeps its page, link and stats\n"
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
     ENGINE_STR(ENGINE_DEFAULT_STALL_SECONDS) ")\n"
     "                          while sending; after a chunk's last byte the server gets 10 times S\n"
@@ -82,7 +84,8 @@ static bool parse_count(const char *text, uint64_t *out)
 }
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
-       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG };
+       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
+       OPT_REPLACE };
 static const char short_options[] = ":j:c:r:hV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -102,6 +105,7 @@ static const struct option options[] = {
     { "tag", required_argument, NULL, OPT_TAG },
     { "tus-endpoint", required_argument, NULL, OPT_TUS },
     { "again", no_argument, NULL, OPT_AGAIN },
+    { "replace", required_argument, NULL, OPT_REPLACE },
     { "stall-timeout", required_argument, NULL, OPT_STALL },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -266,6 +270,14 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
             break;
         case OPT_TUS: cli->config.tus_endpoint = optarg; break;
         case OPT_AGAIN: cli->config.again = true; break;
+        case OPT_REPLACE: {
+            static char video[96];
+            if (!engine_parse_video(optarg, video, sizeof video))
+                return usage_error("--replace: not a video (/videos/N, /videos/N:HASH, N or "
+                                   "https://vimeo.com/N[/HASH]): %s", optarg);
+            cli->config.replace = video;
+            break;
+        }
         case OPT_STALL:
             if (!parse_count(optarg, &n) || n < 1 || n > ENGINE_MAX_STALL_SECONDS)
                 return usage_error("--stall-timeout: not a number of seconds from 1 to "
@@ -435,7 +447,7 @@ static void list_head(const struct list_ctx *ctx)
     if (ctx->json)
         fputs("[", stdout);
     else
-        printf("%5s  %-10s %10s %10s  %-18s %s\n", "ID", "STATE", "SIZE", "ACKED", "VIDEO", "FILE");
+        printf("%5s  %-10s %10s %10s  %-18s %-30s %s\n", "ID", "STATE", "SIZE", "ACKED", "VIDEO", "LINK", "FILE");
 }
 
 static void list_row(void *arg, const struct engine_record *e)
@@ -451,6 +463,8 @@ static void list_row(void *arg, const struct engine_record *e)
         json_append_string_lossy(&ctx->out, e->state);
         buf_puts(&ctx->out, ",\"video\":");
         json_append_string_or_null(&ctx->out, e->video);
+        buf_puts(&ctx->out, ",\"link\":");
+        json_append_string_or_null(&ctx->out, e->page);
         buf_puts(&ctx->out, ",\"endpoint\":");
         json_append_string_lossy(&ctx->out, e->endpoint);
         buf_puts(&ctx->out, ",\"error\":");
@@ -466,8 +480,10 @@ static void list_row(void *arg, const struct engine_record *e)
         units_format_size(e->size, size, sizeof size);
         units_format_size(e->acked, acked, sizeof acked);
         text_escape(e->path, path, sizeof path);
-        printf("%5" PRId64 "  %-10s %10s %10s  %-18s %s\n", e->id, e->state, size, acked,
-               e->video[0] ? e->video : "-", path);
+        char page[300];
+        text_escape(e->page, page, sizeof page);
+        printf("%5" PRId64 "  %-10s %10s %10s  %-18s %-30s %s\n", e->id, e->state, size, acked,
+               e->video[0] ? e->video : "-", page[0] ? page : "-", path);
     }
     ctx->rows++;
 }
@@ -491,6 +507,21 @@ static int run_list(struct cli *cli, int argc, char **argv)
         list_head(&ctx);
     if (cli->json)
         fputs("]\n", stdout);
+    return EXIT_OK;
+}
+
+/* --replace: one FILE, a new version of one Vimeo video. */
+static int check_replace(const struct cli *cli, enum cli_command command, int nfiles)
+{
+    if (!cli->config.replace)
+        return EXIT_OK;
+    if (command != CLI_UPLOAD)
+        return usage_error("--replace goes with one FILE to upload, not with %s",
+                           command == CLI_RESUME ? "resume" : "verify");
+    if (cli->config.tus_endpoint)
+        return usage_error("%s", "--replace is for Vimeo videos, not with --tus-endpoint");
+    if (nfiles > 1)
+        return usage_error("%s", "--replace takes one FILE, the video's new file");
     return EXIT_OK;
 }
 
@@ -537,6 +568,8 @@ int main(int argc, char **argv)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
         return usage_error("resume takes no FILE: %s", files[0]);
+    if ((rc = check_replace(&cli, command, nfiles)) != EXIT_OK)
+        return rc;
 
     /* As curl does: the environment names a CA bundle when no option does. */
     if (!cli.config.ca_file && getenv("SSL_CERT_FILE") && *getenv("SSL_CERT_FILE"))

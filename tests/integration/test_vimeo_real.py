@@ -39,6 +39,40 @@ class HashedUris(VimeoCase):
         self.assertEqual(json.loads(listing.stdout)[0]["video"], video)
 
 
+class PageLink(VimeoCase):
+    # Vimeo's "link" is the video's page: https://vimeo.com/{id}, or
+    # https://vimeo.com/{id}/{hash} for an unlisted one (VIMEO-API.md, section 1).
+    sandbox_args = ("--hash-uris=unlisted",)
+
+    def listing(self, *args):
+        return subprocess.run([VIMEO_UP, "list", *args, "--state", os.path.join(self.tmp, "state")],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_the_page_shows_in_json_plain_and_list(self):
+        unlisted = make_file(self.tmp, "unlisted.mp4", 3000)
+        proc = self.vimeo_up("--privacy", "unlisted", unlisted)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-1000:])
+        done = [e for e in self.events(proc) if e["event"] == "done"][0]
+        number, hash_ = done["video"][len("/videos/"):].split(":")
+        self.assertEqual(done["link"], f"https://vimeo.com/{number}/{hash_}")
+
+        public = make_file(self.tmp, "public.mp4", 2000, seed=2)
+        plain = subprocess.run([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
+                                os.path.join(self.tmp, "state"), public], capture_output=True, text=True,
+                               env=dict(os.environ, VIMEO_TOKEN=TOKEN), timeout=60)
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        line = [l for l in plain.stdout.splitlines() if l.startswith("done ")][0]
+        video = self.sandbox.upload_named("public.mp4")["video"]
+        self.assertEqual(line.split(), ["done", "public.mp4", video, f"https://vimeo.com/{video[len('/videos/'):]}"])
+
+        rows = {os.path.basename(r["file"]): r for r in json.loads(self.listing("--json").stdout)}
+        self.assertEqual(rows["unlisted.mp4"]["link"], done["link"])
+        self.assertEqual(rows["public.mp4"]["link"], line.split()[-1])
+        table = self.listing().stdout.splitlines()
+        self.assertIn("LINK", table[0].split())
+        self.assertIn(done["link"], [l for l in table if "unlisted.mp4" in l][0].split())
+
+
 class ExpiredWith403(VimeoCase):
     def test_a_403_on_the_upload_link_starts_a_new_upload(self):
         # tus lets a server answer 404, 410 or 403 for an unknown or expired upload.

@@ -239,31 +239,46 @@ static void a_damaged_table_page_is_an_error(void **state)
     free(e);
 }
 
+/* Open a journal as an older vimeo-up wrote it, with one row for
+ * /videos/a.mp4 (video /videos/7): version 1 had no ctime_ns, version 2 no
+ * page. */
+static struct journal *open_old_journal(int version, int acked, const char *state, const char *link)
+{
+    char sql[2048], err[256], path[160];
+    snprintf(path, sizeof path, "%s/journal.db", dir);
+    bool v2 = version >= 2;
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id=1987407921; PRAGMA user_version=%d;"
+             "CREATE TABLE uploads (id INTEGER PRIMARY KEY, path TEXT NOT NULL, size INTEGER NOT NULL,"
+             " mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, endpoint TEXT NOT NULL,"
+             " video TEXT NOT NULL DEFAULT '', upload_link TEXT NOT NULL DEFAULT '',"
+             " acked INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '',"
+             " verified TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',"
+             " created REAL NOT NULL, updated REAL NOT NULL%s);"
+             "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, created,"
+             " updated%s) VALUES ('/videos/a.mp4', 1000, 1700000000123456789, 42, 'https://api.vimeo.com',"
+             " '/videos/7', '%s', %d, '%s', 0, 0%s);",
+             version, v2 ? ", ctime_ns INTEGER NOT NULL DEFAULT 0" : "", v2 ? ", ctime_ns" : "", link, acked, state,
+             v2 ? ", 1700000000123456790" : "");
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    chmod(dir, 0700);
+    chmod(path, 0600);
+    struct journal *j = journal_open(dir, err, sizeof err);
+    assert_non_null(j);
+    return j;
+}
+
 /* A file rewritten in place with its size and mtime put back has another
  * ctime: never resumed onto its old upload. A version 1 journal (no ctime)
  * is brought to version 2, its rows matching any ctime as before. */
 static void ctime_tells_a_rewrite_and_old_journals_migrate(void **state)
 {
     (void)state;
-    char err[256], why[256], path[160];
-    snprintf(path, sizeof path, "%s/journal.db", dir);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-        "PRAGMA application_id=1987407921; PRAGMA user_version=1;"
-        "CREATE TABLE uploads (id INTEGER PRIMARY KEY, path TEXT NOT NULL, size INTEGER NOT NULL,"
-        " mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, endpoint TEXT NOT NULL, video TEXT NOT NULL DEFAULT '',"
-        " upload_link TEXT NOT NULL DEFAULT '', acked INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,"
-        " error TEXT NOT NULL DEFAULT '', verified TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',"
-        " created REAL NOT NULL, updated REAL NOT NULL);"
-        "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, created,"
-        " updated) VALUES ('/videos/a.mp4', 1000, 1700000000123456789, 42, 'https://api.vimeo.com', '/videos/7',"
-        " 'https://files.example/x', 500, 'uploading', 0, 0);", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    chmod(dir, 0700);
-    chmod(path, 0600);
-    struct journal *j = journal_open(dir, err, sizeof err);
-    assert_non_null(j);
+    char err[256], why[256];
+    struct journal *j = open_old_journal(1, 500, "uploading", "https://files.example/x");
     struct journal_entry *e = calloc(1, sizeof *e);
     assert_int_equal(journal_claim(j, &key, false, e), JOURNAL_CLAIMED);
     assert_int_equal(e->acked, 500); /* the version 1 row, whatever the ctime */
@@ -295,6 +310,56 @@ static void ctime_tells_a_rewrite_and_old_journals_migrate(void **state)
     free(other);
 }
 
+static int user_version(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int version = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return version;
+}
+
+static void first_row(void *ctx, const struct journal_entry *row)
+{
+    struct journal_entry *out = ctx;
+    if (!out->id)
+        *out = *row;
+}
+
+/* A version 2 journal (before the video's page was kept) opens, its rows
+ * read as they were with no page, and a page saved now is kept. */
+static void a_version_2_journal_gains_the_page(void **state)
+{
+    (void)state;
+    char err[256], why[256], path[160];
+    snprintf(path, sizeof path, "%s/journal.db", dir);
+    struct journal *j = open_old_journal(2, 1000, "done", "");
+    struct journal_entry *e = calloc(1, sizeof *e);
+    assert_int_equal(journal_each(j, false, first_row, e), 1);
+    assert_string_equal(e->video, "/videos/7");
+    assert_string_equal(e->state, "done");
+    assert_int_equal(e->ctime_ns, 1700000000123456790LL);
+    assert_string_equal(e->page, "");
+    strcpy(e->page, "https://vimeo.com/7");
+    assert_true(journal_save(j, e, why, sizeof why));
+    journal_close(j);
+    assert_true(user_version(path) >= 3);
+    j = journal_open(dir, err, sizeof err); /* opened again: nothing left to migrate */
+    assert_non_null(j);
+    memset(e, 0, sizeof *e);
+    assert_int_equal(journal_each(j, false, first_row, e), 1);
+    assert_string_equal(e->page, "https://vimeo.com/7");
+    assert_string_equal(e->video, "/videos/7");
+    journal_close(j);
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refuses_foreign_and_corrupt_files, setup, teardown),
         cmocka_unit_test_setup_teardown(a_damaged_table_page_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(ctime_tells_a_rewrite_and_old_journals_migrate, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_version_2_journal_gains_the_page, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

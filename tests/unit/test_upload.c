@@ -459,6 +459,26 @@ static void send_expired_forever_recreates_a_few_times_then_fails(void **state)
     assert_non_null(strstr(job->error, "expired 3 times"));
 }
 
+/* A replace (--replace) makes versions of the user's video: an expired
+ * link gets a new version, a journal that refuses one leaves it, and neither
+ * ever deletes the video. */
+static void a_replace_never_deletes_the_video(void **state)
+{
+    (void)state;
+    e->replace = strdup("/videos/77");
+    answer_many(OP_PATCH, SCRIPT_MAX, HTTP_GONE, "PATCH answered HTTP 404");
+    struct job *job = run();
+    assert_string_equal(job->replaces, "/videos/77");
+    assert_int_equal(job->state, ENGINE_FAILED);
+    assert_int_equal(fake.calls[OP_CREATE], MAX_RECREATES + 1);
+    assert_int_equal(fake.calls[OP_REMOVE], 0);
+    engine_cancel(e, job->id, true);
+    pthread_mutex_lock(&e->lock);
+    assert_false(job->delete_video);
+    assert_null(e->tasks);
+    pthread_mutex_unlock(&e->lock);
+}
+
 static void verify_short_fails_instead_of_sending_again(void **state)
 {
     (void)state;
@@ -607,6 +627,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(happy_path_creates_sends_verifies_confirms),
+        T(a_replace_never_deletes_the_video),
         T(confirm_upload_status_error_fails_the_job),
         T(confirm_upload_status_in_progress_is_done_with_a_note),
         T(cancelled_while_creating_deletes_what_was_made),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "engine.h"
 #include "vimeo.h"
 
 static void create_replace_status_delete(void **state)
@@ -29,20 +30,25 @@ static void create_replace_status_delete(void **state)
     assert_int_equal(r.outcome, HTTP_OK);
     assert_true(strncmp(up.uri, "/videos/", 8) == 0);
     assert_true(strstr(up.upload_link, "/files/") != NULL);
+    char page[256];
+    snprintf(page, sizeof page, "https://vimeo.com/%.60s", up.uri + 8); /* the video's "link" */
+    assert_string_equal(up.page, page);
 
     vimeo_replace(&api, up.uri, 99, "new.mp4", &version, &r);
     assert_int_equal(r.outcome, HTTP_OK);
     assert_string_equal(version.uri, up.uri);
     assert_string_not_equal(version.upload_link, up.upload_link);
 
-    char upload_status[32], transcode[32];
-    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, &r);
+    char upload_status[32], transcode[32], expected[256];
+    snprintf(expected, sizeof expected, "%s", page);
+    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, page, sizeof page, &r);
     assert_int_equal(r.outcome, HTTP_OK);
     assert_string_equal(upload_status, "in_progress");
+    assert_string_equal(page, expected); /* a version has none: the status says it */
 
     vimeo_delete(&api, up.uri, &r);
     assert_int_equal(r.outcome, HTTP_OK);
-    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, &r);
+    vimeo_status(&api, up.uri, upload_status, transcode, sizeof upload_status, page, sizeof page, &r);
     assert_int_equal(r.outcome, HTTP_GONE);
 
     meta.name = "latin-1 caf\xe9"; /* a title from a file name: U+FFFD, not a refusal */
@@ -82,11 +88,38 @@ static void long_invalid_parameters_are_read_once(void **state)
     buf_free(&body);
 }
 
+/* --replace names a video as a user has it at hand: its URI, its number,
+ * or its page's address; anything else is refused. */
+static void a_video_named_every_way(void **state)
+{
+    (void)state;
+    static const char *const good[][2] = {
+        { "/videos/123", "/videos/123" }, { "/videos/123:abc0ef", "/videos/123:abc0ef" }, { "123", "/videos/123" },
+        { "https://vimeo.com/123", "/videos/123" }, { "https://vimeo.com/123/abc0ef", "/videos/123:abc0ef" },
+        { "https://vimeo.com/123/", "/videos/123" }, { "https://vimeo.com/123?share=copy", "/videos/123" },
+        { "https://www.vimeo.com/123/abc0ef#t=3", "/videos/123:abc0ef" }, { "vimeo.com/123", "/videos/123" }, { "123:abc", "/videos/123:abc" },
+    };
+    static const char *const bad[] = {
+        "", "abc", "/videos/", "/videos/12x", "12 ", "-12", "https://example.com/123", "https://vimeo.com/",
+        "https://vimeo.com/123/xyz", "/videos/123/abc", "https://vimeo.com/123/abc/d",
+        "https://evil.example/vimeo.com/123", "/videos/123:",
+    };
+    char out[96];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_true(engine_parse_video(good[i][0], out, sizeof out));
+        assert_string_equal(out, good[i][1]);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (engine_parse_video(bad[i], out, sizeof out))
+            fail_msg("accepted %s as %s", bad[i], out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_replace_status_delete),
         cmocka_unit_test(long_invalid_parameters_are_read_once),
+        cmocka_unit_test(a_video_named_every_way),
     };
     return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
 }
