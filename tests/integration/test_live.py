@@ -14,7 +14,7 @@ from harness import BUILD, ROOT, TOKEN, SandboxTest
 
 LIVE = os.path.join(ROOT, "tests", "live", "run")
 SKIP_LINE = "set VIMEO_UP_LIVE_TOKEN to run against Vimeo\n"
-STEPS = 7
+STEPS = 8
 
 
 class CommandLines:
@@ -91,17 +91,23 @@ class AgainstTheSandbox(LiveCase):
         self.assertTrue(all(v == "ok" for v, _ in steps.values()), proc.stdout)
         self.assertIn("its URI carries a hash", steps["upload unlisted, SIGKILL, resume"][1])
         self.assertEqual(steps["delete every video it made"][1], "2 videos deleted")
+        self.assertRegex(steps["replace the 3 s video's file (--replace)"][1], r"^/videos/\d+ has a new version$")
 
         # Both arrived whole in several PATCHes, none sent twice by the
         # resumes, one tagged, and nothing is left on the account.
         uploads = self.sandbox.uploads()
-        self.assertEqual(len(uploads), 2)
+        self.assertEqual(len(uploads), 3)
+        self.assertEqual(len({u["video"] for u in uploads}), 2, "the replace made a version, not a video")
+        self.assertEqual(uploads[2]["video"], uploads[0]["video"])
+        self.assertEqual(uploads[2]["sha256"], uploads[1]["sha256"], "the 6 s file replaced the 3 s one")
+        self.assertTrue(uploads[1]["deleted"] and uploads[2]["deleted"], uploads)  # each video's current upload
+        for u in uploads[:2]:
+            self.assertTrue(u["name"].startswith("vimeo-up live check "), u)
         for u in uploads:
-            self.assertTrue(u["complete"] and u["deleted"], u)
+            self.assertTrue(u["complete"], u)
             self.assertEqual(u["received"], u["size"], u)
             self.assertGreaterEqual(u["requests"]["PATCH"], 4, u)
-            self.assertTrue(u["name"].startswith("vimeo-up live check "), u)
-        self.assertEqual(sorted(len(u["tags"]) for u in uploads), [0, 1])
+        self.assertEqual(sorted(len(u["tags"]) for u in uploads), [0, 1, 1])
         self.assertEqual(self.videos_left(), [])
 
         # The token: not in the output, any command line, or any file left.
@@ -140,7 +146,7 @@ class AgainstTheSandbox(LiveCase):
         self.sandbox.fault("create=error,times=1")
         proc = self.live()
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-        self.assertEqual(len(self.sandbox.uploads()), 3)
+        self.assertEqual(len({u["video"] for u in self.sandbox.uploads()}), 3)
         self.assertEqual(self.steps(proc)["delete every video it made"], ("ok", "3 videos deleted"))
         self.assertEqual(self.videos_left(), [])
 
