@@ -304,6 +304,19 @@ class Versions(VimeoCase):
         self.assertEqual(http_request("HEAD", link, tus_headers())[1]["upload-length"], "5")
         self.assertEqual(self.get(video["uri"])["upload"]["upload_link"], link)
 
+    def test_deleting_the_video_ends_every_version_s_upload(self):
+        video = self.create()
+        status, _, data = self.sandbox.api("POST", video["uri"] + "/versions",
+                                           {"file_name": "new.mp4", "upload": dict(TUS, size=5)})
+        self.assertEqual(status, 201, data)
+        links = [video["upload"]["upload_link"], json.loads(data)["upload"]["upload_link"]]
+        other = self.create()
+        self.assertEqual(self.sandbox.api("DELETE", video["uri"])[0], 204)
+        for link in links:
+            self.assertEqual(http_request("HEAD", link, tus_headers())[0], 404, link)
+        self.assertEqual(http_request("HEAD", other["upload"]["upload_link"], tus_headers())[0], 200)
+        self.assertEqual([u["deleted"] for u in self.sandbox.uploads()], [True, True, False])
+
 
 class Tags(VimeoCase):
     # PUT /videos/{id}/tags with [{"name": ...}] (OpenAPI 3.4 addVideoTags) and
