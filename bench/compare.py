@@ -214,13 +214,13 @@ NOTES = """### Notes
   reusing its connections). The two checks are what lets a user trust that a
   file arrived, and they are most of vimeo-up's gap to the SDK on tiny files.
   vimeo-up's peak RSS there grows with the files queued: a few KiB each.
-- tuspy opens a new connection for every request, and a new connection costs
-  the sandbox about 2 ms of CPU (perf: libmicrohttpd 0.9.75 maps a fresh
-  4 MiB pool per connection, which the 1.2 GB/s PATCH rate needs, and
-  MHD_pool_reset zeroes all of it at the start and after every request: 75%
-  of its CPU on keep-alive HEADs, ~140 µs each). Much of tuspy's (c) wall
-  time is the sandbox's: its CPU time is a fifth of its wall time.
-  bench/sandbox-speed measures both kinds of small request.
+- tuspy opens a new connection for every request. libmicrohttpd 0.9.75
+  zeroes a connection's whole memory pool at its start and after every
+  request (perf: 75% of the sandbox's CPU on keep-alive HEADs with the
+  4 MiB pool a 1.2 GB/s PATCH needs), so the sandbox serves uploads over
+  1 MiB on a second port with that pool, and the API and smaller uploads
+  with 64 KiB: ~0.2 ms of its CPU a new connection, ~20 µs a keep-alive
+  request (bench/sandbox-speed measures both).
 """
 
 
