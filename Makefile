@@ -138,7 +138,7 @@ check-valgrind: deps
 # Without a token only the line that says so: nothing to install or build.
 check-live:
 	$(Q)if [ -z "$$VIMEO_UP_LIVE_TOKEN" ]; then tests/live/run; else tests/deps live && \
-		$(MAKE) --no-print-directory $(BUILD)/vimeo-up && VIMEO_UP_BUILD=$(abspath $(BUILD)) tests/live/run; fi
+		$(MAKE) --no-print-directory -s $(BUILD)/vimeo-up && VIMEO_UP_BUILD=$(abspath $(BUILD)) tests/live/run; fi
 
 demo: deps-build
 	$(Q)$(MAKE) --no-print-directory $(PROGRAMS)

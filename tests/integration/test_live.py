@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -85,6 +86,25 @@ class WithoutToken(unittest.TestCase):
         for argv in ([LIVE], ["make", "-s", "--no-print-directory", "-C", ROOT, "check-live"]):
             proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
             self.assertEqual((proc.returncode, proc.stdout, proc.stderr), (0, SKIP_LINE, ""), argv)
+
+
+class Unreachable(unittest.TestCase):
+    def test_an_api_it_cannot_reach_fails_every_step_it_needs_and_the_clean_up(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # closed again: nothing listens there
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, VIMEO_UP_LIVE_API=f"http://127.0.0.1:{port}", VIMEO_UP_LIVE_TOKEN="unreachable-token",
+                       VIMEO_UP_BUILD=BUILD, TMPDIR=tmp)
+            proc = subprocess.run([LIVE], capture_output=True, text=True, env=env, timeout=120)
+            self.assertEqual(os.listdir(tmp), [])
+        self.assertEqual(proc.returncode, 1, proc.stdout)
+        lines = proc.stdout.splitlines()
+        self.assertTrue(lines[2].startswith("FAIL  upload nobody+tag, SIGTERM, resume"), lines)
+        self.assertIn("Vimeo API unreachable", lines[2])
+        self.assertRegex(lines[3], r"^FAIL  delete every video it made .* 0 videos deleted, but could not look "
+                                   r"for others named as ours \(GET /me/videos")
+        self.assertEqual(lines[4][:6], "FAILED")
 
 
 class AgainstTheSandbox(LiveCase):
