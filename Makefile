@@ -6,6 +6,8 @@
 #   make check-valgrind  a faulty upload under valgrind's memcheck
 #   make check-fuzz      libFuzzer on every parser of outside data (FUZZ_SECONDS each)
 #   make check-reliability  a soak through random faults, a kill -9 loop, journal kills
+#   make check-live      against the real Vimeo with VIMEO_UP_LIVE_TOKEN (tests/live/run);
+#                        without it, one line saying so
 #   make demo            install what the build needs (make deps-build), build, upload a few
 #                        generated files to a local sandbox
 #   make install         PREFIX=/usr/local DESTDIR=
@@ -58,7 +60,7 @@ TUI_LIB := $(BUILD)/libvimeoup-tui.a
 
 PROGRAMS := $(if $(TUI_SRC),$(BUILD)/vimeo-up) $(BUILD)/vimeo-sandbox
 
-.PHONY: all check check-asan check-tsan check-valgrind check-fuzz check-reliability fuzzers check-run deps deps-build demo bench install uninstall clean
+.PHONY: all check check-asan check-tsan check-valgrind check-fuzz check-reliability check-live fuzzers check-run deps deps-build demo bench install uninstall clean
 all: $(PROGRAMS) $(UNIT_BIN)
 
 $(BUILD)/core/%.o: core/%.c
@@ -132,6 +134,11 @@ check-reliability: deps
 check-valgrind: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)VIMEO_UP_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/memcheck/memcheck.py
+
+# Without a token only the line that says so: nothing to install or build.
+check-live:
+	$(Q)if [ -z "$$VIMEO_UP_LIVE_TOKEN" ]; then tests/live/run; else tests/deps live && \
+		$(MAKE) --no-print-directory -s $(BUILD)/vimeo-up && VIMEO_UP_BUILD=$(abspath $(BUILD)) tests/live/run; fi
 
 demo: deps-build
 	$(Q)$(MAKE) --no-print-directory $(PROGRAMS)
