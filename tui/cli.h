@@ -35,6 +35,8 @@ struct cli {
     char **files;
     int nfiles;
     char state_dir[PATH_MAX];
+    size_t config_tags;         /* tags from the config file, replaced by any --tag */
+    bool wait_transcode;        /* the config's wait-transcode (TODO(merge): where --wait-transcode goes) */
 };
 
 int cli_run(struct cli *cli);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "engine.h"
 #include "headless.h"
 #include "util/json_write.h"
@@ -50,6 +51,8 @@ static const char usage_text[] =
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
     ENGINE_STR(ENGINE_DEFAULT_STALL_SECONDS) ")\n"
     "                          while sending; after a chunk's last byte the server gets 10 times S\n"
+    "      --config FILE       defaults as key = value lines (default $XDG_CONFIG_HOME/vimeo-up/config,\n"
+    "                          else ~/.config/vimeo-up/config); the command line wins\n"
     "  -h, --help; -V, --version\n"
     "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 4 uploads unfinished\n"
     "(the user quit, state saved), 130 interrupted.\n";
@@ -82,7 +85,8 @@ static bool parse_count(const char *text, uint64_t *out)
 }
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
-       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG };
+       OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
+       OPT_CONFIG };
 static const char short_options[] = ":j:c:r:hV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -103,6 +107,7 @@ static const struct option options[] = {
     { "tus-endpoint", required_argument, NULL, OPT_TUS },
     { "again", no_argument, NULL, OPT_AGAIN },
     { "stall-timeout", required_argument, NULL, OPT_STALL },
+    { "config", required_argument, NULL, OPT_CONFIG },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -177,8 +182,6 @@ static bool list_option(int opt)
     return opt == OPT_JSON || opt == OPT_STATE || opt == 'h' || opt == 'V';
 }
 
-/* Parse every option; *not_for_list is the first option list does not take
- * (as written: "-j", "--api"), or NULL. */
 /* A rate written in bits ("5Mb", "2Mib"): the length of the part before
  * the b, when that part is a size; 0 otherwise. */
 static size_t bits_suffix(const char *text)
@@ -194,20 +197,147 @@ static size_t bits_suffix(const char *text)
 }
 
 /* Taking 5Mb as 5 MiB/s would be eight times what a user of bits meant. */
-static int refuse_bits(const char *text)
+static int refuse_bits(const char *text, char *err, size_t cap)
 {
-    char message[160];
-    snprintf(message, sizeof message, "--limit-rate: bytes per second; did you mean %.*s? (not %.60s)",
-             (int)bits_suffix(text), text, text);
-    return usage_error("%s", message);
+    snprintf(err, cap, "--limit-rate: bytes per second; did you mean %.*s? (not %.60s)", (int)bits_suffix(text),
+             text, text);
+    return EXIT_USAGE;
 }
 
-static int parse_options(int argc, char **argv, struct cli *cli, const char **not_for_list)
+/* An option's message: like usage_error's, into err for the caller to show. */
+#define OPTION_ERROR(err, cap, ...) (snprintf(err, cap, __VA_ARGS__), EXIT_USAGE)
+
+/* One option and its value, from the command line or a config file (which
+ * is why it says what is wrong in err instead of printing it). */
+static int apply_option(struct cli *cli, int opt, const char *value, char *err, size_t cap)
 {
     static const char *const privacy_views[] = { "anybody", "contacts", "disable", "nobody", "password",
                                                  "unlisted", "users" };
     uint64_t n;
+    switch (opt) {
+    case 'j':
+        if (!parse_count(value, &n) || n < 1 || n > ENGINE_MAX_WORKERS)
+            return OPTION_ERROR(err, cap, "--jobs: not a number from 1 to " ENGINE_STR(ENGINE_MAX_WORKERS) ": %s",
+                                value);
+        cli->config.workers = (unsigned)n;
+        break;
+    case 'c':
+        if (!parse_size_option(value, &cli->config.chunk_size))
+            return OPTION_ERROR(err, cap, "--chunk-size: not a size (e.g. 128M): %s", value);
+        break;
+    case 'r':
+        if (bits_suffix(value))
+            return refuse_bits(value, err, cap);
+        if (!parse_size_option(value, &cli->config.rate_limit))
+            return OPTION_ERROR(err, cap, "--limit-rate: not a rate in bytes/s (e.g. 10M): %s", value);
+        break;
+    case OPT_API: cli->config.api_base = value; break;
+    case OPT_TOKEN_FILE: cli->token_file = value; break;
+    case OPT_STATE: cli->config.state_dir = value; break;
+    case OPT_NO_TUI: cli->no_tui = true; break;
+    case OPT_JSON: cli->json = cli->no_tui = true; break;
+    case OPT_NAME: cli->config.name = value; break;
+    case OPT_DESCRIPTION: cli->config.description = value; break;
+    case OPT_PRIVACY: {
+        size_t i;
+        for (i = 0; i < sizeof privacy_views / sizeof privacy_views[0]; i++)
+            if (!strcmp(value, privacy_views[i]))
+                break;
+        if (i == sizeof privacy_views / sizeof privacy_views[0])
+            return OPTION_ERROR(err, cap, "--privacy: one of anybody, contacts, disable, nobody, password, unlisted, "
+                                "users; not %s", value);
+        cli->config.privacy = value;
+        break;
+    }
+    case OPT_FOLDER: cli->config.folder = value; break;
+    case OPT_PASSWORD_FILE: cli->password_file = value; break;
+    case OPT_CACERT: cli->config.ca_file = value; break;
+    case OPT_TAG:
+        if (cli->config.ntags == CLI_MAX_TAGS)
+            return OPTION_ERROR(err, cap, "--tag: at most " ENGINE_STR(CLI_MAX_TAGS) " tags: %s", value);
+        if (!value[0])
+            return OPTION_ERROR(err, cap, "--tag: an empty tag");
+        cli->tags[cli->config.ntags++] = value;
+        cli->config.tags = cli->tags;
+        break;
+    case OPT_TUS: cli->config.tus_endpoint = value; break;
+    case OPT_AGAIN: cli->config.again = true; break;
+    case OPT_STALL:
+        if (!parse_count(value, &n) || n < 1 || n > ENGINE_MAX_STALL_SECONDS)
+            return OPTION_ERROR(err, cap, "--stall-timeout: not a number of seconds from 1 to "
+                                ENGINE_STR(ENGINE_MAX_STALL_SECONDS) ": %s", value);
+        cli->config.stall_seconds = (long)n;
+        break;
+    case OPT_CONFIG: break; /* read before the other options: see config_path */
+    }
+    return EXIT_OK;
+}
+
+/* The keys a config file may set: long options that make sense as a default. */
+static const char *const config_keys[] = { "jobs", "chunk-size", "limit-rate", "stall-timeout", "api", "privacy",
+                                           "folder", "name", "tag", "token-file", "cacert", "wait-transcode" };
+
+/* A yes/no value in a config file. */
+static bool parse_bool(const char *text, bool *out)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (!strcmp(text, yes[i]) || !strcmp(text, no[i]))
+            return *out = !strcmp(text, yes[i]), true;
+    return false;
+}
+
+/* A config file's key = value, checked as its option would be. */
+static int config_option(void *ctx, const char *key, const char *value, char *err, size_t cap)
+{
+    struct cli *cli = ctx;
+    size_t k;
+    for (k = 0; k < sizeof config_keys / sizeof config_keys[0]; k++)
+        if (!strcmp(key, config_keys[k]))
+            break;
+    if (k == sizeof config_keys / sizeof config_keys[0])
+        return OPTION_ERROR(err, cap, "unknown key '%.60s'", key);
+    if (!strcmp(key, "wait-transcode")) {
+        /* TODO(merge): --wait-transcode sets the same field once it exists. */
+        if (!parse_bool(value, &cli->wait_transcode))
+            return OPTION_ERROR(err, cap, "wait-transcode: true or false, not %.60s", value);
+        return EXIT_OK;
+    }
+    for (const struct option *o = options; o->name; o++)
+        if (!strcmp(o->name, key))
+            return apply_option(cli, o->val, value, err, cap);
+    return OPTION_ERROR(err, cap, "unknown key '%.60s'", key);
+}
+
+/* --config FILE, or the default one: looked for before the other options,
+ * so that the command line, read after it, wins. */
+static int load_config(int argc, char **argv, struct cli *cli)
+{
+    const char *named = NULL;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, short_options, options, NULL)) != -1)
+        if (opt == OPT_CONFIG)
+            named = optarg;
+    optind = 0; /* getopt_long starts again for parse_options */
+    char path[PATH_MAX];
+    if (named)
+        snprintf(path, sizeof path, "%s", named);
+    else if (!config_dir(path, sizeof path - sizeof "/config"))
+        return EXIT_OK;
+    else
+        strcat(path, "/config");
+    int rc = config_load(path, named != NULL, config_option, cli);
+    cli->config_tags = cli->config.ntags;
+    return rc;
+}
+
+/* Parse every option; *not_for_list is the first option list does not take
+ * (as written: "-j", "--api"), or NULL. */
+static int parse_options(int argc, char **argv, struct cli *cli, const char **not_for_list)
+{
     int opt, index;
+    char err[512];
     opterr = 0;
     *not_for_list = NULL;
     while ((index = -1, opt = getopt_long(argc, argv, short_options, options, &index)) != -1) {
@@ -220,63 +350,18 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
             *not_for_list = shown;
         }
         switch (opt) {
-        case 'j':
-            if (!parse_count(optarg, &n) || n < 1 || n > ENGINE_MAX_WORKERS)
-                return usage_error("--jobs: not a number from 1 to " ENGINE_STR(ENGINE_MAX_WORKERS) ": %s", optarg);
-            cli->config.workers = (unsigned)n;
-            break;
-        case 'c':
-            if (!parse_size_option(optarg, &cli->config.chunk_size))
-                return usage_error("--chunk-size: not a size (e.g. 128M): %s", optarg);
-            break;
-        case 'r':
-            if (bits_suffix(optarg))
-                return refuse_bits(optarg);
-            if (!parse_size_option(optarg, &cli->config.rate_limit))
-                return usage_error("--limit-rate: not a rate in bytes/s (e.g. 10M): %s", optarg);
-            break;
-        case OPT_API: cli->config.api_base = optarg; break;
-        case OPT_TOKEN_FILE: cli->token_file = optarg; break;
-        case OPT_STATE: cli->config.state_dir = optarg; break;
-        case OPT_NO_TUI: cli->no_tui = true; break;
-        case OPT_JSON: cli->json = cli->no_tui = true; break;
-        case OPT_NAME: cli->config.name = optarg; break;
-        case OPT_DESCRIPTION: cli->config.description = optarg; break;
-        case OPT_PRIVACY: {
-            size_t i;
-            for (i = 0; i < sizeof privacy_views / sizeof privacy_views[0]; i++)
-                if (!strcmp(optarg, privacy_views[i]))
-                    break;
-            if (i == sizeof privacy_views / sizeof privacy_views[0])
-                return usage_error("--privacy: one of anybody, contacts, disable, nobody, password, unlisted, "
-                                   "users; not %s", optarg);
-            cli->config.privacy = optarg;
-            break;
-        }
-        case OPT_FOLDER: cli->config.folder = optarg; break;
-        case OPT_PASSWORD_FILE: cli->password_file = optarg; break;
-        case OPT_CACERT: cli->config.ca_file = optarg; break;
-        case OPT_TAG:
-            if (cli->config.ntags == CLI_MAX_TAGS)
-                return usage_error("--tag: at most " ENGINE_STR(CLI_MAX_TAGS) " tags: %s", optarg);
-            if (!optarg[0])
-                return usage_error("%s", "--tag: an empty tag");
-            cli->tags[cli->config.ntags++] = optarg;
-            cli->config.tags = cli->tags;
-            break;
-        case OPT_TUS: cli->config.tus_endpoint = optarg; break;
-        case OPT_AGAIN: cli->config.again = true; break;
-        case OPT_STALL:
-            if (!parse_count(optarg, &n) || n < 1 || n > ENGINE_MAX_STALL_SECONDS)
-                return usage_error("--stall-timeout: not a number of seconds from 1 to "
-                                   ENGINE_STR(ENGINE_MAX_STALL_SECONDS) ": %s", optarg);
-            cli->config.stall_seconds = (long)n;
-            break;
         case 'h': fputs(usage_text, stdout); return EXIT_HELP;
         case 'V': printf("vimeo-up %s\n", VIMEO_UP_VERSION); return EXIT_HELP;
         case ':': return usage_error("%s needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option: %s", argv[optind - 1]);
+        case '?': return usage_error("unknown option: %s", argv[optind - 1]);
+        case OPT_TAG:
+            /* Tags on the command line replace the config file's. */
+            if (cli->config_tags)
+                cli->config.ntags = cli->config_tags = 0;
+            break;
         }
+        if (apply_option(cli, opt, optarg, err, sizeof err) != EXIT_OK)
+            return usage_error("%s", err);
     }
     return EXIT_OK;
 }
@@ -516,7 +601,10 @@ int main(int argc, char **argv)
         return fputs(usage_text, stdout) == EOF ? EXIT_FAILED : EXIT_OK;
 
     const char *not_for_list;
-    int rc = parse_options(argc, argv, &cli, &not_for_list);
+    int rc = command == CLI_LIST ? EXIT_OK : load_config(argc, argv, &cli);
+    if (rc != EXIT_OK)
+        return rc;
+    rc = parse_options(argc, argv, &cli, &not_for_list);
     if (rc == EXIT_HELP)
         return EXIT_OK;
     if (rc != EXIT_OK)
