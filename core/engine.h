@@ -153,6 +153,12 @@ struct engine *engine_new(const struct engine_config *config, char *err, size_t 
  * endpoint. */
 bool engine_check_api(struct engine *e, char *err, size_t cap);
 
+/* The token's user name and scopes (GET /oauth/verify), for `login`. False
+ * with a one-line reason when the API refuses the token or cannot be
+ * reached (the token never in it). */
+bool engine_token_info(struct engine *e, char *user, size_t user_cap, char *scope, size_t scope_cap, char *err,
+                       size_t cap);
+
 /* Queue a file. Returns its job id (> 0; the existing one if the file is
  * queued already), or 0 with a one-line reason naming the file (missing, a
  * directory, unreadable, empty, busy in another vimeo-up). A file the

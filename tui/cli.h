@@ -21,7 +21,7 @@ enum {
     EXIT_HELP = -1,        /* --help or --version printed: exit 0 */
 };
 
-enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP };
+enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP, CLI_LOGIN, CLI_LOGOUT };
 
 #define CLI_MAX_TAGS 20 /* a macro, so that messages can spell it */
 

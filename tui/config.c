@@ -29,6 +29,20 @@ bool config_dir(char *out, size_t cap)
     return n > 0 && (size_t)n < cap;
 }
 
+int config_make_dirs(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int rc = mkdir(path, 0700);
+        *p = '/';
+        if (rc != 0 && errno != EEXIST)
+            return -1;
+    }
+    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t')

@@ -20,6 +20,9 @@ typedef int (*config_apply_fn)(void *ctx, const char *key, const char *value, ch
  * ~/.config/vimeo-up. False when neither variable says where. */
 bool config_dir(char *out, size_t cap);
 
+/* mkdir -p with mode 0700 for what it makes; 0, or -1 with errno. */
+int config_make_dirs(char *path);
+
 /* Read path, handing each key = value line to apply. A missing file is
  * fine unless must_exist (a file named with --config). Returns EXIT_OK,
  * or an exit status after one line on stderr naming the file and line. */

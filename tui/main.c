@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "login.h"
 #include "engine.h"
 #include "headless.h"
 #include "util/json_write.h"
@@ -30,12 +31,15 @@ static const char usage_text[] =
     "       vimeo-up resume [options]       continue every unfinished upload in the journal\n"
     "       vimeo-up verify [FILE|URI...]   HEAD-check journal entries (all if none named)\n"
     "       vimeo-up list [--json]          the journal as a table, or JSON\n"
+    "       vimeo-up login                  store a token (read without echo, or from stdin), checked\n"
+    "       vimeo-up logout                 remove the stored token\n"
     "       vimeo-up help                   this text (options may come before or after the command)\n"
     "  -j, --jobs N            parallel uploads (default " ENGINE_STR(ENGINE_DEFAULT_WORKERS) ")\n"
     "  -c, --chunk-size SIZE   bytes per PATCH, K/M/G suffixes (default " ENGINE_STR(ENGINE_DEFAULT_CHUNK_MIB) "M; 0 = whole rest)\n"
     "  -r, --limit-rate RATE   total upload rate cap in bytes/s, K/M/G suffixes (default none)\n"
     "      --api URL           API base (default https://api.vimeo.com, env VIMEO_API_URL)\n"
-    "      --token-file FILE   read the access token from FILE (else env VIMEO_TOKEN)\n"
+    "      --token-file FILE   read the access token from FILE (else env VIMEO_TOKEN, else the\n"
+    "                          token 'vimeo-up login' stored)\n"
     "      --state DIR         journal directory (default $XDG_STATE_HOME/vimeo-up)\n"
     "      --no-tui            plain progress lines even on a terminal\n"
     "      --json              JSON-lines events on stdout (implies --no-tui)\n"
@@ -151,6 +155,7 @@ static enum cli_command take_command(int *argc, char **argv)
 {
     static const struct { const char *word; enum cli_command command; } commands[] = {
         { "resume", CLI_RESUME }, { "verify", CLI_VERIFY }, { "list", CLI_LIST }, { "help", CLI_HELP },
+        { "login", CLI_LOGIN }, { "logout", CLI_LOGOUT },
     };
     for (int i = 1; i < *argc; i++) {
         const char *arg = argv[i];
@@ -406,12 +411,16 @@ static int read_secret_file(const char *option, const char *path, const char *wh
 
 static int read_token(struct cli *cli, char *token, size_t cap)
 {
+    char stored[PATH_MAX];
+    struct stat st;
     token[0] = '\0';
     if (cli->token_file)
         return read_secret_file("--token-file", cli->token_file, "a token", token, cap);
     if (getenv("VIMEO_TOKEN"))
         snprintf(token, cap, "%s", getenv("VIMEO_TOKEN"));
     trim_end(token);
+    if (!token[0] && login_token_path(stored, sizeof stored) && stat(stored, &st) == 0)
+        return read_secret_file("token file", stored, "a token", token, cap);
     return EXIT_OK;
 }
 
@@ -433,20 +442,6 @@ static int read_password(struct cli *cli, char *password, size_t cap)
     return rc;
 }
 
-static int make_dirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int rc = mkdir(path, 0700);
-        *p = '/';
-        if (rc != 0 && errno != EEXIST)
-            return -1;
-    }
-    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 static int resolve_state_dir(struct cli *cli)
 {
     if (!cli->config.state_dir) {
@@ -460,7 +455,7 @@ static int resolve_state_dir(struct cli *cli)
     } else {
         snprintf(cli->state_dir, sizeof cli->state_dir, "%s", cli->config.state_dir);
     }
-    if (make_dirs(cli->state_dir) != 0) {
+    if (config_make_dirs(cli->state_dir) != 0) {
         fprintf(stderr, "vimeo-up: cannot create state directory %s: %s\n", cli->state_dir, strerror(errno));
         return EXIT_CANNOT_START;
     }
@@ -621,6 +616,11 @@ int main(int argc, char **argv)
     if (cli.config.chunk_size && cli.config.chunk_size < (1 << 20))
         fprintf(stderr, "vimeo-up: warning: --chunk-size %" PRIu64 ": chunks under 1 MiB cost a request each "
                 "and are slow\n", cli.config.chunk_size);
+    if ((command == CLI_LOGIN || command == CLI_LOGOUT) && nfiles > 0)
+        return usage_error("%s", command == CLI_LOGIN ? "login reads the token from standard input, never from "
+                           "the command line" : "logout takes no argument");
+    if (command == CLI_LOGOUT)
+        return logout_run();
     if (command == CLI_UPLOAD && nfiles == 0)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
@@ -645,11 +645,14 @@ int main(int argc, char **argv)
     char endpoint[1024];
     if ((command == CLI_RESUME || command == CLI_VERIFY) && !endpoint_given)
         endpoint_from_journal(&cli, command == CLI_RESUME, endpoint, sizeof endpoint);
+    if (command == CLI_LOGIN)
+        return login_run(&cli);
     char token[4096];
     if ((rc = read_token(&cli, token, sizeof token)) != EXIT_OK)
         return rc;
     if (!token[0] && !cli.config.tus_endpoint && command != CLI_VERIFY) {
-        fprintf(stderr, "vimeo-up: no access token: set VIMEO_TOKEN or use --token-file FILE\n");
+        fprintf(stderr, "vimeo-up: no access token: set VIMEO_TOKEN, use --token-file FILE or run "
+                "'vimeo-up login'\n");
         return EXIT_CANNOT_START;
     }
     cli.config.token = token;
