@@ -11,6 +11,7 @@
 #include "dashboard.h"
 #include "headless.h"
 #include "text.h"
+#include "util/clock.h"
 
 static int signal_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t last_signal;
@@ -53,28 +54,32 @@ static const char *signal_name(int sig)
     }
 }
 
-/* Count how the jobs ended. */
-static void outcome(struct engine *e, unsigned *done, unsigned *failed, unsigned *unfinished)
+/* Count how the jobs ended; *already: the done ones this run did not
+ * upload (the journal had them done). */
+static void outcome(struct engine *e, const struct headless_tally *tally, unsigned *done, unsigned *failed,
+                    unsigned *unfinished, unsigned *already, uint64_t *sent)
 {
     struct engine_row *rows = NULL;
     size_t cap = 0;
     struct engine_totals totals;
     size_t n = engine_snapshot(e, &rows, &cap, &totals);
     *done = totals.removed_done; /* verified in this run, then taken out of the table */
-    *failed = *unfinished = 0;
+    *failed = *unfinished = *already = 0;
     for (size_t i = 0; i < n; i++) {
         if (rows[i].state == ENGINE_DONE)
-            (*done)++;
+            (*done)++, *already += rows[i].started == 0;
         else if (rows[i].state == ENGINE_FAILED)
             (*failed)++;
         else
             (*unfinished)++;
     }
+    *sent = headless_bytes_sent(tally, rows, n);
     free(rows);
 }
 
 int cli_run(struct cli *cli)
 {
+    double started = clock_wall();
     int signal_fd = cli_signal_pipe();
     char err[4608]; /* a journal error names its path */
     struct engine *e = engine_new(&cli->config, err, sizeof err);
@@ -91,7 +96,7 @@ int cli_run(struct cli *cli)
         fprintf(stderr, "vimeo-up: warning: %s\n", err);
 
     bool dashboard = !cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-    unsigned refused = 0, queued = 0;
+    unsigned refused = cli->unreadable, queued = 0;
     if (cli->command == CLI_UPLOAD || (cli->command == CLI_VERIFY && cli->nfiles > 0)) {
         for (int i = 0; i < cli->nfiles; i++) {
             unsigned id = cli->command == CLI_UPLOAD ? engine_add(e, cli->files[i], err, sizeof err)
@@ -125,16 +130,19 @@ int cli_run(struct cli *cli)
     }
 
     bool interrupted, quit = false;
+    struct headless_tally tally = { 0 };
     if (dashboard) {
         const char *endpoint = cli->config.tus_endpoint ? cli->config.tus_endpoint : cli->config.api_base;
         enum dashboard_end end = dashboard_run(e, endpoint, signal_fd);
         interrupted = end != DASHBOARD_QUIT;
         quit = !interrupted;
     } else {
-        interrupted = headless_run(e, cli->json, cli->command == CLI_VERIFY, signal_fd);
+        interrupted = headless_run(e, cli->json, cli->command == CLI_VERIFY, signal_fd, &tally);
     }
-    unsigned done, failed, unfinished;
-    outcome(e, &done, &failed, &unfinished);
+    unsigned done, failed, unfinished, already;
+    uint64_t sent;
+    outcome(e, &tally, &done, &failed, &unfinished, &already, &sent);
+    headless_tally_free(&tally);
     if (interrupted && cli_signal_take())
         fprintf(stderr, "vimeo-up: stopping on %s; progress is saved, 'vimeo-up resume' continues\n",
                 signal_name(cli_signal_take()));
@@ -144,9 +152,13 @@ int cli_run(struct cli *cli)
         fprintf(stderr, "vimeo-up: uploads unfinished, state saved (%u of %u); 'vimeo-up resume' continues\n",
                 unfinished, done + failed + unfinished);
     engine_free(e);
-    if (!cli->json && !interrupted)
-        printf("%u verified, %u failed%s\n", done, failed + refused,
-               cli->command == CLI_VERIFY ? " verification" : "");
+    if (!dashboard && cli->command != CLI_VERIFY) {
+        struct headless_summary summary = { done - already, failed + refused, already + cli->skipped, unfinished,
+                                            sent, clock_wall() - started };
+        headless_print_summary(cli->json, &summary);
+    } else if (!cli->json && !interrupted) {
+        printf("%u verified, %u failed%s\n", done, failed + refused, cli->command == CLI_VERIFY ? " verification" : "");
+    }
     fflush(stdout);
     if (interrupted)
         return EXIT_INTERRUPTED;

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "batch.h"
 #include "engine.h"
 
 enum {
@@ -37,6 +38,9 @@ struct cli {
     char state_dir[PATH_MAX];
     size_t config_tags;         /* tags from the config file, replaced by any --tag */
     bool wait_transcode;        /* the config's wait-transcode (TODO(merge): where --wait-transcode goes) */
+    struct batch_options batch; /* --files-from, -0, -R, --include, --exclude */
+    unsigned skipped;           /* hidden or not regular files left out while walking directories */
+    unsigned unreadable;        /* directories (or names) that could not be read while collecting */
 };
 
 int cli_run(struct cli *cli);

@@ -55,6 +55,11 @@ static const char usage_text[] =
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
     ENGINE_STR(ENGINE_DEFAULT_STALL_SECONDS) ")\n"
     "                          while sending; after a chunk's last byte the server gets 10 times S\n"
+    "  -R, --recursive         upload the files in each directory named, and below (not hidden ones)\n"
+    "      --include GLOB, --exclude GLOB  only files whose path below the directory matches, or\n"
+    "                          not those (repeatable; as rclone: *.mov, /top/*, day*/**)\n"
+    "      --files-from FILE   also the files named in FILE, one a line (- for stdin)\n"
+    "  -0, --null              --files-from names end with NUL, as find -print0 writes them\n"
     "      --config FILE       defaults as key = value lines (default $XDG_CONFIG_HOME/vimeo-up/config,\n"
     "                          else ~/.config/vimeo-up/config); the command line wins\n"
     "  -h, --help; -V, --version\n"
@@ -90,8 +95,8 @@ static bool parse_count(const char *text, uint64_t *out)
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
        OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
-       OPT_CONFIG };
-static const char short_options[] = ":j:c:r:hV";
+       OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE };
+static const char short_options[] = ":j:c:r:0RhV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
     { "chunk-size", required_argument, NULL, 'c' },
@@ -112,6 +117,11 @@ static const struct option options[] = {
     { "again", no_argument, NULL, OPT_AGAIN },
     { "stall-timeout", required_argument, NULL, OPT_STALL },
     { "config", required_argument, NULL, OPT_CONFIG },
+    { "files-from", required_argument, NULL, OPT_FILES_FROM },
+    { "null", no_argument, NULL, '0' },
+    { "recursive", no_argument, NULL, 'R' },
+    { "include", required_argument, NULL, OPT_INCLUDE },
+    { "exclude", required_argument, NULL, OPT_EXCLUDE },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -273,7 +283,20 @@ static int apply_option(struct cli *cli, int opt, const char *value, char *err, 
                                 ENGINE_STR(ENGINE_MAX_STALL_SECONDS) ": %s", value);
         cli->config.stall_seconds = (long)n;
         break;
-    case OPT_CONFIG: break; /* read before the other options: see config_path */
+    case OPT_CONFIG: break; /* read before the other options: see load_config */
+    case OPT_FILES_FROM: cli->batch.files_from = value; break;
+    case '0': cli->batch.null_separated = true; break;
+    case 'R': cli->batch.recursive = true; break;
+    case OPT_INCLUDE:
+    case OPT_EXCLUDE: {
+        bool include = opt == OPT_INCLUDE;
+        size_t *count = include ? &cli->batch.ninclude : &cli->batch.nexclude;
+        if (*count == BATCH_MAX_PATTERNS)
+            return OPTION_ERROR(err, cap, "--%s: at most " ENGINE_STR(BATCH_MAX_PATTERNS) " patterns: %s",
+                                include ? "include" : "exclude", value);
+        (include ? cli->batch.include : cli->batch.exclude)[(*count)++] = value;
+        break;
+    }
     }
     return EXIT_OK;
 }
@@ -621,7 +644,7 @@ int main(int argc, char **argv)
                            "the command line" : "logout takes no argument");
     if (command == CLI_LOGOUT)
         return logout_run();
-    if (command == CLI_UPLOAD && nfiles == 0)
+    if (command == CLI_UPLOAD && nfiles == 0 && !cli.batch.files_from)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
         return usage_error("resume takes no FILE: %s", files[0]);
@@ -662,7 +685,17 @@ int main(int argc, char **argv)
     cli.command = command;
     cli.files = files;
     cli.nfiles = nfiles;
+    struct batch batch = { 0 };
+    if (command == CLI_UPLOAD && (rc = batch_collect(&cli.batch, files, (size_t)nfiles, &batch)) != EXIT_OK)
+        return rc;
+    if (command == CLI_UPLOAD) {
+        cli.files = batch.paths;
+        cli.nfiles = (int)batch.count;
+        cli.skipped = batch.hidden + batch.not_regular;
+        cli.unreadable = batch.errors;
+    }
     rc = cli_run(&cli);
+    batch_free(&batch);
     memset(token, 0, sizeof token);
     memset(password, 0, sizeof password);
     return rc;

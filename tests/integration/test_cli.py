@@ -42,6 +42,8 @@ class CliTest(SandboxTest):
 
     def events(self, proc):
         events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+        self.assertEqual(events[-1]["event"], "summary", "a run ends with its summary")
+        events = events[:-1]
         for ev in events:
             self.assertRegex(ev["time"], ISO_TIME)
             self.assertIn(ev["event"], ("queued", "created", "progress", "paused", "resumed", "retry", "waiting", "verified",
