@@ -83,6 +83,12 @@ struct engine_config {
     size_t ntags;
     bool again;                 /* upload files the journal says are done */
     long stall_seconds;         /* under 1 KiB/s for this long is a failure */
+    /* Each HTTP request when it ends (for -v), called on the thread that
+     * made it, so it must be thread-safe and quick: the method, the URL
+     * without user info, query or fragment (never the token, which is a
+     * header), the status (0: no answer) and the seconds it took. NULL: none. */
+    void (*on_request)(void *ctx, const char *method, const char *url, long status, double seconds);
+    void *on_request_ctx;
 };
 
 /* One row of the table: small, since a front end copies all of them. */

@@ -10,6 +10,7 @@
 
 #include "dashboard.h"
 #include "headless.h"
+#include "runlog.h"
 #include "text.h"
 #include "util/clock.h"
 
@@ -81,6 +82,11 @@ int cli_run(struct cli *cli)
 {
     double started = clock_wall();
     int signal_fd = cli_signal_pipe();
+    bool dashboard = !cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    /* Request lines (-v): on stderr, or in the dashboard's log, which alone draws. */
+    runlog_set_requests(!cli->verbose ? RUNLOG_REQUESTS_OFF : dashboard ? RUNLOG_REQUESTS_QUEUE
+                                                                        : RUNLOG_REQUESTS_STDERR);
+    headless_set_quiet(cli->quiet);
     char err[4608]; /* a journal error names its path */
     struct engine *e = engine_new(&cli->config, err, sizeof err);
     if (!e) {
@@ -95,7 +101,6 @@ int cli_run(struct cli *cli)
     if (cli->command != CLI_VERIFY && err[0])
         fprintf(stderr, "vimeo-up: warning: %s\n", err);
 
-    bool dashboard = !cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     unsigned refused = cli->unreadable, queued = 0;
     if (cli->command == CLI_UPLOAD || (cli->command == CLI_VERIFY && cli->nfiles > 0)) {
         for (int i = 0; i < cli->nfiles; i++) {
@@ -108,6 +113,7 @@ int cli_run(struct cli *cli)
             char shown[700];
             text_escape(err, shown, sizeof shown);
             fprintf(stderr, "vimeo-up: %s\n", shown);
+            runlog_line(err);
             if (dashboard && cli->command == CLI_UPLOAD) {
                 engine_add_refused(e, cli->files[i], err); /* a failed row, counted with the rest */
             } else {

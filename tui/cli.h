@@ -41,6 +41,8 @@ struct cli {
     struct batch_options batch; /* --files-from, -0, -R, --include, --exclude */
     unsigned skipped;           /* hidden or not regular files left out while walking directories */
     unsigned unreadable;        /* directories (or names) that could not be read while collecting */
+    bool quiet, verbose;        /* -q: errors and the summary only; -v: each request too */
+    const char *log_file;       /* --log-file: the event log appended as plain lines */
 };
 
 int cli_run(struct cli *cli);

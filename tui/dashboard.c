@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runlog.h"
 #include "text.h"
 #include "util/clock.h"
 #include "util/units.h"
@@ -348,6 +349,7 @@ static void take_events(struct ui *ui)
             snprintf(line, sizeof line, "%s %-8s %s%s%s", stamp, engine_event_name(events[i].kind), name,
                      message[0] ? ": " : "", message);
             log_add(ui, line);
+            runlog_event(&events[i], d.row.name);
             if (events[i].kind == ENGINE_EV_VERIFIED && events[i].job == ui->pending_verify) {
                 snprintf(ui->message, sizeof ui->message, "verify %.100s: %.380s", name, message);
                 ui->pending_verify = 0;
@@ -1172,6 +1174,9 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
         if (rc > 0 && (fds[1].revents & POLLIN)) {
             engine_wakeup_drain(e);
             take_events(&ui);
+            char request[1200];
+            while (runlog_take(request, sizeof request))
+                log_add(&ui, request); /* -v */
             ui.dirty = true;
         }
         /* Keys (and KEY_RESIZE after SIGWINCH, which also interrupts poll). */

@@ -11,6 +11,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/json_write.h"
+#include "runlog.h"
 #include "text.h"
 #include "util/units.h"
 
@@ -129,9 +130,19 @@ static void print_progress(struct engine *e, bool json, double now, double *last
     *last_line = now;
 }
 
-/* With verdicts, plain output keeps only each job's verification. */
+static bool quiet;
+
+void headless_set_quiet(bool on)
+{
+    quiet = on;
+}
+
+/* With verdicts, plain output keeps only each job's verification; -q only
+ * the failures. */
 static bool shown(bool json, bool verdicts, const struct engine_event *ev)
 {
+    if (quiet)
+        return ev->kind == ENGINE_EV_FAILED;
     return json || !verdicts || ev->kind == ENGINE_EV_VERIFIED;
 }
 
@@ -177,21 +188,21 @@ void headless_tally_free(struct headless_tally *tally)
 void headless_print_summary(bool json, const struct headless_summary *s)
 {
     double rate = s->seconds > 0 ? (double)s->bytes_sent / s->seconds : 0;
-    if (json) {
-        char stamp[40];
-        headless_iso_time(clock_wall(), stamp, sizeof stamp);
-        printf("{\"event\":\"summary\",\"verified_files\":%u,\"failed_files\":%u,\"skipped_files\":%u,"
-               "\"unfinished_files\":%u,"
-               "\"bytes_sent\":%" PRIu64 ",\"seconds\":%.3f,\"rate\":%.0f,\"time\":\"%s\"}\n", s->verified,
-               s->failed, s->skipped, s->unfinished, s->bytes_sent, s->seconds, rate, stamp);
-        return;
-    }
-    char sent[16], took[16], per_second[16];
+    char sent[16], took[16], per_second[16], line[200], stamp[40];
     units_format_size(s->bytes_sent, sent, sizeof sent);
     units_format_duration(s->seconds, took, sizeof took);
     units_format_size((uint64_t)rate, per_second, sizeof per_second);
-    printf("%u verified, %u failed, %u skipped, %u unfinished; %s sent in %s, %s/s\n", s->verified, s->failed,
-           s->skipped, s->unfinished, sent, took, per_second);
+    snprintf(line, sizeof line, "%u verified, %u failed, %u skipped, %u unfinished; %s sent in %s, %s/s", s->verified,
+             s->failed, s->skipped, s->unfinished, sent, took, per_second);
+    runlog_line(line);
+    if (!json) {
+        printf("%s\n", line);
+        return;
+    }
+    headless_iso_time(clock_wall(), stamp, sizeof stamp);
+    printf("{\"event\":\"summary\",\"verified_files\":%u,\"failed_files\":%u,\"skipped_files\":%u,"
+           "\"unfinished_files\":%u,\"bytes_sent\":%" PRIu64 ",\"seconds\":%.3f,\"rate\":%.0f,\"time\":\"%s\"}\n",
+           s->verified, s->failed, s->skipped, s->unfinished, s->bytes_sent, s->seconds, rate, stamp);
 }
 
 /* Print what happened since the last call, noting each job's start. */
@@ -202,6 +213,7 @@ static void drain_events(struct engine *e, bool json, bool verdicts, struct head
     while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
         for (size_t i = 0; i < n; i++) {
             tally_note(tally, &events[i]);
+            runlog_event(&events[i], events[i].row.name);
             if (shown(json, verdicts, &events[i]))
                 print_event(e, json, &events[i]);
         }
@@ -228,7 +240,7 @@ bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd, str
         engine_wakeup_drain(e);
         drain_events(e, json, verdicts, tally);
         now = clock_wall();
-        if ((now - last_progress) * 1000 >= interval_ms && !verdicts)
+        if ((now - last_progress) * 1000 >= interval_ms && !verdicts && !quiet)
             print_progress(e, json, now, &last_progress, &rows, &rows_cap);
         fflush(stdout);
         if (engine_settled(e)) {

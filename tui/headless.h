@@ -45,7 +45,10 @@ struct headless_summary {
     uint64_t bytes_sent;
     double seconds;
 };
-/* One plain line, or a JSON "summary" event. */
+/* -q: only failed events and the summary, no progress lines. */
+void headless_set_quiet(bool quiet);
+
+/* One plain line, or a JSON "summary" event (and the line in the log file). */
 void headless_print_summary(bool json, const struct headless_summary *s);
 
 #endif

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "config.h"
 #include "login.h"
+#include "runlog.h"
 #include "engine.h"
 #include "headless.h"
 #include "util/json_write.h"
@@ -60,6 +61,9 @@ static const char usage_text[] =
     "                          not those (repeatable; as rclone: *.mov, /top/*, day*/**)\n"
     "      --files-from FILE   also the files named in FILE, one a line (- for stdin)\n"
     "  -0, --null              --files-from names end with NUL, as find -print0 writes them\n"
+    "  -q, --quiet             only errors and the summary\n"
+    "  -v, --verbose           also each HTTP request: method, URL (no secrets), status, time\n"
+    "      --log-file FILE     append the event log to FILE as plain lines (mode 600)\n"
     "      --config FILE       defaults as key = value lines (default $XDG_CONFIG_HOME/vimeo-up/config,\n"
     "                          else ~/.config/vimeo-up/config); the command line wins\n"
     "  -h, --help; -V, --version\n"
@@ -95,8 +99,8 @@ static bool parse_count(const char *text, uint64_t *out)
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
        OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
-       OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE };
-static const char short_options[] = ":j:c:r:0RhV";
+       OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE, OPT_LOG_FILE };
+static const char short_options[] = ":j:c:r:0RqvhV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
     { "chunk-size", required_argument, NULL, 'c' },
@@ -122,6 +126,9 @@ static const struct option options[] = {
     { "recursive", no_argument, NULL, 'R' },
     { "include", required_argument, NULL, OPT_INCLUDE },
     { "exclude", required_argument, NULL, OPT_EXCLUDE },
+    { "quiet", no_argument, NULL, 'q' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "log-file", required_argument, NULL, OPT_LOG_FILE },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -285,6 +292,9 @@ static int apply_option(struct cli *cli, int opt, const char *value, char *err, 
         break;
     case OPT_CONFIG: break; /* read before the other options: see load_config */
     case OPT_FILES_FROM: cli->batch.files_from = value; break;
+    case 'q': cli->quiet = true; break;
+    case 'v': cli->verbose = true; break;
+    case OPT_LOG_FILE: cli->log_file = value; break;
     case '0': cli->batch.null_separated = true; break;
     case 'R': cli->batch.recursive = true; break;
     case OPT_INCLUDE:
@@ -644,6 +654,12 @@ int main(int argc, char **argv)
                            "the command line" : "logout takes no argument");
     if (command == CLI_LOGOUT)
         return logout_run();
+    if (cli.quiet && cli.verbose)
+        return usage_error("%s", "--quiet and --verbose: one or the other");
+    if (cli.verbose)
+        cli.config.on_request = runlog_request;
+    if (cli.log_file && (rc = runlog_open(cli.log_file)) != EXIT_OK)
+        return rc;
     if (command == CLI_UPLOAD && nfiles == 0 && !cli.batch.files_from)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
@@ -696,6 +712,7 @@ int main(int argc, char **argv)
     }
     rc = cli_run(&cli);
     batch_free(&batch);
+    runlog_close();
     memset(token, 0, sizeof token);
     memset(password, 0, sizeof password);
     return rc;
