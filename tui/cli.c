@@ -10,6 +10,7 @@
 
 #include "dashboard.h"
 #include "headless.h"
+#include "hook.h"
 #include "runlog.h"
 #include "text.h"
 #include "util/clock.h"
@@ -83,9 +84,9 @@ int cli_run(struct cli *cli)
     double started = clock_wall();
     int signal_fd = cli_signal_pipe();
     bool dashboard = !cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-    /* Request lines (-v): on stderr, or in the dashboard's log, which alone draws. */
-    runlog_set_requests(!cli->verbose ? RUNLOG_REQUESTS_OFF : dashboard ? RUNLOG_REQUESTS_QUEUE
-                                                                        : RUNLOG_REQUESTS_STDERR);
+    runlog_setup(dashboard, cli->verbose);
+    hook_setup(cli->on_done, dashboard);
+    dashboard_set_bell(cli->bell);
     headless_set_quiet(cli->quiet);
     char err[4608]; /* a journal error names its path */
     struct engine *e = engine_new(&cli->config, err, sizeof err);

@@ -43,6 +43,8 @@ struct cli {
     unsigned unreadable;        /* directories (or names) that could not be read while collecting */
     bool quiet, verbose;        /* -q: errors and the summary only; -v: each request too */
     const char *log_file;       /* --log-file: the event log appended as plain lines */
+    const char *on_done;        /* --on-done: a program run for each file verified */
+    bool bell;                  /* --bell: ring when a dashboard run is done */
 };
 
 int cli_run(struct cli *cli);

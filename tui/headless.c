@@ -11,6 +11,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/json_write.h"
+#include "hook.h"
 #include "runlog.h"
 #include "text.h"
 #include "util/units.h"
@@ -214,6 +215,7 @@ static void drain_events(struct engine *e, bool json, bool verdicts, struct head
         for (size_t i = 0; i < n; i++) {
             tally_note(tally, &events[i]);
             runlog_event(&events[i], events[i].row.name);
+            hook_event(e, &events[i]);
             if (shown(json, verdicts, &events[i]))
                 print_event(e, json, &events[i]);
         }

@@ -64,6 +64,9 @@ static const char usage_text[] =
     "  -q, --quiet             only errors and the summary\n"
     "  -v, --verbose           also each HTTP request: method, URL (no secrets), status, time\n"
     "      --log-file FILE     append the event log to FILE as plain lines (mode 600)\n"
+    "      --on-done PROGRAM   run PROGRAM (no shell, no arguments) for each file verified, with\n"
+    "                          VIMEO_UP_FILE, VIMEO_UP_VIDEO, VIMEO_UP_LINK, VIMEO_UP_SIZE set\n"
+    "      --bell              ring the terminal's bell when a dashboard run is done\n"
     "      --config FILE       defaults as key = value lines (default $XDG_CONFIG_HOME/vimeo-up/config,\n"
     "                          else ~/.config/vimeo-up/config); the command line wins\n"
     "  -h, --help; -V, --version\n"
@@ -99,7 +102,7 @@ static bool parse_count(const char *text, uint64_t *out)
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
        OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
-       OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE, OPT_LOG_FILE };
+       OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE, OPT_LOG_FILE, OPT_ON_DONE, OPT_BELL };
 static const char short_options[] = ":j:c:r:0RqvhV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -129,6 +132,8 @@ static const struct option options[] = {
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "log-file", required_argument, NULL, OPT_LOG_FILE },
+    { "on-done", required_argument, NULL, OPT_ON_DONE },
+    { "bell", no_argument, NULL, OPT_BELL },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -295,6 +300,13 @@ static int apply_option(struct cli *cli, int opt, const char *value, char *err, 
     case 'q': cli->quiet = true; break;
     case 'v': cli->verbose = true; break;
     case OPT_LOG_FILE: cli->log_file = value; break;
+    case OPT_ON_DONE:
+        /* Checked now, not after the first upload: a path must name a program. */
+        if (strchr(value, '/') && access(value, X_OK) != 0)
+            return OPTION_ERROR(err, cap, "--on-done: not an executable file: %s", value);
+        cli->on_done = value;
+        break;
+    case OPT_BELL: cli->bell = true; break;
     case '0': cli->batch.null_separated = true; break;
     case 'R': cli->batch.recursive = true; break;
     case OPT_INCLUDE:

@@ -17,7 +17,7 @@ enum { QUEUE_LINES = 256, LINE_MAX_BYTES = 1200 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;                       /* under lock */
-static enum runlog_requests requests;         /* set before the engine starts */
+static bool to_dashboard, verbose;            /* set before the engine starts */
 static char queue[QUEUE_LINES][LINE_MAX_BYTES]; /* under lock: a ring of request lines */
 static size_t queue_head, queue_count;
 
@@ -47,9 +47,10 @@ void runlog_close(void)
     pthread_mutex_unlock(&lock);
 }
 
-void runlog_set_requests(enum runlog_requests where)
+void runlog_setup(bool dashboard, bool verbose_on)
 {
-    requests = where;
+    to_dashboard = dashboard;
+    verbose = verbose_on;
 }
 
 /* One line with its time into the log file; one write, so lines from
@@ -85,25 +86,40 @@ void runlog_event(const struct engine_event *ev, const char *file_name)
     write_line(ev->time, line);
 }
 
+/* To the log file, and to stderr or the dashboard's queue. */
+static void tell(const char *line, const char *prefix)
+{
+    write_line(clock_wall(), line);
+    if (!to_dashboard) {
+        fprintf(stderr, "%s%s\n", prefix, line); /* one call: stdio locks the stream around it */
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    if (queue_count == QUEUE_LINES) /* the dashboard is behind: drop the oldest */
+        queue_head = (queue_head + 1) % QUEUE_LINES, queue_count--;
+    snprintf(queue[(queue_head + queue_count++) % QUEUE_LINES], LINE_MAX_BYTES, "%s", line);
+    pthread_mutex_unlock(&lock);
+}
+
+void runlog_note(const char *text)
+{
+    char shown[LINE_MAX_BYTES];
+    text_escape(text, shown, sizeof shown);
+    tell(shown, "vimeo-up: ");
+}
+
 void runlog_request(void *ctx, const char *method, const char *url, long status, double seconds)
 {
     (void)ctx;
+    if (!verbose)
+        return;
     char shown[LINE_MAX_BYTES - 64], line[LINE_MAX_BYTES];
     text_escape(url, shown, sizeof shown);
     if (status)
         snprintf(line, sizeof line, "%-9s %s %s %ld %.3fs", "request", method, shown, status, seconds);
     else
         snprintf(line, sizeof line, "%-9s %s %s (no answer) %.3fs", "request", method, shown, seconds);
-    write_line(clock_wall(), line);
-    if (requests == RUNLOG_REQUESTS_STDERR) {
-        fprintf(stderr, "%s\n", line); /* one call: stdio locks the stream around it */
-    } else if (requests == RUNLOG_REQUESTS_QUEUE) {
-        pthread_mutex_lock(&lock);
-        if (queue_count == QUEUE_LINES) /* the dashboard is behind: drop the oldest */
-            queue_head = (queue_head + 1) % QUEUE_LINES, queue_count--;
-        snprintf(queue[(queue_head + queue_count++) % QUEUE_LINES], LINE_MAX_BYTES, "%s", line);
-        pthread_mutex_unlock(&lock);
-    }
+    tell(line, "");
 }
 
 bool runlog_take(char *out, size_t cap)

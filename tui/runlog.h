@@ -19,12 +19,16 @@
 int runlog_open(const char *path);
 void runlog_close(void);
 
-/* Where request lines go besides the log file: stderr (plain output), or a
- * queue the dashboard drains (runlog_take), or nowhere. */
-enum runlog_requests { RUNLOG_REQUESTS_OFF, RUNLOG_REQUESTS_STDERR, RUNLOG_REQUESTS_QUEUE };
-void runlog_set_requests(enum runlog_requests where);
+/* Before the engine starts. Notes and (verbose) request lines go to the
+ * log file and to stderr, or with the dashboard to a queue it drains
+ * (runlog_take): it alone may draw. */
+void runlog_setup(bool dashboard, bool verbose);
 
-/* engine_config.on_request, for -v. */
+/* Something the user should hear of that is no event (a hook that
+ * failed), from any thread: "vimeo-up: TEXT" on stderr, or the dashboard's log. */
+void runlog_note(const char *text);
+
+/* engine_config.on_request, for -v (nothing unless runlog_setup said verbose). */
 void runlog_request(void *ctx, const char *method, const char *url, long status, double seconds);
 
 /* An event, as the plain output shows it, into the log file. */
@@ -32,7 +36,7 @@ void runlog_event(const struct engine_event *ev, const char *file_name);
 /* Any other line (the summary, a file refused) into the log file. */
 void runlog_line(const char *text);
 
-/* The oldest queued request line into out (false: none), for the dashboard. */
+/* The oldest queued line into out (false: none), for the dashboard. */
 bool runlog_take(char *out, size_t cap);
 
 #endif
