@@ -22,7 +22,8 @@ enum {
     EXIT_HELP = -1,        /* --help or --version printed: exit 0 */
 };
 
-enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP, CLI_LOGIN, CLI_LOGOUT };
+enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP, CLI_LOGIN, CLI_LOGOUT,
+                   CLI_COMPLETION };
 
 #define CLI_MAX_TAGS 20 /* a macro, so that messages can spell it */
 

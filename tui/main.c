@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "completion.h"
 #include "config.h"
 #include "login.h"
 #include "runlog.h"
@@ -34,6 +35,7 @@ static const char usage_text[] =
     "       vimeo-up list [--json]          the journal as a table, or JSON\n"
     "       vimeo-up login                  store a token (read without echo, or from stdin), checked\n"
     "       vimeo-up logout                 remove the stored token\n"
+    "       vimeo-up completion bash|zsh    the shell's completion script (make install installs both)\n"
     "       vimeo-up help                   this text (options may come before or after the command)\n"
     "  -j, --jobs N            parallel uploads (default " ENGINE_STR(ENGINE_DEFAULT_WORKERS) ")\n"
     "  -c, --chunk-size SIZE   bytes per PATCH, K/M/G suffixes (default " ENGINE_STR(ENGINE_DEFAULT_CHUNK_MIB) "M; 0 = whole rest)\n"
@@ -173,12 +175,12 @@ static bool short_options_take_next(const char *arg)
 /* The command word, wherever it stands among the options (as git and gh
  * take them): the first word that is not an option or an option's value,
  * before any "--". It is taken out of argv; CLI_UPLOAD when there is none. */
+static const char *const command_words[] = { "resume", "verify", "list", "help", "login", "logout", "completion" };
+static const enum cli_command command_ids[] = { CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP,
+                                                CLI_LOGIN, CLI_LOGOUT, CLI_COMPLETION };
+
 static enum cli_command take_command(int *argc, char **argv)
 {
-    static const struct { const char *word; enum cli_command command; } commands[] = {
-        { "resume", CLI_RESUME }, { "verify", CLI_VERIFY }, { "list", CLI_LIST }, { "help", CLI_HELP },
-        { "login", CLI_LOGIN }, { "logout", CLI_LOGOUT },
-    };
     for (int i = 1; i < *argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--"))
@@ -191,12 +193,12 @@ static enum cli_command take_command(int *argc, char **argv)
             i += short_options_take_next(arg + 1);
             continue;
         }
-        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
-            if (strcmp(arg, commands[k].word))
+        for (size_t k = 0; k < sizeof command_words / sizeof command_words[0]; k++) {
+            if (strcmp(arg, command_words[k]))
                 continue;
             memmove(argv + i, argv + i + 1, (size_t)(*argc - i) * sizeof *argv); /* argv[argc] is NULL */
             (*argc)--;
-            return commands[k].command;
+            return command_ids[k];
         }
         break;
     }
@@ -236,10 +238,11 @@ static int refuse_bits(const char *text, char *err, size_t cap)
 
 /* One option and its value, from the command line or a config file (which
  * is why it says what is wrong in err instead of printing it). */
+static const char *const privacy_views[] = { "anybody", "contacts", "disable", "nobody", "password", "unlisted",
+                                             "users" };
+
 static int apply_option(struct cli *cli, int opt, const char *value, char *err, size_t cap)
 {
-    static const char *const privacy_views[] = { "anybody", "contacts", "disable", "nobody", "password",
-                                                 "unlisted", "users" };
     uint64_t n;
     switch (opt) {
     case 'j':
@@ -639,6 +642,14 @@ int main(int argc, char **argv)
     enum cli_command command = take_command(&argc, argv);
     if (command == CLI_HELP)
         return fputs(usage_text, stdout) == EOF ? EXIT_FAILED : EXIT_OK;
+    if (command == CLI_COMPLETION) {
+        const struct completion_words words = { options, short_options, command_words,
+                                                sizeof command_words / sizeof command_words[0], privacy_views,
+                                                sizeof privacy_views / sizeof privacy_views[0] };
+        if (argc != 2)
+            return usage_error("%s", "completion takes one word: bash or zsh");
+        return completion_print(argv[1], &words);
+    }
 
     const char *not_for_list;
     int rc = command == CLI_LIST ? EXIT_OK : load_config(argc, argv, &cli);
