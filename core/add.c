@@ -277,3 +277,47 @@ int engine_add_verify_all(struct engine *e, char *err, size_t cap)
         return -1;
     return (int)ctx.added;
 }
+
+struct probe_ctx {
+    const struct journal_key *key;
+    char *video;
+    size_t video_cap;
+    bool done;
+};
+
+/* A finished row for exactly this file (as journal_claim matches it). */
+static void probe_row(void *arg, const struct journal_entry *row)
+{
+    struct probe_ctx *ctx = arg;
+    const struct journal_key *key = ctx->key;
+    enum engine_state state;
+    if (ctx->done || strcmp(row->path, key->path) || row->size != key->size || row->mtime_ns != key->mtime_ns ||
+        row->inode != key->inode || (row->ctime_ns && row->ctime_ns != key->ctime_ns) ||
+        strcmp(row->endpoint, key->endpoint) || !engine_state_parse(row->state, &state) || state != ENGINE_DONE)
+        return;
+    ctx->done = true;
+    snprintf(ctx->video, ctx->video_cap, "%s", row->video[0] ? row->video : row->upload_link);
+}
+
+enum engine_probe engine_probe(struct engine *e, const char *path, uint64_t *size, char *video, size_t video_cap,
+                               char *err, size_t cap)
+{
+    char abs[PATH_MAX];
+    struct stat st;
+    *size = 0;
+    video[0] = '\0';
+    if (!realpath(path, abs) || stat(abs, &st) != 0)
+        return snprintf(err, cap, "%s: %s", path, strerror(errno)), ENGINE_PROBE_REFUSED;
+    const char *why = refusal(abs, &st);
+    if (why)
+        return snprintf(err, cap, "%s: %s", path, why), ENGINE_PROBE_REFUSED;
+    *size = (uint64_t)st.st_size;
+    if (e->cfg.again)
+        return ENGINE_PROBE_UPLOAD;
+    struct journal_key key = { .path = abs, .size = *size, .mtime_ns = mtime_ns(&st), .ctime_ns = ctime_ns(&st),
+                               .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key };
+    struct probe_ctx ctx = { .key = &key, .video = video, .video_cap = video_cap };
+    if (journal_each(e->journal, false, probe_row, &ctx) < 0)
+        return journal_error(e->journal, err, cap), ENGINE_PROBE_REFUSED;
+    return ctx.done ? ENGINE_PROBE_DONE : ENGINE_PROBE_UPLOAD;
+}

@@ -177,6 +177,18 @@ unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *
  * engine_add's err), so a dashboard shows it; the journal is not touched. */
 unsigned engine_add_refused(struct engine *e, const char *path, const char *reason);
 
+/* What engine_add would do with path, doing nothing (for --dry-run):
+ * UPLOAD (*size: its bytes), DONE (the journal has it uploaded: video is
+ * its /videos/N, or its link for a generic tus upload), or REFUSED (err:
+ * why, as engine_add says it). Reads the journal only. */
+enum engine_probe { ENGINE_PROBE_UPLOAD, ENGINE_PROBE_DONE, ENGINE_PROBE_REFUSED };
+enum engine_probe engine_probe(struct engine *e, const char *path, uint64_t *size, char *video, size_t video_cap,
+                               char *err, size_t cap);
+
+/* The free upload quota in bytes that engine_check_api learnt; -1 when
+ * Vimeo sets no limit or it is not known (a generic tus endpoint). */
+int64_t engine_quota_free(struct engine *e);
+
 /* Queue every unfinished upload in the journal; returns how many, or -1
  * with "journal unreadable: PATH: REASON" in err when the journal cannot be
  * read to the end. Files that changed or vanished since are failed with a

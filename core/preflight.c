@@ -122,3 +122,11 @@ bool engine_check_api(struct engine *e, char *err, size_t cap)
     return true;
 }
 
+
+int64_t engine_quota_free(struct engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    int64_t free_bytes = e->quota_known ? e->quota_free : -1;
+    pthread_mutex_unlock(&e->lock);
+    return free_bytes;
+}

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,9 @@
 #include "hook.h"
 #include "runlog.h"
 #include "text.h"
+#include "util/buf.h"
+#include "util/json_write.h"
+#include "util/units.h"
 #include "util/clock.h"
 
 static int signal_pipe[2] = { -1, -1 };
@@ -79,6 +83,70 @@ static void outcome(struct engine *e, const struct headless_tally *tally, unsign
     free(rows);
 }
 
+/* One file's verdict for --dry-run. */
+static void dry_run_line(bool json, const char *verdict, const char *path, uint64_t size, const char *detail)
+{
+    if (json) {
+        struct buf b;
+        buf_init(&b, 64 * 1024);
+        buf_printf(&b, "{\"event\":\"%s\",\"file\":", verdict);
+        json_append_string_lossy(&b, path);
+        buf_printf(&b, ",\"size\":%" PRIu64, size);
+        if (detail) {
+            buf_puts(&b, strcmp(verdict, "would_refuse") ? ",\"video\":" : ",\"error\":");
+            json_append_string_lossy(&b, detail);
+        }
+        buf_puts(&b, "}\n");
+        fputs(b.data ? b.data : "", stdout);
+        buf_free(&b);
+        return;
+    }
+    char shown[4200], size_text[16], message[800];
+    text_escape(path, shown, sizeof shown);
+    units_format_size(size, size_text, sizeof size_text);
+    if (!strcmp(verdict, "would_upload"))
+        printf("%-9s %s  (%s)\n", "upload", shown, size_text);
+    else if (!strcmp(verdict, "would_skip"))
+        printf("%-9s %s  already uploaded as %s\n", "skip", shown, detail);
+    else
+        text_escape(detail, message, sizeof message), printf("%-9s %s\n", "refuse", message);
+}
+
+/* --dry-run: each file's verdict, the total and the quota, with nothing
+ * created: the only requests were engine_check_api's GET /me and GET
+ * /oauth/verify. Exit 1 when a file would be refused or the quota is short. */
+static int dry_run(struct cli *cli, struct engine *e)
+{
+    unsigned uploads = 0, skips = 0, refusals = 0;
+    uint64_t total = 0;
+    char video[2100], err[4608];
+    for (int i = 0; i < cli->nfiles; i++) {
+        uint64_t size;
+        enum engine_probe verdict = engine_probe(e, cli->files[i], &size, video, sizeof video, err, sizeof err);
+        if (verdict == ENGINE_PROBE_UPLOAD)
+            uploads++, total += size, dry_run_line(cli->json, "would_upload", cli->files[i], size, NULL);
+        else if (verdict == ENGINE_PROBE_DONE)
+            skips++, dry_run_line(cli->json, "would_skip", cli->files[i], size, video);
+        else
+            refusals++, dry_run_line(cli->json, "would_refuse", cli->files[i], 0, err);
+    }
+    int64_t quota = engine_quota_free(e);
+    bool fits = quota < 0 || total <= (uint64_t)quota;
+    char total_text[16], quota_text[40] = "no limit known";
+    units_format_size(total, total_text, sizeof total_text);
+    if (quota >= 0)
+        units_format_size((uint64_t)quota, quota_text, sizeof quota_text);
+    if (cli->json)
+        printf("{\"event\":\"dry_run\",\"upload_files\":%u,\"upload_bytes\":%" PRIu64 ",\"skipped_files\":%u,"
+               "\"refused_files\":%u,\"quota_free\":%" PRId64 ",\"fits\":%s}\n", uploads, total,
+               skips + cli->skipped, refusals + cli->unreadable, quota, fits ? "true" : "false");
+    else
+        printf("dry run: %u to upload (%s), %u skipped, %u refused; free upload quota: %s%s\n", uploads, total_text,
+               skips + cli->skipped, refusals + cli->unreadable, quota_text,
+               fits ? "" : " (too small: the run would fail files)");
+    return refusals + cli->unreadable || !fits ? EXIT_FAILED : EXIT_OK;
+}
+
 int cli_run(struct cli *cli)
 {
     double started = clock_wall();
@@ -101,6 +169,11 @@ int cli_run(struct cli *cli)
     }
     if (cli->command != CLI_VERIFY && err[0])
         fprintf(stderr, "vimeo-up: warning: %s\n", err);
+    if (cli->dry_run) {
+        int rc = dry_run(cli, e);
+        engine_free(e);
+        return rc;
+    }
 
     unsigned refused = cli->unreadable, queued = 0;
     if (cli->command == CLI_UPLOAD || (cli->command == CLI_VERIFY && cli->nfiles > 0)) {

@@ -46,6 +46,7 @@ struct cli {
     const char *log_file;       /* --log-file: the event log appended as plain lines */
     const char *on_done;        /* --on-done: a program run for each file verified */
     bool bell;                  /* --bell: ring when a dashboard run is done */
+    bool dry_run;               /* --dry-run: say what would be uploaded, upload nothing */
 };
 
 int cli_run(struct cli *cli);

@@ -69,6 +69,8 @@ static const char usage_text[] =
     "      --on-done PROGRAM   run PROGRAM (no shell, no arguments) for each file verified, with\n"
     "                          VIMEO_UP_FILE, VIMEO_UP_VIDEO, VIMEO_UP_LINK, VIMEO_UP_SIZE set\n"
     "      --bell              ring the terminal's bell when a dashboard run is done\n"
+    "      --dry-run           say what would be uploaded, skipped or refused, the total and the\n"
+    "                          quota; create nothing (only GET /me and GET /oauth/verify)\n"
     "      --config FILE       defaults as key = value lines (default $XDG_CONFIG_HOME/vimeo-up/config,\n"
     "                          else ~/.config/vimeo-up/config); the command line wins\n"
     "  -h, --help; -V, --version\n"
@@ -104,7 +106,7 @@ static bool parse_count(const char *text, uint64_t *out)
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
        OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
-       OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE, OPT_LOG_FILE, OPT_ON_DONE, OPT_BELL };
+       OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE, OPT_LOG_FILE, OPT_ON_DONE, OPT_BELL, OPT_DRY_RUN };
 static const char short_options[] = ":j:c:r:0RqvhV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -136,6 +138,7 @@ static const struct option options[] = {
     { "log-file", required_argument, NULL, OPT_LOG_FILE },
     { "on-done", required_argument, NULL, OPT_ON_DONE },
     { "bell", no_argument, NULL, OPT_BELL },
+    { "dry-run", no_argument, NULL, OPT_DRY_RUN },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -310,6 +313,7 @@ static int apply_option(struct cli *cli, int opt, const char *value, char *err, 
         cli->on_done = value;
         break;
     case OPT_BELL: cli->bell = true; break;
+    case OPT_DRY_RUN: cli->dry_run = true; break;
     case '0': cli->batch.null_separated = true; break;
     case 'R': cli->batch.recursive = true; break;
     case OPT_INCLUDE:
@@ -677,6 +681,8 @@ int main(int argc, char **argv)
                            "the command line" : "logout takes no argument");
     if (command == CLI_LOGOUT)
         return logout_run();
+    if (cli.dry_run && command != CLI_UPLOAD)
+        return usage_error("%s", "--dry-run goes with uploads, not with a command");
     if (cli.quiet && cli.verbose)
         return usage_error("%s", "--quiet and --verbose: one or the other");
     if (cli.verbose)
