@@ -173,6 +173,36 @@ bool engine_token_info(struct engine *e, char *user, size_t user_cap, char *scop
 unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap);
 /* The same; *is_new says whether the file got a job now (false: it had one). */
 unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *err, size_t cap);
+/* Per-file metadata (--manifest): each field set replaces the run's for
+ * this file (folder: a folder URI, /users/N/projects/M; password: with
+ * privacy "password"); NULL, or has_tags false, keeps the run's. Copied. */
+struct engine_file_meta {
+    const char *name, *description, *privacy, *folder, *password;
+    const char *const *tags;
+    size_t ntags;
+    bool has_tags;              /* tags replace the run's, even when there are none */
+};
+/* engine_add with the file's own metadata (unused when the file is
+ * already queued, or done per the journal). */
+unsigned engine_add_with(struct engine *e, const char *path, const struct engine_file_meta *meta, char *err,
+                         size_t cap);
+
+/* One line of a --manifest, a JSON object: path (required) and any of
+ * name, description, privacy, password_file, folder (strings) and tags
+ * (an array of strings). present says which were given. False with
+ * "FIELD: what is wrong" in err (an unknown field, a wrong type, a value
+ * too long, no path). Values are checked further by the front end. */
+#define ENGINE_MANIFEST_MAX_TAGS 20
+enum { ENGINE_MANIFEST_NAME = 1, ENGINE_MANIFEST_DESCRIPTION = 2, ENGINE_MANIFEST_PRIVACY = 4,
+       ENGINE_MANIFEST_PASSWORD_FILE = 8, ENGINE_MANIFEST_FOLDER = 16, ENGINE_MANIFEST_TAGS = 32 };
+struct engine_manifest_line {
+    char path[4096], name[1024], description[5000], privacy[32], password_file[4096], folder[256];
+    char tags[ENGINE_MANIFEST_MAX_TAGS][256];
+    size_t ntags;
+    unsigned present;           /* ENGINE_MANIFEST_* bits */
+};
+bool engine_manifest_parse(const char *line, size_t len, struct engine_manifest_line *out, char *err, size_t cap);
+
 /* A row in state failed for a file refused before it was queued (reason:
  * engine_add's err), so a dashboard shows it; the journal is not touched. */
 unsigned engine_add_refused(struct engine *e, const char *path, const char *reason);

@@ -91,6 +91,10 @@ struct job {
 
     /* Under e->save_lock. */
     uint64_t written_seq;      /* the newest save copy that reached the journal */
+
+    /* Fixed before the job is published: the file's own metadata
+     * (engine_add_with), NULL for the run's. Freed with the job. */
+    struct job_meta *meta;
 };
 
 struct task {
@@ -188,6 +192,16 @@ bool job_stat_matches(const struct job *job, const struct stat *st);
 
 void job_fill_row(const struct job *job, struct engine_row *row, double now);
 void job_free(struct job *job);
+
+/* Per-file metadata (--manifest): a field that is NULL (tags: has_tags
+ * false) is the run's. */
+struct job_meta {
+    char *name, *description, *privacy, *folder, *password;
+    char **tags;
+    size_t ntags;
+    bool has_tags;
+};
+void job_meta_free(struct job_meta *meta);
 
 /* ---- pool.c ---------------------------------------------------------------- */
 

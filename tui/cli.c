@@ -120,15 +120,16 @@ static int dry_run(struct cli *cli, struct engine *e)
     unsigned uploads = 0, skips = 0, refusals = 0;
     uint64_t total = 0;
     char video[2100], err[4608];
-    for (int i = 0; i < cli->nfiles; i++) {
+    for (size_t i = 0; i < (size_t)cli->nfiles + cli->manifest.count; i++) {
+        const char *path = i < (size_t)cli->nfiles ? cli->files[i] : cli->manifest.entries[i - cli->nfiles].path;
         uint64_t size;
-        enum engine_probe verdict = engine_probe(e, cli->files[i], &size, video, sizeof video, err, sizeof err);
+        enum engine_probe verdict = engine_probe(e, path, &size, video, sizeof video, err, sizeof err);
         if (verdict == ENGINE_PROBE_UPLOAD)
-            uploads++, total += size, dry_run_line(cli->json, "would_upload", cli->files[i], size, NULL);
+            uploads++, total += size, dry_run_line(cli->json, "would_upload", path, size, NULL);
         else if (verdict == ENGINE_PROBE_DONE)
-            skips++, dry_run_line(cli->json, "would_skip", cli->files[i], size, video);
+            skips++, dry_run_line(cli->json, "would_skip", path, size, video);
         else
-            refusals++, dry_run_line(cli->json, "would_refuse", cli->files[i], 0, err);
+            refusals++, dry_run_line(cli->json, "would_refuse", path, 0, err);
     }
     int64_t quota = engine_quota_free(e);
     bool fits = quota < 0 || total <= (uint64_t)quota;
@@ -177,9 +178,13 @@ int cli_run(struct cli *cli)
 
     unsigned refused = cli->unreadable, queued = 0;
     if (cli->command == CLI_UPLOAD || (cli->command == CLI_VERIFY && cli->nfiles > 0)) {
-        for (int i = 0; i < cli->nfiles; i++) {
-            unsigned id = cli->command == CLI_UPLOAD ? engine_add(e, cli->files[i], err, sizeof err)
-                                                     : engine_add_verify(e, cli->files[i], err, sizeof err);
+        size_t nmanifest = cli->command == CLI_UPLOAD ? cli->manifest.count : 0;
+        for (size_t i = 0; i < (size_t)cli->nfiles + nmanifest; i++) {
+            const struct manifest_entry *m = i < (size_t)cli->nfiles ? NULL : &cli->manifest.entries[i - cli->nfiles];
+            const char *path = m ? m->path : cli->files[i];
+            unsigned id = m ? engine_add_with(e, path, &m->meta, err, sizeof err)
+                        : cli->command == CLI_UPLOAD ? engine_add(e, path, err, sizeof err)
+                                                     : engine_add_verify(e, path, err, sizeof err);
             if (id) {
                 queued++;
                 continue;
@@ -189,9 +194,9 @@ int cli_run(struct cli *cli)
             fprintf(stderr, "vimeo-up: %s\n", shown);
             runlog_line(err);
             if (dashboard && cli->command == CLI_UPLOAD) {
-                engine_add_refused(e, cli->files[i], err); /* a failed row, counted with the rest */
+                engine_add_refused(e, path, err); /* a failed row, counted with the rest */
             } else {
-                headless_print_refused(cli->json, cli->files[i], err);
+                headless_print_refused(cli->json, path, err);
                 refused++;
             }
         }

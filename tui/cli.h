@@ -11,6 +11,7 @@
 
 #include "batch.h"
 #include "engine.h"
+#include "manifest.h"
 
 enum {
     EXIT_OK = 0,           /* every file verified */
@@ -47,6 +48,8 @@ struct cli {
     const char *on_done;        /* --on-done: a program run for each file verified */
     bool bell;                  /* --bell: ring when a dashboard run is done */
     bool dry_run;               /* --dry-run: say what would be uploaded, upload nothing */
+    const char *manifest_file;  /* --manifest: files with their own metadata */
+    struct manifest manifest;
 };
 
 int cli_run(struct cli *cli);

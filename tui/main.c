@@ -71,6 +71,8 @@ static const char usage_text[] =
     "      --bell              ring the terminal's bell when a dashboard run is done\n"
     "      --dry-run           say what would be uploaded, skipped or refused, the total and the\n"
     "                          quota; create nothing (only GET /me and GET /oauth/verify)\n"
+    "      --manifest FILE     also the files in FILE, JSON lines of path and any of name,\n"
+    "                          description, privacy, password_file, folder, tags: each file's own\n"
     "      --config FILE       defaults as key = value lines (default $XDG_CONFIG_HOME/vimeo-up/config,\n"
     "                          else ~/.config/vimeo-up/config); the command line wins\n"
     "  -h, --help; -V, --version\n"
@@ -106,7 +108,8 @@ static bool parse_count(const char *text, uint64_t *out)
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
        OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
-       OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE, OPT_LOG_FILE, OPT_ON_DONE, OPT_BELL, OPT_DRY_RUN };
+       OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE, OPT_LOG_FILE, OPT_ON_DONE, OPT_BELL, OPT_DRY_RUN,
+       OPT_MANIFEST };
 static const char short_options[] = ":j:c:r:0RqvhV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -139,6 +142,7 @@ static const struct option options[] = {
     { "on-done", required_argument, NULL, OPT_ON_DONE },
     { "bell", no_argument, NULL, OPT_BELL },
     { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+    { "manifest", required_argument, NULL, OPT_MANIFEST },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -314,6 +318,7 @@ static int apply_option(struct cli *cli, int opt, const char *value, char *err, 
         break;
     case OPT_BELL: cli->bell = true; break;
     case OPT_DRY_RUN: cli->dry_run = true; break;
+    case OPT_MANIFEST: cli->manifest_file = value; break;
     case '0': cli->batch.null_separated = true; break;
     case 'R': cli->batch.recursive = true; break;
     case OPT_INCLUDE:
@@ -433,32 +438,64 @@ static void trim_end(char *s)
 }
 
 /* A secret from a file that no one else may read (option names it in
- * messages), its trailing newline and spaces dropped. */
-static int read_secret_file(const char *option, const char *path, const char *what, char *out, size_t cap)
+ * messages), its trailing newline and spaces dropped; what is wrong as one
+ * line in err. */
+static int read_secret(const char *option, const char *path, const char *what, char *out, size_t cap, char *err,
+                       size_t err_cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "vimeo-up: %s %s: %s\n", option, path, strerror(errno));
+        snprintf(err, err_cap, "%s %s: %s", option, path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return EXIT_CANNOT_START;
     }
     if (st.st_mode & 077) {
-        fprintf(stderr, "vimeo-up: %s %s: readable by others; run chmod 600 %s\n", option, path, path);
+        snprintf(err, err_cap, "%s %s: readable by others; run chmod 600 %s", option, path, path);
         close(fd);
         return EXIT_CANNOT_START;
     }
     ssize_t got = read(fd, out, cap - 1);
     close(fd);
     if (got < 0 || (size_t)got == cap - 1) {
-        fprintf(stderr, "vimeo-up: %s %s: %s%s\n", option, path, got < 0 ? strerror(errno) : "too long for ",
-                got < 0 ? "" : what);
+        snprintf(err, err_cap, "%s %s: %s%s", option, path, got < 0 ? strerror(errno) : "too long for ",
+                 got < 0 ? "" : what);
         return EXIT_CANNOT_START;
     }
     out[got] = '\0';
     trim_end(out);
     return EXIT_OK;
+}
+
+/* read_secret, saying what is wrong on stderr. */
+static int read_secret_file(const char *option, const char *path, const char *what, char *out, size_t cap)
+{
+    char err[PATH_MAX * 2 + 100];
+    int rc = read_secret(option, path, what, out, cap, err, sizeof err);
+    if (rc != EXIT_OK)
+        fprintf(stderr, "vimeo-up: %s\n", err);
+    return rc;
+}
+
+/* --manifest: a field checked by its option's own code. */
+static int manifest_check(void *ctx, const char *field, const char *value, char *err, size_t cap)
+{
+    struct cli scratch = { 0 };
+    (void)ctx;
+    int rc = apply_option(&scratch, !strcmp(field, "privacy") ? OPT_PRIVACY : OPT_TAG, value, err, cap);
+    if (rc != EXIT_OK && !strncmp(err, "--", 2))
+        memmove(err, err + 2, strlen(err + 2) + 1); /* the field, not the option */
+    return rc;
+}
+
+static int manifest_password(void *ctx, const char *path, char *out, size_t cap, char *err, size_t err_cap)
+{
+    (void)ctx;
+    int rc = read_secret("password_file", path, "a password", out, cap, err, err_cap);
+    if (rc == EXIT_OK && !out[0])
+        return snprintf(err, err_cap, "password_file %s: empty", path), EXIT_CANNOT_START;
+    return rc;
 }
 
 static int read_token(struct cli *cli, char *token, size_t cap)
@@ -689,7 +726,7 @@ int main(int argc, char **argv)
         cli.config.on_request = runlog_request;
     if (cli.log_file && (rc = runlog_open(cli.log_file)) != EXIT_OK)
         return rc;
-    if (command == CLI_UPLOAD && nfiles == 0 && !cli.batch.files_from)
+    if (command == CLI_UPLOAD && nfiles == 0 && !cli.batch.files_from && !cli.manifest_file)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
         return usage_error("resume takes no FILE: %s", files[0]);
@@ -731,8 +768,15 @@ int main(int argc, char **argv)
     cli.files = files;
     cli.nfiles = nfiles;
     struct batch batch = { 0 };
-    if (command == CLI_UPLOAD && (rc = batch_collect(&cli.batch, files, (size_t)nfiles, &batch)) != EXIT_OK)
+    const struct manifest_checks checks = { manifest_check, manifest_password, NULL, cli.config.privacy,
+                                            cli.password_file != NULL };
+    if (command == CLI_UPLOAD && cli.manifest_file &&
+        (rc = manifest_load(cli.manifest_file, &checks, &cli.manifest)) != EXIT_OK)
         return rc;
+    if (command == CLI_UPLOAD && (rc = batch_collect(&cli.batch, files, (size_t)nfiles, &batch)) != EXIT_OK) {
+        manifest_free(&cli.manifest);
+        return rc;
+    }
     if (command == CLI_UPLOAD) {
         cli.files = batch.paths;
         cli.nfiles = (int)batch.count;
@@ -741,6 +785,7 @@ int main(int argc, char **argv)
     }
     rc = cli_run(&cli);
     batch_free(&batch);
+    manifest_free(&cli.manifest);
     runlog_close();
     memset(token, 0, sizeof token);
     memset(password, 0, sizeof password);

@@ -3,20 +3,13 @@ the summary that ends a run."""
 import json
 import os
 import re
-import subprocess
 import unittest
 
-from harness import TOKEN, VIMEO_UP, SandboxTest, make_file
+from cli_run import CliRun
+from harness import make_file
 
 
-class Runs(SandboxTest):
-    def vimeo_up(self, *args, stdin=None):
-        env = dict(os.environ, VIMEO_TOKEN=TOKEN, XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"))
-        env.pop("VIMEO_API_URL", None)
-        return subprocess.run([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
-                               os.path.join(self.tmp, "state"), *args], input=stdin, capture_output=True, text=True,
-                              env=env, cwd=self.tmp, timeout=120)
-
+class Runs(CliRun):
     def uploaded(self):
         return sorted(u["name"] for u in self.sandbox.uploads())
 

@@ -5,17 +5,11 @@ import os
 import subprocess
 import unittest
 
-from harness import TOKEN, VIMEO_UP, Sandbox, SandboxTest, make_file
+from cli_run import CliRun
+from harness import VIMEO_UP, Sandbox, make_file
 
 
-class DryRun(SandboxTest):
-    def vimeo_up(self, *args, sandbox=None):
-        env = dict(os.environ, VIMEO_TOKEN=TOKEN, XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"))
-        env.pop("VIMEO_API_URL", None)
-        return subprocess.run([VIMEO_UP, "--no-tui", "--api", (sandbox or self.sandbox).url, "--state",
-                               os.path.join(self.tmp, "state"), *args], capture_output=True, text=True, env=env,
-                              cwd=self.tmp, timeout=120)
-
+class DryRun(CliRun):
     def calls(self, sandbox=None):
         status, _, body = (sandbox or self.sandbox).request("GET", "/_sandbox/calls")
         self.assertEqual(status, 200)

@@ -4,10 +4,10 @@ import glob
 import json
 import os
 import stat
-import subprocess
 import unittest
 
-from harness import TOKEN, VIMEO_UP, SandboxTest, make_file
+from cli_run import CliRun
+from harness import TOKEN, make_file
 
 RECORDER = """#!/bin/sh
 env > "$(mktemp "$HOOK_DIR/env.XXXXXX")"
@@ -16,7 +16,7 @@ exit "${HOOK_EXIT:-0}"
 """
 
 
-class OnDone(SandboxTest):
+class OnDone(CliRun):
     def setUp(self):
         super().setUp()
         self.hook_dir = os.path.join(self.tmp, "hook")
@@ -26,13 +26,8 @@ class OnDone(SandboxTest):
             f.write(RECORDER)
         os.chmod(self.hook, 0o755)
 
-    def vimeo_up(self, *args, **env):
-        environment = dict(os.environ, VIMEO_TOKEN=TOKEN, HOOK_DIR=self.hook_dir,
-                           XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"), **env)
-        environment.pop("VIMEO_API_URL", None)
-        return subprocess.run([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
-                               os.path.join(self.tmp, "state"), *args], capture_output=True, text=True,
-                              env=environment, cwd=self.tmp, timeout=120)
+    def vimeo_up(self, *args, env=None):
+        return super().vimeo_up(*args, env=dict({"HOOK_DIR": self.hook_dir}, **(env or {})))
 
     def hook_runs(self, count):
         def envs():
@@ -74,7 +69,7 @@ class OnDone(SandboxTest):
         slow = make_file(self.tmp, "slow.mp4", 1 << 20)
         log = os.path.join(self.tmp, "run.log")
         proc = self.vimeo_up("-j", "1", "-r", "300K", "-c", "256K", "--log-file", log, "--on-done", self.hook,
-                             first, slow, HOOK_EXIT="3")
+                             first, slow, env={"HOOK_EXIT": "3"})
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn(f"vimeo-up: --on-done {self.hook} for {first}: exit status 3", proc.stderr)
         with open(log) as f:

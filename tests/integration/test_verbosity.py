@@ -2,22 +2,15 @@
 import os
 import re
 import stat
-import subprocess
 import unittest
 
-from harness import TOKEN, VIMEO_UP, SandboxTest, make_file
+from cli_run import CliRun
+from harness import TOKEN, make_file
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
-class Verbosity(SandboxTest):
-    def vimeo_up(self, *args):
-        env = dict(os.environ, VIMEO_TOKEN=TOKEN, XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"))
-        env.pop("VIMEO_API_URL", None)
-        return subprocess.run([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
-                               os.path.join(self.tmp, "state"), *args], capture_output=True, text=True, env=env,
-                              cwd=self.tmp, timeout=120)
-
+class Verbosity(CliRun):
     def test_verbose_shows_each_request_without_the_token(self):
         path = make_file(self.tmp, "v.mp4", (2 << 20) + 1)
         proc = self.vimeo_up("-v", "-c", "1M", path)
