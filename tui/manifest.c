@@ -57,8 +57,7 @@ static bool take_line(const struct engine_manifest_line *l, const char *password
     e->meta.has_tags = p & ENGINE_MANIFEST_TAGS;
     for (size_t i = 0; ok && i < l->ntags; i++)
         ok = (e->tags[e->meta.ntags++] = strdup(l->tags[i])) != NULL;
-    e->meta.tags = (const char *const *)e->tags;
-    return ok;
+    return ok; /* meta.tags is pointed at tags once the entries stop moving (manifest_load) */
 }
 
 static void entry_free(struct manifest_entry *e)
@@ -124,6 +123,8 @@ int manifest_load(const char *path, const struct manifest_checks *checks, struct
     fclose(f);
     if (rc != EXIT_OK)
         manifest_free(out);
+    for (size_t i = 0; i < out->count; i++)
+        out->entries[i].meta.tags = (const char *const *)out->entries[i].tags;
     return rc;
 }
 
