@@ -10,7 +10,7 @@
 #                        without it, one line saying so
 #   make demo            install what the build needs (make deps-build), build, upload a few
 #                        generated files to a local sandbox
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (the program, its man page, bash and zsh completion)
 #   make uninstall       the same PREFIX and DESTDIR
 #   V=1 shows the commands; WERROR=1 turns warnings into errors (CI).
 
@@ -148,14 +148,25 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/run
 
+# Completion goes where bash-completion and zsh look under PREFIX; the
+# scripts come from the program (vimeo-up completion), made from its options.
+BASH_COMPLETION_DIR = $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR = $(PREFIX)/share/zsh/site-functions
+
 install: $(BUILD)/vimeo-up
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(ZSH_COMPLETION_DIR)
 	install -m 0755 $(BUILD)/vimeo-up $(DESTDIR)$(PREFIX)/bin/vimeo-up
 	install -m 0644 man/vimeo-up.1 $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1
+	$(BUILD)/vimeo-up completion bash > $(BUILD)/vimeo-up.bash
+	$(BUILD)/vimeo-up completion zsh > $(BUILD)/_vimeo-up
+	install -m 0644 $(BUILD)/vimeo-up.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/vimeo-up
+	install -m 0644 $(BUILD)/_vimeo-up $(DESTDIR)$(ZSH_COMPLETION_DIR)/_vimeo-up
 
 # Only what install put there: the directories may hold other programs.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/vimeo-up $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1
+	rm -f $(DESTDIR)$(PREFIX)/bin/vimeo-up $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1 \
+		$(DESTDIR)$(BASH_COMPLETION_DIR)/vimeo-up $(DESTDIR)$(ZSH_COMPLETION_DIR)/_vimeo-up
 
 clean:
 	rm -rf build

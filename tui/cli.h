@@ -9,7 +9,9 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "batch.h"
 #include "engine.h"
+#include "manifest.h"
 
 enum {
     EXIT_OK = 0,           /* every file verified */
@@ -21,7 +23,8 @@ enum {
     EXIT_HELP = -1,        /* --help or --version printed: exit 0 */
 };
 
-enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP };
+enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP, CLI_LOGIN, CLI_LOGOUT,
+                   CLI_COMPLETION };
 
 #define CLI_MAX_TAGS 20 /* a macro, so that messages can spell it */
 
@@ -35,6 +38,17 @@ struct cli {
     char **files;
     int nfiles;
     char state_dir[PATH_MAX];
+    size_t config_tags;         /* tags from the config file, replaced by any --tag */
+    struct batch_options batch; /* --files-from, -0, -R, --include, --exclude */
+    unsigned skipped;           /* hidden or not regular files left out while walking directories */
+    unsigned unreadable;        /* directories (or names) that could not be read while collecting */
+    bool quiet, verbose;        /* -q: errors and the summary only; -v: each request too */
+    const char *log_file;       /* --log-file: the event log appended as plain lines */
+    const char *on_done;        /* --on-done: a program run for each file verified */
+    bool bell;                  /* --bell: ring when a dashboard run is done */
+    bool dry_run;               /* --dry-run: say what would be uploaded, upload nothing */
+    const char *manifest_file;  /* --manifest: files with their own metadata */
+    struct manifest manifest;
 };
 
 int cli_run(struct cli *cli);
