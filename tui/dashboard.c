@@ -225,6 +225,16 @@ static bool all_finished(const struct ui *ui)
     return ui->nrows > 0;
 }
 
+/* Done videos Vimeo is still transcoding: "all done" alone would read as
+ * if they could be watched already. */
+static size_t transcoding(const struct ui *ui)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ui->nrows; i++)
+        n += ui->rows[i].transcode == ENGINE_TRANSCODE_IN_PROGRESS;
+    return n;
+}
+
 /* Count the bytes that moved since the last frame into the window and
  * measure the overall rate over it. Finished files keep counting (their
  * bytes moved in the window); a sum that falls (a row removed, bytes sent
@@ -696,7 +706,12 @@ static void draw_message(struct ui *ui)
         if (ui->all_finished) {
             /* Otherwise the run ends with an open dashboard and no word. */
             const char *dash = ui->utf8 ? "\xe2\x80\x94" : "-";
-            snprintf(text, sizeof text, "%s%sall done %s q quits", ui->message, ui->message[0] ? "; " : "", dash);
+            size_t busy = transcoding(ui);
+            char still[64] = "";
+            if (busy)
+                snprintf(still, sizeof still, ", %zu still transcoding on Vimeo", busy);
+            snprintf(text, sizeof text, "%s%sall done%s %s q quits", ui->message, ui->message[0] ? "; " : "", still,
+                     dash);
         } else {
             snprintf(text, sizeof text, "%s", ui->message);
         }

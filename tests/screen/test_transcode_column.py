@@ -13,6 +13,7 @@ class TranscodeColumn(Dashboard):
         slow, broken = self.files(("slow.mp4", 1000), ("broken.mp4", 2000))
         pane = self.open("-j", "1", slow, broken, width=120)
         screen = self.see(pane, r"slow\.mp4 .*done +transcoding")
+        self.see(pane, r"all done, 1 still transcoding on Vimeo . q quits")
         header = [line for line in screen.split("\n") if line.startswith("NAME")][0]
         self.assertRegex(header, r"STATE +TRANSCODE")
         self.see(pane, r"broken\.mp4 .*done +transcode error")
