@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,17 @@ void http_parse_header(const char *line, size_t len, struct http_result *res)
         snprintf(res->ratelimit_reset, sizeof res->ratelimit_reset, "%s", value);
 }
 
+/* libcurl opens its sockets without close-on-exec: a program run from
+ * vimeo-up (an --on-done hook) would inherit the API's and the upload
+ * hosts' connections. */
+static int socket_close_on_exec(void *ctx, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)ctx;
+    (void)purpose;
+    int flags = fcntl(fd, F_GETFD);
+    return flags >= 0 && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0 ? CURL_SOCKOPT_OK : CURL_SOCKOPT_ERROR;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *ctx)
 {
     struct transfer *t = ctx;
@@ -407,6 +419,7 @@ static void set_common_options(struct http *h, const struct http_request *req, s
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->options.low_speed_time);
     }
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, socket_close_on_exec);
     if (h->options.ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, h->options.ca_file); /* verification stays on: only whom to trust changes */
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);

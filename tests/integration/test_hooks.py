@@ -10,6 +10,7 @@ from cli_run import CliRun
 from harness import TOKEN, make_file
 
 RECORDER = """#!/bin/sh
+HOOK_OPEN=$(for fd in /proc/$$/fd/*; do readlink "$fd"; done | grep -c -e socket: -e journal) export HOOK_OPEN
 env > "$(mktemp "$HOOK_DIR/env.XXXXXX")"
 echo "hook output"
 exit "${HOOK_EXIT:-0}"
@@ -57,6 +58,7 @@ class OnDone(CliRun):
             self.assertEqual(env["VIMEO_UP_LINK"], "https://vimeo.com/" + done[path]["video"].split("/")[-1])
             self.assertEqual(env["VIMEO_UP_SIZE"], str(os.path.getsize(path)))
             self.assertNotIn("VIMEO_TOKEN", env)
+            self.assertEqual(env["HOOK_OPEN"], "0", "none of vimeo-up's connections or files is the hook's")
             self.assertNotIn(TOKEN, "".join(env.values()))
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "pwned")), "a file name never reaches a shell")
         # Already uploaded is not verified now: no second run.
