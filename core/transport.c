@@ -277,26 +277,14 @@ static void net_remove(void *ctx, const char *video, const char *link, struct tr
     }
 }
 
-/* The file's own tags (--manifest) for the job that made video, if it has
- * them. Jobs live as long as the engine and their meta is fixed. */
-static const struct job_meta *meta_of_video(struct engine *e, const char *video)
-{
-    const struct job_meta *meta = NULL;
-    pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < e->njobs && !meta; i++)
-        if (e->jobs[i]->meta && e->jobs[i]->meta->has_tags && !strcmp(e->jobs[i]->video, video))
-            meta = e->jobs[i]->meta;
-    pthread_mutex_unlock(&e->lock);
-    return meta;
-}
-
-static void net_tag(void *ctx, const char *video, struct transport_result *res)
+static void net_tag(void *ctx, const struct job *job, const char *video, struct transport_result *res)
 {
     struct net *net = ctx;
     *res = (struct transport_result){ .outcome = HTTP_OK, .retry_after = -1 };
-    const struct job_meta *own = video[0] ? meta_of_video(net->e, video) : NULL;
-    char *const *tags = own ? own->tags : net->e->tags;
-    size_t ntags = own ? own->ntags : net->e->ntags;
+    /* The job's meta and replaces are fixed before it runs: no lock. */
+    const struct job_meta *own = job->meta && job->meta->has_tags ? job->meta : NULL;
+    char *const *tags = own ? own->tags : job->replaces ? NULL : net->e->tags;
+    size_t ntags = own ? own->ntags : job->replaces ? 0 : net->e->ntags;
     if (net->e->tus_endpoint || !ntags || !video[0])
         return;
     struct api_request req = { .op = API_TAGS, .uri = video, .tags = (const char *const *)tags, .ntags = ntags };

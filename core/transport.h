@@ -48,8 +48,10 @@ struct transport_ops {
     void (*status)(void *ctx, const char *video, char *upload_status, size_t cap, struct transport_result *res);
     /* Delete the video, or without Vimeo the tus upload. */
     void (*remove)(void *ctx, const char *video, const char *link, struct transport_result *res);
-    /* Add the run's tags to a new video; OK at once when there are none. */
-    void (*tag)(void *ctx, const char *video, struct transport_result *res);
+    /* Tag the video job made: the file's own tags (--manifest), else the
+     * run's for a new video (a replaced video keeps its own); OK at once
+     * when there are none. */
+    void (*tag)(void *ctx, const struct job *job, const char *video, struct transport_result *res);
 };
 
 struct transport {

@@ -255,7 +255,7 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
     engine_emit(u->e, ENGINE_EV_CREATED, u->job, "%s%s", u->job->replaces ? "a new version of " : "",
                 video[0] ? video : link);
     pthread_mutex_unlock(&u->e->lock);
-    u->transport.ops->tag(u->transport.ctx, video, &res);
+    u->transport.ops->tag(u->transport.ctx, u->job, video, &res);
     if (res.outcome != HTTP_OK && res.outcome != HTTP_ABORTED) /* a nicety: the upload goes on */
         say(u, ENGINE_EV_FAILED, "could not tag %s: %s", video, res.error);
     return STEP_SEND;

@@ -218,6 +218,14 @@ static enum cli_command take_command(int *argc, char **argv)
     return CLI_UPLOAD;
 }
 
+static const char *command_word(enum cli_command command)
+{
+    for (size_t k = 0; k < sizeof command_ids / sizeof command_ids[0]; k++)
+        if (command_ids[k] == command)
+            return command_words[k];
+    return "an upload";
+}
+
 /* The options list takes: --json and --state (and --help, --version). */
 static bool list_option(int opt)
 {
@@ -686,17 +694,40 @@ static int run_list(struct cli *cli, int argc, char **argv)
 }
 
 /* --replace: one FILE, a new version of one Vimeo video. */
-static int check_replace(const struct cli *cli, enum cli_command command, int nfiles)
+static int check_replace(const struct cli *cli, enum cli_command command)
 {
     if (!cli->config.replace)
         return EXIT_OK;
     if (command != CLI_UPLOAD)
-        return usage_error("--replace goes with one FILE to upload, not with %s",
-                           command == CLI_RESUME ? "resume" : "verify");
+        return usage_error("--replace goes with one FILE to upload, not with %s", command_word(command));
     if (cli->config.tus_endpoint)
         return usage_error("%s", "--replace is for Vimeo videos, not with --tus-endpoint");
-    if (nfiles > 1)
-        return usage_error("%s", "--replace takes one FILE, the video's new file");
+    return EXIT_OK;
+}
+
+/* Once -R, --files-from and --manifest have said every file: one file for
+ * each video replaced, or two uploads race to be its file. */
+static int check_replaced_once(const struct cli *cli, const struct batch *batch)
+{
+    size_t run_wide = cli->config.replace ? batch->count : 0;
+    for (size_t i = 0; i < cli->manifest.count; i++) {
+        const char *video = cli->manifest.entries[i].meta.replace;
+        if (!video) {
+            run_wide += cli->config.replace != NULL;
+            continue;
+        }
+        if (cli->config.tus_endpoint)
+            return usage_error("--manifest: replace %s: a Vimeo video, not with --tus-endpoint", video);
+        bool twice = cli->config.replace && !strcmp(cli->config.replace, video);
+        for (size_t k = 0; k < i && !twice; k++)
+            twice = cli->manifest.entries[k].meta.replace && !strcmp(cli->manifest.entries[k].meta.replace, video);
+        if (twice)
+            return usage_error("--manifest: %s is replaced by two files; one file makes its new version", video);
+    }
+    char count[24];
+    snprintf(count, sizeof count, "%zu", run_wide);
+    if (run_wide > 1)
+        return usage_error("--replace takes one FILE, the video's new file; %s were given", count);
     return EXIT_OK;
 }
 
@@ -761,13 +792,14 @@ int main(int argc, char **argv)
         return usage_error("%s", "--quiet and --verbose: one or the other");
     if (cli.verbose)
         cli.config.on_request = runlog_request;
-    if (cli.log_file && (rc = runlog_open(cli.log_file)) != EXIT_OK)
-        return rc;
     if (command == CLI_UPLOAD && nfiles == 0 && !cli.batch.files_from && !cli.manifest_file)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
         return usage_error("resume takes no FILE: %s", files[0]);
-    if ((rc = check_replace(&cli, command, nfiles)) != EXIT_OK)
+    if ((rc = check_replace(&cli, command)) != EXIT_OK)
+        return rc;
+    /* Made only once the command line is known good: a usage error leaves no empty log behind. */
+    if (cli.log_file && (rc = runlog_open(cli.log_file)) != EXIT_OK)
         return rc;
 
     /* As curl does: the environment names a CA bundle when no option does. */
@@ -812,7 +844,9 @@ int main(int argc, char **argv)
     if (command == CLI_UPLOAD && cli.manifest_file &&
         (rc = manifest_load(cli.manifest_file, &checks, &cli.manifest)) != EXIT_OK)
         return rc;
-    if (command == CLI_UPLOAD && (rc = batch_collect(&cli.batch, files, (size_t)nfiles, &batch)) != EXIT_OK) {
+    if (command == CLI_UPLOAD && ((rc = batch_collect(&cli.batch, files, (size_t)nfiles, &batch)) != EXIT_OK ||
+                                  (rc = check_replaced_once(&cli, &batch)) != EXIT_OK)) {
+        batch_free(&batch);
         manifest_free(&cli.manifest);
         return rc;
     }

@@ -76,6 +76,39 @@ class Replace(SandboxTest):
         self.assertIn("--replace takes one FILE", two.stderr)
         self.assertEqual(self.sandbox.uploads(), [])
 
+    def test_a_replaced_video_keeps_its_tags(self):
+        video = self.original("--tag", "kept")
+        path = make_file(self.tmp, "retake.mp4", 700, seed=3)
+        proc = self.vimeo_up("--tag", "run-wide", "--replace", video, path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        status, _, data = self.sandbox.api("GET", video)
+        self.assertEqual(status, 200)
+        self.assertEqual([t["name"] for t in json.loads(data)["tags"]], ["kept"], "--tag is for new videos")
+
+    def test_one_file_per_video_replaced_however_the_files_are_named(self):
+        folder = os.path.join(self.tmp, "takes")
+        os.mkdir(folder)
+        first, second = make_file(folder, "t1.mp4", 100), make_file(folder, "t2.mp4", 200)
+        listing = os.path.join(self.tmp, "list")
+        with open(listing, "w") as f:
+            f.write(f"{first}\n{second}\n")
+        manifest = os.path.join(self.tmp, "twice.jsonl")
+        with open(manifest, "w") as f:
+            f.write(json.dumps({"path": first, "replace": "7"}) + "\n" + json.dumps({"path": second, "replace": "/videos/7"}) + "\n")
+        log = os.path.join(self.tmp, "run.log")
+        for args, said in ((("--replace", "5", "-R", folder), "--replace takes one FILE, the video's new file; 2 were given"),
+                           (("--replace", "5", "--files-from", listing), "; 2 were given"),
+                           (("--manifest", manifest), "--manifest: /videos/7 is replaced by two files"),
+                           (("--log-file", log, "--replace", "5", "--tus-endpoint", self.sandbox.url + "/files", first),
+                            "--replace is for Vimeo videos, not with --tus-endpoint")):
+            proc = self.vimeo_up(*args)
+            self.assertEqual((proc.returncode, len(proc.stderr.splitlines())), (2, 1), (args, proc.stderr))
+            self.assertIn(said, proc.stderr)
+        self.assertFalse(os.path.exists(log), "a usage error leaves no log file behind")
+        self.assertEqual(self.sandbox.uploads(), [])
+        proc = subprocess.run(self.argv("login", "--replace", "5"), capture_output=True, text=True, input="")
+        self.assertIn("not with login", proc.stderr)
+
     def kill_during_a_replace(self):
         """A replace killed with part of its bytes sent: the video and file."""
         video = self.original()

@@ -122,9 +122,9 @@ static void fake_remove(void *ctx, const char *video, const char *link, struct t
         ok(res);
 }
 
-static void fake_tag(void *ctx, const char *video, struct transport_result *res)
+static void fake_tag(void *ctx, const struct job *job, const char *video, struct transport_result *res)
 {
-    (void)ctx, (void)video;
+    (void)ctx, (void)job, (void)video;
     *res = (struct transport_result){ .outcome = HTTP_OK, .retry_after = -1 };
 }
 
