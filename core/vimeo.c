@@ -188,12 +188,16 @@ static bool valid_video_uri(const char *uri)
     return *p == '\0';
 }
 
-/* The video's page, Vimeo's "link": only an https address on vimeo.com is
- * kept, as it is shown to the user and stored. */
+/* The video's page, Vimeo's "link": only an https address on vimeo.com,
+ * in printable ASCII, is kept, as it is shown, stored and handed to hooks
+ * (an escape sequence from a server must not reach a terminal). */
 static void read_page(struct json *j, char *page, size_t cap)
 {
-    if (!json_get_string(j, json_find(j, "link"), page, cap) || strncmp(page, "https://", 8) != 0 ||
-        strpbrk(page, " \t\r\n\"") || !strstr(page, "vimeo.com/"))
+    bool kept = json_get_string(j, json_find(j, "link"), page, cap) &&
+                (!strncmp(page, "https://vimeo.com/", 18) || !strncmp(page, "https://www.vimeo.com/", 22));
+    for (const char *c = page; kept && *c; c++)
+        kept = *c > ' ' && *c < 0x7f && *c != '"';
+    if (!kept)
         page[0] = '\0';
 }
 

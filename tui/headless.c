@@ -103,8 +103,10 @@ static void print_event(struct engine *e, bool json, const struct engine_event *
         } else {
             /* done: the video, and its page on vimeo.com when Vimeo said it */
             bool page = ev->kind == ENGINE_EV_DONE && d->page[0];
+            char link[300];
+            text_escape(d->page, link, sizeof link);
             printf("%-9s %s%s%s%s%s\n", name, shown, message[0] ? "  " : "", message, page ? "  " : "",
-                   page ? d->page : "");
+                   page ? link : "");
         }
     }
     free(d);
@@ -144,11 +146,13 @@ void headless_set_quiet(bool on)
 }
 
 /* With verdicts, plain output keeps only each job's verification; -q only
- * the failures. */
+ * what makes the run fail or stop: failures, transcode errors, a pause
+ * with a reason (the journal could not record the upload). */
 static bool shown(bool json, bool verdicts, const struct engine_event *ev)
 {
     if (quiet)
-        return ev->kind == ENGINE_EV_FAILED;
+        return ev->kind == ENGINE_EV_FAILED || ev->kind == ENGINE_EV_TRANSCODE_ERROR ||
+               (ev->kind == ENGINE_EV_PAUSED && ev->message[0]);
     return json || !verdicts || ev->kind == ENGINE_EV_VERIFIED;
 }
 

@@ -3,12 +3,15 @@ corrupt journal, an upload host whose certificate is refused."""
 import http.server
 import json
 import os
+import re
 import socket
 import sqlite3
 import ssl
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 from harness import TOKEN, VIMEO_UP, make_file, sha256_file
 from test_cli import CliTest, FakeApi
@@ -99,3 +102,55 @@ class SelfSignedUploadHost(CliTest):
         failed = [ev for ev in events if ev["event"] == "failed"]
         self.assertEqual(len(failed), 1, events)
         self.assertIn("SSL certificate problem: self-signed certificate", failed[0]["error"])
+
+
+class HostilePageLink(CliTest):
+    """An API whose video "link" carries an escape sequence, or points
+    elsewhere: vimeo-up keeps no such page, so none reaches a terminal, the
+    journal or a hook."""
+
+    def proxy(self, link):
+        upstream = self.sandbox.url
+
+        class Rewriter(http.server.BaseHTTPRequestHandler):
+            def forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                request = urllib.request.Request(upstream + self.path, data=body or None, method=self.command,
+                                                 headers={k: v for k, v in self.headers.items() if k != "Host"})
+                try:
+                    answer = urllib.request.urlopen(request)
+                except urllib.error.HTTPError as error:
+                    answer = error
+                data = answer.read()
+                if answer.headers.get("Content-Type", "").startswith("application/"):
+                    data = re.sub(rb'"link":"[^"]*"', lambda _: b'"link":' + json.dumps(link).encode(), data)
+                self.send_response(answer.status)
+                for key in ("Content-Type", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+                    if answer.headers.get(key):
+                        self.send_header(key, answer.headers[key])
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = forward
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Rewriter)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def test_an_escape_sequence_or_another_host_is_no_page(self):
+        for i, link in enumerate(("https://vimeo.com/1\u001b[2J\u001b]0;owned\u0007", "https://evil.example/?vimeo.com/1")):
+            path = make_file(self.tmp, f"page{i}.mp4", 1000 + i)
+            plain = self.vimeo_up("--no-tui", path, api=self.proxy(link))
+            self.assertEqual(plain.returncode, 0, plain.stderr)
+            done = [line for line in plain.stdout.splitlines() if line.startswith("done")]
+            self.assertEqual(len(done), 1, plain.stdout)
+            self.assertNotIn("\u001b", plain.stdout)
+            self.assertNotIn("evil", plain.stdout)
+            self.assertRegex(done[0], r"^done +page\d\.mp4 +/videos/\d+$")
+            listed = json.loads(self.vimeo_up("list", "--json").stdout)
+            self.assertFalse(listed[-1].get("link"), listed[-1])

@@ -33,6 +33,12 @@ class Verbosity(CliRun):
         self.assertEqual(proc.returncode, 1)
         self.assertRegex(proc.stdout, r"^1 verified, 1 failed, 0 skipped, 0 unfinished; [^\n]*\n$")
         self.assertEqual(proc.stderr, f"vimeo-up: {self.tmp}/missing.mp4: No such file or directory\n")
+        # What fails the run is said, naming the file, even when quiet.
+        self.sandbox.fault("transcode_status=error,times=1")
+        broken = make_file(self.tmp, "broken.mp4", 2000)
+        proc = self.vimeo_up("-q", "--wait-transcode", broken)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertRegex(proc.stdout, r"(?m)^transcode_error broken\.mp4  .+$")
         proc = self.vimeo_up("-q", "-v", good)
         self.assertEqual(proc.returncode, 2)
         self.assertEqual(proc.stderr, "vimeo-up: --quiet and --verbose: one or the other (see vimeo-up --help)\n")
