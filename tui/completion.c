@@ -12,7 +12,7 @@ enum value_kind { VALUE_NONE, VALUE_FREE, VALUE_FILE, VALUE_DIR, VALUE_PRIVACY, 
 static enum value_kind value_kind(const struct option *o)
 {
     static const char *const files[] = { "token-file", "password-file", "cacert", "config", "files-from",
-                                         "log-file" };
+                                         "log-file", "manifest" };
     if (o->has_arg == no_argument)
         return VALUE_NONE;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)

@@ -1171,11 +1171,9 @@ void dashboard_set_bell(bool on)
  * another window. */
 static void ring_when_done(struct ui *ui)
 {
-    if (!bell || rang || !ui->nrows || !engine_settled(ui->e))
+    /* all_finished is over every row, a filter aside */
+    if (!bell || rang || !ui->all_finished || !engine_settled(ui->e))
         return;
-    for (size_t i = 0; i < ui->nrows; i++)
-        if (!engine_state_final(ui->rows[i].state))
-            return;
     beep();
     rang = true;
 }

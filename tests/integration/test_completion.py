@@ -50,6 +50,7 @@ class Completion(unittest.TestCase):
         self.assertEqual(self.complete("vimeo-up --token-file "), ["clip.mov", "journal-dir", "list-of-files.txt"])
         self.assertEqual(self.complete("vimeo-up --state j"), ["journal-dir"])
         self.assertEqual(self.complete("vimeo-up --files-from l"), ["list-of-files.txt"])
+        self.assertEqual(self.complete("vimeo-up --manifest l"), ["list-of-files.txt"])
         self.assertEqual(self.complete("vimeo-up -j "), [], "a number: nothing to offer")
         self.assertEqual(self.complete("vimeo-up completion "), ["bash", "zsh"])
 
