@@ -388,29 +388,8 @@ int engine_add_verify_all(struct engine *e, char *err, size_t cap)
     return (int)ctx.added;
 }
 
-struct probe_ctx {
-    const struct journal_key *key;
-    char *video;
-    size_t video_cap;
-    bool done;
-};
-
-/* A finished row for exactly this file (as journal_claim matches it). */
-static void probe_row(void *arg, const struct journal_entry *row)
-{
-    struct probe_ctx *ctx = arg;
-    const struct journal_key *key = ctx->key;
-    enum engine_state state;
-    if (ctx->done || strcmp(row->path, key->path) || row->size != key->size || row->mtime_ns != key->mtime_ns ||
-        row->inode != key->inode || (row->ctime_ns && row->ctime_ns != key->ctime_ns) ||
-        strcmp(row->endpoint, key->endpoint) || !engine_state_parse(row->state, &state) || state != ENGINE_DONE)
-        return;
-    ctx->done = true;
-    snprintf(ctx->video, ctx->video_cap, "%s", row->video[0] ? row->video : row->upload_link);
-}
-
-enum engine_probe engine_probe(struct engine *e, const char *path, uint64_t *size, char *video, size_t video_cap,
-                               char *err, size_t cap)
+enum engine_probe engine_probe(struct engine *e, const char *path, const char *replace, uint64_t *size, char *video,
+                               size_t video_cap, char *err, size_t cap)
 {
     char abs[PATH_MAX];
     struct stat st;
@@ -425,11 +404,20 @@ enum engine_probe engine_probe(struct engine *e, const char *path, uint64_t *siz
     if (e->cfg.again)
         return ENGINE_PROBE_UPLOAD;
     struct journal_key key = { .path = abs, .size = *size, .mtime_ns = mtime_ns(&st), .ctime_ns = ctime_ns(&st),
-                               .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key };
-    struct probe_ctx ctx = { .key = &key, .video = video, .video_cap = video_cap };
-    if (journal_each(e->journal, false, probe_row, &ctx) < 0)
+                               .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key,
+                               .replaces = replace ? replace : e->replace };
+    struct journal_entry *row = malloc(sizeof *row);
+    if (!row)
+        return snprintf(err, cap, "out of memory"), ENGINE_PROBE_REFUSED;
+    int found = journal_find(e->journal, &key, row);
+    enum engine_state state;
+    bool done = found > 0 && engine_state_parse(row->state, &state) && state == ENGINE_DONE;
+    if (done)
+        snprintf(video, video_cap, "%s", row->video[0] ? row->video : row->upload_link);
+    free(row);
+    if (found < 0)
         return journal_error(e->journal, err, cap), ENGINE_PROBE_REFUSED;
-    return ctx.done ? ENGINE_PROBE_DONE : ENGINE_PROBE_UPLOAD;
+    return done ? ENGINE_PROBE_DONE : ENGINE_PROBE_UPLOAD;
 }
 
 /* The top-level keys of a valid JSON object that json_parse took: the

@@ -245,10 +245,12 @@ unsigned engine_add_refused(struct engine *e, const char *path, const char *reas
 /* What engine_add would do with path, doing nothing (for --dry-run):
  * UPLOAD (*size: its bytes), DONE (the journal has it uploaded: video is
  * its /videos/N, or its link for a generic tus upload), or REFUSED (err:
- * why, as engine_add says it). Reads the journal only. */
+ * why, as engine_add says it). replace: the video the file would be a new
+ * version of (a manifest line's), NULL for config.replace. Reads one
+ * journal row only. */
 enum engine_probe { ENGINE_PROBE_UPLOAD, ENGINE_PROBE_DONE, ENGINE_PROBE_REFUSED };
-enum engine_probe engine_probe(struct engine *e, const char *path, uint64_t *size, char *video, size_t video_cap,
-                               char *err, size_t cap);
+enum engine_probe engine_probe(struct engine *e, const char *path, const char *replace, uint64_t *size, char *video,
+                               size_t video_cap, char *err, size_t cap);
 
 /* The free upload quota in bytes that engine_check_api learnt; -1 when
  * Vimeo sets no limit or it is not known (a generic tus endpoint). */

@@ -328,21 +328,20 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
     return JOURNAL_CLAIMED;
 }
 
-enum journal_claim journal_claim(struct journal *j, const struct journal_key *key, bool again,
-                                 struct journal_entry *out)
+static void note_unreadable(struct journal *j, const char *reason);
+
+/* The newest row for key: 1 with it in out and its owner, 0 when there is
+ * none, -1 on an error. Caller holds j->lock. */
+static int newest_row(struct journal *j, const struct journal_key *key, struct journal_entry *out, char *owner,
+                      size_t owner_cap)
 {
-    pthread_mutex_lock(&j->lock);
-    if (!exec(j, "BEGIN IMMEDIATE")) {
-        pthread_mutex_unlock(&j->lock);
-        return JOURNAL_ERROR;
-    }
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT %s, owner FROM uploads WHERE path=? AND size=? AND mtime_ns=? AND endpoint=? AND inode=?"
              " AND (ctime_ns=? OR ctime_ns=0) AND replaces=? ORDER BY id DESC LIMIT 1", columns);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return finish(j, JOURNAL_ERROR);
+        return -1;
     sqlite3_bind_text(st, 1, key->path, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)key->size);
     sqlite3_bind_int64(st, 3, key->mtime_ns);
@@ -352,10 +351,37 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
     sqlite3_bind_text(st, 7, key_replaces(key), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        char owner[64];
         read_row(st, out);
-        copy_text(owner, sizeof owner, st, OWNER_COLUMN);
-        sqlite3_finalize(st);
+        copy_text(owner, owner_cap, st, OWNER_COLUMN);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int journal_find(struct journal *j, const struct journal_key *key, struct journal_entry *out)
+{
+    char owner[64];
+    pthread_mutex_lock(&j->lock);
+    int found = newest_row(j, key, out, owner, sizeof owner);
+    if (found < 0)
+        note_unreadable(j, NULL);
+    pthread_mutex_unlock(&j->lock);
+    return found;
+}
+
+enum journal_claim journal_claim(struct journal *j, const struct journal_key *key, bool again,
+                                 struct journal_entry *out)
+{
+    pthread_mutex_lock(&j->lock);
+    if (!exec(j, "BEGIN IMMEDIATE")) {
+        pthread_mutex_unlock(&j->lock);
+        return JOURNAL_ERROR;
+    }
+    char owner[64];
+    int found = newest_row(j, key, out, owner, sizeof owner);
+    if (found < 0)
+        return finish(j, JOURNAL_ERROR);
+    if (found) {
         bool finished = !strcmp(out->state, "done") || !strcmp(out->state, "cancelled");
         if (!strcmp(out->state, "done") && !again)
             return finish(j, owner_alive(owner, j->owner) ? JOURNAL_BUSY : JOURNAL_ALREADY_DONE);
@@ -363,10 +389,6 @@ enum journal_claim journal_claim(struct journal *j, const struct journal_key *ke
             return finish(j, take(j, out, owner));
         if (owner_alive(owner, j->owner))
             return finish(j, JOURNAL_BUSY);
-    } else {
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-            return finish(j, JOURNAL_ERROR);
     }
     return finish(j, insert_row(j, key, out));
 }

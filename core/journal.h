@@ -78,7 +78,11 @@ void journal_release(struct journal *j, int64_t id);
  * unusable", never as "nothing to do". */
 int journal_each(struct journal *j, bool unfinished_only, void (*fn)(void *ctx, const struct journal_entry *e),
                  void *ctx);
-/* journal_each's last failure as one line: "journal unreadable: PATH: REASON". */
+/* The newest row for key, as journal_claim matches it, read only (for a
+ * dry run): 1 with it in out, 0 when there is none, -1 when the journal
+ * cannot be read (journal_error says why). */
+int journal_find(struct journal *j, const struct journal_key *key, struct journal_entry *out);
+/* journal_each's or journal_find's last failure as one line: "journal unreadable: PATH: REASON". */
 void journal_error(struct journal *j, char *out, size_t cap);
 
 #endif

@@ -127,9 +127,11 @@ static int dry_run(struct cli *cli, struct engine *e)
     uint64_t total = 0;
     char video[2100], err[4608];
     for (size_t i = 0; i < (size_t)cli->nfiles + cli->manifest.count; i++) {
-        const char *path = i < (size_t)cli->nfiles ? cli->files[i] : cli->manifest.entries[i - cli->nfiles].path;
+        const struct manifest_entry *m = i < (size_t)cli->nfiles ? NULL : &cli->manifest.entries[i - cli->nfiles];
+        const char *path = m ? m->path : cli->files[i];
         uint64_t size;
-        enum engine_probe verdict = engine_probe(e, path, &size, video, sizeof video, err, sizeof err);
+        enum engine_probe verdict = engine_probe(e, path, m ? m->meta.replace : NULL, &size, video, sizeof video, err,
+                                                 sizeof err);
         if (verdict == ENGINE_PROBE_UPLOAD)
             uploads++, total += size, dry_run_line(cli->json, "would_upload", path, size, NULL);
         else if (verdict == ENGINE_PROBE_DONE)

@@ -76,6 +76,17 @@ class Replace(SandboxTest):
         self.assertIn("--replace takes one FILE", two.stderr)
         self.assertEqual(self.sandbox.uploads(), [])
 
+    def test_a_dry_run_tells_a_replace_from_the_upload_it_was(self):
+        video = self.original()
+        path = os.path.join(self.tmp, "original.mp4")  # the file just uploaded as a video of its own
+        for expected in ("would_upload", "would_skip"):
+            proc = self.vimeo_up("--dry-run", "--replace", video, path)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual([e["event"] for e in self.events(proc)][:1], [expected], proc.stdout)
+            if expected == "would_upload":
+                self.assertEqual(self.vimeo_up("--replace", video, path).returncode, 0)
+        self.assertEqual(len(self.uploads_of(video)), 2, "the dry runs made nothing")
+
     def test_a_replaced_video_keeps_its_tags(self):
         video = self.original("--tag", "kept")
         path = make_file(self.tmp, "retake.mp4", 700, seed=3)
