@@ -479,7 +479,8 @@ class Dashboard(SandboxTest):
         escaped = "|".join(re.escape(name) for name in shown.values() if name != "plain.mp4")
         log = self.see(pane, rf"\d\d (created|verified|done) +({escaped}): ")
         self.assertTrue(log.isascii(), log)
-        pane.keys("Enter")
+        # Home: the first row, whichever upload the selection followed last.
+        pane.keys("Home", "Enter")
         details = self.see(pane, r"path +/.*caf\\xc3\\xa9 ")
         self.assertTrue(details.isascii(), details)
 
