@@ -53,9 +53,7 @@ static const char *signal_name(int sig)
     }
 }
 
-/* Count how the jobs ended: with --wait-transcode a video is done once
- * available, failed when Vimeo could not transcode it. */
-static void outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned *failed, unsigned *unfinished)
+void cli_outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned *failed, unsigned *unfinished)
 {
     struct engine_row *rows = NULL;
     size_t cap = 0;
@@ -140,7 +138,7 @@ int cli_run(struct cli *cli)
         interrupted = headless_run(e, cli->json, cli->command == CLI_VERIFY, signal_fd);
     }
     unsigned done, failed, unfinished;
-    outcome(e, cli->config.wait_transcode, &done, &failed, &unfinished);
+    cli_outcome(e, cli->config.wait_transcode, &done, &failed, &unfinished);
     if (interrupted && cli_signal_take())
         fprintf(stderr, "vimeo-up: stopping on %s; progress is saved, 'vimeo-up resume' continues\n",
                 signal_name(cli_signal_take()));

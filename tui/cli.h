@@ -21,7 +21,8 @@ enum {
     EXIT_HELP = -1,        /* --help or --version printed: exit 0 */
 };
 
-enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP };
+enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP,
+                   CLI_AGENT, CLI_ADD, CLI_STATUS, CLI_WAIT, CLI_STOP };
 
 #define CLI_MAX_TAGS 20 /* a macro, so that messages can spell it */
 
@@ -35,9 +36,14 @@ struct cli {
     char **files;
     int nfiles;
     char state_dir[PATH_MAX];
+    long idle_exit;             /* the agent: seconds idle before it exits; 0: the default */
 };
 
 int cli_run(struct cli *cli);
+
+/* How the jobs ended, as the exit status counts them: with wait_transcode a
+ * video is done once available, failed when Vimeo could not transcode it. */
+void cli_outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned *failed, unsigned *unfinished);
 
 /* Install SIGINT/SIGTERM/SIGHUP handlers that write to a pipe; returns its
  * read end (the front end polls it), or -1. SIGPIPE is ignored. */

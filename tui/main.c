@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "cli.h"
 #include "engine.h"
 #include "headless.h"
@@ -30,6 +31,11 @@ static const char usage_text[] =
     "       vimeo-up verify [FILE|URI...]   HEAD-check journal entries (all if none named)\n"
     "       vimeo-up list [--json]          the journal as a table, or JSON\n"
     "       vimeo-up help                   this text (options may come before or after the command)\n"
+    "       vimeo-up add [options] FILE...  queue in the background agent (started if none runs)\n"
+    "       vimeo-up status [--json]        the agent's table once\n"
+    "       vimeo-up wait                   block until the agent's uploads settle (exit as for an upload)\n"
+    "       vimeo-up stop                   the agent pauses everything, saves and exits\n"
+    "       vimeo-up agent [options]        start the agent for the state directory\n"
     "  -j, --jobs N            parallel uploads (default " ENGINE_STR(ENGINE_DEFAULT_WORKERS) ")\n"
     "  -c, --chunk-size SIZE   bytes per PATCH, K/M/G suffixes (default " ENGINE_STR(ENGINE_DEFAULT_CHUNK_MIB) "M; 0 = whole rest)\n"
     "  -r, --limit-rate RATE   total upload rate cap in bytes/s, K/M/G suffixes (default none)\n"
@@ -53,6 +59,8 @@ static const char usage_text[] =
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
     ENGINE_STR(ENGINE_DEFAULT_STALL_SECONDS) ")\n"
     "                          while sending; after a chunk's last byte the server gets 10 times S\n"
+    "      --idle-exit S       the agent exits after S seconds with nothing to do and no client\n"
+    "                          (default " ENGINE_STR(AGENT_DEFAULT_IDLE_EXIT) ")\n"
     "  -h, --help; -V, --version\n"
     "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 4 uploads unfinished\n"
     "(the user quit, state saved), 130 interrupted.\n";
@@ -86,7 +94,7 @@ static bool parse_count(const char *text, uint64_t *out)
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
        OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
-       OPT_REPLACE, OPT_WAIT_TRANSCODE };
+       OPT_REPLACE, OPT_WAIT_TRANSCODE, OPT_IDLE_EXIT };
 static const char short_options[] = ":j:c:r:hV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -109,6 +117,7 @@ static const struct option options[] = {
     { "replace", required_argument, NULL, OPT_REPLACE },
     { "wait-transcode", no_argument, NULL, OPT_WAIT_TRANSCODE },
     { "stall-timeout", required_argument, NULL, OPT_STALL },
+    { "idle-exit", required_argument, NULL, OPT_IDLE_EXIT },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -152,6 +161,8 @@ static enum cli_command take_command(int *argc, char **argv)
 {
     static const struct { const char *word; enum cli_command command; } commands[] = {
         { "resume", CLI_RESUME }, { "verify", CLI_VERIFY }, { "list", CLI_LIST }, { "help", CLI_HELP },
+        { "agent", CLI_AGENT }, { "add", CLI_ADD }, { "status", CLI_STATUS }, { "wait", CLI_WAIT },
+        { "stop", CLI_STOP },
     };
     for (int i = 1; i < *argc; i++) {
         const char *arg = argv[i];
@@ -286,6 +297,11 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
                 return usage_error("--stall-timeout: not a number of seconds from 1 to "
                                    ENGINE_STR(ENGINE_MAX_STALL_SECONDS) ": %s", optarg);
             cli->config.stall_seconds = (long)n;
+            break;
+        case OPT_IDLE_EXIT:
+            if (!parse_count(optarg, &n) || n < 1 || n > 86400 * 365)
+                return usage_error("--idle-exit: not a number of seconds: %s", optarg);
+            cli->idle_exit = (long)n;
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_HELP;
         case 'V': printf("vimeo-up %s\n", VIMEO_UP_VERSION); return EXIT_HELP;
@@ -568,9 +584,21 @@ int main(int argc, char **argv)
             return rc;
         return run_list(&cli, nfiles, files);
     }
+    if (command == CLI_STATUS || command == CLI_WAIT || command == CLI_STOP) {
+        if (nfiles > 0)
+            return usage_error("%s takes no FILE", command == CLI_STATUS ? "status" : command == CLI_WAIT ? "wait" : "stop");
+        if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+            return rc;
+        cli.command = command;
+        return agent_command(&cli);
+    }
     if (cli.config.chunk_size && cli.config.chunk_size < (1 << 20))
         fprintf(stderr, "vimeo-up: warning: --chunk-size %" PRIu64 ": chunks under 1 MiB cost a request each "
                 "and are slow\n", cli.config.chunk_size);
+    if (command == CLI_ADD && nfiles == 0)
+        return usage_error("%s", "add: no FILE to queue");
+    if (command == CLI_AGENT && nfiles > 0)
+        return usage_error("agent takes no FILE (vimeo-up add FILE queues it): %s", files[0]);
     if (command == CLI_UPLOAD && nfiles == 0)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
@@ -611,7 +639,7 @@ int main(int argc, char **argv)
     cli.command = command;
     cli.files = files;
     cli.nfiles = nfiles;
-    rc = cli_run(&cli);
+    rc = command == CLI_AGENT ? agent_start(&cli) : command == CLI_ADD ? agent_command(&cli) : cli_run(&cli);
     memset(token, 0, sizeof token);
     memset(password, 0, sizeof password);
     return rc;
