@@ -6,9 +6,11 @@
 #   make check-valgrind  a faulty upload under valgrind's memcheck
 #   make check-fuzz      libFuzzer on every parser of outside data (FUZZ_SECONDS each)
 #   make check-reliability  a soak through random faults, a kill -9 loop, journal kills
+#   make check-live      against the real Vimeo with VIMEO_UP_LIVE_TOKEN (tests/live/run);
+#                        without it, one line saying so
 #   make demo            install what the build needs (make deps-build), build, upload a few
 #                        generated files to a local sandbox
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (the program, its man page, bash and zsh completion)
 #   make uninstall       the same PREFIX and DESTDIR
 #   V=1 shows the commands; WERROR=1 turns warnings into errors (CI).
 
@@ -58,7 +60,7 @@ TUI_LIB := $(BUILD)/libvimeoup-tui.a
 
 PROGRAMS := $(if $(TUI_SRC),$(BUILD)/vimeo-up) $(BUILD)/vimeo-sandbox
 
-.PHONY: all check check-asan check-tsan check-valgrind check-fuzz check-reliability fuzzers check-run deps deps-build demo bench install uninstall clean
+.PHONY: all check check-asan check-tsan check-valgrind check-fuzz check-reliability check-live fuzzers check-run deps deps-build demo bench install uninstall clean
 all: $(PROGRAMS) $(UNIT_BIN)
 
 $(BUILD)/core/%.o: core/%.c
@@ -133,6 +135,11 @@ check-valgrind: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)VIMEO_UP_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/memcheck/memcheck.py
 
+# Without a token only the line that says so: nothing to install or build.
+check-live:
+	$(Q)if [ -z "$$VIMEO_UP_LIVE_TOKEN" ]; then tests/live/run; else tests/deps live && \
+		$(MAKE) --no-print-directory -s $(BUILD)/vimeo-up && VIMEO_UP_BUILD=$(abspath $(BUILD)) tests/live/run; fi
+
 demo: deps-build
 	$(Q)$(MAKE) --no-print-directory $(PROGRAMS)
 	$(Q)tests/demo
@@ -141,14 +148,25 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/run
 
+# Completion goes where bash-completion and zsh look under PREFIX; the
+# scripts come from the program (vimeo-up completion), made from its options.
+BASH_COMPLETION_DIR = $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR = $(PREFIX)/share/zsh/site-functions
+
 install: $(BUILD)/vimeo-up
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(ZSH_COMPLETION_DIR)
 	install -m 0755 $(BUILD)/vimeo-up $(DESTDIR)$(PREFIX)/bin/vimeo-up
 	install -m 0644 man/vimeo-up.1 $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1
+	$(BUILD)/vimeo-up completion bash > $(BUILD)/vimeo-up.bash
+	$(BUILD)/vimeo-up completion zsh > $(BUILD)/_vimeo-up
+	install -m 0644 $(BUILD)/vimeo-up.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/vimeo-up
+	install -m 0644 $(BUILD)/_vimeo-up $(DESTDIR)$(ZSH_COMPLETION_DIR)/_vimeo-up
 
 # Only what install put there: the directories may hold other programs.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/vimeo-up $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1
+	rm -f $(DESTDIR)$(PREFIX)/bin/vimeo-up $(DESTDIR)$(PREFIX)/share/man/man1/vimeo-up.1 \
+		$(DESTDIR)$(BASH_COMPLETION_DIR)/vimeo-up $(DESTDIR)$(ZSH_COMPLETION_DIR)/_vimeo-up
 
 clean:
 	rm -rf build

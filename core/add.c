@@ -10,6 +10,7 @@
 
 #include "util/clock.h"
 #include "internal.h"
+#include "json.h"
 
 static bool absolute_path(const char *path, char *out, size_t cap)
 {
@@ -93,9 +94,50 @@ static struct job *job_of_file(struct engine *e, int64_t row, const struct stat 
     return found && job_live(*found) ? *found : NULL;
 }
 
-/* A job for a claimed journal row: queued, or done when the row says so. */
+void job_meta_free(struct job_meta *meta)
+{
+    if (!meta)
+        return;
+    free(meta->name);
+    free(meta->description);
+    free(meta->privacy);
+    free(meta->folder);
+    free(meta->password);
+    for (size_t i = 0; i < meta->ntags; i++)
+        free(meta->tags[i]);
+    free(meta->tags);
+    free(meta);
+}
+
+/* Whether a string to copy was copied: NULL stays NULL. */
+static bool copy_field(char **out, const char *s)
+{
+    return !s || (*out = strdup(s)) != NULL;
+}
+
+/* The job's own copy of the caller's metadata; NULL when out of memory. */
+static struct job_meta *meta_copy(const struct engine_file_meta *in)
+{
+    struct job_meta *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    bool ok = copy_field(&m->name, in->name) && copy_field(&m->description, in->description) &&
+              copy_field(&m->privacy, in->privacy) && copy_field(&m->folder, in->folder) &&
+              copy_field(&m->password, in->password);
+    m->has_tags = in->has_tags;
+    if (ok && in->ntags)
+        ok = (m->tags = calloc(in->ntags, sizeof *m->tags)) != NULL;
+    for (size_t i = 0; ok && i < in->ntags; i++)
+        ok = (m->tags[m->ntags++] = strdup(in->tags[i])) != NULL;
+    if (!ok)
+        job_meta_free(m), m = NULL;
+    return m;
+}
+
+/* A job for a claimed journal row: queued, or done when the row says so.
+ * meta (may be NULL): the file's own metadata, set before the job can run. */
 static unsigned add_claimed(struct engine *e, const char *abs, const struct stat *st,
-                            const struct journal_entry *entry, bool done, bool *is_new)
+                            const struct journal_entry *entry, bool done, struct job_meta *meta, bool *is_new)
 {
     pthread_mutex_lock(&e->lock);
     /* The same file twice (overlapping globs, a link, or added again from
@@ -105,13 +147,16 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct stat
     if (job) {
         unsigned id = job->id;
         pthread_mutex_unlock(&e->lock);
+        job_meta_free(meta);
         return id;
     }
     job = job_new(e, abs, JOB_UPLOAD);
     if (!job) {
         pthread_mutex_unlock(&e->lock);
+        job_meta_free(meta);
         return 0;
     }
+    job->meta = meta;
     job_from_entry(job, entry);
     job->device = (uint64_t)st->st_dev;
     if (!job_index(e, job)) {
@@ -154,7 +199,23 @@ unsigned engine_add_refused(struct engine *e, const char *path, const char *reas
     return id;
 }
 
+static unsigned add_file(struct engine *e, const char *path, const struct engine_file_meta *meta, bool *is_new,
+                         char *err, size_t cap);
+
 unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *err, size_t cap)
+{
+    return add_file(e, path, NULL, is_new, err, cap);
+}
+
+unsigned engine_add_with(struct engine *e, const char *path, const struct engine_file_meta *meta, char *err,
+                         size_t cap)
+{
+    bool is_new;
+    return add_file(e, path, meta, &is_new, err, cap);
+}
+
+static unsigned add_file(struct engine *e, const char *path, const struct engine_file_meta *meta, bool *is_new,
+                         char *err, size_t cap)
 {
     *is_new = false;
     /* One name for a file however it is spelled (./x, dir//x, a symlink):
@@ -179,18 +240,25 @@ unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *
     struct journal_key key = { .path = abs, .size = (uint64_t)st.st_size, .mtime_ns = mtime_ns(&st),
                                .ctime_ns = ctime_ns(&st),
                                .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key,
-                               .replaces = e->replace };
+                               .replaces = meta && meta->replace ? meta->replace : e->replace };
     struct journal_entry *entry = malloc(sizeof *entry);
     if (!entry)
         return snprintf(err, cap, "out of memory"), 0;
+    struct job_meta *copy = meta ? meta_copy(meta) : NULL;
+    if (meta && !copy) {
+        free(entry);
+        return snprintf(err, cap, "out of memory"), 0;
+    }
     enum journal_claim claim = journal_claim(e->journal, &key, e->cfg.again, entry);
     unsigned id = 0;
     if (claim == JOURNAL_BUSY)
         snprintf(err, cap, "%s: being uploaded by another vimeo-up process", path);
     else if (claim == JOURNAL_ERROR)
         snprintf(err, cap, "%s: the journal cannot record it", path);
-    else if (!(id = add_claimed(e, abs, &st, entry, claim == JOURNAL_ALREADY_DONE, is_new)))
+    else if (!(id = add_claimed(e, abs, &st, entry, claim == JOURNAL_ALREADY_DONE, copy, is_new)))
         snprintf(err, cap, "out of memory");
+    if (claim == JOURNAL_BUSY || claim == JOURNAL_ERROR)
+        job_meta_free(copy);
     free(entry);
     return id;
 }
@@ -318,4 +386,144 @@ int engine_add_verify_all(struct engine *e, char *err, size_t cap)
     if (each_row(e, false, match_verify_row, &ctx, err, cap) < 0)
         return -1;
     return (int)ctx.added;
+}
+
+struct probe_ctx {
+    const struct journal_key *key;
+    char *video;
+    size_t video_cap;
+    bool done;
+};
+
+/* A finished row for exactly this file (as journal_claim matches it). */
+static void probe_row(void *arg, const struct journal_entry *row)
+{
+    struct probe_ctx *ctx = arg;
+    const struct journal_key *key = ctx->key;
+    enum engine_state state;
+    if (ctx->done || strcmp(row->path, key->path) || row->size != key->size || row->mtime_ns != key->mtime_ns ||
+        row->inode != key->inode || (row->ctime_ns && row->ctime_ns != key->ctime_ns) ||
+        strcmp(row->endpoint, key->endpoint) || !engine_state_parse(row->state, &state) || state != ENGINE_DONE)
+        return;
+    ctx->done = true;
+    snprintf(ctx->video, ctx->video_cap, "%s", row->video[0] ? row->video : row->upload_link);
+}
+
+enum engine_probe engine_probe(struct engine *e, const char *path, uint64_t *size, char *video, size_t video_cap,
+                               char *err, size_t cap)
+{
+    char abs[PATH_MAX];
+    struct stat st;
+    *size = 0;
+    video[0] = '\0';
+    if (!realpath(path, abs) || stat(abs, &st) != 0)
+        return snprintf(err, cap, "%s: %s", path, strerror(errno)), ENGINE_PROBE_REFUSED;
+    const char *why = refusal(abs, &st);
+    if (why)
+        return snprintf(err, cap, "%s: %s", path, why), ENGINE_PROBE_REFUSED;
+    *size = (uint64_t)st.st_size;
+    if (e->cfg.again)
+        return ENGINE_PROBE_UPLOAD;
+    struct journal_key key = { .path = abs, .size = *size, .mtime_ns = mtime_ns(&st), .ctime_ns = ctime_ns(&st),
+                               .inode = (uint64_t)st.st_ino, .endpoint = e->endpoint_key };
+    struct probe_ctx ctx = { .key = &key, .video = video, .video_cap = video_cap };
+    if (journal_each(e->journal, false, probe_row, &ctx) < 0)
+        return journal_error(e->journal, err, cap), ENGINE_PROBE_REFUSED;
+    return ctx.done ? ENGINE_PROBE_DONE : ENGINE_PROBE_UPLOAD;
+}
+
+/* The top-level keys of a valid JSON object that json_parse took: the
+ * first key not in known, or NULL. Keys are compared as written (a known
+ * key has no escapes). */
+static const char *unknown_key(const char *line, const char *const *known, size_t nknown, char *out, size_t cap)
+{
+    int depth = 0;
+    for (const char *p = line; *p; p++) {
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if (*p == '}' || *p == ']')
+            depth--;
+        if (*p != '"')
+            continue;
+        const char *start = ++p;
+        while (*p && *p != '"')
+            p += *p == '\\' && p[1] ? 2 : 1;
+        size_t len = (size_t)(p - start);
+        const char *after = p + 1 + strspn(p + 1, " \t\r\n");
+        if (depth != 1 || *after != ':')
+            continue;
+        size_t k = 0;
+        while (k < nknown && !(strlen(known[k]) == len && !strncmp(known[k], start, len)))
+            k++;
+        if (k == nknown)
+            return snprintf(out, cap, "%.*s", (int)(len < 60 ? len : 60), start), out;
+    }
+    return NULL;
+}
+
+/* A string field into out (absent: ""); false when it is there but no string. */
+static bool manifest_string(const struct json *j, const char *field, char *out, size_t cap, unsigned *present,
+                            unsigned bit, char *err, size_t err_cap)
+{
+    int t = json_find(j, field);
+    out[0] = '\0';
+    if (t < 0)
+        return true;
+    if (json_type(j, t) != 's' || !json_get_string(j, t, out, cap))
+        return snprintf(err, err_cap, "%s: not a string (or longer than %zu bytes)", field, cap - 1), false;
+    *present |= bit;
+    return true;
+}
+
+static bool manifest_tags(const struct json *j, struct engine_manifest_line *out, char *err, size_t cap)
+{
+    int t = json_find(j, "tags");
+    if (t < 0)
+        return true;
+    if (json_type(j, t) != 'a')
+        return snprintf(err, cap, "tags: not an array of strings"), false;
+    out->present |= ENGINE_MANIFEST_TAGS;
+    struct json_iter it;
+    json_array_iter(j, t, &it);
+    for (int item; (item = json_iter_next(&it)) >= 0;) {
+        if (out->ntags == ENGINE_MANIFEST_MAX_TAGS)
+            return snprintf(err, cap, "tags: more than %d", ENGINE_MANIFEST_MAX_TAGS), false;
+        if (json_type(j, item) != 's' || !json_get_string(j, item, out->tags[out->ntags], sizeof out->tags[0]))
+            return snprintf(err, cap, "tags: not an array of strings (of at most %zu bytes)",
+                            sizeof out->tags[0] - 1), false;
+        if (!out->tags[out->ntags++][0])
+            return snprintf(err, cap, "tags: an empty tag"), false;
+    }
+    return true;
+}
+
+bool engine_manifest_parse(const char *line, size_t len, struct engine_manifest_line *out, char *err, size_t cap)
+{
+    static const char *const known[] = { "path", "name", "description", "privacy", "password_file", "folder",
+                                         "replace", "tags" };
+    struct json j;
+    char key[64];
+    memset(out, 0, sizeof *out);
+    bool ok = json_parse(&j, line, len) && json_type(&j, 0) == 'o';
+    if (!ok)
+        snprintf(err, cap, "not a JSON object");
+    else if (unknown_key(line, known, sizeof known / sizeof known[0], key, sizeof key))
+        ok = (snprintf(err, cap, "%s: not a field of a manifest line", key), false);
+    ok = ok && manifest_string(&j, "path", out->path, sizeof out->path, &out->present, 0, err, cap) &&
+         manifest_string(&j, "name", out->name, sizeof out->name, &out->present, ENGINE_MANIFEST_NAME, err, cap) &&
+         manifest_string(&j, "description", out->description, sizeof out->description, &out->present,
+                         ENGINE_MANIFEST_DESCRIPTION, err, cap) &&
+         manifest_string(&j, "privacy", out->privacy, sizeof out->privacy, &out->present, ENGINE_MANIFEST_PRIVACY,
+                         err, cap) &&
+         manifest_string(&j, "password_file", out->password_file, sizeof out->password_file, &out->present,
+                         ENGINE_MANIFEST_PASSWORD_FILE, err, cap) &&
+         manifest_string(&j, "folder", out->folder, sizeof out->folder, &out->present, ENGINE_MANIFEST_FOLDER, err,
+                         cap) &&
+         manifest_string(&j, "replace", out->replace, sizeof out->replace, &out->present, ENGINE_MANIFEST_REPLACE,
+                         err, cap) &&
+         manifest_tags(&j, out, err, cap);
+    json_free(&j);
+    if (ok && !out->path[0])
+        ok = (snprintf(err, cap, "path: missing"), false);
+    return ok;
 }

@@ -130,7 +130,7 @@ void api_call(struct api *api, struct http *http, const struct api_request *req,
         vimeo_replace(&v, req->uri, req->size, req->file_name, &out->upload, res);
         break;
     case API_SCOPES:
-        vimeo_scopes(&v, out->scope, sizeof out->scope, res);
+        vimeo_scopes(&v, out->scope, sizeof out->scope, out->user_name, sizeof out->user_name, res);
         break;
     }
     api_note(api, res);

@@ -45,6 +45,7 @@ struct api_answer {
     int64_t free_bytes;                    /* QUOTA: -1 when Vimeo sets no limit */
     char scope[512];                       /* SCOPES: space-separated */
     char user_uri[64];                     /* QUOTA: /users/N */
+    char user_name[128];                   /* SCOPES: the token's user */
 };
 
 void api_init(struct api *api, const char *base, const char *token);

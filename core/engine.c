@@ -84,7 +84,8 @@ static void copy_config(struct engine *e, const struct engine_config *config)
     e->http_options = (struct http_options){ .connect_timeout = CONNECT_TIMEOUT,
                                              .low_speed_limit = STALL_BYTES_PER_SECOND,
                                              .low_speed_time = stall, .api_timeout = API_TIMEOUT,
-                                             .ca_file = e->ca_file };
+                                             .ca_file = e->ca_file, .on_request = config->on_request,
+                                             .on_request_ctx = config->on_request_ctx };
     unsigned workers = config->workers ? config->workers : ENGINE_DEFAULT_WORKERS;
     e->target_workers = workers > ENGINE_MAX_WORKERS ? ENGINE_MAX_WORKERS : workers;
     e->backoff_scale = 1;

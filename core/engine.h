@@ -85,6 +85,12 @@ struct engine_config {
     long stall_seconds;         /* under 1 KiB/s for this long is a failure */
     const char *replace;        /* a video URI (engine_parse_video): each file is a new version of it */
     bool wait_transcode;        /* engine_settled waits until every done video is transcoded */
+    /* Each HTTP request when it ends (for -v), called on the thread that
+     * made it, so it must be thread-safe and quick: the method, the URL
+     * without user info, query or fragment (never the token, which is a
+     * header), the status (0: no answer) and the seconds it took. NULL: none. */
+    void (*on_request)(void *ctx, const char *method, const char *url, long status, double seconds);
+    void *on_request_ctx;
 };
 
 /* A video as a user may name it: /videos/N, /videos/N:HASH, N, or its page
@@ -185,6 +191,12 @@ struct engine *engine_new(const struct engine_config *config, char *err, size_t 
  * endpoint. */
 bool engine_check_api(struct engine *e, char *err, size_t cap);
 
+/* The token's user name and scopes (GET /oauth/verify), for `login`. False
+ * with a one-line reason when the API refuses the token or cannot be
+ * reached (the token never in it). */
+bool engine_token_info(struct engine *e, char *user, size_t user_cap, char *scope, size_t scope_cap, char *err,
+                       size_t cap);
+
 /* Queue a file. Returns its job id (> 0; the existing one if the file is
  * queued already), or 0 with a one-line reason naming the file (missing, a
  * directory, unreadable, empty, busy in another vimeo-up). A file the
@@ -193,9 +205,54 @@ bool engine_check_api(struct engine *e, char *err, size_t cap);
 unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap);
 /* The same; *is_new says whether the file got a job now (false: it had one). */
 unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *err, size_t cap);
+/* Per-file metadata (--manifest): each field set replaces the run's for
+ * this file (folder: a folder URI, /users/N/projects/M; password: with
+ * privacy "password"; replace: a video URI as engine_parse_video gives it,
+ * the file a new version of it); NULL, or has_tags false, keeps the run's.
+ * Copied. */
+struct engine_file_meta {
+    const char *name, *description, *privacy, *folder, *password, *replace;
+    const char *const *tags;
+    size_t ntags;
+    bool has_tags;              /* tags replace the run's, even when there are none */
+};
+/* engine_add with the file's own metadata (unused when the file is
+ * already queued, or done per the journal). */
+unsigned engine_add_with(struct engine *e, const char *path, const struct engine_file_meta *meta, char *err,
+                         size_t cap);
+
+/* One line of a --manifest, a JSON object: path (required) and any of
+ * name, description, privacy, password_file, folder, replace (strings) and
+ * tags (an array of strings). present says which were given. False with
+ * "FIELD: what is wrong" in err (an unknown field, a wrong type, a value
+ * too long, no path). Values are checked further by the front end. */
+#define ENGINE_MANIFEST_MAX_TAGS 20
+enum { ENGINE_MANIFEST_NAME = 1, ENGINE_MANIFEST_DESCRIPTION = 2, ENGINE_MANIFEST_PRIVACY = 4,
+       ENGINE_MANIFEST_PASSWORD_FILE = 8, ENGINE_MANIFEST_FOLDER = 16, ENGINE_MANIFEST_TAGS = 32,
+       ENGINE_MANIFEST_REPLACE = 64 };
+struct engine_manifest_line {
+    char path[4096], name[1024], description[5000], privacy[32], password_file[4096], folder[256], replace[256];
+    char tags[ENGINE_MANIFEST_MAX_TAGS][256];
+    size_t ntags;
+    unsigned present;           /* ENGINE_MANIFEST_* bits */
+};
+bool engine_manifest_parse(const char *line, size_t len, struct engine_manifest_line *out, char *err, size_t cap);
+
 /* A row in state failed for a file refused before it was queued (reason:
  * engine_add's err), so a dashboard shows it; the journal is not touched. */
 unsigned engine_add_refused(struct engine *e, const char *path, const char *reason);
+
+/* What engine_add would do with path, doing nothing (for --dry-run):
+ * UPLOAD (*size: its bytes), DONE (the journal has it uploaded: video is
+ * its /videos/N, or its link for a generic tus upload), or REFUSED (err:
+ * why, as engine_add says it). Reads the journal only. */
+enum engine_probe { ENGINE_PROBE_UPLOAD, ENGINE_PROBE_DONE, ENGINE_PROBE_REFUSED };
+enum engine_probe engine_probe(struct engine *e, const char *path, uint64_t *size, char *video, size_t video_cap,
+                               char *err, size_t cap);
+
+/* The free upload quota in bytes that engine_check_api learnt; -1 when
+ * Vimeo sets no limit or it is not known (a generic tus endpoint). */
+int64_t engine_quota_free(struct engine *e);
 
 /* Queue every unfinished upload in the journal; returns how many, or -1
  * with "journal unreadable: PATH: REASON" in err when the journal cannot be

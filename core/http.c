@@ -480,6 +480,30 @@ static void describe_failure(CURLcode rc, const struct transfer *t, const char *
     }
 }
 
+void http_url_shown(const char *url, char *out, size_t cap)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *authority = scheme_end ? scheme_end + 3 : url;
+    size_t authority_len = strcspn(authority, "/?#");
+    const char *at = memrchr(authority, '@', authority_len);
+    const char *host = at ? at + 1 : authority;
+    size_t host_len = authority_len - (size_t)(host - authority);
+    size_t path_len = strcspn(host + host_len, "?#");
+    snprintf(out, cap, "%.*s%.*s", (int)(authority - url), url, (int)(host_len + path_len), host);
+}
+
+/* -v: the request as it ended, told to whoever asked. */
+static void tell_request(const struct http *h, const struct http_request *req, const struct http_result *res)
+{
+    if (!h->options.on_request)
+        return;
+    char shown[HTTP_URL_MAX];
+    double seconds = 0;
+    curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME, &seconds);
+    http_url_shown(req->url, shown, sizeof shown);
+    h->options.on_request(h->options.on_request_ctx, req->method, shown, res->status, seconds);
+}
+
 bool http_perform(struct http *h, const struct http_request *req, struct http_result *res)
 {
     struct buf body = res->body;
@@ -510,6 +534,7 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
         curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &res->status);
     else
         describe_failure(rc, &t, errbuf, res);
+    tell_request(h, req, res);
     return true;
 }
 

@@ -28,6 +28,9 @@ struct http_options {
     long low_speed_time;    /* seconds */
     long api_timeout;       /* seconds, for everything but PATCH */
     const char *ca_file;    /* CA certificates to trust instead of the system's; NULL: the system's */
+    /* Told of each request as it ends (engine_config.on_request); NULL: none. */
+    void (*on_request)(void *ctx, const char *method, const char *url, long status, double seconds);
+    void *on_request_ctx;
 };
 
 struct http_request {
@@ -83,6 +86,10 @@ void http_set_low_speed(struct http *h, long bytes_per_second);
  * (refused URL or header, out of memory); res->error says why. */
 bool http_perform(struct http *h, const struct http_request *req, struct http_result *res);
 void http_result_free(struct http_result *res);
+
+/* url as it may be shown: without user info, query or fragment, where a
+ * pre-authorised link keeps its secrets. */
+void http_url_shown(const char *url, char *out, size_t cap);
 
 /* Is url acceptable to talk to: http(s) only, https unless loopback, no
  * control characters. On false, why says so in a few words. */

@@ -65,6 +65,7 @@ struct job {
     uint64_t device;           /* with inode: the file, however its path is spelled */
     char journal_state[16];    /* verify jobs write back the row's own state */
     char *replaces;            /* a new version of this video (--replace), never a video of its own; NULL */
+    struct job_meta *meta;     /* the file's own metadata (engine_add_with), NULL for the run's */
 
     /* The published view: written under e->lock, by the worker that runs
      * the job or by a command; read under e->lock. */
@@ -245,6 +246,16 @@ static inline const char *job_text(const char *text)
 void job_fill_numbers(const struct job *job, struct engine_row *row, double now);
 void job_fill_texts(const struct job *job, struct engine_row *row);
 void job_free(struct job *job);
+
+/* Per-file metadata (--manifest): a field that is NULL (tags: has_tags
+ * false) is the run's. */
+struct job_meta {
+    char *name, *description, *privacy, *folder, *password;
+    char **tags;
+    size_t ntags;
+    bool has_tags;
+};
+void job_meta_free(struct job_meta *meta);
 
 /* ---- pool.c ---------------------------------------------------------------- */
 

@@ -248,6 +248,7 @@ void job_from_entry(struct job *job, const struct journal_entry *entry)
 
 void job_free(struct job *job)
 {
+    job_meta_free(job->meta);
     free(job->path);
     free(job->link);
     free(job->error);

@@ -20,15 +20,39 @@ static bool has_scope(const char *scopes, const char *word)
     return false;
 }
 
+/* GET /oauth/verify: the token's scopes and user. */
+static bool verify_token(struct engine *e, struct http *http, struct api_answer *answer, struct vimeo_result *r)
+{
+    struct api_request req = { .op = API_SCOPES };
+    *answer = (struct api_answer){ .scope = "" };
+    api_call(&e->api, http, &req, answer, r, NULL, NULL);
+    return r->outcome == HTTP_OK;
+}
+
+bool engine_token_info(struct engine *e, char *user, size_t user_cap, char *scope, size_t scope_cap, char *err,
+                       size_t cap)
+{
+    struct http *http = http_new(&e->http_options);
+    if (!http)
+        return snprintf(err, cap, "out of memory"), false;
+    struct api_answer answer;
+    struct vimeo_result r;
+    bool ok = verify_token(e, http, &answer, &r);
+    http_free(http);
+    if (!ok)
+        return snprintf(err, cap, "%s", r.error), false;
+    snprintf(user, user_cap, "%s", answer.user_name);
+    snprintf(scope, scope_cap, "%s", answer.scope);
+    return true;
+}
+
 /* The token's scopes, asked up front: without upload nothing can work;
  * without delete, cleaning up after a cancel or an expired link cannot. */
 static bool check_scopes(struct engine *e, struct http *http, char *err, size_t cap)
 {
-    struct api_request req = { .op = API_SCOPES };
-    struct api_answer answer = { .scope = "" };
+    struct api_answer answer;
     struct vimeo_result r;
-    api_call(&e->api, http, &req, &answer, &r, NULL, NULL);
-    if (r.outcome != HTTP_OK || !answer.scope[0])
+    if (!verify_token(e, http, &answer, &r) || !answer.scope[0])
         return true; /* not said: the calls themselves will tell */
     if (!has_scope(answer.scope, "upload"))
         return snprintf(err, cap, "the token lacks the upload scope; make one with upload at "
@@ -98,3 +122,11 @@ bool engine_check_api(struct engine *e, char *err, size_t cap)
     return true;
 }
 
+
+int64_t engine_quota_free(struct engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    int64_t free_bytes = e->quota_known ? e->quota_free : -1;
+    pthread_mutex_unlock(&e->lock);
+    return free_bytes;
+}

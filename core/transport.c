@@ -163,13 +163,35 @@ static void net_version(struct net *net, const struct job *job, char video[VIDEO
     take_created(&v, &answer, video, link, res);
 }
 
+/* The video's metadata: the file's own (--manifest) where it has it, else
+ * the run's. A password goes only with the privacy it was given for. */
+static struct vimeo_video_meta video_meta(struct engine *e, const struct job *job, const char *name,
+                                          const char *folder)
+{
+    const struct job_meta *m = job->meta;
+    struct vimeo_video_meta meta = { .name = name, .description = e->description, .privacy = e->privacy,
+                                     .folder = folder[0] ? folder : NULL, .password = e->password };
+    if (!m)
+        return meta;
+    if (m->description)
+        meta.description = m->description;
+    if (m->privacy)
+        meta.privacy = m->privacy, meta.password = m->password;
+    else if (m->password)
+        meta.password = m->password;
+    if (m->folder)
+        meta.folder = m->folder;
+    return meta;
+}
+
 static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
                        struct transport_result *res)
 {
     struct net *net = ctx;
     struct engine *e = net->e;
     char name[NAME_MAX_BYTES];
-    name_expand(e->name ? e->name : "{name}", job, name, sizeof name);
+    const char *pattern = job->meta && job->meta->name ? job->meta->name : e->name;
+    name_expand(pattern ? pattern : "{name}", job, name, sizeof name);
     video[0] = link[0] = '\0';
     if (e->tus_endpoint) {
         struct tus_result t;
@@ -187,8 +209,7 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
     pthread_mutex_lock(&e->lock);
     snprintf(folder, sizeof folder, "%s", e->folder_uri);
     pthread_mutex_unlock(&e->lock);
-    struct vimeo_video_meta meta = { .name = name, .description = e->description, .privacy = e->privacy,
-                                     .folder = folder[0] ? folder : NULL, .password = e->password };
+    struct vimeo_video_meta meta = video_meta(e, job, name, folder);
     struct api_request req = { .op = API_CREATE, .size = job->size, .meta = &meta };
     struct api_answer answer = { .upload.uri = "" };
     struct vimeo_result v;
@@ -256,14 +277,29 @@ static void net_remove(void *ctx, const char *video, const char *link, struct tr
     }
 }
 
+/* The file's own tags (--manifest) for the job that made video, if it has
+ * them. Jobs live as long as the engine and their meta is fixed. */
+static const struct job_meta *meta_of_video(struct engine *e, const char *video)
+{
+    const struct job_meta *meta = NULL;
+    pthread_mutex_lock(&e->lock);
+    for (size_t i = 0; i < e->njobs && !meta; i++)
+        if (e->jobs[i]->meta && e->jobs[i]->meta->has_tags && !strcmp(e->jobs[i]->video, video))
+            meta = e->jobs[i]->meta;
+    pthread_mutex_unlock(&e->lock);
+    return meta;
+}
+
 static void net_tag(void *ctx, const char *video, struct transport_result *res)
 {
     struct net *net = ctx;
     *res = (struct transport_result){ .outcome = HTTP_OK, .retry_after = -1 };
-    if (net->e->tus_endpoint || !net->e->ntags || !video[0])
+    const struct job_meta *own = video[0] ? meta_of_video(net->e, video) : NULL;
+    char *const *tags = own ? own->tags : net->e->tags;
+    size_t ntags = own ? own->ntags : net->e->ntags;
+    if (net->e->tus_endpoint || !ntags || !video[0])
         return;
-    struct api_request req = { .op = API_TAGS, .uri = video, .tags = (const char *const *)net->e->tags,
-                               .ntags = net->e->ntags };
+    struct api_request req = { .op = API_TAGS, .uri = video, .tags = (const char *const *)tags, .ntags = ntags };
     struct api_answer answer;
     net_api(net, &req, &answer, res);
 }

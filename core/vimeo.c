@@ -368,13 +368,19 @@ void vimeo_tags(struct vimeo_api *api, const char *uri, const char *const *tags,
     buf_free(&body);
 }
 
-void vimeo_scopes(struct vimeo_api *api, char *scope, size_t cap, struct vimeo_result *res)
+void vimeo_scopes(struct vimeo_api *api, char *scope, size_t cap, char *user_name, size_t name_cap,
+                  struct vimeo_result *res)
 {
     struct http_result hr = { 0 };
     struct json j;
     scope[0] = '\0';
-    if (call(api, "GET", "/oauth/verify", NULL, res, &hr, &j))
+    if (user_name)
+        user_name[0] = '\0';
+    if (call(api, "GET", "/oauth/verify", NULL, res, &hr, &j)) {
         json_get_string(&j, json_find(&j, "scope"), scope, cap);
+        if (user_name)
+            json_get_string(&j, json_find(&j, "user.name"), user_name, name_cap);
+    }
     json_free(&j);
     http_result_free(&hr);
 }

@@ -59,8 +59,10 @@ void vimeo_me(struct vimeo_api *api, int64_t *free_bytes, char *user_uri, size_t
 /* PUT {uri}/tags: add each of the n tags (a batch; OpenAPI 3.4 addVideoTags). */
 void vimeo_tags(struct vimeo_api *api, const char *uri, const char *const *tags, size_t n, struct vimeo_result *res);
 void vimeo_delete(struct vimeo_api *api, const char *uri, struct vimeo_result *res);
-/* GET /oauth/verify: the token's scopes, space-separated ("" when not said). */
-void vimeo_scopes(struct vimeo_api *api, char *scope, size_t cap, struct vimeo_result *res);
+/* GET /oauth/verify: the token's scopes, space-separated ("" when not said),
+ * and its user's name (user_name may be NULL). */
+void vimeo_scopes(struct vimeo_api *api, char *scope, size_t cap, char *user_name, size_t name_cap,
+                  struct vimeo_result *res);
 
 /* Seconds from now until X-RateLimit-Reset's ISO-8601 instant (like
  * 2023-04-08T09:21:35+00:00), capped to 0..3600; -1 if unreadable. */

@@ -522,12 +522,37 @@ static void do_subscribe(struct agent *a, struct client *c, const struct json *j
     c->subscribed = true;
 }
 
+/* How the jobs ended, as an upload's exit status counts them: with
+ * wait_transcode a video is done once available, failed when Vimeo could
+ * not transcode it. */
+static void count_outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned *failed,
+                          unsigned *unfinished)
+{
+    struct engine_row *rows = NULL;
+    size_t cap = 0;
+    struct engine_totals totals;
+    size_t n = engine_snapshot_numbers(e, &rows, &cap, &totals);
+    *done = totals.removed_done;
+    *failed = *unfinished = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool done_row = rows[i].state == ENGINE_DONE;
+        enum engine_transcode t = wait_transcode && done_row ? rows[i].transcode : ENGINE_TRANSCODE_COMPLETE;
+        if (rows[i].state == ENGINE_FAILED || t == ENGINE_TRANSCODE_ERROR)
+            (*failed)++;
+        else if (done_row && t != ENGINE_TRANSCODE_IN_PROGRESS)
+            (*done)++;
+        else
+            (*unfinished)++;
+    }
+    free(rows);
+}
+
 /* How the jobs stand: settled, and the outcome as an upload's exit status counts it. */
 static void settled_line(struct agent *a, struct buf *b)
 {
     unsigned done, failed, unfinished;
     bool settled = engine_settled(a->e);
-    cli_outcome(a->e, a->cli->config.wait_transcode, &done, &failed, &unfinished);
+    count_outcome(a->e, a->cli->config.wait_transcode, &done, &failed, &unfinished);
     buf_reset(b);
     buf_printf(b, "{\"settled\":%s,\"done\":%u,\"failed\":%u,\"unfinished\":%u}", settled ? "true" : "false",
                done, failed, unfinished);

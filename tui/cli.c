@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +11,13 @@
 
 #include "dashboard.h"
 #include "headless.h"
+#include "hook.h"
+#include "runlog.h"
 #include "text.h"
+#include "util/buf.h"
+#include "util/json_write.h"
+#include "util/units.h"
+#include "util/clock.h"
 
 static int signal_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t last_signal;
@@ -53,14 +60,18 @@ static const char *signal_name(int sig)
     }
 }
 
-void cli_outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned *failed, unsigned *unfinished)
+/* Count how the jobs ended (with --wait-transcode a video is done once
+ * available, failed when Vimeo could not transcode it); *already: the done
+ * ones this run did not upload (the journal had them done). */
+static void outcome(struct engine *e, bool wait_transcode, const struct headless_tally *tally, unsigned *done,
+                    unsigned *failed, unsigned *unfinished, unsigned *already, uint64_t *sent)
 {
     struct engine_row *rows = NULL;
     size_t cap = 0;
     struct engine_totals totals;
     size_t n = engine_snapshot(e, &rows, &cap, &totals);
     *done = totals.removed_done; /* verified in this run, then taken out of the table */
-    *failed = *unfinished = 0;
+    *failed = *unfinished = *already = 0;
     for (size_t i = 0; i < n; i++) {
         enum engine_transcode t = rows[i].transcode;
         if (rows[i].state == ENGINE_DONE && wait_transcode && t == ENGINE_TRANSCODE_ERROR)
@@ -68,18 +79,90 @@ void cli_outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned
         else if (rows[i].state == ENGINE_DONE && wait_transcode && t == ENGINE_TRANSCODE_IN_PROGRESS)
             (*unfinished)++;
         else if (rows[i].state == ENGINE_DONE)
-            (*done)++;
+            (*done)++, *already += rows[i].started == 0;
         else if (rows[i].state == ENGINE_FAILED)
             (*failed)++;
         else
             (*unfinished)++;
     }
+    *sent = headless_bytes_sent(tally, rows, n);
     free(rows);
+}
+
+/* One file's verdict for --dry-run. */
+static void dry_run_line(bool json, const char *verdict, const char *path, uint64_t size, const char *detail)
+{
+    if (json) {
+        struct buf b;
+        buf_init(&b, 64 * 1024);
+        buf_printf(&b, "{\"event\":\"%s\",\"file\":", verdict);
+        json_append_string_lossy(&b, path);
+        buf_printf(&b, ",\"size\":%" PRIu64, size);
+        if (detail) {
+            buf_puts(&b, strcmp(verdict, "would_refuse") ? ",\"video\":" : ",\"error\":");
+            json_append_string_lossy(&b, detail);
+        }
+        buf_puts(&b, "}\n");
+        fputs(b.data ? b.data : "", stdout);
+        buf_free(&b);
+        return;
+    }
+    char shown[4200], size_text[16], message[800];
+    text_escape(path, shown, sizeof shown);
+    units_format_size(size, size_text, sizeof size_text);
+    if (!strcmp(verdict, "would_upload"))
+        printf("%-9s %s  (%s)\n", "upload", shown, size_text);
+    else if (!strcmp(verdict, "would_skip"))
+        printf("%-9s %s  already uploaded as %s\n", "skip", shown, detail);
+    else
+        text_escape(detail, message, sizeof message), printf("%-9s %s\n", "refuse", message);
+}
+
+/* --dry-run: each file's verdict, the total and the quota, with nothing
+ * created: the only requests were engine_check_api's GET /me and GET
+ * /oauth/verify. Exit 1 when a file would be refused or the quota is short. */
+static int dry_run(struct cli *cli, struct engine *e)
+{
+    unsigned uploads = 0, skips = 0, refusals = 0;
+    uint64_t total = 0;
+    char video[2100], err[4608];
+    for (size_t i = 0; i < (size_t)cli->nfiles + cli->manifest.count; i++) {
+        const char *path = i < (size_t)cli->nfiles ? cli->files[i] : cli->manifest.entries[i - cli->nfiles].path;
+        uint64_t size;
+        enum engine_probe verdict = engine_probe(e, path, &size, video, sizeof video, err, sizeof err);
+        if (verdict == ENGINE_PROBE_UPLOAD)
+            uploads++, total += size, dry_run_line(cli->json, "would_upload", path, size, NULL);
+        else if (verdict == ENGINE_PROBE_DONE)
+            skips++, dry_run_line(cli->json, "would_skip", path, size, video);
+        else
+            refusals++, dry_run_line(cli->json, "would_refuse", path, 0, err);
+    }
+    int64_t quota = engine_quota_free(e);
+    bool fits = quota < 0 || total <= (uint64_t)quota;
+    char total_text[16], quota_text[40] = "no limit known";
+    units_format_size(total, total_text, sizeof total_text);
+    if (quota >= 0)
+        units_format_size((uint64_t)quota, quota_text, sizeof quota_text);
+    if (cli->json)
+        printf("{\"event\":\"dry_run\",\"upload_files\":%u,\"upload_bytes\":%" PRIu64 ",\"skipped_files\":%u,"
+               "\"refused_files\":%u,\"quota_free\":%" PRId64 ",\"fits\":%s}\n", uploads, total,
+               skips + cli->skipped, refusals + cli->unreadable, quota, fits ? "true" : "false");
+    else
+        printf("dry run: %u to upload (%s), %u skipped, %u refused; free upload quota: %s%s\n", uploads, total_text,
+               skips + cli->skipped, refusals + cli->unreadable, quota_text,
+               fits ? "" : " (too small: the run would fail files)");
+    return refusals + cli->unreadable || !fits ? EXIT_FAILED : EXIT_OK;
 }
 
 int cli_run(struct cli *cli)
 {
+    double started = clock_wall();
     int signal_fd = cli_signal_pipe();
+    bool dashboard = !cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    runlog_setup(dashboard, cli->verbose);
+    hook_setup(cli->on_done, dashboard);
+    dashboard_set_bell(cli->bell);
+    headless_set_quiet(cli->quiet);
     char err[4608]; /* a journal error names its path */
     struct engine *e = engine_new(&cli->config, err, sizeof err);
     if (!e) {
@@ -93,13 +176,21 @@ int cli_run(struct cli *cli)
     }
     if (cli->command != CLI_VERIFY && err[0])
         fprintf(stderr, "vimeo-up: warning: %s\n", err);
+    if (cli->dry_run) {
+        int rc = dry_run(cli, e);
+        engine_free(e);
+        return rc;
+    }
 
-    bool dashboard = !cli->no_tui && cli->command != CLI_VERIFY && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-    unsigned refused = 0, queued = 0;
+    unsigned refused = cli->unreadable, queued = 0;
     if (cli->command == CLI_UPLOAD || (cli->command == CLI_VERIFY && cli->nfiles > 0)) {
-        for (int i = 0; i < cli->nfiles; i++) {
-            unsigned id = cli->command == CLI_UPLOAD ? engine_add(e, cli->files[i], err, sizeof err)
-                                                     : engine_add_verify(e, cli->files[i], err, sizeof err);
+        size_t nmanifest = cli->command == CLI_UPLOAD ? cli->manifest.count : 0;
+        for (size_t i = 0; i < (size_t)cli->nfiles + nmanifest; i++) {
+            const struct manifest_entry *m = i < (size_t)cli->nfiles ? NULL : &cli->manifest.entries[i - cli->nfiles];
+            const char *path = m ? m->path : cli->files[i];
+            unsigned id = m ? engine_add_with(e, path, &m->meta, err, sizeof err)
+                        : cli->command == CLI_UPLOAD ? engine_add(e, path, err, sizeof err)
+                                                     : engine_add_verify(e, path, err, sizeof err);
             if (id) {
                 queued++;
                 continue;
@@ -107,10 +198,11 @@ int cli_run(struct cli *cli)
             char shown[700];
             text_escape(err, shown, sizeof shown);
             fprintf(stderr, "vimeo-up: %s\n", shown);
+            runlog_line(err);
             if (dashboard && cli->command == CLI_UPLOAD) {
-                engine_add_refused(e, cli->files[i], err); /* a failed row, counted with the rest */
+                engine_add_refused(e, path, err); /* a failed row, counted with the rest */
             } else {
-                headless_print_refused(cli->json, cli->files[i], err);
+                headless_print_refused(cli->json, path, err);
                 refused++;
             }
         }
@@ -129,16 +221,19 @@ int cli_run(struct cli *cli)
     }
 
     bool interrupted, quit = false;
+    struct headless_tally tally = { 0 };
     if (dashboard) {
         const char *endpoint = cli->config.tus_endpoint ? cli->config.tus_endpoint : cli->config.api_base;
         enum dashboard_end end = dashboard_run(e, endpoint, signal_fd);
         interrupted = end != DASHBOARD_QUIT;
         quit = !interrupted;
     } else {
-        interrupted = headless_run(e, cli->json, cli->command == CLI_VERIFY, signal_fd);
+        interrupted = headless_run(e, cli->json, cli->command == CLI_VERIFY, signal_fd, &tally);
     }
-    unsigned done, failed, unfinished;
-    cli_outcome(e, cli->config.wait_transcode, &done, &failed, &unfinished);
+    unsigned done, failed, unfinished, already;
+    uint64_t sent;
+    outcome(e, cli->config.wait_transcode, &tally, &done, &failed, &unfinished, &already, &sent);
+    headless_tally_free(&tally);
     if (interrupted && cli_signal_take())
         fprintf(stderr, "vimeo-up: stopping on %s; progress is saved, 'vimeo-up resume' continues\n",
                 signal_name(cli_signal_take()));
@@ -148,9 +243,13 @@ int cli_run(struct cli *cli)
         fprintf(stderr, "vimeo-up: uploads unfinished, state saved (%u of %u); 'vimeo-up resume' continues\n",
                 unfinished, done + failed + unfinished);
     engine_free(e);
-    if (!cli->json && !interrupted)
-        printf("%u verified, %u failed%s\n", done, failed + refused,
-               cli->command == CLI_VERIFY ? " verification" : "");
+    if (!dashboard && cli->command != CLI_VERIFY) {
+        struct headless_summary summary = { done - already, failed + refused, already + cli->skipped, unfinished,
+                                            sent, clock_wall() - started };
+        headless_print_summary(cli->json, &summary);
+    } else if (!cli->json && !interrupted) {
+        printf("%u verified, %u failed%s\n", done, failed + refused, cli->command == CLI_VERIFY ? " verification" : "");
+    }
     fflush(stdout);
     if (interrupted)
         return EXIT_INTERRUPTED;

@@ -9,7 +9,9 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "batch.h"
 #include "engine.h"
+#include "manifest.h"
 
 enum {
     EXIT_OK = 0,           /* every file verified */
@@ -21,8 +23,8 @@ enum {
     EXIT_HELP = -1,        /* --help or --version printed: exit 0 */
 };
 
-enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP,
-                   CLI_AGENT, CLI_ADD, CLI_STATUS, CLI_WAIT, CLI_STOP };
+enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP, CLI_LOGIN, CLI_LOGOUT,
+                   CLI_COMPLETION, CLI_AGENT, CLI_ADD, CLI_STATUS, CLI_WAIT, CLI_STOP };
 
 #define CLI_MAX_TAGS 20 /* a macro, so that messages can spell it */
 
@@ -36,14 +38,21 @@ struct cli {
     char **files;
     int nfiles;
     char state_dir[PATH_MAX];
+    size_t config_tags;         /* tags from the config file, replaced by any --tag */
+    struct batch_options batch; /* --files-from, -0, -R, --include, --exclude */
+    unsigned skipped;           /* hidden or not regular files left out while walking directories */
+    unsigned unreadable;        /* directories (or names) that could not be read while collecting */
+    bool quiet, verbose;        /* -q: errors and the summary only; -v: each request too */
+    const char *log_file;       /* --log-file: the event log appended as plain lines */
+    const char *on_done;        /* --on-done: a program run for each file verified */
+    bool bell;                  /* --bell: ring when a dashboard run is done */
+    bool dry_run;               /* --dry-run: say what would be uploaded, upload nothing */
+    const char *manifest_file;  /* --manifest: files with their own metadata */
+    struct manifest manifest;
     long idle_exit;             /* the agent: seconds idle before it exits; 0: the default */
 };
 
 int cli_run(struct cli *cli);
-
-/* How the jobs ended, as the exit status counts them: with wait_transcode a
- * video is done once available, failed when Vimeo could not transcode it. */
-void cli_outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned *failed, unsigned *unfinished);
 
 /* Install SIGINT/SIGTERM/SIGHUP handlers that write to a pipe; returns its
  * read end (the front end polls it), or -1. SIGPIPE is ignored. */

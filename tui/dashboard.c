@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hook.h"
+#include "runlog.h"
 #include "text.h"
 #include "util/clock.h"
 #include "util/units.h"
@@ -365,6 +367,8 @@ static void take_events(struct ui *ui)
             snprintf(line, sizeof line, "%s %-8s %s%s%s", stamp, engine_event_name(events[i].kind), name,
                      message[0] ? ": " : "", message);
             log_add(ui, line);
+            runlog_event(&events[i], d.row.name);
+            hook_event(ui->e, &events[i]);
             if (events[i].kind == ENGINE_EV_VERIFIED && events[i].job == ui->pending_verify) {
                 snprintf(ui->message, sizeof ui->message, "verify %.100s: %.380s", name, message);
                 ui->pending_verify = 0;
@@ -1141,6 +1145,26 @@ static void suspend(struct ui *ui)
     ui->last_draw = 0;
 }
 
+static bool bell, rang; /* --bell, and whether it rang */
+
+void dashboard_set_bell(bool on)
+{
+    bell = on;
+}
+
+/* Once, when every row has ended (a pause is no end): the user may be in
+ * another window. */
+static void ring_when_done(struct ui *ui)
+{
+    if (!bell || rang || !ui->nrows || !engine_settled(ui->e))
+        return;
+    for (size_t i = 0; i < ui->nrows; i++)
+        if (!engine_state_final(ui->rows[i].state))
+            return;
+    beep();
+    rang = true;
+}
+
 enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int signal_fd)
 {
     struct ui ui = { .e = e, .endpoint = endpoint, .details = false, .dirty = true, .follow = true };
@@ -1173,6 +1197,7 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
             double cpu = clock_thread_cpu();
             refresh_rows(&ui);
             draw(&ui);
+            ring_when_done(&ui);
             frame_stats_add(&ui.stats, ui.nrows, clock_thread_cpu() - cpu, clock_mono() - now);
             ui.last_draw = now;
             ui.dirty = false;
@@ -1206,6 +1231,9 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
         if (rc > 0 && (fds[1].revents & POLLIN)) {
             engine_wakeup_drain(e);
             take_events(&ui);
+            char request[1200];
+            while (runlog_take(request, sizeof request))
+                log_add(&ui, request); /* -v */
             ui.dirty = true;
         }
         /* Keys (and KEY_RESIZE after SIGWINCH, which also interrupts poll). */

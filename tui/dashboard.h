@@ -13,6 +13,8 @@
 #ifndef DASHBOARD_H
 #define DASHBOARD_H
 
+#include <stdbool.h>
+
 #include "engine.h"
 
 enum dashboard_end {
@@ -20,6 +22,9 @@ enum dashboard_end {
     DASHBOARD_SIGNAL,    /* SIGINT, SIGTERM or SIGHUP */
     DASHBOARD_HANGUP,    /* the terminal went away */
 };
+
+/* --bell: ring the terminal's bell once, when every upload has ended. */
+void dashboard_set_bell(bool on);
 
 /* endpoint: shown in the header. */
 enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int signal_fd);

@@ -11,6 +11,8 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/json_write.h"
+#include "hook.h"
+#include "runlog.h"
 #include "text.h"
 #include "util/units.h"
 
@@ -134,15 +136,98 @@ static void print_progress(struct engine *e, bool json, double now, double *last
     *last_line = now;
 }
 
-/* With verdicts, plain output keeps only each job's verification. */
+static bool quiet;
+
+void headless_set_quiet(bool on)
+{
+    quiet = on;
+}
+
+/* With verdicts, plain output keeps only each job's verification; -q only
+ * the failures. */
 static bool shown(bool json, bool verdicts, const struct engine_event *ev)
 {
+    if (quiet)
+        return ev->kind == ENGINE_EV_FAILED;
     return json || !verdicts || ev->kind == ENGINE_EV_VERIFIED;
 }
 
-bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd)
+/* The acked figure of each job's first event: where this run began. */
+static void tally_note(struct headless_tally *tally, const struct engine_event *ev)
+{
+    if (!tally || !ev->job)
+        return;
+    if (ev->job >= tally->cap) {
+        size_t cap = tally->cap ? tally->cap : 64;
+        while (cap <= ev->job)
+            cap *= 2;
+        uint64_t *grown = realloc(tally->start_acked, cap * sizeof *grown);
+        if (!grown)
+            return;
+        for (size_t i = tally->cap; i < cap; i++)
+            grown[i] = UINT64_MAX;
+        tally->start_acked = grown;
+        tally->cap = cap;
+    }
+    if (tally->start_acked[ev->job] == UINT64_MAX)
+        tally->start_acked[ev->job] = ev->row.acked;
+}
+
+uint64_t headless_bytes_sent(const struct headless_tally *tally, const struct engine_row *rows, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t start = tally && rows[i].id < tally->cap ? tally->start_acked[rows[i].id] : UINT64_MAX;
+        if (start == UINT64_MAX)
+            start = 0;
+        total += rows[i].sent > start ? rows[i].sent - start : 0;
+    }
+    return total;
+}
+
+void headless_tally_free(struct headless_tally *tally)
+{
+    free(tally->start_acked);
+    *tally = (struct headless_tally){ 0 };
+}
+
+void headless_print_summary(bool json, const struct headless_summary *s)
+{
+    double rate = s->seconds > 0 ? (double)s->bytes_sent / s->seconds : 0;
+    char sent[16], took[16], per_second[16], line[200], stamp[40];
+    units_format_size(s->bytes_sent, sent, sizeof sent);
+    units_format_duration(s->seconds, took, sizeof took);
+    units_format_size((uint64_t)rate, per_second, sizeof per_second);
+    snprintf(line, sizeof line, "%u verified, %u failed, %u skipped, %u unfinished; %s sent in %s, %s/s", s->verified,
+             s->failed, s->skipped, s->unfinished, sent, took, per_second);
+    runlog_line(line);
+    if (!json) {
+        printf("%s\n", line);
+        return;
+    }
+    headless_iso_time(clock_wall(), stamp, sizeof stamp);
+    printf("{\"event\":\"summary\",\"verified_files\":%u,\"failed_files\":%u,\"skipped_files\":%u,"
+           "\"unfinished_files\":%u,\"bytes_sent\":%" PRIu64 ",\"seconds\":%.3f,\"rate\":%.0f,\"time\":\"%s\"}\n",
+           s->verified, s->failed, s->skipped, s->unfinished, s->bytes_sent, s->seconds, rate, stamp);
+}
+
+/* Print what happened since the last call, noting each job's start. */
+static void drain_events(struct engine *e, bool json, bool verdicts, struct headless_tally *tally)
 {
     struct engine_event events[EVENT_BATCH];
+    size_t n;
+    while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            tally_note(tally, &events[i]);
+            runlog_event(&events[i], events[i].row.name);
+            hook_event(e, &events[i]);
+            if (shown(json, verdicts, &events[i]))
+                print_event(e, json, &events[i]);
+        }
+}
+
+bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd, struct headless_tally *tally)
+{
     double last_progress = clock_wall();
     int interval_ms = json ? JSON_PROGRESS_MS : PLAIN_PROGRESS_MS;
     struct engine_row *rows = NULL;
@@ -160,22 +245,13 @@ bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd)
             break;
         }
         engine_wakeup_drain(e);
-        size_t n;
-        while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
-            for (size_t i = 0; i < n; i++)
-                if (shown(json, verdicts, &events[i]))
-                    if (shown(json, verdicts, &events[i]))
-                        print_event(e, json, &events[i]);
+        drain_events(e, json, verdicts, tally);
         now = clock_wall();
-        if ((now - last_progress) * 1000 >= interval_ms && !verdicts)
+        if ((now - last_progress) * 1000 >= interval_ms && !verdicts && !quiet)
             print_progress(e, json, now, &last_progress, &rows, &rows_cap);
         fflush(stdout);
         if (engine_settled(e)) {
-            while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
-                for (size_t i = 0; i < n; i++)
-                    if (shown(json, verdicts, &events[i]))
-                    if (shown(json, verdicts, &events[i]))
-                        print_event(e, json, &events[i]);
+            drain_events(e, json, verdicts, tally);
             fflush(stdout);
             break;
         }

@@ -19,6 +19,10 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "completion.h"
+#include "config.h"
+#include "login.h"
+#include "runlog.h"
 #include "engine.h"
 #include "headless.h"
 #include "util/json_write.h"
@@ -30,6 +34,9 @@ static const char usage_text[] =
     "       vimeo-up resume [options]       continue every unfinished upload in the journal\n"
     "       vimeo-up verify [FILE|URI...]   HEAD-check journal entries (all if none named)\n"
     "       vimeo-up list [--json]          the journal as a table, or JSON\n"
+    "       vimeo-up login                  store a token (read without echo, or from stdin), checked\n"
+    "       vimeo-up logout                 remove the stored token\n"
+    "       vimeo-up completion bash|zsh    the shell's completion script (make install installs both)\n"
     "       vimeo-up help                   this text (options may come before or after the command)\n"
     "       vimeo-up add [options] FILE...  queue in the background agent (started if none runs)\n"
     "       vimeo-up status [--json]        the agent's table once\n"
@@ -40,7 +47,8 @@ static const char usage_text[] =
     "  -c, --chunk-size SIZE   bytes per PATCH, K/M/G suffixes (default " ENGINE_STR(ENGINE_DEFAULT_CHUNK_MIB) "M; 0 = whole rest)\n"
     "  -r, --limit-rate RATE   total upload rate cap in bytes/s, K/M/G suffixes (default none)\n"
     "      --api URL           API base (default https://api.vimeo.com, env VIMEO_API_URL)\n"
-    "      --token-file FILE   read the access token from FILE (else env VIMEO_TOKEN)\n"
+    "      --token-file FILE   read the access token from FILE (else env VIMEO_TOKEN, else the\n"
+    "                          token 'vimeo-up login' stored)\n"
     "      --state DIR         journal directory (default $XDG_STATE_HOME/vimeo-up)\n"
     "      --no-tui            plain progress lines even on a terminal\n"
     "      --json              JSON-lines events on stdout (implies --no-tui)\n"
@@ -59,6 +67,24 @@ static const char usage_text[] =
     "      --stall-timeout S   give up on a transfer slower than 1 KiB/s for S seconds (default "
     ENGINE_STR(ENGINE_DEFAULT_STALL_SECONDS) ")\n"
     "                          while sending; after a chunk's last byte the server gets 10 times S\n"
+    "  -R, --recursive         upload the files in each directory named, and below (not hidden ones)\n"
+    "      --include GLOB, --exclude GLOB  only files whose path below the directory matches, or\n"
+    "                          not those (repeatable; as rclone: *.mov, /top/*, day*/**)\n"
+    "      --files-from FILE   also the files named in FILE, one a line (- for stdin)\n"
+    "  -0, --null              --files-from names end with NUL, as find -print0 writes them\n"
+    "  -q, --quiet             only errors and the summary\n"
+    "  -v, --verbose           also each HTTP request: method, URL (no secrets), status, time\n"
+    "      --log-file FILE     append the event log to FILE as plain lines (mode 600)\n"
+    "      --on-done PROGRAM   run PROGRAM (no shell, no arguments) for each file verified, with\n"
+    "                          VIMEO_UP_FILE, VIMEO_UP_VIDEO, VIMEO_UP_LINK, VIMEO_UP_SIZE set\n"
+    "      --bell              ring the terminal's bell when a dashboard run is done\n"
+    "      --dry-run           say what would be uploaded, skipped or refused, the total and the\n"
+    "                          quota; create nothing (only GET /me and GET /oauth/verify)\n"
+    "      --manifest FILE     also the files in FILE, JSON lines of path and any of name,\n"
+    "                          description, privacy, password_file, folder, replace and tags:\n"
+    "                          each file's own metadata\n"
+    "      --config FILE       defaults as key = value lines (default $XDG_CONFIG_HOME/vimeo-up/config,\n"
+    "                          else ~/.config/vimeo-up/config); the command line wins\n"
     "      --idle-exit S       the agent exits after S seconds with nothing to do and no client\n"
     "                          (default " ENGINE_STR(AGENT_DEFAULT_IDLE_EXIT) ")\n"
     "  -h, --help; -V, --version\n"
@@ -94,8 +120,9 @@ static bool parse_count(const char *text, uint64_t *out)
 
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
        OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
-       OPT_REPLACE, OPT_WAIT_TRANSCODE, OPT_IDLE_EXIT };
-static const char short_options[] = ":j:c:r:hV";
+       OPT_REPLACE, OPT_WAIT_TRANSCODE, OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE, OPT_LOG_FILE,
+       OPT_ON_DONE, OPT_BELL, OPT_DRY_RUN, OPT_MANIFEST, OPT_IDLE_EXIT };
+static const char short_options[] = ":j:c:r:0RqvhV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
     { "chunk-size", required_argument, NULL, 'c' },
@@ -117,6 +144,19 @@ static const struct option options[] = {
     { "replace", required_argument, NULL, OPT_REPLACE },
     { "wait-transcode", no_argument, NULL, OPT_WAIT_TRANSCODE },
     { "stall-timeout", required_argument, NULL, OPT_STALL },
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "files-from", required_argument, NULL, OPT_FILES_FROM },
+    { "null", no_argument, NULL, '0' },
+    { "recursive", no_argument, NULL, 'R' },
+    { "include", required_argument, NULL, OPT_INCLUDE },
+    { "exclude", required_argument, NULL, OPT_EXCLUDE },
+    { "quiet", no_argument, NULL, 'q' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "log-file", required_argument, NULL, OPT_LOG_FILE },
+    { "on-done", required_argument, NULL, OPT_ON_DONE },
+    { "bell", no_argument, NULL, OPT_BELL },
+    { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+    { "manifest", required_argument, NULL, OPT_MANIFEST },
     { "idle-exit", required_argument, NULL, OPT_IDLE_EXIT },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -157,13 +197,14 @@ static bool short_options_take_next(const char *arg)
 /* The command word, wherever it stands among the options (as git and gh
  * take them): the first word that is not an option or an option's value,
  * before any "--". It is taken out of argv; CLI_UPLOAD when there is none. */
+static const char *const command_words[] = { "resume", "verify", "list", "help", "login", "logout", "completion",
+                                             "agent", "add", "status", "wait", "stop" };
+static const enum cli_command command_ids[] = { CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP,
+                                                CLI_LOGIN, CLI_LOGOUT, CLI_COMPLETION,
+                                                CLI_AGENT, CLI_ADD, CLI_STATUS, CLI_WAIT, CLI_STOP };
+
 static enum cli_command take_command(int *argc, char **argv)
 {
-    static const struct { const char *word; enum cli_command command; } commands[] = {
-        { "resume", CLI_RESUME }, { "verify", CLI_VERIFY }, { "list", CLI_LIST }, { "help", CLI_HELP },
-        { "agent", CLI_AGENT }, { "add", CLI_ADD }, { "status", CLI_STATUS }, { "wait", CLI_WAIT },
-        { "stop", CLI_STOP },
-    };
     for (int i = 1; i < *argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--"))
@@ -176,12 +217,12 @@ static enum cli_command take_command(int *argc, char **argv)
             i += short_options_take_next(arg + 1);
             continue;
         }
-        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
-            if (strcmp(arg, commands[k].word))
+        for (size_t k = 0; k < sizeof command_words / sizeof command_words[0]; k++) {
+            if (strcmp(arg, command_words[k]))
                 continue;
             memmove(argv + i, argv + i + 1, (size_t)(*argc - i) * sizeof *argv); /* argv[argc] is NULL */
             (*argc)--;
-            return commands[k].command;
+            return command_ids[k];
         }
         break;
     }
@@ -194,8 +235,6 @@ static bool list_option(int opt)
     return opt == OPT_JSON || opt == OPT_STATE || opt == 'h' || opt == 'V';
 }
 
-/* Parse every option; *not_for_list is the first option list does not take
- * (as written: "-j", "--api"), or NULL. */
 /* A rate written in bits ("5Mb", "2Mib"): the length of the part before
  * the b, when that part is a size; 0 otherwise. */
 static size_t bits_suffix(const char *text)
@@ -211,20 +250,186 @@ static size_t bits_suffix(const char *text)
 }
 
 /* Taking 5Mb as 5 MiB/s would be eight times what a user of bits meant. */
-static int refuse_bits(const char *text)
+static int refuse_bits(const char *text, char *err, size_t cap)
 {
-    char message[160];
-    snprintf(message, sizeof message, "--limit-rate: bytes per second; did you mean %.*s? (not %.60s)",
-             (int)bits_suffix(text), text, text);
-    return usage_error("%s", message);
+    snprintf(err, cap, "--limit-rate: bytes per second; did you mean %.*s? (not %.60s)", (int)bits_suffix(text),
+             text, text);
+    return EXIT_USAGE;
 }
 
+/* An option's message: like usage_error's, into err for the caller to show. */
+#define OPTION_ERROR(err, cap, ...) (snprintf(err, cap, __VA_ARGS__), EXIT_USAGE)
+
+/* One option and its value, from the command line or a config file (which
+ * is why it says what is wrong in err instead of printing it). */
+static const char *const privacy_views[] = { "anybody", "contacts", "disable", "nobody", "password", "unlisted",
+                                             "users" };
+
+static int apply_option(struct cli *cli, int opt, const char *value, char *err, size_t cap)
+{
+    uint64_t n;
+    switch (opt) {
+    case 'j':
+        if (!parse_count(value, &n) || n < 1 || n > ENGINE_MAX_WORKERS)
+            return OPTION_ERROR(err, cap, "--jobs: not a number from 1 to " ENGINE_STR(ENGINE_MAX_WORKERS) ": %s",
+                                value);
+        cli->config.workers = (unsigned)n;
+        break;
+    case 'c':
+        if (!parse_size_option(value, &cli->config.chunk_size))
+            return OPTION_ERROR(err, cap, "--chunk-size: not a size (e.g. 128M): %s", value);
+        break;
+    case 'r':
+        if (bits_suffix(value))
+            return refuse_bits(value, err, cap);
+        if (!parse_size_option(value, &cli->config.rate_limit))
+            return OPTION_ERROR(err, cap, "--limit-rate: not a rate in bytes/s (e.g. 10M): %s", value);
+        break;
+    case OPT_API: cli->config.api_base = value; break;
+    case OPT_TOKEN_FILE: cli->token_file = value; break;
+    case OPT_STATE: cli->config.state_dir = value; break;
+    case OPT_NO_TUI: cli->no_tui = true; break;
+    case OPT_JSON: cli->json = cli->no_tui = true; break;
+    case OPT_NAME: cli->config.name = value; break;
+    case OPT_DESCRIPTION: cli->config.description = value; break;
+    case OPT_PRIVACY: {
+        size_t i;
+        for (i = 0; i < sizeof privacy_views / sizeof privacy_views[0]; i++)
+            if (!strcmp(value, privacy_views[i]))
+                break;
+        if (i == sizeof privacy_views / sizeof privacy_views[0])
+            return OPTION_ERROR(err, cap, "--privacy: one of anybody, contacts, disable, nobody, password, unlisted, "
+                                "users; not %s", value);
+        cli->config.privacy = value;
+        break;
+    }
+    case OPT_FOLDER: cli->config.folder = value; break;
+    case OPT_PASSWORD_FILE: cli->password_file = value; break;
+    case OPT_CACERT: cli->config.ca_file = value; break;
+    case OPT_TAG:
+        if (cli->config.ntags == CLI_MAX_TAGS)
+            return OPTION_ERROR(err, cap, "--tag: at most " ENGINE_STR(CLI_MAX_TAGS) " tags: %s", value);
+        if (!value[0])
+            return OPTION_ERROR(err, cap, "--tag: an empty tag");
+        cli->tags[cli->config.ntags++] = value;
+        cli->config.tags = cli->tags;
+        break;
+    case OPT_TUS: cli->config.tus_endpoint = value; break;
+    case OPT_AGAIN: cli->config.again = true; break;
+    case OPT_WAIT_TRANSCODE: cli->config.wait_transcode = true; break;
+    case OPT_REPLACE: {
+        static char video[96];
+        if (!engine_parse_video(value, video, sizeof video))
+            return OPTION_ERROR(err, cap, "--replace: not a video (/videos/N, /videos/N:HASH, N or "
+                                "https://vimeo.com/N[/HASH]): %s", value);
+        cli->config.replace = video;
+        break;
+    }
+    case OPT_STALL:
+        if (!parse_count(value, &n) || n < 1 || n > ENGINE_MAX_STALL_SECONDS)
+            return OPTION_ERROR(err, cap, "--stall-timeout: not a number of seconds from 1 to "
+                                ENGINE_STR(ENGINE_MAX_STALL_SECONDS) ": %s", value);
+        cli->config.stall_seconds = (long)n;
+        break;
+    case OPT_IDLE_EXIT:
+        if (!parse_count(value, &n) || n < 1 || n > 86400 * 365)
+            return OPTION_ERROR(err, cap, "--idle-exit: not a number of seconds: %s", value);
+        cli->idle_exit = (long)n;
+        break;
+    case OPT_CONFIG: break; /* read before the other options: see load_config */
+    case OPT_FILES_FROM: cli->batch.files_from = value; break;
+    case 'q': cli->quiet = true; break;
+    case 'v': cli->verbose = true; break;
+    case OPT_LOG_FILE: cli->log_file = value; break;
+    case OPT_ON_DONE:
+        /* Checked now, not after the first upload: a path must name a program. */
+        if (strchr(value, '/') && access(value, X_OK) != 0)
+            return OPTION_ERROR(err, cap, "--on-done: not an executable file: %s", value);
+        cli->on_done = value;
+        break;
+    case OPT_BELL: cli->bell = true; break;
+    case OPT_DRY_RUN: cli->dry_run = true; break;
+    case OPT_MANIFEST: cli->manifest_file = value; break;
+    case '0': cli->batch.null_separated = true; break;
+    case 'R': cli->batch.recursive = true; break;
+    case OPT_INCLUDE:
+    case OPT_EXCLUDE: {
+        bool include = opt == OPT_INCLUDE;
+        size_t *count = include ? &cli->batch.ninclude : &cli->batch.nexclude;
+        if (*count == BATCH_MAX_PATTERNS)
+            return OPTION_ERROR(err, cap, "--%s: at most " ENGINE_STR(BATCH_MAX_PATTERNS) " patterns: %s",
+                                include ? "include" : "exclude", value);
+        (include ? cli->batch.include : cli->batch.exclude)[(*count)++] = value;
+        break;
+    }
+    }
+    return EXIT_OK;
+}
+
+/* The keys a config file may set: long options that make sense as a default. */
+static const char *const config_keys[] = { "jobs", "chunk-size", "limit-rate", "stall-timeout", "api", "privacy",
+                                           "folder", "name", "tag", "token-file", "cacert", "wait-transcode" };
+
+/* A yes/no value in a config file. */
+static bool parse_bool(const char *text, bool *out)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (!strcmp(text, yes[i]) || !strcmp(text, no[i]))
+            return *out = !strcmp(text, yes[i]), true;
+    return false;
+}
+
+/* A config file's key = value, checked as its option would be. */
+static int config_option(void *ctx, const char *key, const char *value, char *err, size_t cap)
+{
+    struct cli *cli = ctx;
+    size_t k;
+    for (k = 0; k < sizeof config_keys / sizeof config_keys[0]; k++)
+        if (!strcmp(key, config_keys[k]))
+            break;
+    if (k == sizeof config_keys / sizeof config_keys[0])
+        return OPTION_ERROR(err, cap, "unknown key '%.60s'", key);
+    if (!strcmp(key, "wait-transcode")) {
+        if (!parse_bool(value, &cli->config.wait_transcode))
+            return OPTION_ERROR(err, cap, "wait-transcode: true or false, not %.60s", value);
+        return EXIT_OK;
+    }
+    for (const struct option *o = options; o->name; o++)
+        if (!strcmp(o->name, key))
+            return apply_option(cli, o->val, value, err, cap);
+    return OPTION_ERROR(err, cap, "unknown key '%.60s'", key);
+}
+
+/* --config FILE, or the default one: looked for before the other options,
+ * so that the command line, read after it, wins. */
+static int load_config(int argc, char **argv, struct cli *cli)
+{
+    const char *named = NULL;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, short_options, options, NULL)) != -1)
+        if (opt == OPT_CONFIG)
+            named = optarg;
+    optind = 0; /* getopt_long starts again for parse_options */
+    char path[PATH_MAX];
+    if (named)
+        snprintf(path, sizeof path, "%s", named);
+    else if (!config_dir(path, sizeof path - sizeof "/config"))
+        return EXIT_OK;
+    else
+        strcat(path, "/config");
+    int rc = config_load(path, named != NULL, config_option, cli);
+    cli->config_tags = cli->config.ntags;
+    return rc;
+}
+
+/* Parse every option; *not_for_list is the first option list does not take
+ * (as written: "-j", "--api"), or NULL. */
 static int parse_options(int argc, char **argv, struct cli *cli, const char **not_for_list)
 {
-    static const char *const privacy_views[] = { "anybody", "contacts", "disable", "nobody", "password",
-                                                 "unlisted", "users" };
-    uint64_t n;
     int opt, index;
+    char err[512];
     opterr = 0;
     *not_for_list = NULL;
     while ((index = -1, opt = getopt_long(argc, argv, short_options, options, &index)) != -1) {
@@ -237,77 +442,18 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
             *not_for_list = shown;
         }
         switch (opt) {
-        case 'j':
-            if (!parse_count(optarg, &n) || n < 1 || n > ENGINE_MAX_WORKERS)
-                return usage_error("--jobs: not a number from 1 to " ENGINE_STR(ENGINE_MAX_WORKERS) ": %s", optarg);
-            cli->config.workers = (unsigned)n;
-            break;
-        case 'c':
-            if (!parse_size_option(optarg, &cli->config.chunk_size))
-                return usage_error("--chunk-size: not a size (e.g. 128M): %s", optarg);
-            break;
-        case 'r':
-            if (bits_suffix(optarg))
-                return refuse_bits(optarg);
-            if (!parse_size_option(optarg, &cli->config.rate_limit))
-                return usage_error("--limit-rate: not a rate in bytes/s (e.g. 10M): %s", optarg);
-            break;
-        case OPT_API: cli->config.api_base = optarg; break;
-        case OPT_TOKEN_FILE: cli->token_file = optarg; break;
-        case OPT_STATE: cli->config.state_dir = optarg; break;
-        case OPT_NO_TUI: cli->no_tui = true; break;
-        case OPT_JSON: cli->json = cli->no_tui = true; break;
-        case OPT_NAME: cli->config.name = optarg; break;
-        case OPT_DESCRIPTION: cli->config.description = optarg; break;
-        case OPT_PRIVACY: {
-            size_t i;
-            for (i = 0; i < sizeof privacy_views / sizeof privacy_views[0]; i++)
-                if (!strcmp(optarg, privacy_views[i]))
-                    break;
-            if (i == sizeof privacy_views / sizeof privacy_views[0])
-                return usage_error("--privacy: one of anybody, contacts, disable, nobody, password, unlisted, "
-                                   "users; not %s", optarg);
-            cli->config.privacy = optarg;
-            break;
-        }
-        case OPT_FOLDER: cli->config.folder = optarg; break;
-        case OPT_PASSWORD_FILE: cli->password_file = optarg; break;
-        case OPT_CACERT: cli->config.ca_file = optarg; break;
-        case OPT_TAG:
-            if (cli->config.ntags == CLI_MAX_TAGS)
-                return usage_error("--tag: at most " ENGINE_STR(CLI_MAX_TAGS) " tags: %s", optarg);
-            if (!optarg[0])
-                return usage_error("%s", "--tag: an empty tag");
-            cli->tags[cli->config.ntags++] = optarg;
-            cli->config.tags = cli->tags;
-            break;
-        case OPT_TUS: cli->config.tus_endpoint = optarg; break;
-        case OPT_AGAIN: cli->config.again = true; break;
-        case OPT_WAIT_TRANSCODE: cli->config.wait_transcode = true; break;
-        case OPT_REPLACE: {
-            static char video[96];
-            if (!engine_parse_video(optarg, video, sizeof video))
-                return usage_error("--replace: not a video (/videos/N, /videos/N:HASH, N or "
-                                   "https://vimeo.com/N[/HASH]): %s", optarg);
-            cli->config.replace = video;
-            break;
-        }
-        case OPT_STALL:
-            if (!parse_count(optarg, &n) || n < 1 || n > ENGINE_MAX_STALL_SECONDS)
-                return usage_error("--stall-timeout: not a number of seconds from 1 to "
-                                   ENGINE_STR(ENGINE_MAX_STALL_SECONDS) ": %s", optarg);
-            cli->config.stall_seconds = (long)n;
-            break;
-        case OPT_IDLE_EXIT:
-            if (!parse_count(optarg, &n) || n < 1 || n > 86400 * 365)
-                return usage_error("--idle-exit: not a number of seconds: %s", optarg);
-            cli->idle_exit = (long)n;
-            break;
         case 'h': fputs(usage_text, stdout); return EXIT_HELP;
         case 'V': printf("vimeo-up %s\n", VIMEO_UP_VERSION); return EXIT_HELP;
         case ':': return usage_error("%s needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option: %s", argv[optind - 1]);
+        case '?': return usage_error("unknown option: %s", argv[optind - 1]);
+        case OPT_TAG:
+            /* Tags on the command line replace the config file's. */
+            if (cli->config_tags)
+                cli->config.ntags = cli->config_tags = 0;
+            break;
         }
+        if (apply_option(cli, opt, optarg, err, sizeof err) != EXIT_OK)
+            return usage_error("%s", err);
     }
     return EXIT_OK;
 }
@@ -322,27 +468,29 @@ static void trim_end(char *s)
 }
 
 /* A secret from a file that no one else may read (option names it in
- * messages), its trailing newline and spaces dropped. */
-static int read_secret_file(const char *option, const char *path, const char *what, char *out, size_t cap)
+ * messages), its trailing newline and spaces dropped; what is wrong as one
+ * line in err. */
+static int read_secret(const char *option, const char *path, const char *what, char *out, size_t cap, char *err,
+                       size_t err_cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "vimeo-up: %s %s: %s\n", option, path, strerror(errno));
+        snprintf(err, err_cap, "%s %s: %s", option, path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return EXIT_CANNOT_START;
     }
     if (st.st_mode & 077) {
-        fprintf(stderr, "vimeo-up: %s %s: readable by others; run chmod 600 %s\n", option, path, path);
+        snprintf(err, err_cap, "%s %s: readable by others; run chmod 600 %s", option, path, path);
         close(fd);
         return EXIT_CANNOT_START;
     }
     ssize_t got = read(fd, out, cap - 1);
     close(fd);
     if (got < 0 || (size_t)got == cap - 1) {
-        fprintf(stderr, "vimeo-up: %s %s: %s%s\n", option, path, got < 0 ? strerror(errno) : "too long for ",
-                got < 0 ? "" : what);
+        snprintf(err, err_cap, "%s %s: %s%s", option, path, got < 0 ? strerror(errno) : "too long for ",
+                 got < 0 ? "" : what);
         return EXIT_CANNOT_START;
     }
     out[got] = '\0';
@@ -350,14 +498,48 @@ static int read_secret_file(const char *option, const char *path, const char *wh
     return EXIT_OK;
 }
 
+/* read_secret, saying what is wrong on stderr. */
+static int read_secret_file(const char *option, const char *path, const char *what, char *out, size_t cap)
+{
+    char err[PATH_MAX * 2 + 100];
+    int rc = read_secret(option, path, what, out, cap, err, sizeof err);
+    if (rc != EXIT_OK)
+        fprintf(stderr, "vimeo-up: %s\n", err);
+    return rc;
+}
+
+/* --manifest: a field checked by its option's own code. */
+static int manifest_check(void *ctx, const char *field, const char *value, char *err, size_t cap)
+{
+    struct cli scratch = { 0 };
+    (void)ctx;
+    int rc = apply_option(&scratch, !strcmp(field, "privacy") ? OPT_PRIVACY : OPT_TAG, value, err, cap);
+    if (rc != EXIT_OK && !strncmp(err, "--", 2))
+        memmove(err, err + 2, strlen(err + 2) + 1); /* the field, not the option */
+    return rc;
+}
+
+static int manifest_password(void *ctx, const char *path, char *out, size_t cap, char *err, size_t err_cap)
+{
+    (void)ctx;
+    int rc = read_secret("password_file", path, "a password", out, cap, err, err_cap);
+    if (rc == EXIT_OK && !out[0])
+        return snprintf(err, err_cap, "password_file %s: empty", path), EXIT_CANNOT_START;
+    return rc;
+}
+
 static int read_token(struct cli *cli, char *token, size_t cap)
 {
+    char stored[PATH_MAX];
+    struct stat st;
     token[0] = '\0';
     if (cli->token_file)
         return read_secret_file("--token-file", cli->token_file, "a token", token, cap);
     if (getenv("VIMEO_TOKEN"))
         snprintf(token, cap, "%s", getenv("VIMEO_TOKEN"));
     trim_end(token);
+    if (!token[0] && login_token_path(stored, sizeof stored) && stat(stored, &st) == 0)
+        return read_secret_file("token file", stored, "a token", token, cap);
     return EXIT_OK;
 }
 
@@ -379,20 +561,6 @@ static int read_password(struct cli *cli, char *password, size_t cap)
     return rc;
 }
 
-static int make_dirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int rc = mkdir(path, 0700);
-        *p = '/';
-        if (rc != 0 && errno != EEXIST)
-            return -1;
-    }
-    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 static int resolve_state_dir(struct cli *cli)
 {
     if (!cli->config.state_dir) {
@@ -406,7 +574,7 @@ static int resolve_state_dir(struct cli *cli)
     } else {
         snprintf(cli->state_dir, sizeof cli->state_dir, "%s", cli->config.state_dir);
     }
-    if (make_dirs(cli->state_dir) != 0) {
+    if (config_make_dirs(cli->state_dir) != 0) {
         fprintf(stderr, "vimeo-up: cannot create state directory %s: %s\n", cli->state_dir, strerror(errno));
         return EXIT_CANNOT_START;
     }
@@ -568,9 +736,20 @@ int main(int argc, char **argv)
     enum cli_command command = take_command(&argc, argv);
     if (command == CLI_HELP)
         return fputs(usage_text, stdout) == EOF ? EXIT_FAILED : EXIT_OK;
+    if (command == CLI_COMPLETION) {
+        const struct completion_words words = { options, short_options, command_words,
+                                                sizeof command_words / sizeof command_words[0], privacy_views,
+                                                sizeof privacy_views / sizeof privacy_views[0] };
+        if (argc != 2)
+            return usage_error("%s", "completion takes one word: bash or zsh");
+        return completion_print(argv[1], &words);
+    }
 
     const char *not_for_list;
-    int rc = parse_options(argc, argv, &cli, &not_for_list);
+    int rc = command == CLI_LIST ? EXIT_OK : load_config(argc, argv, &cli);
+    if (rc != EXIT_OK)
+        return rc;
+    rc = parse_options(argc, argv, &cli, &not_for_list);
     if (rc == EXIT_HELP)
         return EXIT_OK;
     if (rc != EXIT_OK)
@@ -595,11 +774,24 @@ int main(int argc, char **argv)
     if (cli.config.chunk_size && cli.config.chunk_size < (1 << 20))
         fprintf(stderr, "vimeo-up: warning: --chunk-size %" PRIu64 ": chunks under 1 MiB cost a request each "
                 "and are slow\n", cli.config.chunk_size);
+    if ((command == CLI_LOGIN || command == CLI_LOGOUT) && nfiles > 0)
+        return usage_error("%s", command == CLI_LOGIN ? "login reads the token from standard input, never from "
+                           "the command line" : "logout takes no argument");
+    if (command == CLI_LOGOUT)
+        return logout_run();
+    if (cli.dry_run && command != CLI_UPLOAD)
+        return usage_error("%s", "--dry-run goes with uploads, not with a command");
+    if (cli.quiet && cli.verbose)
+        return usage_error("%s", "--quiet and --verbose: one or the other");
+    if (cli.verbose)
+        cli.config.on_request = runlog_request;
+    if (cli.log_file && (rc = runlog_open(cli.log_file)) != EXIT_OK)
+        return rc;
     if (command == CLI_ADD && nfiles == 0)
         return usage_error("%s", "add: no FILE to queue");
     if (command == CLI_AGENT && nfiles > 0)
         return usage_error("agent takes no FILE (vimeo-up add FILE queues it): %s", files[0]);
-    if (command == CLI_UPLOAD && nfiles == 0)
+    if (command == CLI_UPLOAD && nfiles == 0 && !cli.batch.files_from && !cli.manifest_file)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
         return usage_error("resume takes no FILE: %s", files[0]);
@@ -625,11 +817,14 @@ int main(int argc, char **argv)
     char endpoint[1024];
     if ((command == CLI_RESUME || command == CLI_VERIFY) && !endpoint_given)
         endpoint_from_journal(&cli, command == CLI_RESUME, endpoint, sizeof endpoint);
+    if (command == CLI_LOGIN)
+        return login_run(&cli);
     char token[4096];
     if ((rc = read_token(&cli, token, sizeof token)) != EXIT_OK)
         return rc;
     if (!token[0] && !cli.config.tus_endpoint && command != CLI_VERIFY) {
-        fprintf(stderr, "vimeo-up: no access token: set VIMEO_TOKEN or use --token-file FILE\n");
+        fprintf(stderr, "vimeo-up: no access token: set VIMEO_TOKEN, use --token-file FILE or run "
+                "'vimeo-up login'\n");
         return EXIT_CANNOT_START;
     }
     cli.config.token = token;
@@ -639,7 +834,26 @@ int main(int argc, char **argv)
     cli.command = command;
     cli.files = files;
     cli.nfiles = nfiles;
+    struct batch batch = { 0 };
+    const struct manifest_checks checks = { manifest_check, manifest_password, NULL, cli.config.privacy,
+                                            cli.password_file != NULL };
+    if (command == CLI_UPLOAD && cli.manifest_file &&
+        (rc = manifest_load(cli.manifest_file, &checks, &cli.manifest)) != EXIT_OK)
+        return rc;
+    if (command == CLI_UPLOAD && (rc = batch_collect(&cli.batch, files, (size_t)nfiles, &batch)) != EXIT_OK) {
+        manifest_free(&cli.manifest);
+        return rc;
+    }
+    if (command == CLI_UPLOAD) {
+        cli.files = batch.paths;
+        cli.nfiles = (int)batch.count;
+        cli.skipped = batch.hidden + batch.not_regular;
+        cli.unreadable = batch.errors;
+    }
     rc = command == CLI_AGENT ? agent_start(&cli) : command == CLI_ADD ? agent_command(&cli) : cli_run(&cli);
+    batch_free(&batch);
+    manifest_free(&cli.manifest);
+    runlog_close();
     memset(token, 0, sizeof token);
     memset(password, 0, sizeof password);
     return rc;

@@ -42,6 +42,8 @@ class CliTest(SandboxTest):
 
     def events(self, proc):
         events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+        self.assertEqual(events[-1]["event"], "summary", "a run ends with its summary")
+        events = events[:-1]
         for ev in events:
             self.assertRegex(ev["time"], ISO_TIME)
             self.assertIn(ev["event"], ("queued", "created", "progress", "paused", "resumed", "retry", "waiting", "verified",
@@ -607,6 +609,12 @@ class Install(CliTest):
         binary = os.path.join(root, "opt/vu/bin/vimeo-up")
         self.assertTrue(os.access(binary, os.X_OK))
         self.assertTrue(os.path.isfile(os.path.join(root, "opt/vu/share/man/man1/vimeo-up.1")))
+        completions = [os.path.join(root, "opt/vu/share/bash-completion/completions/vimeo-up"),
+                       os.path.join(root, "opt/vu/share/zsh/site-functions/_vimeo-up")]
+        for path, shell in zip(completions, ("bash", "zsh")):
+            with open(path) as f:
+                self.assertEqual(f.read(), subprocess.run([binary, "completion", shell], capture_output=True,
+                                                          text=True).stdout)
         version = subprocess.run([binary, "--version"], capture_output=True, text=True)
         self.assertTrue(version.stdout.startswith("vimeo-up "))
         proc = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "uninstall", "PREFIX=/opt/vu",
@@ -614,6 +622,8 @@ class Install(CliTest):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertFalse(os.path.exists(binary))
         self.assertFalse(os.path.exists(os.path.join(root, "opt/vu/share/man/man1/vimeo-up.1")))
+        for path in completions:
+            self.assertFalse(os.path.exists(path), path)
         self.assertTrue(os.path.isdir(os.path.join(root, "opt/vu/bin")), "directories others may share stay")
 
 

@@ -49,6 +49,21 @@ class Replace(SandboxTest):
                                             capture_output=True, text=True).stdout)
         self.assertEqual([row["video"].split(":")[0] for row in listing], ["/videos/" + number] * 4)
 
+    def test_a_manifest_line_replaces_its_own_video(self):
+        video = self.original()
+        number = video[len("/videos/"):]
+        new, other = make_file(self.tmp, "new.mp4", 4000, seed=5), make_file(self.tmp, "other.mp4", 3000, seed=6)
+        manifest = os.path.join(self.tmp, "manifest.jsonl")
+        with open(manifest, "w") as f:
+            f.write(json.dumps({"path": new, "replace": f"https://vimeo.com/{number}"}) + "\n")
+            f.write(json.dumps({"path": other, "name": "a video of its own"}) + "\n")
+        proc = self.vimeo_up("--manifest", manifest)
+        self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout[-800:])
+        self.assertEqual([u["sha256"] for u in self.uploads_of(video)][-1], sha256_file(new))
+        self.assertEqual(len(self.uploads_of(video)), 2, "the line's file is a version of its video")
+        self.assertEqual(self.sandbox.upload_named("a video of its own")["sha256"], sha256_file(other))
+        self.assertEqual(len({u["video"] for u in self.sandbox.uploads()}), 2, "one new video, for the other line")
+
     def test_a_bad_video_is_a_usage_error_in_one_line(self):
         path = make_file(self.tmp, "x.mp4", 100)
         for bad in ("holiday", "/videos/", "https://example.com/123", "https://vimeo.com/12/zz!"):

@@ -5,10 +5,11 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.parse
 
-from harness import SANDBOX, TOKEN, Sandbox, SandboxTest, http_request, tus_headers
+from harness import SANDBOX, TOKEN, Sandbox, SandboxTest, TlsSandbox, http_request, https_request, tus_headers
 
 PATCH_TYPE = "application/offset+octet-stream"
 
@@ -345,3 +346,51 @@ class RateLimit(SandboxTest):
         self.assertNotIn("retry-after", headers)
         self.assertIn("x-ratelimit-reset", headers)
         self.assertEqual(len(self.sandbox.uploads()), 2, "a refused call creates nothing")
+
+
+class BulkUploads(SandboxTest):
+    """Uploads over 1 MiB get links on a second port, served with a big
+    memory pool per connection; the API and smaller uploads keep the first,
+    with a small one (issue 16, item 1: bench/sandbox-speed)."""
+
+    BULK = (1 << 20) + 1
+
+    def port(self, url):
+        return urllib.parse.urlsplit(url).port
+
+    def test_links_by_size_from_tus_creation_videos_and_versions(self):
+        api_port = self.port(self.sandbox.url)
+        small, big = self.create_tus_upload(self.BULK - 1), self.create_tus_upload(self.BULK)
+        self.assertEqual(self.port(small), api_port)
+        self.assertNotEqual(self.port(big), api_port)
+        status, _, data = self.sandbox.api("POST", "/me/videos", {"upload": {"approach": "tus", "size": self.BULK}})
+        self.assertEqual(status, 200, data)
+        video = json.loads(data)
+        self.assertEqual(video["upload"]["upload_link"].rsplit("/files/", 1)[0], big.rsplit("/files/", 1)[0])
+        status, _, data = self.sandbox.api("POST", video["uri"] + "/versions",
+                                           {"file_name": "small.mp4", "upload": {"approach": "tus", "size": 10}})
+        self.assertEqual(status, 201, data)
+        self.assertEqual(self.port(json.loads(data)["upload"]["upload_link"]), api_port)
+
+    def test_the_second_port_takes_the_bytes_and_answers_head(self):
+        big = self.create_tus_upload(self.BULK)
+        status, _, _ = http_request("PATCH", big, tus_headers(Upload_Offset=0,
+                                                              Content_Type="application/offset+octet-stream"),
+                                    b"x" * 100000)
+        self.assertEqual(status, 204)
+        status, h, _ = http_request("HEAD", big, tus_headers())
+        self.assertEqual((status, h["upload-offset"], h["upload-length"]), (200, "100000", str(self.BULK)))
+        self.assertEqual(self.sandbox.uploads()[0]["received"], 100000)
+
+
+class BulkUploadsTls(SandboxTest):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vimeo-up-test.")
+        self.sandbox = TlsSandbox()
+
+    def test_the_second_port_serves_https_with_the_same_ca(self):
+        big = self.create_tus_upload(2 << 20)
+        self.assertTrue(big.startswith("https://127.0.0.1:"), big)
+        self.assertNotEqual(urllib.parse.urlsplit(big).port, urllib.parse.urlsplit(self.sandbox.url).port)
+        status, h, _ = https_request("HEAD", big, self.sandbox.ca_file, tus_headers())
+        self.assertEqual((status, h["upload-offset"]), (200, "0"))

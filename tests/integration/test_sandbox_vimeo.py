@@ -1,6 +1,7 @@
 """The sandbox answers as Vimeo does where vimeo-up and the sandbox once shared
 a wrong idea of it (issue 11). Each test names its source for Vimeo's
 behaviour; the facts are gathered in VIMEO-API.md ("Corrections")."""
+import hashlib
 import json
 import os
 import re
@@ -303,6 +304,19 @@ class Versions(VimeoCase):
         self.assertEqual(http_request("HEAD", link, tus_headers())[1]["upload-length"], "5")
         self.assertEqual(self.get(video["uri"])["upload"]["upload_link"], link)
 
+    def test_deleting_the_video_ends_every_version_s_upload(self):
+        video = self.create()
+        status, _, data = self.sandbox.api("POST", video["uri"] + "/versions",
+                                           {"file_name": "new.mp4", "upload": dict(TUS, size=5)})
+        self.assertEqual(status, 201, data)
+        links = [video["upload"]["upload_link"], json.loads(data)["upload"]["upload_link"]]
+        other = self.create()
+        self.assertEqual(self.sandbox.api("DELETE", video["uri"])[0], 204)
+        for link in links:
+            self.assertEqual(http_request("HEAD", link, tus_headers())[0], 404, link)
+        self.assertEqual(http_request("HEAD", other["upload"]["upload_link"], tus_headers())[0], 200)
+        self.assertEqual([u["deleted"] for u in self.sandbox.uploads()], [True, True, False])
+
 
 class Tags(VimeoCase):
     # PUT /videos/{id}/tags with [{"name": ...}] (OpenAPI 3.4 addVideoTags) and
@@ -400,6 +414,30 @@ class ListVideos(VimeoCase):
         calls = json.loads(data)
         self.assertEqual((calls["total"], calls["with_token"], calls["without_token"]), (3, 2, 1))
         self.assertEqual((calls["by_route"]["/me/videos"], calls["by_route"]["/me"]), (2, 1))
+
+    def test_api_calls_are_counted_per_token_in_uploads_and_calls(self):
+        # Vimeo's rate limit is per token; a token is named by its SHA-256's
+        # first 12 hex digits, so the control routes never show it.
+        def key(token):
+            return hashlib.sha256(token.encode()).hexdigest()[:12]
+        self.create()
+        self.get("/me/videos")
+        self.sandbox.api("GET", "/me", token="another")
+        self.sandbox.request("GET", "/me")
+        self.sandbox.request("GET", "/files/none", tus_headers())  # tus: not an API call
+        want = {key(self.sandbox.token): 2, key("another"): 1, "none": 1}
+        for path, field in (("/_sandbox/uploads", "api_calls_by_token"), ("/_sandbox/calls", "by_token")):
+            status, _, data = self.sandbox.request("GET", path)
+            self.assertEqual(status, 200)
+            self.assertEqual(json.loads(data)[field], want, path)
+            self.assertNotIn(self.sandbox.token.encode(), data)
+
+    def test_tokens_beyond_16_are_counted_as_other(self):
+        for i in range(18):
+            self.sandbox.api("GET", "/me", token=f"token-{i}")
+        status, _, data = self.sandbox.request("GET", "/_sandbox/calls")
+        by_token = json.loads(data)["by_token"]
+        self.assertEqual((len(by_token), by_token["other"], sum(by_token.values())), (17, 2, 18))
 
 
 class Options(SandboxTest):

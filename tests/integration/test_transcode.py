@@ -19,7 +19,7 @@ class Transcode(SandboxTest):
         return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
     def kinds(self, proc):
-        return [e["event"] for e in self.events(proc) if e["event"] not in ("progress", "queued", "created")]
+        return [e["event"] for e in self.events(proc) if e["event"] not in ("progress", "queued", "created", "summary")]
 
     def listed(self):
         proc = subprocess.run([VIMEO_UP, "list", "--json", "--state", os.path.join(self.tmp, "state")],

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <ftw.h>
+#include <openssl/sha.h>
 #include <sys/random.h>
 
 #include "faults.h"
@@ -34,17 +35,37 @@
 /* API and control bodies are small; anything larger is refused, not buffered. */
 enum { BODY_CAP = 1 << 20 };
 
+/* Two servers, as Vimeo keeps its upload hosts apart from its API. One takes
+ * the API and uploads of up to SMALL_UPLOAD bytes with a small memory pool
+ * per connection; the other, on a second port, takes the links of bigger
+ * uploads, with a big pool. libmicrohttpd 0.9.75 zeroes a connection's
+ * whole pool at its start and after every request (MHD_pool_reset), which
+ * at 4 MiB cost ~140 us a request and ~2 ms a connection; but a PATCH body
+ * is read into half the pool, and small reads cost a big PATCH 50% more
+ * CPU a byte (bench/sandbox-speed). A big pool also takes in a whole chunk
+ * that a fault answers early (423, 409, 5xx) before the connection closes,
+ * so the client reads the answer rather than a reset. */
+enum { SMALL_POOL = 64 << 10, BULK_POOL = 4 << 20 };
+#define SMALL_UPLOAD ((uint64_t)1 << 20)
+
 static struct {
     const char *token;
     uint64_t quota; /* 0: none known, shown as null like Vimeo's */
     uint64_t max_size;
     uint64_t rate_limit, rate_window; /* API calls per window of seconds */
     bool verbose;
-    char upload_base[256]; /* http[s]://HOST:PORT, the prefix of every upload link */
+    char upload_base[256];      /* http[s]://HOST:PORT, the prefix of upload links */
+    char upload_base_bulk[256]; /* the same on the second port, for uploads over SMALL_UPLOAD */
     enum { HASH_NONE, HASH_UNLISTED, HASH_ALL } hash_uris;
     char scopes[256];       /* the token's scopes, space-separated */
     uint64_t quota_videos;  /* videos allowed (4102 beyond it); 0: no limit */
 } config;
+
+/* Where an upload of length bytes is sent: see SMALL_UPLOAD. */
+static const char *upload_base(uint64_t length)
+{
+    return length > SMALL_UPLOAD ? config.upload_base_bulk : config.upload_base;
+}
 
 /* The account behind the token: GET /me and /oauth/verify name it, and a
  * folder_uri must be one of its folders. */
@@ -65,11 +86,17 @@ static const char *const route_names[ROUTE_COUNT] = {
 };
 
 /* API calls as Vimeo's rate limit would count them, for /_sandbox/calls:
- * with the token, without a valid one, and by route. */
+ * with the token, without a valid one, and by route; and by the token
+ * presented (one user of one app, whose calls Vimeo's limit counts), for
+ * /_sandbox/uploads too. A token is named by the first 12 hex digits of its
+ * SHA-256, never shown; "none" is a call without a bearer token. */
+enum { TOKENS_COUNTED = 16, TOKEN_KEY = 13 };
 static struct {
     pthread_mutex_t lock;
     uint64_t authorized, refused;
     uint64_t by_route[ROUTE_COUNT];
+    struct { char key[TOKEN_KEY]; uint64_t n; } by_token[TOKENS_COUNTED];
+    uint64_t other_tokens; /* beyond the first TOKENS_COUNTED keys */
 } calls = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 struct request {
@@ -159,17 +186,51 @@ static bool is_control_route(enum route r)
     return r == ROUTE_CONTROL_UPLOADS || r == ROUTE_CONTROL_FAULTS || r == ROUTE_CONTROL_CALLS;
 }
 
+static void token_key(const char *auth, char key[TOKEN_KEY])
+{
+    if (!auth || strncasecmp(auth, "bearer ", 7) != 0) {
+        snprintf(key, TOKEN_KEY, "none");
+        return;
+    }
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)auth + 7, strlen(auth + 7), digest);
+    for (int i = 0; i < (TOKEN_KEY - 1) / 2; i++)
+        snprintf(key + 2 * i, 3, "%02x", digest[i]);
+}
+
 /* Count an API call as Vimeo's rate limit does: every call that arrives,
  * whatever its answer. */
-static void calls_count(enum route route, bool authorized)
+static void calls_count(enum route route, bool authorized, const char *auth)
 {
+    char key[TOKEN_KEY];
+    token_key(auth, key);
     pthread_mutex_lock(&calls.lock);
     if (authorized)
         calls.authorized++;
     else
         calls.refused++;
     calls.by_route[route]++;
+    int i = 0;
+    while (i < TOKENS_COUNTED && calls.by_token[i].key[0] && strcmp(calls.by_token[i].key, key) != 0)
+        i++;
+    if (i == TOKENS_COUNTED) {
+        calls.other_tokens++;
+    } else {
+        memcpy(calls.by_token[i].key, key, TOKEN_KEY);
+        calls.by_token[i].n++;
+    }
     pthread_mutex_unlock(&calls.lock);
+}
+
+/* {"KEY":N,...}, with "other" for calls beyond the keys kept; under calls.lock. */
+static void calls_by_token_json(struct sbjson_buf *b)
+{
+    sbjson_raw(b, "{");
+    for (int i = 0; i < TOKENS_COUNTED && calls.by_token[i].key[0]; i++)
+        sbjson_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", calls.by_token[i].key, calls.by_token[i].n);
+    if (calls.other_tokens)
+        sbjson_printf(b, "%s\"other\":%" PRIu64, calls.by_token[0].key[0] ? "," : "", calls.other_tokens);
+    sbjson_raw(b, "}");
 }
 
 static void calls_json(struct sbjson_buf *b)
@@ -184,7 +245,9 @@ static void calls_json(struct sbjson_buf *b)
             sbjson_printf(b, "%s\"%s\":%" PRIu64, sep, route_names[i], calls.by_route[i]);
             sep = ",";
         }
-    sbjson_raw(b, "}}\n");
+    sbjson_raw(b, "},\"by_token\":");
+    calls_by_token_json(b);
+    sbjson_raw(b, "}\n");
     pthread_mutex_unlock(&calls.lock);
 }
 
@@ -508,7 +571,7 @@ static enum MHD_Result tus_create(struct MHD_Connection *c, struct request *r)
     struct store_upload *u = store_upload_create(length, name, meta, 0);
     store_upload_count(u, STORE_POST, header(c, "Authorization") != NULL);
     char location[512];
-    snprintf(location, sizeof location, "%s/files/%s", config.upload_base, store_upload_id(u));
+    snprintf(location, sizeof location, "%s/files/%s", upload_base(length), store_upload_id(u));
     struct MHD_Response *resp = text_response("", NULL);
     MHD_add_response_header(resp, "Location", location);
     MHD_add_response_header(resp, "Upload-Offset", "0");
@@ -777,7 +840,7 @@ static void video_json(struct sbjson_buf *b, const struct store_video_info *v, c
                 if (st.offset == st.length)
                     sbjson_printf(b, "%s\"upload_link\":null", usep);
                 else
-                    sbjson_printf(b, "%s\"upload_link\":\"%s/files/%s\"", usep, config.upload_base,
+                    sbjson_printf(b, "%s\"upload_link\":\"%s/files/%s\"", usep, upload_base(st.length),
                                   store_upload_id(v->upload));
                 usep = ",";
             }
@@ -982,7 +1045,7 @@ static enum MHD_Result vimeo_replace(struct MHD_Connection *c, struct request *r
     sbjson_quote(&out, name);
     sbjson_printf(&out, ",\"upload\":{\"status\":\"in_progress\",\"approach\":\"tus\",\"size\":%" PRIu64
                         ",\"upload_link\":\"%s/files/%s\"}}",
-                  size, config.upload_base, store_upload_id(info.upload));
+                  size, upload_base(size), store_upload_id(info.upload));
     return reply_json(c, r, 201, &out, "application/vnd.vimeo.video.version+json");
 }
 
@@ -1200,7 +1263,13 @@ static enum MHD_Result control_answer(struct MHD_Connection *c, struct request *
 {
     struct sbjson_buf b = { 0 };
     if (r->route == ROUTE_CONTROL_UPLOADS && !strcmp(r->method, "GET")) {
+        sbjson_raw(&b, "{\"uploads\":");
         store_uploads_json(&b);
+        pthread_mutex_lock(&calls.lock);
+        sbjson_raw(&b, ",\"api_calls_by_token\":");
+        calls_by_token_json(&b);
+        pthread_mutex_unlock(&calls.lock);
+        sbjson_raw(&b, "}\n");
         return reply_json(c, r, 200, &b, "application/json");
     }
     if (r->route == ROUTE_CONTROL_CALLS && !strcmp(r->method, "GET")) {
@@ -1263,7 +1332,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, bool *
         return tus_upload_begin(c, r, answered);
     }
     bool token_ok = authorized(c);
-    calls_count(r->route, token_ok);
+    calls_count(r->route, token_ok, header(c, "Authorization"));
     if (!rate_limit_count(r)) /* over the limit: 429, and Vimeo sends no Retry-After */
         return reply_vimeo_error(c, r, 429, 9000, "Too many API requests.", NULL);
     if (!token_ok)
@@ -1365,6 +1434,38 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 
 /* ---- main -------------------------------------------------------------- */
 
+/* A listening socket on addr (port 0: any free one), which gets the port. */
+static int listen_on(struct sockaddr_in *addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    socklen_t len = sizeof *addr;
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, 128) != 0 ||
+        getsockname(fd, (struct sockaddr *)addr, &len) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+/* One server on listener with a memory pool of pool bytes per connection
+ * (see SMALL_UPLOAD), a thread per connection; keys: the TLS options, or an
+ * empty list. */
+static struct MHD_Daemon *serve(int listener, size_t pool, bool tls, struct MHD_OptionItem *keys)
+{
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                     MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_ARRAY, keys,
+                            MHD_OPTION_LISTEN_SOCKET, listener, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                            MHD_OPTION_CONNECTION_MEMORY_INCREMENT, pool / 16, MHD_OPTION_CONNECTION_TIMEOUT, 300u,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+                            on_connection, NULL, MHD_OPTION_END);
+}
+
 static void usage(FILE *out)
 {
     fputs("usage: vimeo-sandbox [options]\n"
@@ -1398,7 +1499,8 @@ static void usage(FILE *out)
           "  create=no-link|not-tus|empty|error|timeout|bare-uri quota=4101|4102|3428\n"
           "Control: GET /_sandbox/uploads, GET /_sandbox/calls; GET, POST (body: SPEC), DELETE /_sandbox/faults\n"
           "The first line on stdout is: listening on http://ADDR:PORT (https with --tls);\n"
-          "with --tls the second is: CA certificate: PATH\n",
+          "with --tls the second is: CA certificate: PATH\n"
+          "Uploads over 1 MiB get links on a second free port of the same address.\n",
           out);
 }
 
@@ -1536,15 +1638,16 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* Bind here rather than in MHD, so the port, and with it every upload
-     * link, is known before any connection thread can read the config. */
-    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    socklen_t addr_len = sizeof addr;
-    if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 128) != 0 ||
-        getsockname(listener, (struct sockaddr *)&addr, &addr_len) != 0) {
-        fprintf(stderr, "vimeo-sandbox: cannot listen on %s:%" PRIu64 ": %s\n", listen_addr, port, strerror(errno));
+    /* Bind here rather than in MHD, so the ports, and with them every upload
+     * link, are known before any connection thread can read the config. */
+    struct sockaddr_in bulk_addr = addr;
+    bulk_addr.sin_port = 0;
+    int listener = listen_on(&addr), bulk_listener = listener < 0 ? -1 : listen_on(&bulk_addr);
+    if (bulk_listener < 0) {
+        fprintf(stderr, "vimeo-sandbox: cannot listen on %s:%" PRIu64 ": %s\n", listen_addr,
+                listener < 0 ? port : 0, strerror(errno));
+        if (listener >= 0)
+            close(listener);
         store_close();
         return 1;
     }
@@ -1552,26 +1655,25 @@ int main(int argc, char **argv)
     const char *scheme = tls ? "https" : "http";
     snprintf(config.upload_base, sizeof config.upload_base, "%s://%s:%u", scheme,
              upload_host ? upload_host : listen_addr, bound);
+    snprintf(config.upload_base_bulk, sizeof config.upload_base_bulk, "%s://%s:%u", scheme,
+             upload_host ? upload_host : listen_addr, (unsigned)ntohs(bulk_addr.sin_port));
 
-    /* A large read buffer per connection lets a PATCH body arrive in big
-     * pieces: fewer system calls and hash updates per byte. */
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                     MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
     /* Without --tls the key options are MHD_OPTION_ARRAY with nothing in it. */
     struct MHD_OptionItem tls_options[] = {
         { MHD_OPTION_HTTPS_MEM_KEY, 0, cert.key_pem },
         { MHD_OPTION_HTTPS_MEM_CERT, 0, cert.cert_pem },
         { MHD_OPTION_END, 0, NULL },
     };
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_ARRAY, tls ? tls_options : tls_options + 2,
-        MHD_OPTION_LISTEN_SOCKET, listener,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(4 << 20), MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
-        (size_t)(256 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 300u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
-    if (!d) {
+    struct MHD_OptionItem *keys = tls ? tls_options : tls_options + 2;
+    struct MHD_Daemon *d = serve(listener, SMALL_POOL, tls, keys);
+    struct MHD_Daemon *bulk = d ? serve(bulk_listener, BULK_POOL, tls, keys) : NULL;
+    if (!bulk) {
         fprintf(stderr, "vimeo-sandbox: cannot start the HTTP server\n");
-        close(listener);
+        if (d)
+            MHD_stop_daemon(d);
+        else
+            close(listener);
+        close(bulk_listener);
         store_close();
         tlscert_free(&cert);
         return 1;
@@ -1584,6 +1686,7 @@ int main(int argc, char **argv)
     int sig;
     sigwait(&stop_signals, &sig);
     atomic_store(&stopping, true);
+    MHD_stop_daemon(bulk);
     MHD_stop_daemon(d);
     tlscert_free(&cert);
     store_close();

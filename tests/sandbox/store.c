@@ -330,19 +330,28 @@ size_t store_videos_live(void)
     return n;
 }
 
+/* Deleting a video ends every upload of it, each version's too: Vimeo has
+ * nothing left for an old link to reach. Marked after the store's lock is
+ * let go, as elsewhere an upload's lock is never taken under it. */
 bool store_video_delete(uint64_t number)
 {
     pthread_mutex_lock(&lock);
     struct video *v = video_at(number);
     bool ok = v && !v->info.deleted;
-    struct store_upload *u = NULL;
+    struct store_upload **gone = ok ? calloc(upload_count ? upload_count : 1, sizeof *gone) : NULL;
+    size_t n = 0;
     if (ok) {
+        if (!gone)
+            abort();
         v->info.deleted = true;
-        u = v->info.upload;
+        for (size_t i = 0; i < upload_count; i++)
+            if (uploads[i]->video == number)
+                gone[n++] = uploads[i];
     }
     pthread_mutex_unlock(&lock);
-    if (u)
-        store_upload_delete(u);
+    for (size_t i = 0; i < n; i++)
+        store_upload_delete(gone[i]);
+    free(gone);
     return ok;
 }
 
@@ -430,7 +439,7 @@ void store_uploads_json(struct sbjson_buf *out)
     pthread_mutex_lock(&lock);
     size_t n = upload_count;
     pthread_mutex_unlock(&lock);
-    sbjson_raw(out, "{\"uploads\":[");
+    sbjson_raw(out, "[");
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_lock(&lock);
         struct store_upload *u = uploads[i];
@@ -439,5 +448,5 @@ void store_uploads_json(struct sbjson_buf *out)
             sbjson_raw(out, ",");
         upload_json(out, u);
     }
-    sbjson_raw(out, "]}\n");
+    sbjson_raw(out, "]");
 }

@@ -92,7 +92,7 @@ size_t store_videos_live(void);
 /* Seconds since the upload's last byte arrived; negative while incomplete. */
 double store_upload_complete_for(struct store_upload *u);
 
-/* Every upload as JSON, for GET /_sandbox/uploads. */
+/* Every upload, a JSON array, for GET /_sandbox/uploads. */
 void store_uploads_json(struct sbjson_buf *out);
 
 #endif

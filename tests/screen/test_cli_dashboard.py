@@ -1,0 +1,46 @@
+"""--bell and -v with the dashboard: a bell once every upload has ended, and
+the request lines in the dashboard's log, never on the screen over it."""
+import os
+import unittest
+
+from test_dashboard import Dashboard
+
+
+class DashboardCli(Dashboard):
+    def raw_output(self, pane):
+        """Every byte the pane's program writes from now on, into a file."""
+        path = os.path.join(self.tmp, f"raw-{len(self.panes)}")
+        pane.tmux("pipe-pane", "-t", "t", "-o", f"cat >> {path}")
+        return path
+
+    def read(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def test_bell_rings_once_when_every_upload_has_ended(self):
+        a, b = self.files(("bell-a.mp4", 1 << 20), ("bell-b.mp4", 1 << 20))
+        pane = self.open("--bell", "-r", "512K", "-c", "256K", a, b)
+        raw = self.raw_output(pane)
+        self.see(pane, r"bell-a\.mp4 .*uploading|bell-b\.mp4 .*uploading")
+        self.see(pane, r"bell-a\.mp4 .*done", timeout=30)
+        self.see(pane, r"bell-b\.mp4 .*done", timeout=30)
+        self.wait_for(lambda: b"\x07" in self.read(raw), what="the bell")
+        pane.keys("q")
+        self.assertEqual(self.exit_status(pane), 0)
+        self.assertEqual(self.read(raw).count(b"\x07"), 1)
+
+    def test_no_bell_without_the_option_and_verbose_lines_in_the_log(self):
+        (c,) = self.files(("quiet.mp4", 1 << 20))
+        pane = self.open("-v", "-r", "512K", "-c", "256K", c, name="verbose")
+        raw = self.raw_output(pane)
+        pane.keys("l")
+        self.see(pane, r"request   PATCH http://\S+/files/\S+ 204", timeout=30)
+        self.see(pane, r"quiet\.mp4 .*done", timeout=30)
+        pane.keys("q")
+        self.assertEqual(self.exit_status(pane), 0)
+        self.assertNotIn(b"\x07", self.read(raw))
+
+
+def load_tests(loader, standard_tests, pattern):
+    """Only this file's tests: the Dashboard tests it builds on run from their own file."""
+    return unittest.TestSuite(DashboardCli(name) for name in vars(DashboardCli) if name.startswith("test_"))
