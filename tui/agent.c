@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dashboard.h"
 #include "headless.h"
 #include "json.h"
 #include "protocol.h"
@@ -212,6 +213,8 @@ static void stream(struct agent *a, const struct buf *line, bool is_event)
         if (!c->subscribed || c->closing)
             continue;
         if (c->resync || !client_queue(c, line->data, line->len, true)) {
+            if (!c->resync)
+                agent_log("client %d fell behind; its stream waits until it reads", c->fd);
             c->resync = true;
             c->missed += is_event;
         }
@@ -263,8 +266,8 @@ static void take_events(struct agent *a)
             const struct engine_event *ev = &events[i];
             log_event(a, ev);
             buf_reset(&a->line);
-            buf_printf(&a->line, "{\"event\":\"%s\",\"job\":%u,\"time\":%.3f,\"message\":",
-                       engine_event_name(ev->kind), ev->job, ev->time);
+            buf_printf(&a->line, "{\"event\":\"%s\",\"job\":%u,\"time_ms\":%.0f,\"message\":",
+                       engine_event_name(ev->kind), ev->job, ev->time * 1000);
             json_append_string_lossy(&a->line, ev->message);
             buf_puts(&a->line, ",\"row\":");
             protocol_row(&a->line, &ev->row);
@@ -386,12 +389,13 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
             client_fail(a, c, "add: each file must be an absolute path");
             return;
         }
-        unsigned id = engine_add(a->e, path, err, sizeof err);
+        bool is_new = false;
+        unsigned id = engine_add_new(a->e, path, &is_new, err, sizeof err);
         buf_puts(&b, first ? "{\"file\":" : ",{\"file\":");
         first = false;
         json_append_string_lossy(&b, path);
         if (id) {
-            buf_printf(&b, ",\"job\":%u}", id);
+            buf_printf(&b, ",\"job\":%u,\"new\":%s}", id, is_new ? "true" : "false");
         } else {
             buf_puts(&b, ",\"error\":");
             json_append_string_lossy(&b, err);
@@ -525,13 +529,13 @@ static void do_subscribe(struct agent *a, struct client *c, const struct json *j
 /* How the jobs ended, as an upload's exit status counts them: with
  * wait_transcode a video is done once available, failed when Vimeo could
  * not transcode it. */
-static void count_outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned *failed,
+static void count_outcome(const struct source *src, bool wait_transcode, unsigned *done, unsigned *failed,
                           unsigned *unfinished)
 {
     struct engine_row *rows = NULL;
     size_t cap = 0;
     struct engine_totals totals;
-    size_t n = engine_snapshot_numbers(e, &rows, &cap, &totals);
+    size_t n = source_snapshot_numbers(src, &rows, &cap, &totals);
     *done = totals.removed_done;
     *failed = *unfinished = 0;
     for (size_t i = 0; i < n; i++) {
@@ -552,7 +556,8 @@ static void settled_line(struct agent *a, struct buf *b)
 {
     unsigned done, failed, unfinished;
     bool settled = engine_settled(a->e);
-    count_outcome(a->e, a->cli->config.wait_transcode, &done, &failed, &unfinished);
+    struct source src = source_engine(a->e);
+    count_outcome(&src, a->cli->config.wait_transcode, &done, &failed, &unfinished);
     buf_reset(b);
     buf_printf(b, "{\"settled\":%s,\"done\":%u,\"failed\":%u,\"unfinished\":%u}", settled ? "true" : "false",
                done, failed, unfinished);
@@ -570,6 +575,21 @@ static void do_wait(struct agent *a, struct client *c, const struct json *j, uns
 {
     (void)a, (void)j, (void)job;
     c->waiting = true;
+}
+
+/* vimeo-up resume through the agent: every unfinished upload in the journal. */
+static void do_add_unfinished(struct agent *a, struct client *c, const struct json *j, unsigned job)
+{
+    (void)j, (void)job;
+    char err[4608];
+    int n = engine_add_unfinished(a->e, err, sizeof err);
+    if (n < 0) {
+        reply_ok(c, err);
+        return;
+    }
+    char line[64];
+    snprintf(line, sizeof line, "{\"ok\":true,\"queued\":%d}", n);
+    client_reply(c, line);
 }
 
 static void do_stop(struct agent *a, struct client *c, const struct json *j, unsigned job)
@@ -591,6 +611,7 @@ static const struct {
     { "cancel", do_cancel, true },      { "workers", do_workers, false }, { "rate", do_rate, false },
     { "snapshot", do_snapshot, false }, { "details", do_details, true }, { "subscribe", do_subscribe, false },
     { "settled", do_settled, false },   { "wait", do_wait, false },       { "stop", do_stop, false },
+    { "add_unfinished", do_add_unfinished, false },
 };
 
 static void handle_request(struct agent *a, struct client *c, const char *text, size_t len)
@@ -1150,6 +1171,12 @@ static long agent_pid(const struct cli *cli)
     return pid;
 }
 
+static void wait_gone(long pid)
+{
+    for (double deadline = clock_mono() + 30; pid > 0 && kill((pid_t)pid, 0) == 0 && clock_mono() < deadline;)
+        usleep(20 * 1000);
+}
+
 /* Stop: the agent answers, pauses, saves, and closes the connection last;
  * stop returns once its process is gone, so that a resume right after
  * finds the journal's rows free. */
@@ -1166,8 +1193,8 @@ static int command_stop(const struct cli *cli, int fd)
     buf_free(&in);
     if (!ok)
         fprintf(stderr, "vimeo-up: the agent did not answer\n");
-    for (double deadline = clock_mono() + 30; ok && pid > 0 && kill((pid_t)pid, 0) == 0 && clock_mono() < deadline;)
-        usleep(20 * 1000);
+    if (ok)
+        wait_gone(pid);
     return ok ? EXIT_OK : EXIT_CANNOT_START;
 }
 
@@ -1185,6 +1212,120 @@ int agent_command(struct cli *cli)
     default: rc = command_stop(cli, fd); break;
     }
     close(fd);
+    fflush(stdout);
+    return rc;
+}
+
+/* ---- attached ------------------------------------------------------------ */
+
+/* Queue what the command line asks in the agent: its files, or (resume)
+ * the journal's unfinished uploads. Refusals go to refusals, shown once
+ * the dashboard has given the terminal back. */
+static int queue_work(struct cli *cli, const struct source *src, struct buf *refusals, unsigned *refused)
+{
+    char err[4608], shown[4608];
+    if (cli->command == CLI_RESUME) {
+        char answer[4608];
+        struct json j = { 0 };
+        bool ok = source_agent_request(src, "{\"cmd\":\"add_unfinished\"}", answer, sizeof answer) &&
+                  json_parse(&j, answer, strlen(answer));
+        bool reason = ok && json_get_string(&j, json_find(&j, "reason"), err, sizeof err);
+        json_free(&j);
+        if (!ok || reason) {
+            text_escape(ok ? err : "the agent did not answer", shown, sizeof shown);
+            fprintf(stderr, "vimeo-up: %s\n", shown);
+            return EXIT_CANNOT_START;
+        }
+        return EXIT_OK;
+    }
+    for (int i = 0; i < cli->nfiles && cli->command == CLI_UPLOAD; i++) {
+        char full[2 * PATH_MAX + 2], cwd[PATH_MAX];
+        bool is_new;
+        if (!realpath(cli->files[i], full))
+            snprintf(full, sizeof full, "%s%s%s", cli->files[i][0] == '/' || !getcwd(cwd, sizeof cwd) ? "" : cwd,
+                     cli->files[i][0] == '/' ? "" : "/", cli->files[i]);
+        if (!source_add(src, full, &is_new, err, sizeof err)) {
+            text_escape(err, shown, sizeof shown);
+            buf_printf(refusals, "vimeo-up: %s\n", shown);
+            (*refused)++;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* The exit status of an attached run, and what to say about it. */
+static int attached_end(struct cli *cli, const struct source *src, enum dashboard_end end, unsigned refused)
+{
+    unsigned done, failed, unfinished;
+    count_outcome(src, cli->config.wait_transcode, &done, &failed, &unfinished);
+    int sig = cli_signal_take();
+    switch (end) {
+    case DASHBOARD_HANGUP:
+        return EXIT_UNFINISHED; /* a lost terminal detaches, silently */
+    case DASHBOARD_SIGNAL:
+        if (sig == SIGHUP)
+            return EXIT_UNFINISHED;
+        fprintf(stderr, "vimeo-up: detached on %s; the uploads go on in the agent ('vimeo-up attach')\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+        return EXIT_INTERRUPTED;
+    case DASHBOARD_DETACH:
+        fprintf(stderr, "vimeo-up: detached; the uploads go on in the agent ('vimeo-up attach' brings the table "
+                "back)\n");
+        return EXIT_UNFINISHED;
+    case DASHBOARD_GONE:
+        fprintf(stderr, "vimeo-up: the agent stopped; 'vimeo-up resume' continues\n");
+        return EXIT_UNFINISHED;
+    case DASHBOARD_STOP: {
+        long pid = agent_pid(cli);
+        char answer[256];
+        source_agent_request(src, "{\"cmd\":\"stop\"}", answer, sizeof answer);
+        while (!source_ended(src)) { /* its last act is closing the connection */
+            struct pollfd p = { source_wakeup_fd(src), POLLIN, 0 };
+            poll(&p, 1, 1000);
+            source_wakeup_drain(src);
+        }
+        wait_gone(pid);
+        fprintf(stderr, "vimeo-up: uploads unfinished, state saved (%u of %u); 'vimeo-up resume' continues\n",
+                unfinished, done + failed + unfinished);
+        return EXIT_UNFINISHED;
+    }
+    case DASHBOARD_QUIT:
+        break;
+    }
+    if (!cli->json)
+        printf("%u verified, %u failed\n", done, failed + refused);
+    return failed || refused ? EXIT_FAILED : unfinished ? EXIT_UNFINISHED : EXIT_OK;
+}
+
+int agent_attach(struct cli *cli)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int fd = connect_agent(cli, cli->command != CLI_ATTACH, false);
+    struct source src;
+    if (fd < 0)
+        return EXIT_CANNOT_START;
+    if (!source_agent_open(&src, fd))
+        return fprintf(stderr, "vimeo-up: the agent did not answer\n"), EXIT_CANNOT_START;
+    struct buf refusals;
+    buf_init(&refusals, 1 << 20);
+    unsigned refused = 0;
+    int rc = queue_work(cli, &src, &refusals, &refused);
+    if (rc == EXIT_OK) {
+        int signal_fd = cli_signal_pipe();
+        dashboard_set_bell(cli->bell);
+        headless_set_quiet(cli->quiet);
+        enum dashboard_end end;
+        if (!cli->json && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+            end = dashboard_run(&src, "the agent", signal_fd);
+        else
+            end = headless_run(&src, cli->json, false, signal_fd, NULL) ? DASHBOARD_SIGNAL
+                  : source_ended(&src)                             ? DASHBOARD_GONE
+                                                                   : DASHBOARD_QUIT;
+        fputs(refusals.data ? refusals.data : "", stderr);
+        rc = attached_end(cli, &src, end, refused);
+    }
+    buf_free(&refusals);
+    source_agent_close(&src);
     fflush(stdout);
     return rc;
 }

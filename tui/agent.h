@@ -16,5 +16,10 @@ int agent_start(struct cli *cli);
 /* `vimeo-up add|status|wait|stop`: one exchange with the agent; add starts
  * one when none runs. Returns the exit status. */
 int agent_command(struct cli *cli);
+/* `vimeo-up attach`, and on a terminal `vimeo-up FILE...` and `vimeo-up
+ * resume`: queue the work in the agent (starting it), then the dashboard
+ * (or with --json the events) for it. Returns the exit status: 4 for a
+ * detach, silent for a lost terminal. */
+int agent_attach(struct cli *cli);
 
 #endif

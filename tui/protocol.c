@@ -79,11 +79,12 @@ void protocol_version_refusal(char *out, size_t cap)
 
 void protocol_row(struct buf *b, const struct engine_row *r)
 {
+    /* Times as whole milliseconds: every number on the wire is an integer. */
     buf_printf(b, "{\"id\":%u,\"state\":\"%s\",\"size\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"acked\":%" PRIu64
-               ",\"rate\":%.0f,\"retries\":%u,\"retry_in\":%.1f,\"started\":%.3f,\"finished\":%.3f,"
+               ",\"rate\":%.0f,\"retries\":%u,\"retry_in_ms\":%.0f,\"started_ms\":%.0f,\"finished_ms\":%.0f,"
                "\"transcode\":\"%s\"",
-               r->id, engine_state_name(r->state), r->size, r->sent, r->acked, r->rate, r->retries, r->retry_in,
-               r->started, r->finished, engine_transcode_name(r->transcode));
+               r->id, engine_state_name(r->state), r->size, r->sent, r->acked, r->rate, r->retries,
+               r->retry_in * 1000, r->started * 1000, r->finished * 1000, engine_transcode_name(r->transcode));
     if (r->texts) {
         buf_puts(b, ",\"name\":");
         json_append_string_lossy(b, r->name);

@@ -9,7 +9,7 @@ from harness import ROOT
 FUNCTION_MAX_LINES = 60
 ENGINE_C_MAX_LINES = 500
 TUI_OWN_HEADERS = {"cli.h", "config.h", "dashboard.h", "headless.h", "login.h", "text.h", "batch.h", "runlog.h", "hook.h", "completion.h", "manifest.h",
-                   "agent.h", "protocol.h"}
+                   "agent.h", "protocol.h", "source.h"}
 # The agent's protocol reads JSON with the engine's reader (jsmn), as issue 13 asks.
 BORROWED = {"json.h"}
 
