@@ -1042,51 +1042,76 @@ static bool exchange(int fd, const char *request, struct buf *line, struct json 
     return ok;
 }
 
-static int command_add(struct cli *cli, int fd)
+/* A file named on the command line by its full path: the agent runs in /.
+ * One that cannot be resolved goes as it is, and the agent says what is
+ * wrong with it, as engine_add does in-process. */
+static void absolute_path(const char *name, char *out, size_t cap)
+{
+    char full[PATH_MAX], cwd[PATH_MAX];
+    if (realpath(name, full))
+        snprintf(out, cap, "%s", full);
+    else if (name[0] == '/' || !getcwd(cwd, sizeof cwd))
+        snprintf(out, cap, "%s", name);
+    else
+        snprintf(out, cap, "%s/%s", cwd, name);
+}
+
+/* One add request for files[from..]: as many as fit in a request line.
+ * Returns the index of the first file left for the next one, or -1 when
+ * the agent did not answer; counts what it queued and refused. */
+static int add_batch(int fd, char **files, int nfiles, int from, unsigned *queued, unsigned *refused)
 {
     struct buf request, line;
-    buf_init(&request, OUT_MAX);
+    buf_init(&request, 2 * PROTOCOL_LINE_MAX); /* room for one path past the line's limit, taken back */
     buf_init(&line, OUT_MAX);
     buf_printf(&request, "{\"cmd\":\"add\",\"protocol\":%d,\"files\":[", PROTOCOL_VERSION);
-    for (int i = 0; i < cli->nfiles; i++) {
-        char full[2 * PATH_MAX + 2], cwd[PATH_MAX];
-        if (!realpath(cli->files[i], full)) {
-            /* The agent says what is wrong with it, as engine_add does in-process. */
-            if (cli->files[i][0] == '/' || !getcwd(cwd, sizeof cwd))
-                snprintf(full, sizeof full, "%s", cli->files[i]);
-            else
-                snprintf(full, sizeof full, "%s/%s", cwd, cli->files[i]);
-        }
-        buf_puts(&request, i ? "," : "");
+    int i = from;
+    for (; i < nfiles; i++) {
+        char full[2 * PATH_MAX + 2];
+        absolute_path(files[i], full, sizeof full);
+        size_t mark = request.len;
+        buf_puts(&request, i > from ? "," : "");
         json_append_string_lossy(&request, full);
+        if (request.len + 2 >= PROTOCOL_LINE_MAX - 1 && i > from) { /* the next request takes it */
+            request.len = mark;
+            break;
+        }
     }
     buf_puts(&request, "]}");
     struct json j = { 0 };
-    int rc = EXIT_CANNOT_START;
-    if (!exchange(fd, request.data, &line, &j)) {
-        fprintf(stderr, "vimeo-up: the agent did not answer\n");
-        goto out;
-    }
-    struct json_iter it;
-    json_array_iter(&j, json_find(&j, "added"), &it);
-    unsigned queued = 0, refused = 0;
-    char err[4608], shown[4608];
-    for (int t; (t = json_iter_next(&it)) >= 0;) {
-        if (json_get_string(&j, json_find_in(&j, t, "error"), err, sizeof err)) {
-            text_escape(err, shown, sizeof shown);
-            fprintf(stderr, "vimeo-up: %s\n", shown);
-            refused++;
-        } else {
-            queued++;
+    int next = -1;
+    if (!request.overflowed && exchange(fd, request.data, &line, &j)) {
+        struct json_iter it;
+        json_array_iter(&j, json_find(&j, "added"), &it);
+        char err[4608], shown[4608];
+        for (int t; (t = json_iter_next(&it)) >= 0;) {
+            if (json_get_string(&j, json_find_in(&j, t, "error"), err, sizeof err)) {
+                text_escape(err, shown, sizeof shown);
+                fprintf(stderr, "vimeo-up: %s\n", shown);
+                (*refused)++;
+            } else {
+                (*queued)++;
+            }
         }
+        next = i;
     }
-    printf("%u queued in the agent; 'vimeo-up status' shows them\n", queued);
-    rc = refused ? EXIT_FAILED : EXIT_OK;
-out:
     json_free(&j);
     buf_free(&request);
     buf_free(&line);
-    return rc;
+    return next;
+}
+
+static int command_add(struct cli *cli, int fd)
+{
+    unsigned queued = 0, refused = 0;
+    for (int from = 0; from < cli->nfiles;) {
+        if ((from = add_batch(fd, cli->files, cli->nfiles, from, &queued, &refused)) < 0) {
+            fprintf(stderr, "vimeo-up: the agent did not answer\n");
+            return EXIT_CANNOT_START;
+        }
+    }
+    printf("%u queued in the agent; 'vimeo-up status' shows them\n", queued);
+    return refused ? EXIT_FAILED : EXIT_OK;
 }
 
 static void status_table(const struct json *j)
@@ -1239,11 +1264,9 @@ static int queue_work(struct cli *cli, const struct source *src, struct buf *ref
         return EXIT_OK;
     }
     for (int i = 0; i < cli->nfiles && cli->command == CLI_UPLOAD; i++) {
-        char full[2 * PATH_MAX + 2], cwd[PATH_MAX];
+        char full[2 * PATH_MAX + 2];
         bool is_new;
-        if (!realpath(cli->files[i], full))
-            snprintf(full, sizeof full, "%s%s%s", cli->files[i][0] == '/' || !getcwd(cwd, sizeof cwd) ? "" : cwd,
-                     cli->files[i][0] == '/' ? "" : "/", cli->files[i]);
+        absolute_path(cli->files[i], full, sizeof full);
         if (!source_add(src, full, &is_new, err, sizeof err)) {
             text_escape(err, shown, sizeof shown);
             buf_printf(refusals, "vimeo-up: %s\n", shown);

@@ -137,6 +137,19 @@ class Commands(AgentTest):
         self.assertEqual(os.listdir(os.path.join(self.runtime, "vimeo-up")), [], "the socket was left behind")
         self.assertEqual(self.vimeo_up("status").returncode, 3)
 
+    def test_add_sends_many_files_in_requests_under_the_line_limit(self):
+        folder = os.path.join(self.tmp, "many")
+        os.mkdir(folder)
+        names = [f"{'long-name-' * 15}{i:05}.mp4" for i in range(1500)]  # 1500 x 160 bytes: 240 KB of paths
+        for name in names:
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(b"x")
+        proc = self.add("-r", "1K", *[os.path.join(folder, n) for n in names])
+        self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+        self.assertIn("1500 queued", proc.stdout)
+        table = json.loads(self.vimeo_up("status", "--json").stdout)
+        self.assertEqual(table["totals"]["files"], 1500)
+
     def test_add_refuses_a_missing_file_and_queues_the_rest(self):
         a = make_file(self.tmp, "a.mp4", 1 << 20)
         proc = self.add(a, os.path.join(self.tmp, "missing.mp4"))
