@@ -14,8 +14,13 @@ calls per file (the sandbox counts them per token), one run each as it
 takes minutes; and (tls): scenario (a) over HTTPS (`vimeo-sandbox --tls`),
 vimeo-up and curl each trusting the sandbox's CA with --cacert.
 
+And (agent): the background agent with 10,000 jobs: its CPU in 5 s when
+idle, the time `vimeo-up status --json` takes to bring the whole table over
+the socket (attach's first step), and a dashboard attached over the socket:
+what a frame costs.
+
 Environment: RUNS (default 5) runs per measurement; VIMEO_UP_BUILD;
-SCENARIOS (default "a b c d tls dash") to run only some; D_FILES (default
+SCENARIOS (default "a b c d tls dash agent") to run only some; D_FILES (default
 1000) files in (d); TLS_MIB (default 1024) the file's size in (tls).
 """
 import hashlib
@@ -23,6 +28,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import ssl
 import statistics
@@ -37,7 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(os.environ.get("VIMEO_UP_BUILD", os.path.join(ROOT, "build")))
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 RUNS = int(os.environ.get("RUNS", "5"))
-SCENARIOS = os.environ.get("SCENARIOS", "a b c d tls dash").split()
+SCENARIOS = os.environ.get("SCENARIOS", "a b c d tls dash agent").split()
 D_FILES = int(os.environ.get("D_FILES", "1000"))
 TLS_SIZE = int(os.environ.get("TLS_MIB", "1024")) * MIB
 TOKEN = "bench-token"
@@ -312,6 +318,75 @@ def dashboard_bench(work, files):
     return {"idle": idle, **frames}
 
 
+def agent_bench(work, files):
+    """The agent with 10,000 queued jobs (rate-capped, so most stay queued):
+    status --json's wall time (the whole table over the socket; median of
+    RUNS), a dashboard attached over the socket in a 200x50 pane for 8 s
+    (VIMEO_UP_FRAME_STATS), then, everything paused, the agent's CPU in 5 s."""
+    paths = files[0]
+    sandbox = Sandbox()
+    runtime, state = os.path.join(work, "agent-run"), os.path.join(work, "agent-state")
+    shutil.rmtree(state, ignore_errors=True)
+    os.makedirs(runtime, 0o700, exist_ok=True)
+    env = dict(os.environ, VIMEO_TOKEN=TOKEN, XDG_RUNTIME_DIR=runtime)
+    up = [os.path.join(BUILD, "vimeo-up"), "--state", state]
+    stats = os.path.join(work, "agent-frames.jsonl")
+    socket = f"vimeo-up-bench-agent-{os.getpid()}"
+    try:
+        started = time.monotonic()
+        subprocess.run([*up, "add", "--api", sandbox.url, "-j", "4", "-r", "64K", *paths], env=env, check=True,
+                       capture_output=True)
+        add = time.monotonic() - started
+        status = []
+        for _ in range(RUNS):
+            started = time.monotonic()
+            out = subprocess.run([*up, "status", "--json"], env=env, check=True, capture_output=True).stdout
+            status.append(time.monotonic() - started)
+            if len(json.loads(out)["rows"]) != len(paths):
+                raise SystemExit("bench: status --json did not show every job")
+        shell = " ".join(f"{k}={shlex.quote(v)}" for k, v in (("VIMEO_UP_FRAME_STATS", stats),
+                                                                  ("XDG_RUNTIME_DIR", runtime),
+                                                                  ("TERM", "xterm-256color")))
+        tmux(socket, "new-session", "-d", "-x", "200", "-y", "50", f"env {shell} {' '.join(map(shlex.quote, up))} attach")
+        pid = int(tmux(socket, "display", "-p", "#{pane_pid}").stdout)
+        time.sleep(8)
+        tmux(socket, "send-keys", "q")
+        time.sleep(0.5)
+        tmux(socket, "send-keys", "d")  # detach: the uploads go on
+        for _ in range(50):
+            if not os.path.exists(f"/proc/{pid}"):
+                break
+            time.sleep(0.1)
+        agent = int(open(os.path.join(state, "agent.lock")).read())
+        client = subprocess.run([PYTHON, "-c", AGENT_PAUSE, os.path.join(runtime, "vimeo-up")], check=True,
+                                capture_output=True, text=True)
+        time.sleep(1)  # the transfers under way stop
+        before = proc_cpu(agent)
+        time.sleep(5)
+        idle = proc_cpu(agent) - before
+        if client.stdout.strip() != "paused":
+            raise SystemExit(f"bench: the agent did not pause: {client.stdout} {client.stderr}")
+    finally:
+        tmux(socket, "kill-server")
+        subprocess.run([*up, "stop"], env=env, capture_output=True)
+        sandbox.stop()
+    with open(stats) as f:
+        frames = json.loads(f.readline())
+    return {"add": add, "status": statistics.median(status), "idle": idle, **frames}
+
+
+# A script's view of the agent (the man page's PROTOCOL): pause everything.
+AGENT_PAUSE = """
+import glob, json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(glob.glob(sys.argv[1] + "/agent-*")[0])
+f = s.makefile("rb")
+f.readline()
+s.sendall(b'{"cmd":"pause_all"}\\n')
+print("paused" if json.loads(f.readline()).get("ok") else "refused")
+"""
+
+
 def machine():
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     mem = next((line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")), "0")
@@ -407,6 +482,14 @@ def goal_lines(results):
         goal("… and in wall time, mean frame (workers share the 2 cores)", f"{dash['wall_ms_mean']:.2f} ms",
              dash["wall_ms_mean"] < 5)
         goal("dashboard idle: under 0.05 s CPU in 5 s", f"{dash['idle']:.2f} s", dash["idle"] < 0.05)
+    if "agent" in results:
+        agent = results["agent"]
+        goal("(agent) idle, 10,000 jobs paused: under 0.05 s CPU in 5 s", f"{agent['idle']:.2f} s",
+             agent["idle"] < 0.05)
+        goal("(agent) the full table of 10,000 jobs over the socket in under 0.5 s (status --json)",
+             f"{agent['status']:.3f} s", agent["status"] < 0.5)
+        goal("(agent) a dashboard frame over the socket, 10,000 rows, under 5 ms CPU (worst after the first)",
+             f"{agent['cpu_ms_max']:.2f} ms", agent["cpu_ms_max"] < 5)
     return goals
 
 
@@ -445,6 +528,20 @@ def main():
                        f"wall per frame: mean {dash['wall_ms_mean']:.2f} ms, "
                        f"max {dash['wall_ms_max']:.2f} ms",
                        f"- CPU in 5 s once everything is done: {dash['idle']:.2f} s", ""]
+        if "agent" in SCENARIOS:
+            shape = (10000, KIB)
+            if shape not in file_sets:
+                file_sets[shape] = make_files(os.path.join(work, f"{shape[0]}x{shape[1]}"), *shape)
+            print("bench: the agent with 10,000 jobs", file=sys.stderr, flush=True)
+            results["agent"] = agent = agent_bench(work, file_sets[shape])
+            report += ["### The agent with 10,000 jobs (uploads capped at 64 KiB/s, so most stay queued)", "",
+                       f"- vimeo-up add of 10,000 files (starting the agent): {agent['add']:.2f} s",
+                       f"- vimeo-up status --json, the whole table over the socket: {agent['status']:.3f} s "
+                       f"(median of {RUNS})",
+                       f"- a dashboard attached over the socket (200×50 pane, 8 s): {agent['frames']} frames; CPU "
+                       f"per frame: mean {agent['cpu_ms_mean']:.2f} ms, the first {agent['cpu_ms_first']:.2f} ms, "
+                       f"max of the others {agent['cpu_ms_max']:.2f} ms",
+                       f"- the agent's CPU in 5 s, every job paused: {agent['idle']:.2f} s", ""]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -224,13 +224,14 @@ int cli_run(struct cli *cli)
 
     bool interrupted, quit = false;
     struct headless_tally tally = { 0 };
+    struct source src = source_engine(e);
     if (dashboard) {
         const char *endpoint = cli->config.tus_endpoint ? cli->config.tus_endpoint : cli->config.api_base;
-        enum dashboard_end end = dashboard_run(e, endpoint, signal_fd);
+        enum dashboard_end end = dashboard_run(&src, endpoint, signal_fd);
         interrupted = end != DASHBOARD_QUIT;
         quit = !interrupted;
     } else {
-        interrupted = headless_run(e, cli->json, cli->command == CLI_VERIFY, signal_fd, &tally);
+        interrupted = headless_run(&src, cli->json, cli->command == CLI_VERIFY, signal_fd, &tally);
     }
     unsigned done, failed, unfinished, already;
     uint64_t sent;

@@ -24,7 +24,7 @@ enum {
 };
 
 enum cli_command { CLI_UPLOAD, CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP, CLI_LOGIN, CLI_LOGOUT,
-                   CLI_COMPLETION };
+                   CLI_COMPLETION, CLI_AGENT, CLI_ADD, CLI_STATUS, CLI_WAIT, CLI_STOP, CLI_ATTACH };
 
 #define CLI_MAX_TAGS 20 /* a macro, so that messages can spell it */
 
@@ -49,6 +49,8 @@ struct cli {
     bool dry_run;               /* --dry-run: say what would be uploaded, upload nothing */
     const char *manifest_file;  /* --manifest: files with their own metadata */
     struct manifest manifest;
+    bool foreground;            /* --foreground: the engine in this process, even on a terminal */
+    long idle_exit;             /* the agent: seconds idle before it exits; 0: the default */
 };
 
 int cli_run(struct cli *cli);

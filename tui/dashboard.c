@@ -89,7 +89,7 @@ static const uint64_t cap_steps[] = { 256 << 10, 512 << 10, 1 << 20, 2 << 20, 5 
                                       50 << 20, 100 << 20, 0 };
 
 struct ui {
-    struct engine *e;
+    const struct source *src;
     const char *endpoint;
     bool utf8, colour;
     enum mode mode;
@@ -118,6 +118,7 @@ struct ui {
     int names_width;           /* the widest name shown, for the layout */
     size_t names_measured;     /* the number of rows when it was measured */
     bool dirty;
+    enum dashboard_end end;    /* how a quit ends: QUIT, or the agent's DETACH or STOP */
     double last_draw;
     struct frame_stats { unsigned long frames; size_t rows; double cpu, cpu_first, cpu_max, wall, wall_max; } stats;
 };
@@ -314,16 +315,16 @@ static void rows_need_texts(struct ui *ui, size_t first, size_t n)
     size_t end = first + n < ui->nrows ? first + n : ui->nrows;
     for (size_t i = first; i < end; i++)
         if (!ui->rows[i].texts) {
-            engine_fill_texts(ui->e, &ui->rows[i], end - i);
+            source_fill_texts(ui->src, &ui->rows[i], end - i);
             return;
         }
 }
 
 static void refresh_rows(struct ui *ui)
 {
-    ui->nrows = engine_snapshot_numbers(ui->e, &ui->rows, &ui->rows_cap, &ui->totals);
+    ui->nrows = source_snapshot_numbers(ui->src, &ui->rows, &ui->rows_cap, &ui->totals);
     if (ui->filter[0] || ui->sort == SORT_NAME || ui->names_measured != ui->nrows)
-        ui->nrows = engine_snapshot(ui->e, &ui->rows, &ui->rows_cap, &ui->totals);
+        ui->nrows = source_snapshot(ui->src, &ui->rows, &ui->rows_cap, &ui->totals);
     rate_sample(ui, clock_mono());
     ui->all_rows = ui->nrows;
     ui->all_moving = moving(ui);
@@ -362,11 +363,11 @@ static void take_events(struct ui *ui)
 {
     struct engine_event events[EVENT_BATCH];
     size_t n;
-    while ((n = engine_events(ui->e, events, EVENT_BATCH)) > 0) {
+    while ((n = source_events(ui->src, events, EVENT_BATCH)) > 0) {
         for (size_t i = 0; i < n; i++) {
             struct engine_details d;
             char name[256], message[512], line[900], stamp[16];
-            if (!engine_details(ui->e, events[i].job, &d))
+            if (!source_details(ui->src, events[i].job, &d))
                 continue;
             text_escape_for(d.row.name, ui->utf8, name, sizeof name);
             text_escape_for(events[i].message, ui->utf8, message, sizeof message);
@@ -378,7 +379,8 @@ static void take_events(struct ui *ui)
                      message[0] ? ": " : "", message);
             log_add(ui, line);
             runlog_event(&events[i], d.row.name);
-            hook_event(ui->e, &events[i]);
+            if (ui->src->engine)
+                hook_event(ui->src->engine, &events[i]);
             if (events[i].kind == ENGINE_EV_VERIFIED && events[i].job == ui->pending_verify) {
                 snprintf(ui->message, sizeof ui->message, "verify %.100s: %.380s", name, message);
                 ui->pending_verify = 0;
@@ -606,7 +608,7 @@ static void draw_details(struct ui *ui, int y)
     struct engine_details d;
     char sent[16], acked[16], size[16], started[32] = "-", finished[32] = "-";
     put(y, 0, role_attr[ROLE_TITLE] | A_BOLD, "Details");
-    if (!r || !engine_details(ui->e, r->id, &d))
+    if (!r || !source_details(ui->src, r->id, &d))
         return;
     units_format_size(d.row.sent, sent, sizeof sent);
     units_format_size(d.row.acked, acked, sizeof acked);
@@ -683,7 +685,11 @@ static void draw_message(struct ui *ui)
     char text[1200];
     switch (ui->mode) {
     case MODE_CONFIRM_QUIT:
-        snprintf(text, sizeof text, "Uploads are active. Quit? Progress is saved; 'vimeo-up resume' continues. (y/n)");
+        if (ui->src->remote)
+            snprintf(text, sizeof text, "Uploads are active. d detach (they go on; 'vimeo-up attach' brings this "
+                     "back), s stop (pause, save; 'vimeo-up resume' continues), Esc cancels");
+        else
+            snprintf(text, sizeof text, "Uploads are active. Quit? Progress is saved; 'vimeo-up resume' continues. (y/n)");
         break;
     case MODE_CONFIRM_REMOVE: {
         const struct engine_row *r = selected_row(ui);
@@ -861,7 +867,7 @@ static void step_cap(struct ui *ui, int direction)
         i++;
     else if (direction < 0 && i > 0)
         i--;
-    engine_set_rate_limit(ui->e, cap_steps[i]);
+    source_set_rate_limit(ui->src, cap_steps[i]);
     char text[32] = "none";
     if (cap_steps[i]) {
         units_format_size(cap_steps[i], text, sizeof text);
@@ -908,7 +914,7 @@ static void add_input_files(struct ui *ui)
     unsigned added = 0, known = 0;
     for (size_t i = 0; i < g.gl_pathc; i++) {
         bool is_new;
-        if (engine_add_new(ui->e, g.gl_pathv[i], &is_new, err, sizeof err))
+        if (source_add(ui->src, g.gl_pathv[i], &is_new, err, sizeof err))
             is_new ? added++ : known++;
         else
             text_escape_for(err, ui->utf8, ui->message, sizeof ui->message);
@@ -945,6 +951,13 @@ static bool handle_prompt_key(struct ui *ui, int ch)
 {
     switch (ui->mode) {
     case MODE_CONFIRM_QUIT:
+        if (ui->src->remote) {
+            if (ch == 'd' || ch == 's' || ch == KEY_ESCAPE)
+                ui->mode = MODE_NORMAL;
+            if (ch == 'd' || ch == 's')
+                ui->end = ch == 'd' ? DASHBOARD_DETACH : DASHBOARD_STOP;
+            return ch == 'd' || ch == 's';
+        }
         ui->mode = MODE_NORMAL;
         return ch == 'y' || ch == 'Y';
     case MODE_CONFIRM_REMOVE:
@@ -953,7 +966,7 @@ static bool handle_prompt_key(struct ui *ui, int ch)
     case MODE_CONFIRM_DELETE_VIDEO: {
         const struct engine_row *r = selected_row(ui);
         if (r && (ch == 'y' || ch == 'Y' || ch == 'n' || ch == 'N')) {
-            engine_cancel(ui->e, r->id, ch == 'y' || ch == 'Y');
+            source_cancel(ui->src, r->id, ch == 'y' || ch == 'Y');
             snprintf(ui->message, sizeof ui->message, "removed%s", ch == 'y' || ch == 'Y' ? "; video deleted" : "");
             ui->mode = MODE_NORMAL;
         } else if (ch == KEY_ESCAPE) {
@@ -1048,14 +1061,14 @@ static bool handle_key(struct ui *ui, int ch)
         break;
     case ACT_HOME: ui->selected = 0; break;
     case ACT_END: ui->selected = ui->nrows ? ui->nrows - 1 : 0; break;
-    case ACT_PAUSE: if (r) say_why_not(ui, r, engine_pause(ui->e, r->id)); break;
-    case ACT_RESUME: if (r) say_why_not(ui, r, engine_resume(ui->e, r->id)); break;
-    case ACT_PAUSE_ALL: engine_pause_all(ui->e); break;
-    case ACT_RESUME_ALL: engine_resume_all(ui->e); break;
+    case ACT_PAUSE: if (r) say_why_not(ui, r, source_pause(ui->src, r->id)); break;
+    case ACT_RESUME: if (r) say_why_not(ui, r, source_resume(ui->src, r->id)); break;
+    case ACT_PAUSE_ALL: source_pause_all(ui->src); break;
+    case ACT_RESUME_ALL: source_resume_all(ui->src); break;
     case ACT_VERIFY:
         if (r) {
             ui->pending_verify = r->id;
-            engine_verify(ui->e, r->id);
+            source_verify(ui->src, r->id);
             snprintf(ui->message, sizeof ui->message, "verifying...");
         }
         break;
@@ -1065,8 +1078,8 @@ static bool handle_key(struct ui *ui, int ch)
         ui->input_len = 0;
         break;
     case ACT_REMOVE: if (r) ui->mode = MODE_CONFIRM_REMOVE; break;
-    case ACT_WORKERS_UP: engine_set_workers(ui->e, ui->totals.workers + 1); break;
-    case ACT_WORKERS_DOWN: engine_set_workers(ui->e, ui->totals.workers > 1 ? ui->totals.workers - 1 : 1); break;
+    case ACT_WORKERS_UP: source_set_workers(ui->src, ui->totals.workers + 1); break;
+    case ACT_WORKERS_DOWN: source_set_workers(ui->src, ui->totals.workers > 1 ? ui->totals.workers - 1 : 1); break;
     case ACT_CAP_DOWN: step_cap(ui, -1); break;
     case ACT_CAP_UP: step_cap(ui, +1); break;
     case ACT_DETAILS: ui->details = !ui->details; break;
@@ -1172,15 +1185,16 @@ void dashboard_set_bell(bool on)
 static void ring_when_done(struct ui *ui)
 {
     /* all_finished is over every row, a filter aside */
-    if (!bell || rang || !ui->all_finished || !engine_settled(ui->e))
+    if (!bell || rang || !ui->all_finished || !source_settled(ui->src))
         return;
     beep();
     rang = true;
 }
 
-enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int signal_fd)
+enum dashboard_end dashboard_run(const struct source *src, const char *endpoint, int signal_fd)
 {
-    struct ui ui = { .e = e, .endpoint = endpoint, .details = false, .dirty = true, .follow = true };
+    struct ui ui = { .src = src, .endpoint = endpoint, .details = false, .dirty = true, .follow = true,
+                     .end = DASHBOARD_QUIT };
     ui.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     struct sigaction old_tstp;
     sigset_t old_mask;
@@ -1222,7 +1236,7 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
             until_frame = units_timespec(ui.last_draw + (ui.dirty ? FRAME : 1.0) - now);
             timeout = &until_frame;
         }
-        struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { engine_wakeup_fd(e), POLLIN, 0 },
+        struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { source_wakeup_fd(src), POLLIN, 0 },
                                  { signal_fd, POLLIN, 0 } };
         int rc = ppoll(fds, signal_fd >= 0 ? 3 : 2, timeout, &sleep_mask);
         if (suspend_asked) {
@@ -1241,13 +1255,17 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
             end = DASHBOARD_HANGUP;
             break;
         }
-        if (rc > 0 && (fds[1].revents & POLLIN)) {
-            engine_wakeup_drain(e);
+        if (rc > 0 && (fds[1].revents & (POLLIN | POLLHUP))) {
+            source_wakeup_drain(src);
             take_events(&ui);
             char request[1200];
             while (runlog_take(request, sizeof request))
                 log_add(&ui, request); /* -v */
             ui.dirty = true;
+            if (source_ended(src)) {
+                end = DASHBOARD_GONE;
+                break;
+            }
         }
         /* Keys (and KEY_RESIZE after SIGWINCH, which also interrupts poll). */
         bool quit = false, got_key = false;
@@ -1258,8 +1276,10 @@ enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int sig
             if (handle_key(&ui, ch))
                 quit = true;
         }
-        if (quit)
+        if (quit) {
+            end = ui.end;
             break;
+        }
         if (got_key) {
             idle_errors = 0;
             ui.last_draw = 0; /* answer a key at once */

@@ -15,18 +15,21 @@
 
 #include <stdbool.h>
 
-#include "engine.h"
+#include "source.h"
 
 enum dashboard_end {
     DASHBOARD_QUIT,      /* the user pressed q (and confirmed) */
     DASHBOARD_SIGNAL,    /* SIGINT, SIGTERM or SIGHUP */
     DASHBOARD_HANGUP,    /* the terminal went away */
+    DASHBOARD_DETACH,    /* the agent's: d, the uploads go on */
+    DASHBOARD_STOP,      /* the agent's: s, pause and save */
+    DASHBOARD_GONE,      /* the agent's: it stopped */
 };
 
 /* --bell: ring the terminal's bell once, when every upload has ended. */
 void dashboard_set_bell(bool on);
 
 /* endpoint: shown in the header. */
-enum dashboard_end dashboard_run(struct engine *e, const char *endpoint, int signal_fd);
+enum dashboard_end dashboard_run(const struct source *src, const char *endpoint, int signal_fd);
 
 #endif

@@ -80,10 +80,10 @@ static void progress_text(const struct engine_row *row, char *out, size_t cap)
              row->size ? floor(100.0 * (double)row->acked / (double)row->size) : 100.0, sent, acked, size, rate, eta);
 }
 
-static void print_event(struct engine *e, bool json, const struct engine_event *ev)
+static void print_event(const struct source *e, bool json, const struct engine_event *ev)
 {
     struct engine_details *d = malloc(sizeof *d);
-    if (!d || !engine_details(e, ev->job, d)) {
+    if (!d || !source_details(e, ev->job, d)) {
         free(d);
         return;
     }
@@ -113,11 +113,11 @@ static void print_event(struct engine *e, bool json, const struct engine_event *
 }
 
 /* rows_buf and cap: the snapshot buffer, kept from one call to the next. */
-static void print_progress(struct engine *e, bool json, double now, double *last_line, struct engine_row **rows_buf,
+static void print_progress(const struct source *e, bool json, double now, double *last_line, struct engine_row **rows_buf,
                            size_t *cap)
 {
     struct engine_totals totals;
-    size_t n = engine_snapshot(e, rows_buf, cap, &totals);
+    size_t n = source_snapshot(e, rows_buf, cap, &totals);
     const struct engine_row *rows = *rows_buf;
     for (size_t i = 0; i < n; i++) {
         const struct engine_row *row = &rows[i];
@@ -125,7 +125,7 @@ static void print_progress(struct engine *e, bool json, double now, double *last
             continue;
         if (json) {
             struct engine_details *d = malloc(sizeof *d);
-            if (d && engine_details(e, row->id, d))
+            if (d && source_details(e, row->id, d))
                 json_line("progress", d, d->path, NULL, NULL, now);
             free(d);
         } else {
@@ -216,21 +216,22 @@ void headless_print_summary(bool json, const struct headless_summary *s)
 }
 
 /* Print what happened since the last call, noting each job's start. */
-static void drain_events(struct engine *e, bool json, bool verdicts, struct headless_tally *tally)
+static void drain_events(const struct source *e, bool json, bool verdicts, struct headless_tally *tally)
 {
     struct engine_event events[EVENT_BATCH];
     size_t n;
-    while ((n = engine_events(e, events, EVENT_BATCH)) > 0)
+    while ((n = source_events(e, events, EVENT_BATCH)) > 0)
         for (size_t i = 0; i < n; i++) {
             tally_note(tally, &events[i]);
             runlog_event(&events[i], events[i].row.name);
-            hook_event(e, &events[i]);
+            if (e->engine)
+                hook_event(e->engine, &events[i]);
             if (shown(json, verdicts, &events[i]))
                 print_event(e, json, &events[i]);
         }
 }
 
-bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd, struct headless_tally *tally)
+bool headless_run(const struct source *e, bool json, bool verdicts, int signal_fd, struct headless_tally *tally)
 {
     double last_progress = clock_wall();
     int interval_ms = json ? JSON_PROGRESS_MS : PLAIN_PROGRESS_MS;
@@ -238,7 +239,7 @@ bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd, str
     size_t rows_cap = 0;
     bool interrupted = false;
     for (;;) {
-        struct pollfd fds[2] = { { engine_wakeup_fd(e), POLLIN, 0 }, { signal_fd, POLLIN, 0 } };
+        struct pollfd fds[2] = { { source_wakeup_fd(e), POLLIN, 0 }, { signal_fd, POLLIN, 0 } };
         double now = clock_wall();
         int wait_ms = interval_ms - (int)((now - last_progress) * 1000);
         if (wait_ms < 0)
@@ -248,13 +249,13 @@ bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd, str
             interrupted = true;
             break;
         }
-        engine_wakeup_drain(e);
+        source_wakeup_drain(e);
         drain_events(e, json, verdicts, tally);
         now = clock_wall();
         if ((now - last_progress) * 1000 >= interval_ms && !verdicts && !quiet)
             print_progress(e, json, now, &last_progress, &rows, &rows_cap);
         fflush(stdout);
-        if (engine_settled(e)) {
+        if (source_settled(e) || source_ended(e)) {
             drain_events(e, json, verdicts, tally);
             fflush(stdout);
             break;

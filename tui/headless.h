@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "engine.h"
+#include "source.h"
 
 /* Print an event (also used for files refused before they were queued:
  * job 0, with path and error given). */
@@ -30,7 +30,7 @@ struct headless_tally {
  * true if interrupted by a signal. verdicts: plain output shows one line
  * per job, its verification (for `verify`), instead of every event. tally
  * (may be NULL) notes each job's start. */
-bool headless_run(struct engine *e, bool json, bool verdicts, int signal_fd, struct headless_tally *tally);
+bool headless_run(const struct source *src, bool json, bool verdicts, int signal_fd, struct headless_tally *tally);
 
 /* Bytes sent in this run: each row's sent past what it had at its start. */
 uint64_t headless_bytes_sent(const struct headless_tally *tally, const struct engine_row *rows, size_t n);

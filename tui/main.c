@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "cli.h"
 #include "completion.h"
 #include "config.h"
@@ -29,7 +30,8 @@
 #include "util/units.h"
 
 static const char usage_text[] =
-    "usage: vimeo-up [options] FILE...      upload; the dashboard on a terminal, plain lines otherwise\n"
+    "usage: vimeo-up [options] FILE...      upload; on a terminal through the agent, with its dashboard;\n"
+    "                                       plain lines otherwise (the engine in this process)\n"
     "       vimeo-up resume [options]       continue every unfinished upload in the journal\n"
     "       vimeo-up verify [FILE|URI...]   HEAD-check journal entries (all if none named)\n"
     "       vimeo-up list [--json]          the journal as a table, or JSON\n"
@@ -37,6 +39,13 @@ static const char usage_text[] =
     "       vimeo-up logout                 remove the stored token\n"
     "       vimeo-up completion bash|zsh    the shell's completion script (make install installs both)\n"
     "       vimeo-up help                   this text (options may come before or after the command)\n"
+    "       vimeo-up add [options] FILE...  queue in the background agent (started if none runs)\n"
+    "       vimeo-up status [--json]        the agent's table once\n"
+    "       vimeo-up wait                   block until the agent's uploads settle (exit as for an upload)\n"
+    "       vimeo-up stop                   the agent pauses everything, saves and exits\n"
+    "       vimeo-up agent [options]        start the agent for the state directory\n"
+    "       vimeo-up attach [--json]        the dashboard (or JSON events) of the running agent; also\n"
+    "                                       vimeo-up with no FILE on a terminal\n"
     "  -j, --jobs N            parallel uploads (default " ENGINE_STR(ENGINE_DEFAULT_WORKERS) ")\n"
     "  -c, --chunk-size SIZE   bytes per PATCH, K/M/G suffixes (default " ENGINE_STR(ENGINE_DEFAULT_CHUNK_MIB) "M; 0 = whole rest)\n"
     "  -r, --limit-rate RATE   total upload rate cap in bytes/s, K/M/G suffixes (default none)\n"
@@ -79,9 +88,14 @@ static const char usage_text[] =
     "                          each file's own metadata\n"
     "      --config FILE       defaults as key = value lines (default $XDG_CONFIG_HOME/vimeo-up/config,\n"
     "                          else ~/.config/vimeo-up/config); the command line wins\n"
+    "      --foreground        the engine in this process, even on a terminal (as with --no-tui,\n"
+    "                          --json, output to a file, --dry-run, --on-done, --log-file,\n"
+    "                          --manifest, --replace, -v)\n"
+    "      --idle-exit S       the agent exits after S seconds with nothing to do and no client\n"
+    "                          (default " ENGINE_STR(AGENT_DEFAULT_IDLE_EXIT) ")\n"
     "  -h, --help; -V, --version\n"
     "Exit status: 0 all verified, 1 an upload failed, 2 usage, 3 cannot start, 4 uploads unfinished\n"
-    "(the user quit, state saved), 130 interrupted.\n";
+    "(the user quit, state saved, or detached from the agent), 130 interrupted.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -113,7 +127,7 @@ static bool parse_count(const char *text, uint64_t *out)
 enum { OPT_API = 256, OPT_TOKEN_FILE, OPT_STATE, OPT_NO_TUI, OPT_JSON, OPT_NAME, OPT_DESCRIPTION,
        OPT_PRIVACY, OPT_FOLDER, OPT_TUS, OPT_AGAIN, OPT_STALL, OPT_PASSWORD_FILE, OPT_CACERT, OPT_TAG,
        OPT_REPLACE, OPT_WAIT_TRANSCODE, OPT_CONFIG, OPT_FILES_FROM, OPT_INCLUDE, OPT_EXCLUDE, OPT_LOG_FILE,
-       OPT_ON_DONE, OPT_BELL, OPT_DRY_RUN, OPT_MANIFEST };
+       OPT_ON_DONE, OPT_BELL, OPT_DRY_RUN, OPT_MANIFEST, OPT_IDLE_EXIT, OPT_FOREGROUND };
 static const char short_options[] = ":j:c:r:0RqvhV";
 static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
@@ -149,6 +163,8 @@ static const struct option options[] = {
     { "bell", no_argument, NULL, OPT_BELL },
     { "dry-run", no_argument, NULL, OPT_DRY_RUN },
     { "manifest", required_argument, NULL, OPT_MANIFEST },
+    { "idle-exit", required_argument, NULL, OPT_IDLE_EXIT },
+    { "foreground", no_argument, NULL, OPT_FOREGROUND },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -188,9 +204,11 @@ static bool short_options_take_next(const char *arg)
 /* The command word, wherever it stands among the options (as git and gh
  * take them): the first word that is not an option or an option's value,
  * before any "--". It is taken out of argv; CLI_UPLOAD when there is none. */
-static const char *const command_words[] = { "resume", "verify", "list", "help", "login", "logout", "completion" };
+static const char *const command_words[] = { "resume", "verify", "list", "help", "login", "logout", "completion",
+                                             "agent", "add", "status", "wait", "stop", "attach" };
 static const enum cli_command command_ids[] = { CLI_RESUME, CLI_VERIFY, CLI_LIST, CLI_HELP,
-                                                CLI_LOGIN, CLI_LOGOUT, CLI_COMPLETION };
+                                                CLI_LOGIN, CLI_LOGOUT, CLI_COMPLETION,
+                                                CLI_AGENT, CLI_ADD, CLI_STATUS, CLI_WAIT, CLI_STOP, CLI_ATTACH };
 
 static enum cli_command take_command(int *argc, char **argv)
 {
@@ -327,6 +345,12 @@ static int apply_option(struct cli *cli, int opt, const char *value, char *err, 
             return OPTION_ERROR(err, cap, "--stall-timeout: not a number of seconds from 1 to "
                                 ENGINE_STR(ENGINE_MAX_STALL_SECONDS) ": %s", value);
         cli->config.stall_seconds = (long)n;
+        break;
+    case OPT_FOREGROUND: cli->foreground = true; break;
+    case OPT_IDLE_EXIT:
+        if (!parse_count(value, &n) || n < 1 || n > 86400 * 365)
+            return OPTION_ERROR(err, cap, "--idle-exit: not a number of seconds: %s", value);
+        cli->idle_exit = (long)n;
         break;
     case OPT_CONFIG: break; /* read before the other options: see load_config */
     case OPT_FILES_FROM: cli->batch.files_from = value; break;
@@ -778,6 +802,30 @@ int main(int argc, char **argv)
             return rc;
         return run_list(&cli, nfiles, files);
     }
+    /* On a terminal, uploads go through the agent, so that they outlive it;
+     * what only this process can do (a hook, a log, a manifest's metadata,
+     * a dry run, a replace) keeps the engine here. */
+    bool through_agent = !cli.no_tui && !cli.foreground && !cli.config.replace && !cli.dry_run && !cli.on_done &&
+                         !cli.log_file && !cli.manifest_file && !cli.verbose && isatty(STDIN_FILENO) &&
+                         isatty(STDOUT_FILENO);
+    if (command == CLI_UPLOAD && nfiles == 0 && !cli.batch.files_from && through_agent)
+        command = CLI_ATTACH;
+    if (command == CLI_ATTACH) {
+        if (nfiles > 0)
+            return usage_error("attach takes no FILE (vimeo-up add FILE queues it): %s", files[0]);
+        if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+            return rc;
+        cli.command = command;
+        return agent_attach(&cli);
+    }
+    if (command == CLI_STATUS || command == CLI_WAIT || command == CLI_STOP) {
+        if (nfiles > 0)
+            return usage_error("%s takes no FILE", command == CLI_STATUS ? "status" : command == CLI_WAIT ? "wait" : "stop");
+        if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+            return rc;
+        cli.command = command;
+        return agent_command(&cli);
+    }
     if (cli.config.chunk_size && cli.config.chunk_size < (1 << 20))
         fprintf(stderr, "vimeo-up: warning: --chunk-size %" PRIu64 ": chunks under 1 MiB cost a request each "
                 "and are slow\n", cli.config.chunk_size);
@@ -792,6 +840,10 @@ int main(int argc, char **argv)
         return usage_error("%s", "--quiet and --verbose: one or the other");
     if (cli.verbose)
         cli.config.on_request = runlog_request;
+    if (command == CLI_ADD && nfiles == 0)
+        return usage_error("%s", "add: no FILE to queue");
+    if (command == CLI_AGENT && nfiles > 0)
+        return usage_error("agent takes no FILE (vimeo-up add FILE queues it): %s", files[0]);
     if (command == CLI_UPLOAD && nfiles == 0 && !cli.batch.files_from && !cli.manifest_file)
         return usage_error("%s", "no FILE to upload (or a command: resume, verify, list, help)");
     if (command == CLI_RESUME && nfiles > 0)
@@ -856,7 +908,14 @@ int main(int argc, char **argv)
         cli.skipped = batch.hidden + batch.not_regular;
         cli.unreadable = batch.errors;
     }
-    rc = cli_run(&cli);
+    if (command == CLI_AGENT)
+        rc = agent_start(&cli);
+    else if (command == CLI_ADD)
+        rc = agent_command(&cli);
+    else if ((command == CLI_UPLOAD || command == CLI_RESUME) && through_agent)
+        rc = agent_attach(&cli);
+    else
+        rc = cli_run(&cli);
     batch_free(&batch);
     manifest_free(&cli.manifest);
     runlog_close();

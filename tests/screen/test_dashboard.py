@@ -83,8 +83,11 @@ class Dashboard(SandboxTest):
         super().tearDown()
 
     def command(self, *args):
-        """The shell command line that runs vimeo-up against the sandbox."""
-        return " ".join(shlex.quote(a) for a in (VIMEO_UP, "--api", self.sandbox.url, "--state", self.state, *args))
+        """The shell command line that runs vimeo-up against the sandbox, the
+        engine in-process (--foreground): these tests are the dashboard's own;
+        test_agent_screen.py has the dashboard over the agent."""
+        return " ".join(shlex.quote(a) for a in (VIMEO_UP, "--foreground", "--api", self.sandbox.url, "--state",
+                                                 self.state, *args))
 
     def open(self, *args, width=80, height=24, env=None, name="main"):
         argv = self.command(*args)
