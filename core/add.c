@@ -10,7 +10,7 @@
 
 #include "util/clock.h"
 #include "internal.h"
-#include "json.h"
+#include "util/json.h"
 
 static bool absolute_path(const char *path, char *out, size_t cap)
 {

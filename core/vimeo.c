@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "engine.h"
-#include "json.h"
+#include "util/json.h"
 #include "util/json_write.h"
 
 long vimeo_reset_in(const char *iso)

@@ -19,7 +19,7 @@
 
 #include "dashboard.h"
 #include "headless.h"
-#include "json.h"
+#include "util/json.h"
 #include "protocol.h"
 #include "text.h"
 #include "util/clock.h"

@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "util/json_write.h"
 
 /* The directory that holds the sockets, as tmux does: the runtime

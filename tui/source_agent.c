@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "protocol.h"
 #include "source.h"
 #include "util/json_write.h"

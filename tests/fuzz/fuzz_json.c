@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "http.h"
-#include "json.h"
+#include "util/json.h"
 #include "util/json_write.h"
 #include "vimeo.h"
 

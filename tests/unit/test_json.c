@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "util/json_write.h"
 
 static const char video[] =

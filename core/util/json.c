@@ -1,6 +1,6 @@
 #include "json.h"
 
-#include "util/utf8.h"
+#include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
