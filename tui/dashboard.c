@@ -686,8 +686,9 @@ static void draw_message(struct ui *ui)
     switch (ui->mode) {
     case MODE_CONFIRM_QUIT:
         if (ui->src->remote)
-            snprintf(text, sizeof text, "Uploads are active. d detach (they go on; 'vimeo-up attach' brings this "
-                     "back), s stop (pause, save; 'vimeo-up resume' continues), Esc cancels");
+            /* Short enough for 80 columns; leaving says how to come back. */
+            snprintf(text, sizeof text, "Uploads active: d detach (they go on), s stop (saved for resume), Esc "
+                     "cancels");
         else
             snprintf(text, sizeof text, "Uploads are active. Quit? Progress is saved; 'vimeo-up resume' continues. (y/n)");
         break;
