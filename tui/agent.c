@@ -1011,7 +1011,8 @@ static int connect_agent(struct cli *cli, bool start, bool any_version)
         return fd;
     }
     if (!start) {
-        fprintf(stderr, "vimeo-up: no agent runs for %s\n", cli->state_dir);
+        fprintf(stderr, "vimeo-up: no agent runs for %s; 'vimeo-up FILE...' or 'vimeo-up add FILE' starts one\n",
+                cli->state_dir);
         return -1;
     }
     if (spawn(cli, err, sizeof err) < 0) {
