@@ -118,12 +118,15 @@ class Reliability(unittest.TestCase):
         stored = complete_by_name(sandbox)
         for path in paths:
             self.assertEqual(stored[os.path.basename(path)], {sha256_file(path)}, path)
-        # Early (a quarter done) against late (all but the last few): no growth
-        # but the job records themselves, a few KiB each.
-        early = next(s for s in samples if s[0] >= 50)
+        # Early (a quarter to half done) against late (all but the last few):
+        # no growth but the job records themselves, a few KiB each. One
+        # sample can catch the workers between connections (a connection a
+        # fault cut is reopened by the next request), so each side is the
+        # highest of its window, not one moment.
+        early = [s for s in samples if 50 <= s[0] < 100] or samples[:1]
         late = [s for s in samples if s[0] >= 180] or samples[-1:]
-        self.assertLessEqual(max(s[1] for s in late), early[1] + 4, (early, late))
-        self.assertLessEqual(max(s[2] for s in late), early[2] + 4096, (early, late))
+        self.assertLessEqual(max(s[1] for s in late), max(s[1] for s in early) + 4, (early, late))
+        self.assertLessEqual(max(s[2] for s in late), max(s[2] for s in early) + 4096, (early, late))
 
     def test_crash_loop_on_one_1_gib_upload(self):
         sandbox = self.sandbox("--sink")
