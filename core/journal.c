@@ -20,14 +20,6 @@ enum {
     BUSY_TIMEOUT_MS = 10000,
 };
 
-struct journal {
-    sqlite3 *db;
-    pthread_mutex_t lock;
-    char owner[64];   /* this process: "pid:start-time" */
-    char path[4096];
-    char error[4096 + 256]; /* journal_each's last failure; under lock */
-};
-
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS uploads ("
     " id INTEGER PRIMARY KEY, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
@@ -38,10 +30,36 @@ static const char schema[] =
     " page TEXT NOT NULL DEFAULT '', replaces TEXT NOT NULL DEFAULT '', transcode TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS uploads_key ON uploads(path, size, mtime_ns, endpoint);";
 
-static const char columns[] =
-    "id, path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, error, verified, created, updated,"
-    " ctime_ns, page, replaces, transcode";
+#define COLUMNS                                                                                                \
+    "id, path, size, mtime_ns, inode, endpoint, video, upload_link, acked, state, error, verified, created, updated," \
+    " ctime_ns, page, replaces, transcode"
 enum { OWNER_COLUMN = 18 }; /* selected after the columns above */
+
+/* The statements run once a file or more, each prepared once: parsing them
+ * again on every call was a fifth of vimeo-up's CPU on many small files. */
+enum statement { SQL_NEWEST, SQL_BY_ID, SQL_BY_ID_OWNER, SQL_INSERT, SQL_TAKE, SQL_SAVE, SQL_RELEASE, SQL_COUNT };
+
+static const char *const statement_sql[SQL_COUNT] = {
+    [SQL_NEWEST] = "SELECT " COLUMNS ", owner FROM uploads WHERE path=? AND size=? AND mtime_ns=? AND endpoint=?"
+                   " AND inode=? AND (ctime_ns=? OR ctime_ns=0) AND replaces=? ORDER BY id DESC LIMIT 1",
+    [SQL_BY_ID] = "SELECT " COLUMNS " FROM uploads WHERE id=?",
+    [SQL_BY_ID_OWNER] = "SELECT " COLUMNS ", owner FROM uploads WHERE id=?",
+    [SQL_INSERT] = "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, state, owner, created, updated,"
+                   " ctime_ns, replaces) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+    [SQL_TAKE] = "UPDATE uploads SET owner=?, updated=? WHERE id=?",
+    [SQL_SAVE] = "UPDATE uploads SET video=?, upload_link=?, acked=?, state=?, error=?, verified=?, updated=?,"
+                 " page=?, transcode=? WHERE id=?",
+    [SQL_RELEASE] = "UPDATE uploads SET owner='' WHERE id=? AND owner=?",
+};
+
+struct journal {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    char owner[64];   /* this process: "pid:start-time" */
+    char path[4096];
+    char error[4096 + 256]; /* journal_each's last failure; under lock */
+    sqlite3_stmt *statements[SQL_COUNT]; /* prepared on first use; under lock */
+};
 
 /* What each version added, oldest first: an older journal gets the columns
  * it lacks, with defaults that mean "not known" (a version 1 row has no
@@ -94,6 +112,24 @@ static bool owner_alive(const char *owner, const char *me)
 static bool exec(struct journal *j, const char *sql)
 {
     return sqlite3_exec(j->db, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/* Statement which, prepared once; NULL if it cannot be. Caller holds
+ * j->lock and hands it back with statement_done(). */
+static sqlite3_stmt *statement(struct journal *j, enum statement which)
+{
+    if (!j->statements[which] && sqlite3_prepare_v3(j->db, statement_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                                                    &j->statements[which], NULL) != SQLITE_OK)
+        return NULL;
+    return j->statements[which];
+}
+
+/* Reset, so that no read transaction stays open between calls, and let go
+ * of the bound strings, which belong to the caller. */
+static void statement_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
 }
 
 static int pragma_int(sqlite3 *db, const char *sql, int *out)
@@ -227,6 +263,8 @@ void journal_close(struct journal *j)
 {
     if (!j)
         return;
+    for (size_t i = 0; i < SQL_COUNT; i++)
+        sqlite3_finalize(j->statements[i]);
     sqlite3_close(j->db);
     pthread_mutex_destroy(&j->lock);
     free(j);
@@ -265,14 +303,14 @@ static enum journal_claim take(struct journal *j, const struct journal_entry *e,
 {
     if (owner_alive(owner, j->owner))
         return JOURNAL_BUSY;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, "UPDATE uploads SET owner=?, updated=? WHERE id=?", -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = statement(j, SQL_TAKE);
+    if (!st)
         return JOURNAL_ERROR;
     sqlite3_bind_text(st, 1, j->owner, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 2, now_unix());
     sqlite3_bind_int64(st, 3, e->id);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    statement_done(st);
     return rc == SQLITE_DONE ? JOURNAL_CLAIMED : JOURNAL_ERROR;
 }
 
@@ -297,11 +335,8 @@ static const char *key_replaces(const struct journal_key *key)
  * Caller holds j->lock, inside the claim's transaction. */
 static enum journal_claim insert_row(struct journal *j, const struct journal_key *key, struct journal_entry *out)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db,
-                           "INSERT INTO uploads (path, size, mtime_ns, inode, endpoint, state, owner, created, updated,"
-                           " ctime_ns, replaces) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = statement(j, SQL_INSERT);
+    if (!st)
         return JOURNAL_ERROR;
     double now = now_unix();
     sqlite3_bind_text(st, 1, key->path, -1, SQLITE_STATIC);
@@ -315,7 +350,7 @@ static enum journal_claim insert_row(struct journal *j, const struct journal_key
     sqlite3_bind_int64(st, 9, key->ctime_ns);
     sqlite3_bind_text(st, 10, key_replaces(key), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    statement_done(st);
     if (rc != SQLITE_DONE)
         return JOURNAL_ERROR;
     *out = (struct journal_entry){ .id = sqlite3_last_insert_rowid(j->db), .size = key->size,
@@ -335,12 +370,8 @@ static void note_unreadable(struct journal *j, const char *reason);
 static int newest_row(struct journal *j, const struct journal_key *key, struct journal_entry *out, char *owner,
                       size_t owner_cap)
 {
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT %s, owner FROM uploads WHERE path=? AND size=? AND mtime_ns=? AND endpoint=? AND inode=?"
-             " AND (ctime_ns=? OR ctime_ns=0) AND replaces=? ORDER BY id DESC LIMIT 1", columns);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = statement(j, SQL_NEWEST);
+    if (!st)
         return -1;
     sqlite3_bind_text(st, 1, key->path, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)key->size);
@@ -354,7 +385,7 @@ static int newest_row(struct journal *j, const struct journal_key *key, struct j
         read_row(st, out);
         copy_text(owner, owner_cap, st, OWNER_COLUMN);
     }
-    sqlite3_finalize(st);
+    statement_done(st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -400,20 +431,18 @@ enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journa
         pthread_mutex_unlock(&j->lock);
         return JOURNAL_ERROR;
     }
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT %s, owner FROM uploads WHERE id=?", columns);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = statement(j, SQL_BY_ID_OWNER);
+    if (!st)
         return finish(j, JOURNAL_ERROR);
     sqlite3_bind_int64(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        statement_done(st);
         return finish(j, JOURNAL_ERROR);
     }
     char owner[64];
     read_row(st, out);
     copy_text(owner, sizeof owner, st, OWNER_COLUMN);
-    sqlite3_finalize(st);
+    statement_done(st);
     return finish(j, take(j, out, owner));
 }
 
@@ -430,11 +459,8 @@ static void failure_reason(struct journal *j, char *why, size_t cap)
 bool journal_save(struct journal *j, const struct journal_entry *e, char *why, size_t cap)
 {
     pthread_mutex_lock(&j->lock);
-    sqlite3_stmt *st;
-    bool ok = sqlite3_prepare_v2(j->db,
-                                 "UPDATE uploads SET video=?, upload_link=?, acked=?, state=?, error=?, verified=?,"
-                                 " updated=?, page=?, transcode=? WHERE id=?",
-                                 -1, &st, NULL) == SQLITE_OK;
+    sqlite3_stmt *st = statement(j, SQL_SAVE);
+    bool ok = st != NULL;
     if (ok) {
         sqlite3_bind_text(st, 1, e->video, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, e->upload_link, -1, SQLITE_STATIC);
@@ -447,10 +473,11 @@ bool journal_save(struct journal *j, const struct journal_entry *e, char *why, s
         sqlite3_bind_text(st, 9, e->transcode, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 10, e->id);
         ok = sqlite3_step(st) == SQLITE_DONE;
-        sqlite3_finalize(st);
     }
     if (!ok)
         failure_reason(j, why, cap);
+    if (st)
+        statement_done(st);
     pthread_mutex_unlock(&j->lock);
     return ok;
 }
@@ -458,12 +485,12 @@ bool journal_save(struct journal *j, const struct journal_entry *e, char *why, s
 void journal_release(struct journal *j, int64_t id)
 {
     pthread_mutex_lock(&j->lock);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, "UPDATE uploads SET owner='' WHERE id=? AND owner=?", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_stmt *st = statement(j, SQL_RELEASE);
+    if (st) {
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_text(st, 2, j->owner, -1, SQLITE_STATIC);
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        statement_done(st);
     }
     pthread_mutex_unlock(&j->lock);
 }
@@ -471,17 +498,14 @@ void journal_release(struct journal *j, int64_t id)
 /* SQLITE_ROW with the row in e, SQLITE_DONE if it is gone, else the error. */
 static int read_by_id(struct journal *j, int64_t id, struct journal_entry *e)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT %s FROM uploads WHERE id=?", columns);
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            read_row(st, e);
-    }
-    sqlite3_finalize(st);
+    sqlite3_stmt *st = statement(j, SQL_BY_ID);
+    if (!st)
+        return sqlite3_errcode(j->db);
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        read_row(st, e);
+    statement_done(st);
     return rc;
 }
 
