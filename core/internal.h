@@ -146,7 +146,7 @@ struct engine {
     const char *endpoint_key;  /* what the journal keys uploads by */
     struct journal *journal;
     struct http_options http_options;
-    double backoff_scale;      /* 1; tests make retries instant */
+    double backoff_scale;      /* 1; tests make retries and the journal's progress saves instant */
 
     struct bucket bucket;      /* its own lock */
     struct api api;            /* its own lock */

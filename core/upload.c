@@ -320,11 +320,13 @@ static enum upload_step step_locate(struct upload *u)
     }
 }
 
-/* Write the offset to the journal now and then, and at the last byte. */
+/* Write the offset to the journal now and then. Not at the last byte: the
+ * proof of it is saved a moment later with the verdict, and a run killed
+ * before then finds the offset by HEAD, as after any kill. */
 static bool save_progress(struct upload *u, char *why, size_t cap)
 {
     double now = clock_mono();
-    if (now - u->last_saved < SAVE_INTERVAL && u->acked < u->job->size)
+    if (now - u->last_saved < SAVE_INTERVAL * u->e->backoff_scale || u->acked >= u->job->size)
         return true;
     u->last_saved = now;
     return job_save_now(u->e, u->job, JOB_STATE_CURRENT, why, cap);

@@ -600,6 +600,30 @@ static void journal_refusing_a_new_video_deletes_it(void **state)
     assert_string_equal(job->video, "");
 }
 
+static unsigned uploading_saves;
+static bool count_uploading_saves(const struct job *job, enum engine_state state, char *why, size_t cap)
+{
+    (void)job, (void)why, (void)cap;
+    uploading_saves += state == ENGINE_UPLOADING;
+    return false;
+}
+
+/* The last byte's offset is saved with the verdict, not on its own: on many
+ * small files every journal write is a tenth of the CPU. */
+static void one_chunk_upload_saves_its_offset_only_with_the_verdict(void **state)
+{
+    (void)state;
+    e->cfg.chunk_size = 4 * MIB;
+    uploading_saves = 0;
+    set_save_fault(count_uploading_saves);
+    struct job *job = run();
+    set_save_fault(NULL);
+    assert_int_equal(job->state, ENGINE_DONE);
+    assert_int_equal(fake.calls[OP_PATCH], 1);
+    assert_int_equal(uploading_saves, 1); /* the new video, before its first byte */
+    assert_string_equal(journal_state(), "done");
+}
+
 static bool stop_after_first_look(void *ctx)
 {
     int *looks = ctx;
@@ -680,6 +704,7 @@ int main(void)
         T(journal_refusing_progress_pauses_the_upload),
         T(journal_refusing_the_start_sends_nothing),
         T(journal_refusing_a_new_video_deletes_it),
+        T(one_chunk_upload_saves_its_offset_only_with_the_verdict),
         cmocka_unit_test(api_budget_runs_out_and_waits_for_the_reset),
         cmocka_unit_test(backoff_grows_and_honours_retry_after),
     };
