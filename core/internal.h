@@ -186,7 +186,8 @@ struct engine {
     int64_t quota_free;        /* -1: Vimeo sets no limit we know of */
     char folder_uri[160];      /* --folder as Vimeo takes it, once the user's URI is known */
 
-    pthread_mutex_t save_lock; /* journal writes, job->written_seq, and save_fault */
+    pthread_mutex_t save_lock; /* journal writes, job->written_seq, journal_wrote_at and save_fault */
+    double journal_wrote_at;   /* monotonic: the last save that reached the journal; under save_lock */
     /* Tests only: a save this says no to fails with its why, as a full disk would. */
     bool (*save_fault)(const struct job *job, enum engine_state state, char *why, size_t cap);
 };
@@ -222,6 +223,8 @@ void job_save_later(struct engine *e, struct job *job);
  * reason in why ("journal: No space left on device"), when it did not
  * reach the disk. */
 bool job_save_now(struct engine *e, struct job *job, enum engine_state state, char *why, size_t cap);
+/* A save reached the journal within the last second. Caller holds no lock. */
+bool job_journal_wrote_lately(struct engine *e);
 
 /* The file as it is now matches what was queued (size, mtime, inode, ctime). */
 bool job_file_unchanged(const struct job *job, int fd);

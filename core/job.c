@@ -374,12 +374,22 @@ bool job_save_now(struct engine *e, struct job *job, enum engine_state state, ch
     pthread_mutex_lock(&e->save_lock);
     if (seq > job->written_seq) {
         ok = !(e->save_fault && e->save_fault(job, state, why, cap)) && journal_save(e->journal, entry, why, cap);
-        if (ok)
+        if (ok) {
             job->written_seq = seq;
+            e->journal_wrote_at = clock_mono();
+        }
     }
     pthread_mutex_unlock(&e->save_lock);
     free(entry);
     return ok;
+}
+
+bool job_journal_wrote_lately(struct engine *e)
+{
+    pthread_mutex_lock(&e->save_lock);
+    bool lately = e->journal_wrote_at > 0 && clock_mono() - e->journal_wrote_at < 1;
+    pthread_mutex_unlock(&e->save_lock);
+    return lately;
 }
 
 bool job_stat_matches(const struct job *job, const struct stat *st)

@@ -171,17 +171,17 @@ static int teardown(void **state)
 }
 
 /* Queue the file and run its upload here, to its end. */
-static struct job *run(void)
+static struct job *run_path(const char *path)
 {
     char err[256];
-    unsigned id = engine_add(e, file, err, sizeof err);
+    unsigned id = engine_add(e, path, err, sizeof err);
     assert_int_not_equal(id, 0);
     pthread_mutex_lock(&e->lock);
     struct job *job = runq_pop(e);
     assert_non_null(job);
     job->running = true;
     pthread_mutex_unlock(&e->lock);
-    int fd = open(file, O_RDONLY);
+    int fd = open(path, O_RDONLY);
     struct transport t = { .ops = &fake_ops, .ctx = &fake };
     upload_run(e, job, &t, fd, 1);
     close(fd);
@@ -189,6 +189,11 @@ static struct job *run(void)
     job->running = false;
     pthread_mutex_unlock(&e->lock);
     return job;
+}
+
+static struct job *run(void)
+{
+    return run_path(file);
 }
 
 static void newest(void *ctx, const struct journal_entry *row)
@@ -624,6 +629,35 @@ static void one_chunk_upload_saves_its_offset_only_with_the_verdict(void **state
     assert_string_equal(journal_state(), "done");
 }
 
+static unsigned creating_saves;
+static bool count_creating_saves(const struct job *job, enum engine_state state, char *why, size_t cap)
+{
+    (void)job, (void)why, (void)cap;
+    creating_saves += state == ENGINE_CREATING;
+    return false;
+}
+
+/* A journal that has just written a row is not asked again before the
+ * next job starts; one that has not is (journal_refusing_the_start_...). */
+static void a_start_right_after_a_journal_write_is_not_written(void **state)
+{
+    (void)state;
+    creating_saves = 0;
+    set_save_fault(count_creating_saves);
+    assert_int_equal(run()->state, ENGINE_DONE);
+    assert_int_equal(creating_saves, 1); /* the first start: nothing written yet */
+    char second[sizeof file + 8];
+    snprintf(second, sizeof second, "%s.2.mp4", file);
+    int fd = open(second, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)fake.size), 0);
+    close(fd);
+    assert_int_equal(run_path(second)->state, ENGINE_DONE);
+    set_save_fault(NULL);
+    assert_int_equal(creating_saves, 1);
+    assert_int_equal(fake.calls[OP_CREATE], 2);
+}
+
 static bool stop_after_first_look(void *ctx)
 {
     int *looks = ctx;
@@ -705,6 +739,7 @@ int main(void)
         T(journal_refusing_the_start_sends_nothing),
         T(journal_refusing_a_new_video_deletes_it),
         T(one_chunk_upload_saves_its_offset_only_with_the_verdict),
+        T(a_start_right_after_a_journal_write_is_not_written),
         cmocka_unit_test(api_budget_runs_out_and_waits_for_the_reset),
         cmocka_unit_test(backoff_grows_and_honours_retry_after),
     };
