@@ -605,12 +605,18 @@ static void journal_refusing_a_new_video_deletes_it(void **state)
     assert_string_equal(job->video, "");
 }
 
-static unsigned uploading_saves;
-static bool count_uploading_saves(const struct job *job, enum engine_state state, char *why, size_t cap)
+static unsigned saves[ENGINE_STATE_COUNT]; /* journal writes by the state they wrote */
+static bool count_saves(const struct job *job, enum engine_state state, char *why, size_t cap)
 {
     (void)job, (void)why, (void)cap;
-    uploading_saves += state == ENGINE_UPLOADING;
+    saves[state]++;
     return false;
+}
+
+static void count_saves_from_now(void)
+{
+    memset(saves, 0, sizeof saves);
+    set_save_fault(count_saves);
 }
 
 /* The last byte's offset is saved with the verdict, not on its own: on many
@@ -619,22 +625,13 @@ static void one_chunk_upload_saves_its_offset_only_with_the_verdict(void **state
 {
     (void)state;
     e->cfg.chunk_size = 4 * MIB;
-    uploading_saves = 0;
-    set_save_fault(count_uploading_saves);
+    count_saves_from_now();
     struct job *job = run();
     set_save_fault(NULL);
     assert_int_equal(job->state, ENGINE_DONE);
     assert_int_equal(fake.calls[OP_PATCH], 1);
-    assert_int_equal(uploading_saves, 1); /* the new video, before its first byte */
+    assert_int_equal(saves[ENGINE_UPLOADING], 1); /* the new video, before its first byte */
     assert_string_equal(journal_state(), "done");
-}
-
-static unsigned creating_saves;
-static bool count_creating_saves(const struct job *job, enum engine_state state, char *why, size_t cap)
-{
-    (void)job, (void)why, (void)cap;
-    creating_saves += state == ENGINE_CREATING;
-    return false;
 }
 
 /* A journal that has just written a row is not asked again before the
@@ -642,10 +639,9 @@ static bool count_creating_saves(const struct job *job, enum engine_state state,
 static void a_start_right_after_a_journal_write_is_not_written(void **state)
 {
     (void)state;
-    creating_saves = 0;
-    set_save_fault(count_creating_saves);
+    count_saves_from_now();
     assert_int_equal(run()->state, ENGINE_DONE);
-    assert_int_equal(creating_saves, 1); /* the first start: nothing written yet */
+    assert_int_equal(saves[ENGINE_CREATING], 1); /* the first start: nothing written yet */
     char second[sizeof file + 8];
     snprintf(second, sizeof second, "%s.2.mp4", file);
     int fd = open(second, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -654,7 +650,7 @@ static void a_start_right_after_a_journal_write_is_not_written(void **state)
     close(fd);
     assert_int_equal(run_path(second)->state, ENGINE_DONE);
     set_save_fault(NULL);
-    assert_int_equal(creating_saves, 1);
+    assert_int_equal(saves[ENGINE_CREATING], 1);
     assert_int_equal(fake.calls[OP_CREATE], 2);
 }
 
