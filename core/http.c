@@ -119,8 +119,13 @@ static bool url_scheme_host(const char *url, char **scheme, char **host)
     return ok;
 }
 
-bool http_url_allowed(const char *url, char *why, size_t cap)
+/* http_url_allowed(), and whether url must go direct: plain http (which
+ * carries the token in clear) and anything to loopback never go through
+ * http_proxy and the like: a proxy would read the token, and loopback is
+ * never behind one. One parse for both: it runs before every request. */
+static bool url_check(const char *url, char *why, size_t cap, bool *direct)
 {
+    *direct = true;
     if (!url || !*url || strlen(url) >= HTTP_URL_MAX)
         return snprintf(why, cap, "empty or too long"), false;
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
@@ -133,21 +138,17 @@ bool http_url_allowed(const char *url, char *why, size_t cap)
     else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && host_is_loopback(host)))
         ok = false, snprintf(why, cap, "%s", strcmp(scheme, "http") == 0 ? "plain http is only allowed to loopback"
                                                                          : "not an http(s) URL");
+    else
+        *direct = strcmp(scheme, "https") != 0 || host_is_loopback(host);
     curl_free(scheme);
     curl_free(host);
     return ok;
 }
 
-/* Plain http (which carries the token in clear) and anything to loopback
- * never go through http_proxy and the like: a proxy would read the token,
- * and loopback is never behind one. */
-static bool must_go_direct(const char *url)
+bool http_url_allowed(const char *url, char *why, size_t cap)
 {
-    char *scheme, *host;
-    bool direct = !url_scheme_host(url, &scheme, &host) || strcmp(scheme, "https") != 0 || host_is_loopback(host);
-    curl_free(scheme);
-    curl_free(host);
-    return direct;
+    bool direct;
+    return url_check(url, why, cap, &direct);
 }
 
 bool http_resolve(const char *base, const char *location, char *out, size_t cap)
@@ -400,15 +401,15 @@ static struct curl_slist *build_headers(const struct http_request *req, struct h
     return headers;
 }
 
-static void set_common_options(struct http *h, const struct http_request *req, struct curl_slist *headers,
-                               struct transfer *t, char *errbuf)
+static void set_common_options(struct http *h, const struct http_request *req, bool direct,
+                               struct curl_slist *headers, struct transfer *t, char *errbuf)
 {
     CURL *c = h->curl;
     curl_easy_reset(c); /* keeps the connection cache: keep-alive survives */
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_URL, req->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (must_go_direct(req->url))
+    if (direct)
         curl_easy_setopt(c, CURLOPT_PROXY, ""); /* overrides the proxy environment variables */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "vimeo-up/" VIMEO_UP_VERSION);
@@ -526,7 +527,8 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
     *res = (struct http_result){ .body = body, .retry_after = -1, .ratelimit_remaining = -1 };
 
     char why[96];
-    if (!http_url_allowed(req->url, why, sizeof why)) {
+    bool direct;
+    if (!url_check(req->url, why, sizeof why, &direct)) {
         snprintf(res->error, sizeof res->error, "refused URL (%s)", why);
         return false;
     }
@@ -536,7 +538,7 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
         return false;
     struct transfer t = { .h = h, .req = req, .res = res };
     char errbuf[CURL_ERROR_SIZE] = "";
-    set_common_options(h, req, headers, &t, errbuf);
+    set_common_options(h, req, direct, headers, &t, errbuf);
     set_method(h, req, &t);
     CURLcode rc = curl_easy_perform(h->curl);
     curl_slist_free_all(headers);
