@@ -79,8 +79,9 @@ static double now_unix(void)
 }
 
 /* A process's start time (field 22 of /proc/PID/stat) tells a live owner
- * from a new process that reused its pid. */
-static bool process_start(long pid, unsigned long long *start)
+ * from a new process that reused its pid; its state (field 3) tells a dead
+ * one that its parent has not reaped yet (Z) from a live one. */
+static bool process_start(long pid, unsigned long long *start, char *state)
 {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -91,8 +92,9 @@ static bool process_start(long pid, unsigned long long *start)
     fclose(f);
     text[n] = '\0';
     char *p = strrchr(text, ')'); /* the command name may hold spaces */
-    if (!p)
+    if (!p || p[1] != ' ' || !p[2])
         return false;
+    *state = p[2];
     int field = 2;
     for (p++; *p && field < 22; p++)
         if (*p == ' ')
@@ -104,9 +106,10 @@ static bool owner_alive(const char *owner, const char *me)
 {
     long pid;
     unsigned long long start, now;
+    char state;
     if (!owner[0] || !strcmp(owner, me) || sscanf(owner, "%ld:%llu", &pid, &start) != 2)
         return false;
-    return process_start(pid, &now) && now == start;
+    return process_start(pid, &now, &state) && now == start && state != 'Z' && state != 'X';
 }
 
 static bool exec(struct journal *j, const char *sql)
@@ -249,7 +252,8 @@ struct journal *journal_open(const char *dir, char *err, size_t cap)
     }
     pthread_mutex_init(&j->lock, NULL);
     unsigned long long start = 0;
-    process_start(getpid(), &start);
+    char state;
+    process_start(getpid(), &start, &state);
     snprintf(j->owner, sizeof j->owner, "%ld:%llu", (long)getpid(), start);
     snprintf(j->path, sizeof j->path, "%s/journal.db", dir);
     if (!prepare_files(j, dir, err, cap) || !open_database(j, err, cap)) {
