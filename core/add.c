@@ -218,6 +218,8 @@ static unsigned add_file(struct engine *e, const char *path, const struct engine
                          char *err, size_t cap)
 {
     *is_new = false;
+    if (e->cfg.read_only)
+        return snprintf(err, cap, "%s: not queued: a dry run changes nothing", path), 0;
     /* One name for a file however it is spelled (./x, dir//x, a symlink):
      * the journal and other vimeo-up processes know it by that name. */
     char abs[PATH_MAX];
@@ -309,6 +311,8 @@ static void add_unfinished_row(void *arg, const struct journal_entry *row)
 static int each_row(struct engine *e, bool unfinished_only, void (*fn)(void *, const struct journal_entry *),
                     void *ctx, char *err, size_t cap)
 {
+    if (e->cfg.read_only)
+        return snprintf(err, cap, "a dry run changes nothing"), -1;
     int n = journal_each(e->journal, unfinished_only, fn, ctx);
     if (n < 0)
         journal_error(e->journal, err, cap);
@@ -409,7 +413,7 @@ enum engine_probe engine_probe(struct engine *e, const char *path, const char *r
     struct journal_entry *row = malloc(sizeof *row);
     if (!row)
         return snprintf(err, cap, "out of memory"), ENGINE_PROBE_REFUSED;
-    int found = journal_find(e->journal, &key, row);
+    int found = e->journal ? journal_find(e->journal, &key, row) : 0; /* no journal yet: nothing is done */
     enum engine_state state;
     bool done = found > 0 && engine_state_parse(row->state, &state) && state == ENGINE_DONE;
     if (done)

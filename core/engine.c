@@ -134,6 +134,14 @@ struct engine *engine_new(const struct engine_config *config, char *err, size_t 
         engine_free(e);
         return NULL;
     }
+    if (config->read_only) {
+        e->journal = journal_open_existing(e->state_dir, err, cap); /* none yet: every file is new */
+        if (!e->journal && err[0]) {
+            engine_free(e);
+            return NULL;
+        }
+        return e; /* no threads: it uploads nothing */
+    }
     e->journal = journal_open(e->state_dir, err, cap);
     if (!e->journal || !pool_start_threads(e)) {
         if (e->journal)

@@ -243,7 +243,7 @@ static bool open_database(struct journal *j, char *err, size_t cap)
     return version == JOURNAL_VERSION || migrate(j, err, cap);
 }
 
-struct journal *journal_open(const char *dir, char *err, size_t cap)
+static struct journal *journal_new(const char *dir, char *err, size_t cap)
 {
     struct journal *j = calloc(1, sizeof *j);
     if (!j) {
@@ -256,7 +256,62 @@ struct journal *journal_open(const char *dir, char *err, size_t cap)
     process_start(getpid(), &start, &state);
     snprintf(j->owner, sizeof j->owner, "%ld:%llu", (long)getpid(), start);
     snprintf(j->path, sizeof j->path, "%s/journal.db", dir);
-    if (!prepare_files(j, dir, err, cap) || !open_database(j, err, cap)) {
+    return j;
+}
+
+struct journal *journal_open(const char *dir, char *err, size_t cap)
+{
+    struct journal *j = journal_new(dir, err, cap);
+    if (j && (!prepare_files(j, dir, err, cap) || !open_database(j, err, cap))) {
+        journal_close(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* An older journal read as it is: a view by the table's name, in the
+ * connection's own TEMP schema (found before main), adds each column that
+ * a later version brought, with its default. */
+static bool shadow_older(struct journal *j, int version)
+{
+    char sql[1024] = "CREATE TEMP VIEW uploads AS SELECT *";
+    for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
+        if (migrations[i].version <= version)
+            continue;
+        const char *column = migrations[i].column, *fallback = strstr(column, "DEFAULT ");
+        size_t n = strlen(sql);
+        snprintf(sql + n, sizeof sql - n, ", %s AS %.*s", fallback ? fallback + 8 : "NULL",
+                 (int)strcspn(column, " "), column);
+    }
+    size_t n = strlen(sql);
+    snprintf(sql + n, sizeof sql - n, " FROM main.uploads");
+    return exec(j, sql);
+}
+
+struct journal *journal_open_existing(const char *dir, char *err, size_t cap)
+{
+    err[0] = '\0';
+    struct journal *j = journal_new(dir, err, cap);
+    if (!j)
+        return NULL;
+    int app = 0, tables = 0, version = 0;
+    if (access(j->path, F_OK) != 0 && errno == ENOENT) {
+        journal_close(j);
+        return NULL;
+    }
+    if (sqlite3_open_v2(j->path, &j->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(j->db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
+        pragma_int(j->db, "PRAGMA application_id", &app) != SQLITE_OK ||
+        pragma_int(j->db, "SELECT count(*) FROM sqlite_master", &tables) != SQLITE_OK ||
+        pragma_int(j->db, "PRAGMA user_version", &version) != SQLITE_OK)
+        snprintf(err, cap, "journal %s is unreadable: %s", j->path, j->db ? sqlite3_errmsg(j->db) : "no memory");
+    else if (app != JOURNAL_APP_ID && (app != 0 || tables != 0))
+        snprintf(err, cap, "%s is not a vimeo-up journal (move it away to start a new one)", j->path);
+    else if (version > JOURNAL_VERSION)
+        snprintf(err, cap, "journal %s was written by a newer vimeo-up (version %d)", j->path, version);
+    else if (tables > 0 && version < JOURNAL_VERSION && !shadow_older(j, version))
+        snprintf(err, cap, "journal %s is unreadable: %s", j->path, sqlite3_errmsg(j->db));
+    if (err[0] || tables == 0) { /* an empty file is no journal yet */
         journal_close(j);
         return NULL;
     }

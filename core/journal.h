@@ -54,6 +54,11 @@ enum journal_claim { JOURNAL_CLAIMED, JOURNAL_ALREADY_DONE, JOURNAL_BUSY, JOURNA
 
 /* Open or create; on failure err gets one line naming the file. */
 struct journal *journal_open(const char *dir, char *err, size_t cap);
+/* The journal in dir for reading only (--dry-run, list): never created,
+ * upgraded or written; an older version reads with the defaults of what it
+ * lacks. NULL with err "" when there is none yet, or NULL with one line in
+ * err. Only journal_find, journal_each and journal_error may be used on it. */
+struct journal *journal_open_existing(const char *dir, char *err, size_t cap);
 void journal_close(struct journal *j);
 
 /* Take the row for this file and key->replaces (creating it), unless another live process

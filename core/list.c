@@ -24,9 +24,9 @@ static void list_entry(void *arg, const struct journal_entry *e)
 int engine_list(const char *state_dir, void (*fn)(void *ctx, const struct engine_record *r), void *ctx, char *err,
                 size_t cap)
 {
-    struct journal *j = journal_open(state_dir, err, cap);
+    struct journal *j = journal_open_existing(state_dir, err, cap);
     if (!j)
-        return -1;
+        return err[0] ? -1 : 0; /* none yet: no uploads */
     struct list_ctx list = { fn, ctx };
     int n = journal_each(j, false, list_entry, &list);
     if (n < 0)

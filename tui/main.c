@@ -577,7 +577,9 @@ static int read_password(struct cli *cli, char *password, size_t cap)
     return rc;
 }
 
-static int resolve_state_dir(struct cli *cli)
+/* The state directory, made unless only read (list, --dry-run), which
+ * leave no trace: a missing one is an empty journal to them. */
+static int resolve_state_dir(struct cli *cli, bool make)
 {
     if (!cli->config.state_dir) {
         const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -590,7 +592,7 @@ static int resolve_state_dir(struct cli *cli)
     } else {
         snprintf(cli->state_dir, sizeof cli->state_dir, "%s", cli->config.state_dir);
     }
-    if (config_make_dirs(cli->state_dir) != 0) {
+    if (make && config_make_dirs(cli->state_dir) != 0) {
         fprintf(stderr, "vimeo-up: cannot create state directory %s: %s\n", cli->state_dir, strerror(errno));
         return EXIT_CANNOT_START;
     }
@@ -798,7 +800,7 @@ int main(int argc, char **argv)
     if (command == CLI_LIST) {
         if (not_for_list)
             return usage_error("list takes only --json and --state: %s", not_for_list);
-        if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+        if ((rc = resolve_state_dir(&cli, false)) != EXIT_OK)
             return rc;
         return run_list(&cli, nfiles, files);
     }
@@ -813,7 +815,7 @@ int main(int argc, char **argv)
     if (command == CLI_ATTACH) {
         if (nfiles > 0)
             return usage_error("attach takes no FILE (vimeo-up add FILE queues it): %s", files[0]);
-        if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+        if ((rc = resolve_state_dir(&cli, true)) != EXIT_OK)
             return rc;
         cli.command = command;
         return agent_attach(&cli);
@@ -821,7 +823,7 @@ int main(int argc, char **argv)
     if (command == CLI_STATUS || command == CLI_WAIT || command == CLI_STOP) {
         if (nfiles > 0)
             return usage_error("%s takes no FILE", command == CLI_STATUS ? "status" : command == CLI_WAIT ? "wait" : "stop");
-        if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+        if ((rc = resolve_state_dir(&cli, true)) != EXIT_OK)
             return rc;
         cli.command = command;
         return agent_command(&cli);
@@ -868,13 +870,14 @@ int main(int argc, char **argv)
     if (!cli.config.api_base)
         cli.config.api_base = getenv("VIMEO_API_URL") && *getenv("VIMEO_API_URL") ? getenv("VIMEO_API_URL")
                                                                                  : "https://api.vimeo.com";
-    if ((rc = resolve_state_dir(&cli)) != EXIT_OK)
+    if (command == CLI_LOGIN) /* the token file only: no state */
+        return login_run(&cli);
+    if ((rc = resolve_state_dir(&cli, !cli.dry_run)) != EXIT_OK)
         return rc;
+    cli.config.read_only = cli.dry_run;
     char endpoint[1024];
     if ((command == CLI_RESUME || command == CLI_VERIFY) && !endpoint_given)
         endpoint_from_journal(&cli, command == CLI_RESUME, endpoint, sizeof endpoint);
-    if (command == CLI_LOGIN)
-        return login_run(&cli);
     char token[4096];
     if ((rc = read_token(&cli, token, sizeof token)) != EXIT_OK)
         return rc;

@@ -2,6 +2,7 @@
 quota, and nothing created: only GET /me and GET /oauth/verify go out."""
 import json
 import os
+import sqlite3
 import subprocess
 import unittest
 
@@ -62,6 +63,34 @@ class DryRun(CliRun):
         self.assertEqual(proc.returncode, 1)
         self.assertIn("free upload quota: 3.9 KiB (too small: the run would fail files)", proc.stdout)
         self.assertEqual(small.uploads(), [])
+
+    def test_a_first_dry_run_leaves_no_state_behind(self):
+        # Before any upload: no state directory, no journal made for it.
+        new = make_file(self.tmp, "new.mp4", 1000)
+        proc = self.vimeo_up("--dry-run", new)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("dry run: 1 to upload", proc.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "state")))
+        proc = subprocess.run([VIMEO_UP, "list", "--state", os.path.join(self.tmp, "state")],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "state")), "list makes none either")
+
+    def test_an_older_journal_is_read_not_upgraded(self):
+        done = make_file(self.tmp, "done.mp4", 1000)
+        self.assertEqual(self.vimeo_up(done).returncode, 0)
+        journal = os.path.join(self.tmp, "state", "journal.db")
+        # As vimeo-up 0.4 left it: version 4, before the transcode column.
+        with sqlite3.connect(journal) as db:
+            db.execute("ALTER TABLE uploads DROP COLUMN transcode")
+            db.execute("PRAGMA user_version=4")
+        db.close()
+        proc = self.vimeo_up("--dry-run", done)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("dry run: 0 to upload (0 B), 1 skipped", proc.stdout)
+        with sqlite3.connect(journal) as db:
+            self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 4)
+        db.close()
 
     def test_dry_run_is_for_uploads(self):
         proc = self.vimeo_up("--dry-run", "resume")

@@ -243,12 +243,12 @@ static void a_damaged_table_page_is_an_error(void **state)
     free(e);
 }
 
-/* Open a journal as an older vimeo-up wrote it, with one row for
+/* Write a journal as an older vimeo-up did, with one row for
  * /videos/a.mp4 (video /videos/7): version 1 had no ctime_ns, version 2 no
  * page. */
-static struct journal *open_old_journal(int version, int acked, const char *state, const char *link)
+static void make_old_journal(int version, int acked, const char *state, const char *link)
 {
-    char sql[2048], err[256], path[160];
+    char sql[2048], path[160];
     snprintf(path, sizeof path, "%s/journal.db", dir);
     bool v2 = version >= 2;
     snprintf(sql, sizeof sql,
@@ -270,6 +270,12 @@ static struct journal *open_old_journal(int version, int acked, const char *stat
     sqlite3_close(db);
     chmod(dir, 0700);
     chmod(path, 0600);
+}
+
+static struct journal *open_old_journal(int version, int acked, const char *state, const char *link)
+{
+    char err[256];
+    make_old_journal(version, acked, state, link);
     struct journal *j = journal_open(dir, err, sizeof err);
     assert_non_null(j);
     return j;
@@ -329,6 +335,29 @@ static int user_version(const char *path)
     return version;
 }
 
+/* --dry-run and list read the journal as it is: none is made where there
+ * is none, and an older one is read, not upgraded. */
+static void reading_only_makes_and_upgrades_nothing(void **state)
+{
+    (void)state;
+    char err[256], path[160];
+    snprintf(path, sizeof path, "%s/journal.db", dir);
+    assert_null(journal_open_existing(dir, err, sizeof err));
+    assert_string_equal(err, "");
+    assert_int_equal(access(path, F_OK), -1);
+    make_old_journal(1, 500, "uploading", "https://files.example/x");
+    struct journal *j = journal_open_existing(dir, err, sizeof err);
+    assert_non_null(j);
+    struct journal_entry *e = calloc(1, sizeof *e);
+    assert_int_equal(journal_find(j, &key, e), 1);
+    assert_int_equal(e->acked, 500);
+    assert_string_equal(e->video, "/videos/7");
+    assert_string_equal(e->page, "");
+    journal_close(j);
+    free(e);
+    assert_int_equal(user_version(path), 1);
+}
+
 static void first_row(void *ctx, const struct journal_entry *row)
 {
     struct journal_entry *out = ctx;
@@ -378,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refuses_foreign_and_corrupt_files, setup, teardown),
         cmocka_unit_test_setup_teardown(a_damaged_table_page_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(ctime_tells_a_rewrite_and_old_journals_migrate, setup, teardown),
+        cmocka_unit_test_setup_teardown(reading_only_makes_and_upgrades_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(a_version_2_journal_gains_the_page, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
