@@ -52,7 +52,7 @@ class AgentScreen(Dashboard):
         return found[0]["received"] if found else 0
 
     def test_uploads_outlive_a_killed_terminal_and_attach_shows_them(self):
-        path = make_file(self.tmp, "night.mp4", 24 << 20)
+        path = make_file(self.tmp, "night.mp4", 12 << 20)
         pane = self.attach("-r", "1M", "-c", "1M", path)
         self.see(pane, r"night\.mp4 .*uploading")
         self.wait_for(lambda: self.received("night.mp4") > 0, what="the first bytes")
