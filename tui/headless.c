@@ -238,7 +238,13 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
     struct engine_row *rows = NULL;
     size_t rows_cap = 0;
     bool interrupted = false;
-    for (;;) {
+    /* Nothing to wait for (every file refused, nothing to resume): no
+     * wait for a first wake-up that nothing will send. */
+    for (bool first = true;; first = false) {
+        if (first && source_settled(e)) {
+            drain_events(e, json, verdicts, tally); /* "skip" lines of files uploaded already */
+            break;
+        }
         struct pollfd fds[2] = { { source_wakeup_fd(e), POLLIN, 0 }, { signal_fd, POLLIN, 0 } };
         double now = clock_wall();
         int wait_ms = interval_ms - (int)((now - last_progress) * 1000);

@@ -377,7 +377,11 @@ class BadInput(CliTest):
         empty = os.path.join(self.tmp, "empty.bin")
         open(empty, "w").close()
         for arg, words in (("missing.bin", "No such file"), (self.tmp, "is a directory"), (empty, "empty")):
+            started = time.monotonic()
             proc = self.vimeo_up("--no-tui", arg, check_one_line=True)
+            # Nothing queued, nothing to wait for: not the 3 s it once took
+            # to notice, one progress interval.
+            self.assertLess(time.monotonic() - started, 2, arg)
             self.assertEqual(proc.returncode, 1, arg)
             self.assertIn(arg, proc.stderr)
             self.assertIn(words, proc.stderr)
