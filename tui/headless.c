@@ -239,9 +239,10 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
     size_t rows_cap = 0;
     bool interrupted = false;
     /* Nothing to wait for (every file refused, nothing to resume): no
-     * wait for a first wake-up that nothing will send. */
+     * wait for a first wake-up that nothing will send. Not for an agent's
+     * rows: a file just queued there shows in a moment, not yet. */
     for (bool first = true;; first = false) {
-        if (first && source_settled(e)) {
+        if (first && !e->remote && source_settled(e)) {
             drain_events(e, json, verdicts, tally); /* "skip" lines of files uploaded already */
             break;
         }
