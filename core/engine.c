@@ -135,8 +135,9 @@ struct engine *engine_new(const struct engine_config *config, char *err, size_t 
         return NULL;
     }
     if (config->read_only) {
-        e->journal = journal_open_existing(e->state_dir, err, cap); /* none yet: every file is new */
-        if (!e->journal && err[0]) {
+        /* None yet, or no state at all (login): every file is new. */
+        e->journal = e->state_dir ? journal_open_existing(e->state_dir, err, cap) : NULL;
+        if (!e->journal && e->state_dir && err[0]) {
             engine_free(e);
             return NULL;
         }

@@ -91,9 +91,10 @@ struct engine_config {
      * header), the status (0: no answer) and the seconds it took. NULL: none. */
     void (*on_request)(void *ctx, const char *method, const char *url, long status, double seconds);
     void *on_request_ctx;
-    /* --dry-run: the journal is read as it is, never created, upgraded or
-     * written, and only engine_check_api, engine_probe and engine_quota_free
-     * may be used; the rest refuses (engine_add's err says why). */
+    /* --dry-run, login: the journal (none without a state_dir) is read as
+     * it is, never created, upgraded or written, and only engine_check_api,
+     * engine_token_info, engine_probe and engine_quota_free may be used; the
+     * rest refuses (engine_add's err says why). */
     bool read_only;
 };
 

@@ -57,6 +57,17 @@ class LoginTest(SandboxTest):
         proc = self.vimeo_up("logout")
         self.assertEqual((proc.returncode, proc.stdout), (0, f"not logged in: no {self.token_path}\n"))
 
+    def test_login_needs_no_state_and_makes_none(self):
+        home = os.path.join(self.tmp, "home")
+        os.mkdir(home)
+        env = self.env(HOME=home)
+        env.pop("XDG_STATE_HOME", None)
+        proc = subprocess.run([VIMEO_UP, "login", "--api", self.sandbox.url], input=TOKEN, capture_output=True,
+                              text=True, env=env, cwd=self.tmp, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("logged in as Sandbox User", proc.stdout)
+        self.assertEqual(os.listdir(home), [], "no state directory made")
+
     def test_a_refused_token_is_not_stored_nor_shown(self):
         proc = self.vimeo_up("login", stdin="not-the-token\n")
         self.assertEqual(proc.returncode, 3)
