@@ -180,7 +180,7 @@ static unsigned add_claimed(struct engine *e, const char *abs, const struct stat
 unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap)
 {
     bool is_new;
-    return engine_add_new(e, path, &is_new, err, cap);
+    return engine_add_new(e, path, NULL, &is_new, err, cap);
 }
 
 unsigned engine_add_refused(struct engine *e, const char *path, const char *reason)
@@ -202,9 +202,10 @@ unsigned engine_add_refused(struct engine *e, const char *path, const char *reas
 static unsigned add_file(struct engine *e, const char *path, const struct engine_file_meta *meta, bool *is_new,
                          char *err, size_t cap);
 
-unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *err, size_t cap)
+unsigned engine_add_new(struct engine *e, const char *path, const struct engine_file_meta *meta, bool *is_new,
+                        char *err, size_t cap)
 {
-    return add_file(e, path, NULL, is_new, err, cap);
+    return add_file(e, path, meta, is_new, err, cap);
 }
 
 unsigned engine_add_with(struct engine *e, const char *path, const struct engine_file_meta *meta, char *err,

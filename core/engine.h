@@ -208,9 +208,7 @@ bool engine_token_info(struct engine *e, char *user, size_t user_cap, char *scop
  * journal has as done gets a row in state done with the note "already
  * uploaded as /videos/N" (unless config.again). */
 unsigned engine_add(struct engine *e, const char *path, char *err, size_t cap);
-/* The same; *is_new says whether the file got a job now (false: it had one). */
-unsigned engine_add_new(struct engine *e, const char *path, bool *is_new, char *err, size_t cap);
-/* Per-file metadata (--manifest): each field set replaces the run's for
+/* Per-file metadata (--manifest, an agent's add): each field set replaces the run's for
  * this file (folder: a folder URI, /users/N/projects/M; password: with
  * privacy "password"; replace: a video URI as engine_parse_video gives it,
  * the file a new version of it); NULL, or has_tags false, keeps the run's.
@@ -225,6 +223,10 @@ struct engine_file_meta {
  * already queued, or done per the journal). */
 unsigned engine_add_with(struct engine *e, const char *path, const struct engine_file_meta *meta, char *err,
                          size_t cap);
+/* engine_add_with (meta may be NULL); *is_new says whether the file got a
+ * job now (false: it had one). */
+unsigned engine_add_new(struct engine *e, const char *path, const struct engine_file_meta *meta, bool *is_new,
+                        char *err, size_t cap);
 
 /* One line of a --manifest, a JSON object: path (required) and any of
  * name, description, privacy, password_file, folder, replace (strings) and

@@ -368,6 +368,55 @@ static void reply_ok(struct client *c, const char *why_not)
     buf_free(&b);
 }
 
+/* An add's "meta": the name, description, privacy and tags of the command
+ * that queued the files. An agent started by an earlier command has that
+ * command's options; without these, a file asked to be private would go up
+ * with the agent's privacy. */
+struct add_meta {
+    char name[1024], description[5000], privacy[32], tags[CLI_MAX_TAGS][256];
+    const char *tag_list[CLI_MAX_TAGS];
+    struct engine_file_meta meta;
+};
+
+/* False when "meta" is there but malformed. */
+static bool read_add_meta(const struct json *j, struct add_meta *m)
+{
+    int t = json_find(j, "meta");
+    if (t < 0)
+        return true;
+    if (json_type(j, t) != 'o')
+        return false;
+    struct { const char *key; char *out; size_t cap; const char **field; } strings[] = {
+        { "name", m->name, sizeof m->name, &m->meta.name },
+        { "description", m->description, sizeof m->description, &m->meta.description },
+        { "privacy", m->privacy, sizeof m->privacy, &m->meta.privacy },
+    };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        int v = json_find_in(j, t, strings[i].key);
+        if (v < 0)
+            continue;
+        if (!json_get_string(j, v, strings[i].out, strings[i].cap))
+            return false;
+        *strings[i].field = strings[i].out;
+    }
+    int tags = json_find_in(j, t, "tags");
+    if (tags < 0)
+        return true;
+    if (json_type(j, tags) != 'a')
+        return false;
+    struct json_iter it;
+    json_array_iter(j, tags, &it);
+    for (int v; (v = json_iter_next(&it)) >= 0;) {
+        if (m->meta.ntags == CLI_MAX_TAGS || !json_get_string(j, v, m->tags[m->meta.ntags], sizeof m->tags[0]))
+            return false;
+        m->tag_list[m->meta.ntags] = m->tags[m->meta.ntags];
+        m->meta.ntags++;
+    }
+    m->meta.tags = m->tag_list;
+    m->meta.has_tags = true;
+    return true;
+}
+
 static void do_add(struct agent *a, struct client *c, const struct json *j, unsigned job)
 {
     (void)job;
@@ -376,6 +425,13 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
         client_fail(a, c, "add: \"files\" must be an array of paths");
         return;
     }
+    struct add_meta *meta = calloc(1, sizeof *meta);
+    if (!meta || !read_add_meta(j, meta)) {
+        free(meta);
+        client_fail(a, c, "add: \"meta\" must be an object of name, description, privacy (strings) and tags");
+        return;
+    }
+    bool has_meta = json_find(j, "meta") >= 0;
     struct buf b;
     buf_init(&b, OUT_MAX);
     buf_puts(&b, "{\"ok\":true,\"added\":[");
@@ -386,11 +442,12 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
     for (int t; (t = json_iter_next(&it)) >= 0;) {
         if (!json_get_string(j, t, path, sizeof path) || path[0] != '/') {
             buf_free(&b);
+            free(meta);
             client_fail(a, c, "add: each file must be an absolute path");
             return;
         }
         bool is_new = false;
-        unsigned id = engine_add_new(a->e, path, &is_new, err, sizeof err);
+        unsigned id = engine_add_new(a->e, path, has_meta ? &meta->meta : NULL, &is_new, err, sizeof err);
         buf_puts(&b, first ? "{\"file\":" : ",{\"file\":");
         first = false;
         json_append_string_lossy(&b, path);
@@ -408,6 +465,7 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
     buf_puts(&b, "]}");
     client_reply(c, b.data);
     buf_free(&b);
+    free(meta);
 }
 
 static void do_pause(struct agent *a, struct client *c, const struct json *j, unsigned job)
@@ -1005,6 +1063,7 @@ static int connect_agent(struct cli *cli, bool start, bool any_version)
         return -1;
     }
     int fd = protocol_connect(sock, any_version, err, sizeof err);
+    cli->agent_ran_before = fd >= 0;
     if (fd >= 0 || (errno != ENOENT && errno != ECONNREFUSED)) {
         if (fd < 0)
             fprintf(stderr, "vimeo-up: %s\n", err);
@@ -1043,59 +1102,110 @@ static bool exchange(int fd, const char *request, struct buf *line, struct json 
     return ok;
 }
 
-/* A file named on the command line by its full path: the agent runs in /.
- * One that cannot be resolved goes as it is, and the agent says what is
- * wrong with it, as engine_add does in-process. */
-static void absolute_path(const char *name, char *out, size_t cap)
+/* An agent started by an earlier command keeps that command's folder and
+ * password: files meant for another folder, or to be kept behind a
+ * password, are not handed to it. Name, description, privacy and tags go
+ * with each add (append_meta). */
+static int refuse_options_it_keeps(const struct cli *cli)
 {
-    char full[PATH_MAX], cwd[PATH_MAX];
-    if (realpath(name, full))
-        snprintf(out, cap, "%s", full);
-    else if (name[0] == '/' || !getcwd(cwd, sizeof cwd))
-        snprintf(out, cap, "%s", name);
-    else
-        snprintf(out, cap, "%s/%s", cwd, name);
+    const char *kept = cli->config.folder ? "--folder"
+                       : cli->password_file || (cli->config.privacy && !strcmp(cli->config.privacy, "password"))
+                           ? "--password-file"
+                           : NULL;
+    if (!kept || !cli->agent_ran_before)
+        return EXIT_OK;
+    fprintf(stderr, "vimeo-up: %s: the agent running for %s keeps its own; 'vimeo-up stop' first, or --foreground\n",
+            kept, cli->state_dir);
+    return EXIT_USAGE;
+}
+
+/* The command's name, description, privacy and tags for the files it
+ * queues: an agent that an earlier command started has that command's. */
+static void append_meta(const struct cli *cli, struct buf *request)
+{
+    const struct engine_config *c = &cli->config;
+    if (!c->name && !c->description && !c->privacy && !c->ntags)
+        return;
+    buf_puts(request, ",\"meta\":{");
+    const char *sep = "";
+    const struct { const char *key, *value; } fields[] = {
+        { "name", c->name }, { "description", c->description }, { "privacy", c->privacy } };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (!fields[i].value)
+            continue;
+        buf_printf(request, "%s\"%s\":", sep, fields[i].key);
+        json_append_string_lossy(request, fields[i].value);
+        sep = ",";
+    }
+    if (c->ntags) {
+        buf_printf(request, "%s\"tags\":[", sep);
+        for (size_t i = 0; i < c->ntags; i++) {
+            buf_puts(request, i ? "," : "");
+            json_append_string_lossy(request, c->tags[i]);
+        }
+        buf_puts(request, "]");
+    }
+    buf_puts(request, "}");
+}
+
+/* An add request for files[from...] into request, as many as one line
+ * takes; the index of the first file left for the next one. */
+static int add_request(const struct cli *cli, int from, struct buf *request)
+{
+    buf_reset(request);
+    buf_printf(request, "{\"cmd\":\"add\",\"protocol\":%d", PROTOCOL_VERSION);
+    append_meta(cli, request);
+    buf_puts(request, ",\"files\":[");
+    int i = from;
+    for (; i < cli->nfiles; i++) {
+        char full[2 * PATH_MAX + 2];
+        protocol_absolute_path(cli->files[i], full, sizeof full);
+        size_t mark = request->len;
+        buf_puts(request, i > from ? "," : "");
+        json_append_string_lossy(request, full);
+        if (request->len + 2 >= PROTOCOL_LINE_MAX - 1 && i > from) { /* the next request takes it */
+            request->len = mark;
+            break;
+        }
+    }
+    buf_puts(request, "]}");
+    return i;
+}
+
+/* An add's answer: each refusal said to refusals (NULL: standard error). */
+static void count_added(const struct json *j, unsigned *queued, unsigned *refused, struct buf *refusals)
+{
+    struct json_iter it;
+    json_array_iter(j, json_find(j, "added"), &it);
+    char err[4608], shown[4608];
+    for (int t; (t = json_iter_next(&it)) >= 0;) {
+        if (json_get_string(j, json_find_in(j, t, "error"), err, sizeof err)) {
+            text_escape(err, shown, sizeof shown);
+            if (refusals)
+                buf_printf(refusals, "vimeo-up: %s\n", shown);
+            else
+                fprintf(stderr, "vimeo-up: %s\n", shown);
+            (*refused)++;
+        } else {
+            (*queued)++;
+        }
+    }
 }
 
 /* One add request for files[from..]: as many as fit in a request line.
  * Returns the index of the first file left for the next one, or -1 when
  * the agent did not answer; counts what it queued and refused. */
-static int add_batch(int fd, char **files, int nfiles, int from, unsigned *queued, unsigned *refused)
+static int add_batch(int fd, const struct cli *cli, int from, unsigned *queued, unsigned *refused)
 {
     struct buf request, line;
     buf_init(&request, 2 * PROTOCOL_LINE_MAX); /* room for one path past the line's limit, taken back */
     buf_init(&line, OUT_MAX);
-    buf_printf(&request, "{\"cmd\":\"add\",\"protocol\":%d,\"files\":[", PROTOCOL_VERSION);
-    int i = from;
-    for (; i < nfiles; i++) {
-        char full[2 * PATH_MAX + 2];
-        absolute_path(files[i], full, sizeof full);
-        size_t mark = request.len;
-        buf_puts(&request, i > from ? "," : "");
-        json_append_string_lossy(&request, full);
-        if (request.len + 2 >= PROTOCOL_LINE_MAX - 1 && i > from) { /* the next request takes it */
-            request.len = mark;
-            break;
-        }
-    }
-    buf_puts(&request, "]}");
+    int next = add_request(cli, from, &request);
     struct json j = { 0 };
-    int next = -1;
-    if (!request.overflowed && exchange(fd, request.data, &line, &j)) {
-        struct json_iter it;
-        json_array_iter(&j, json_find(&j, "added"), &it);
-        char err[4608], shown[4608];
-        for (int t; (t = json_iter_next(&it)) >= 0;) {
-            if (json_get_string(&j, json_find_in(&j, t, "error"), err, sizeof err)) {
-                text_escape(err, shown, sizeof shown);
-                fprintf(stderr, "vimeo-up: %s\n", shown);
-                (*refused)++;
-            } else {
-                (*queued)++;
-            }
-        }
-        next = i;
-    }
+    if (!request.overflowed && exchange(fd, request.data, &line, &j))
+        count_added(&j, queued, refused, NULL);
+    else
+        next = -1;
     json_free(&j);
     buf_free(&request);
     buf_free(&line);
@@ -1105,8 +1215,11 @@ static int add_batch(int fd, char **files, int nfiles, int from, unsigned *queue
 static int command_add(struct cli *cli, int fd)
 {
     unsigned queued = 0, refused = 0;
+    int rc = refuse_options_it_keeps(cli);
+    if (rc != EXIT_OK)
+        return rc;
     for (int from = 0; from < cli->nfiles;) {
-        if ((from = add_batch(fd, cli->files, cli->nfiles, from, &queued, &refused)) < 0) {
+        if ((from = add_batch(fd, cli, from, &queued, &refused)) < 0) {
             fprintf(stderr, "vimeo-up: the agent did not answer\n");
             return EXIT_CANNOT_START;
         }
@@ -1264,17 +1377,29 @@ static int queue_work(struct cli *cli, const struct source *src, struct buf *ref
         }
         return EXIT_OK;
     }
-    for (int i = 0; i < cli->nfiles && cli->command == CLI_UPLOAD; i++) {
-        char full[2 * PATH_MAX + 2];
-        bool is_new;
-        absolute_path(cli->files[i], full, sizeof full);
-        if (!source_add(src, full, &is_new, err, sizeof err)) {
-            text_escape(err, shown, sizeof shown);
-            buf_printf(refusals, "vimeo-up: %s\n", shown);
-            (*refused)++;
-        }
+    if (cli->command != CLI_UPLOAD)
+        return EXIT_OK;
+    int rc = refuse_options_it_keeps(cli);
+    if (rc != EXIT_OK)
+        return rc;
+    struct buf request;
+    buf_init(&request, 2 * PROTOCOL_LINE_MAX);
+    char *answer = malloc(OUT_MAX);
+    unsigned queued = 0;
+    rc = answer ? EXIT_OK : EXIT_CANNOT_START;
+    for (int from = 0; rc == EXIT_OK && from < cli->nfiles;) {
+        from = add_request(cli, from, &request);
+        struct json j = { 0 };
+        if (!request.overflowed && source_agent_request(src, request.data, answer, OUT_MAX) &&
+            json_parse(&j, answer, strlen(answer)))
+            count_added(&j, &queued, refused, refusals);
+        else
+            rc = EXIT_CANNOT_START, fprintf(stderr, "vimeo-up: the agent did not answer\n");
+        json_free(&j);
     }
-    return EXIT_OK;
+    free(answer);
+    buf_free(&request);
+    return rc;
 }
 
 /* The exit status of an attached run, and what to say about it. */

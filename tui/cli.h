@@ -51,6 +51,7 @@ struct cli {
     struct manifest manifest;
     bool foreground;            /* --foreground: the engine in this process, even on a terminal */
     long idle_exit;             /* the agent: seconds idle before it exits; 0: the default */
+    bool agent_ran_before;      /* the agent this command talks to was running before it */
 };
 
 int cli_run(struct cli *cli);

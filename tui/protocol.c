@@ -104,6 +104,17 @@ void protocol_totals(struct buf *b, const struct engine_totals *t)
                t->rate_limit);
 }
 
+void protocol_absolute_path(const char *name, char *out, size_t cap)
+{
+    char full[PATH_MAX], cwd[PATH_MAX];
+    if (realpath(name, full))
+        snprintf(out, cap, "%s", full);
+    else if (name[0] == '/' || !getcwd(cwd, sizeof cwd))
+        snprintf(out, cap, "%s", name);
+    else
+        snprintf(out, cap, "%s/%s", cwd, name);
+}
+
 bool protocol_send(int fd, const char *line)
 {
     size_t len = strlen(line), off = 0;

@@ -69,7 +69,7 @@ static void set_rate_limit(void *e, uint64_t bytes_per_second)
 
 static unsigned add(void *e, const char *path, bool *is_new, char *err, size_t cap)
 {
-    return engine_add_new(e, path, is_new, err, cap);
+    return engine_add_new(e, path, NULL, is_new, err, cap);
 }
 
 static int wakeup_fd(void *e)

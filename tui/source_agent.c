@@ -4,6 +4,7 @@
  * request and its answer; stream lines read meanwhile go to the mirror.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,9 +360,11 @@ static unsigned add(void *ctx, const char *path, bool *is_new, char *err, size_t
 {
     struct mirror *m = ctx;
     struct buf line;
+    char full[2 * PATH_MAX + 2];
+    protocol_absolute_path(path, full, sizeof full); /* as typed in the dashboard, where the user is */
     buf_init(&line, PROTOCOL_LINE_MAX);
     buf_puts(&line, "{\"cmd\":\"add\",\"files\":[");
-    json_append_string_lossy(&line, path);
+    json_append_string_lossy(&line, full);
     buf_puts(&line, "]}");
     bool answered = !line.overflowed && request(m, line.data);
     buf_free(&line);

@@ -150,6 +150,26 @@ class Commands(AgentTest):
         table = json.loads(self.vimeo_up("status", "--json").stdout)
         self.assertEqual(table["totals"]["files"], 1500)
 
+    def test_a_running_agent_takes_each_adds_name_privacy_and_tags(self):
+        busy = make_file(self.tmp, "busy.mp4", 3 << 20, seed=1)
+        self.assertEqual(self.add("-c", "1M", "-r", "1M", busy).returncode, 0)  # the agent, with the defaults
+        secret = make_file(self.tmp, "secret.mp4", 1000, seed=2)
+        proc = self.add("--privacy", "nobody", "--name", "Secret {stem}", "--tag", "t1", secret)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        # What an add cannot carry is refused, never dropped in silence.
+        other = make_file(self.tmp, "other.mp4", 1000, seed=3)
+        proc = self.add("--folder", "/users/1/projects/2", other)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(proc.stderr, f"vimeo-up: --folder: the agent running for {self.state} keeps its own; "
+                                      "'vimeo-up stop' first, or --foreground\n")
+        self.assertEqual(self.vimeo_up("wait").returncode, 0)
+        status, _, data = self.sandbox.api("GET", self.sandbox.upload_named("Secret secret")["video"])
+        self.assertEqual(status, 200)
+        video = json.loads(data)
+        self.assertEqual(video["privacy"]["view"], "nobody")
+        self.assertEqual([t["name"] for t in video["tags"]], ["t1"])
+        self.assertEqual(len(self.sandbox.uploads()), 2, "other.mp4 was not queued")
+
     def test_add_refuses_a_missing_file_and_queues_the_rest(self):
         a = make_file(self.tmp, "a.mp4", 1 << 20)
         proc = self.add(a, os.path.join(self.tmp, "missing.mp4"))

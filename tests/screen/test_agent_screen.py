@@ -71,6 +71,17 @@ class AgentScreen(Dashboard):
         again.keys("q")
         self.assertEqual(self.pane_status(again), 0)
 
+    def test_a_adds_a_file_named_relative_to_where_the_user_is(self):
+        busy = make_file(self.tmp, "busy.mp4", 12 << 20)
+        make_file(self.tmp, "later.mp4", 1000)
+        pane = self.attach("-r", "1M", "-c", "1M", busy)  # its shell is in self.tmp; the agent in /
+        self.see(pane, r"busy\.mp4 .*uploading")
+        pane.keys("a")
+        self.see(pane, "Add file:")
+        pane.keys("later.mp4", "Enter")
+        self.see(pane, r"added 1 file")
+        self.see(pane, r"later\.mp4 .*done")
+
     def test_a_key_in_one_dashboard_shows_in_the_other_within_a_second(self):
         path = make_file(self.tmp, "shared.mp4", 24 << 20)
         one = self.attach("-r", "1M", "-c", "1M", path, name="one")
