@@ -625,18 +625,23 @@ static void note_endpoint(void *arg, const struct engine_record *r)
 }
 
 /* One endpoint for everything to do: take it, as Vimeo's API or (uploads
- * with a link but never a video) as a generic tus endpoint. */
-static void endpoint_from_journal(struct cli *cli, bool unfinished_only, char *out, size_t cap)
+ * with a link but never a video) as a generic tus endpoint. Returns how
+ * many endpoints there are (0: nothing to do), -1 if the journal cannot
+ * be read. */
+static int endpoint_from_journal(struct cli *cli, bool unfinished_only, char *out, size_t cap)
 {
     struct endpoints seen = { .unfinished_only = unfinished_only };
     char err[4608];
-    if (engine_list(cli->config.state_dir, note_endpoint, &seen, err, sizeof err) < 0 || seen.count != 1)
-        return;
+    if (engine_list(cli->config.state_dir, note_endpoint, &seen, err, sizeof err) < 0)
+        return -1;
+    if (seen.count != 1)
+        return (int)seen.count;
     snprintf(out, cap, "%s", seen.first);
     if (seen.links && !seen.videos)
         cli->config.tus_endpoint = out;
     else
         cli->config.api_base = out;
+    return 1;
 }
 
 struct list_ctx {
@@ -876,8 +881,11 @@ int main(int argc, char **argv)
         return rc;
     cli.config.read_only = cli.dry_run;
     char endpoint[1024];
+    int endpoints = -1;
     if ((command == CLI_RESUME || command == CLI_VERIFY) && !endpoint_given)
-        endpoint_from_journal(&cli, command == CLI_RESUME, endpoint, sizeof endpoint);
+        endpoints = endpoint_from_journal(&cli, command == CLI_RESUME, endpoint, sizeof endpoint);
+    if (command == CLI_RESUME && endpoints == 0 && !cli.json) /* said without a token, a network or an API */
+        return printf("nothing to resume in %s\n", cli.state_dir) < 0 ? EXIT_FAILED : EXIT_OK;
     char token[4096];
     if ((rc = read_token(&cli, token, sizeof token)) != EXIT_OK)
         return rc;

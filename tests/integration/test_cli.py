@@ -481,6 +481,10 @@ class BadInput(CliTest):
         proc = run("--api", self.sandbox.url, "--state", self.state(), "--no-tui", "resume")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("nothing to resume", proc.stdout)
+        # Everything done: said with no --api, no token and no API to ask.
+        bare = subprocess.run([VIMEO_UP, "--state", self.state(), "--no-tui", "resume"], capture_output=True,
+                              text=True, env={k: v for k, v in env.items() if k != "VIMEO_TOKEN"}, timeout=60)
+        self.assertEqual((bare.returncode, bare.stdout), (0, f"nothing to resume in {self.state()}\n"), bare.stderr)
         proc = run("--state", self.state(), "list", "--json")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(json.loads(proc.stdout), self.journal())
