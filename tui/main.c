@@ -423,11 +423,16 @@ static int load_config(int argc, char **argv, struct cli *cli)
 {
     const char *named = NULL;
     int opt;
+    bool help = false;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, short_options, options, NULL)) != -1)
+    while ((opt = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
         if (opt == OPT_CONFIG)
             named = optarg;
+        help |= opt == 'h' || opt == 'V';
+    }
     optind = 0; /* getopt_long starts again for parse_options */
+    if (help) /* a bad config file must not hide how to fix it */
+        return EXIT_OK;
     char path[PATH_MAX];
     if (named)
         snprintf(path, sizeof path, "%s", named);
@@ -792,7 +797,11 @@ int main(int argc, char **argv)
     }
 
     const char *not_for_list;
-    int rc = command == CLI_LIST ? EXIT_OK : load_config(argc, argv, &cli);
+    /* What only reads the state or the agent takes no config: a bad line
+     * there must not keep a user from stopping the agent or logging out. */
+    bool configured = command != CLI_LIST && command != CLI_LOGOUT && command != CLI_STATUS && command != CLI_WAIT &&
+                      command != CLI_STOP;
+    int rc = configured ? load_config(argc, argv, &cli) : EXIT_OK;
     if (rc != EXIT_OK)
         return rc;
     rc = parse_options(argc, argv, &cli, &not_for_list);

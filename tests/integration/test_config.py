@@ -91,6 +91,17 @@ class ConfigTest(SandboxTest):
                 self.assertNotIn(TOKEN, proc.stderr)
         self.assertEqual(self.sandbox.uploads(), [], "nothing is uploaded after a bad config")
 
+    def test_a_bad_config_does_not_hide_help_nor_block_logout_and_stop(self):
+        self.write(self.default, "limit-rate = 5Mb\n")
+        env = dict(os.environ, XDG_CONFIG_HOME=self.xdg, XDG_RUNTIME_DIR=os.path.join(self.tmp, "run"))
+        os.mkdir(env["XDG_RUNTIME_DIR"], 0o700)
+        for args, code in ((["--help"], 0), (["logout"], 0), (["status"], 3), (["stop"], 3)):
+            with self.subTest(args=args):
+                proc = subprocess.run([VIMEO_UP, *args, "--state", os.path.join(self.tmp, "state")],
+                                      capture_output=True, text=True, env=env, timeout=60)
+                self.assertEqual(proc.returncode, code, proc.stderr)
+                self.assertNotIn("config:", proc.stderr)
+
     def test_a_missing_config_named_is_an_error_a_missing_default_is_not(self):
         proc = self.vimeo_up("--config", os.path.join(self.tmp, "nope"), make_file(self.tmp, "e.mp4", 1000))
         self.assertEqual(proc.returncode, 2)
