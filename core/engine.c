@@ -216,6 +216,7 @@ void engine_free(struct engine *e)
     pthread_cond_destroy(&e->saves_ready);
     pthread_cond_destroy(&e->follow_ready);
     free(e->follow);
+    free(e->confirm);
     pthread_mutex_destroy(&e->save_lock);
     pthread_mutex_destroy(&e->lock);
     free_strings(e);
@@ -234,7 +235,9 @@ static struct job *visible_job(struct engine *e, unsigned id)
 
 static const char *pause_job(struct engine *e, struct job *job)
 {
-    if (job->state == ENGINE_QUEUED && !job->running) {
+    if (job->confirm && job->state == ENGINE_VERIFYING) {
+        return confirm_pause(e, job); /* handed over: no worker holds it */
+    } else if (job->state == ENGINE_QUEUED && !job->running) {
         job_enter(e, job, ENGINE_PAUSED, NULL);
     } else if ((engine_state_active(job->state) || job->state == ENGINE_QUEUED) && job->running &&
                job->kind == JOB_UPLOAD) {
@@ -360,8 +363,10 @@ void engine_cancel(struct engine *e, unsigned id, bool delete_video)
         job->delete_video = delete_video;
         atomic_store(&job->interrupt, true);
         job_enter(e, job, ENGINE_CANCELLED, delete_video ? "video deleted" : NULL);
-        if (!job->running && delete_video)
-            add_task(e, TASK_DELETE, job); /* the helper sends the DELETE, not the caller */
+        /* The helper sends the DELETE, not the caller; a job waiting for its
+         * confirmation has no worker to send it. */
+        if ((!job->running || job->confirm) && delete_video)
+            add_task(e, TASK_DELETE, job);
         pthread_cond_broadcast(&e->commands);
     }
     pthread_mutex_unlock(&e->lock);
