@@ -84,7 +84,8 @@ static void fake_create(void *ctx, const struct job *job, char video[VIDEO_MAX],
     fake.videos++;
     fake.offset = 0;
     pthread_mutex_lock(&fake.lock);
-    fake.known[fake.nknown++ % 16] = fake.videos;
+    if (fake.nknown < sizeof fake.known / sizeof fake.known[0])
+        fake.known[fake.nknown++] = fake.videos;
     pthread_mutex_unlock(&fake.lock);
     snprintf(video, VIDEO_MAX, "/videos/%u", fake.videos);
     snprintf(link, HTTP_URL_MAX, "http://127.0.0.1/files/%u", fake.videos);
