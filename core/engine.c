@@ -148,13 +148,15 @@ struct engine *engine_new(const struct engine_config *config, char *err, size_t 
 }
 
 /* After the threads: what the journal does not have yet goes there now.
- * Uploads stopped midway are saved as paused, which is what they are. */
+ * Uploads stopped midway are saved as paused, which is what they are; one
+ * whose bytes were proven, waiting for Vimeo's upload.status, as
+ * verifying (a resume proves them again, then asks). */
 static void save_last(struct engine *e, struct job *job)
 {
     char why[ERROR_MAX];
     bool unfinished = job->kind == JOB_UPLOAD && !engine_state_final(job->state) && job->state != ENGINE_QUEUED;
     if (unfinished)
-        job_save_now(e, job, ENGINE_PAUSED, why, sizeof why);
+        job_save_now(e, job, job->confirm ? ENGINE_VERIFYING : ENGINE_PAUSED, why, sizeof why);
     else if (job->save_queued)
         job_save_now(e, job, JOB_STATE_CURRENT, why, sizeof why);
     journal_release(e->journal, job->row);

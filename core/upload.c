@@ -318,14 +318,17 @@ static enum upload_step step_locate(struct upload *u)
     }
 }
 
-/* Write the offset to the journal now and then, and at the last byte. */
+/* Write the offset to the journal now and then, and at the last byte: as
+ * verifying, which is what the job does next (and then, waiting for
+ * Vimeo's word without a worker, may be killed in), at no extra write. */
 static bool save_progress(struct upload *u, char *why, size_t cap)
 {
     double now = clock_mono();
-    if (now - u->last_saved < SAVE_INTERVAL && u->acked < u->job->size)
+    bool last = u->acked >= u->job->size;
+    if (now - u->last_saved < SAVE_INTERVAL && !last)
         return true;
     u->last_saved = now;
-    return job_save_now(u->e, u->job, JOB_STATE_CURRENT, why, cap);
+    return job_save_now(u->e, u->job, last ? ENGINE_VERIFYING : JOB_STATE_CURRENT, why, cap);
 }
 
 static enum upload_step step_send(struct upload *u)

@@ -114,14 +114,14 @@ class StoppedWhileConfirming(ConfirmCase):
         self.assertEqual([r["state"] for r in self.journal()], ["done"])
         self.assertEqual(len(self.sandbox.uploads()), 1)  # no second video
 
-    def test_stop_saves_it_unfinished_and_resume_proves_it_again(self):
+    def test_stop_leaves_it_verifying_and_resume_proves_it_again(self):
         self.stop_while_confirming(signal.SIGTERM)
-        self.assertEqual([r["state"] for r in self.journal()], ["paused"])
+        self.assertEqual([r["state"] for r in self.journal()], ["verifying"])
         self.resume_proves_again()
 
-    def test_kill_leaves_it_unfinished_and_resume_proves_it_again(self):
+    def test_kill_leaves_it_verifying_and_resume_proves_it_again(self):
         self.stop_while_confirming(signal.SIGKILL)
-        self.assertNotIn([r["state"] for r in self.journal()], (["done"], ["failed"], ["cancelled"]))
+        self.assertEqual([(r["state"], r["acked"]) for r in self.journal()], [("verifying", 5000)])
         self.resume_proves_again()
 
 

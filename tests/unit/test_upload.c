@@ -793,8 +793,10 @@ static void journal_refusing_done_pauses_instead_of_done(void **state)
 static void journal_refusing_progress_pauses_the_upload(void **state)
 {
     (void)state;
-    fail_state_name = "uploading";
-    fail_from_offset = 1; /* the upload starts; saving its progress fails */
+    /* The upload starts; saving its progress fails: the save at the last
+     * byte, which says verifying (what the job does next). */
+    fail_state_name = "verifying";
+    fail_from_offset = 1;
     set_save_fault(fail_saves_as);
     struct job *job = run();
     set_save_fault(NULL);
