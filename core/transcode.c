@@ -181,8 +181,9 @@ bool confirm_hand_over(struct engine *e, struct job *job, const char *verified)
     if (!c)
         return false;
     pthread_mutex_lock(&e->lock);
-    bool ok = e->follower_started && !e->confirmer_down && !e->tus_endpoint && job->video[0] && !atomic_load(&e->stopping) &&
-              job->state == ENGINE_VERIFYING && !job->want_pause && !atomic_load(&job->interrupt);
+    bool ok = e->follower_started && !e->confirmer_down && !e->tus_endpoint && job->video[0] &&
+              !atomic_load(&e->stopping) && job->state == ENGINE_VERIFYING && !job->want_pause &&
+              !atomic_load(&job->interrupt);
     if (ok && e->nconfirm == e->confirm_cap) {
         size_t cap = e->confirm_cap ? e->confirm_cap * 2 : 64;
         struct job **more = realloc(e->confirm, cap * sizeof *more);
