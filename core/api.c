@@ -129,6 +129,9 @@ void api_call(struct api *api, struct http *http, const struct api_request *req,
     case API_REPLACE:
         vimeo_replace(&v, req->uri, req->size, req->file_name, &out->upload, res);
         break;
+    case API_LIST:
+        vimeo_list(&v, req->page, API_LIST_PER_PAGE, req->videos, req->videos_cap, &out->nvideos, &out->more, res);
+        break;
     case API_SCOPES:
         vimeo_scopes(&v, out->scope, sizeof out->scope, out->user_name, sizeof out->user_name, res);
         break;

@@ -27,7 +27,7 @@ struct api {
     bool probing;              /* a window ended: one call goes to learn the next */
 };
 
-enum api_op { API_CREATE, API_STATUS, API_QUOTA, API_DELETE, API_SCOPES, API_TAGS, API_REPLACE };
+enum api_op { API_CREATE, API_STATUS, API_QUOTA, API_DELETE, API_SCOPES, API_TAGS, API_REPLACE, API_LIST };
 
 struct api_request {
     enum api_op op;
@@ -37,7 +37,12 @@ struct api_request {
     const char *const *tags;               /* TAGS */
     size_t ntags;
     const char *file_name;                 /* REPLACE */
+    unsigned page;                         /* LIST: from 1, 100 videos a page */
+    struct vimeo_video_status *videos;     /* LIST: the caller's room for them */
+    size_t videos_cap;
 };
+
+enum { API_LIST_PER_PAGE = 100 };          /* Vimeo's most per page */
 
 struct api_answer {
     struct vimeo_upload upload;            /* CREATE, REPLACE; STATUS: its page only */
@@ -46,6 +51,8 @@ struct api_answer {
     char scope[512];                       /* SCOPES: space-separated */
     char user_uri[64];                     /* QUOTA: /users/N */
     char user_name[128];                   /* SCOPES: the token's user */
+    size_t nvideos;                        /* LIST: how many it filled */
+    bool more;                             /* LIST: a later page exists */
 };
 
 void api_init(struct api *api, const char *base, const char *token);

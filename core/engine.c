@@ -157,13 +157,15 @@ struct engine *engine_new(const struct engine_config *config, char *err, size_t 
 }
 
 /* After the threads: what the journal does not have yet goes there now.
- * Uploads stopped midway are saved as paused, which is what they are. */
+ * Uploads stopped midway are saved as paused, which is what they are; one
+ * whose bytes were proven, waiting for Vimeo's upload.status, as
+ * verifying (a resume proves them again, then asks). */
 static void save_last(struct engine *e, struct job *job)
 {
     char why[ERROR_MAX];
     bool unfinished = job->kind == JOB_UPLOAD && !engine_state_final(job->state) && job->state != ENGINE_QUEUED;
     if (unfinished)
-        job_save_now(e, job, ENGINE_PAUSED, why, sizeof why);
+        job_save_now(e, job, job->confirm ? ENGINE_VERIFYING : ENGINE_PAUSED, why, sizeof why);
     else if (job->save_queued)
         job_save_now(e, job, JOB_STATE_CURRENT, why, sizeof why);
     journal_release(e->journal, job->row);
@@ -225,6 +227,7 @@ void engine_free(struct engine *e)
     pthread_cond_destroy(&e->saves_ready);
     pthread_cond_destroy(&e->follow_ready);
     free(e->follow);
+    free(e->confirm);
     pthread_mutex_destroy(&e->save_lock);
     pthread_mutex_destroy(&e->lock);
     free_strings(e);
@@ -243,7 +246,9 @@ static struct job *visible_job(struct engine *e, unsigned id)
 
 static const char *pause_job(struct engine *e, struct job *job)
 {
-    if (job->state == ENGINE_QUEUED && !job->running) {
+    if (job->confirm && job->state == ENGINE_VERIFYING) {
+        return confirm_pause(e, job); /* handed over: no worker holds it */
+    } else if (job->state == ENGINE_QUEUED && !job->running) {
         job_enter(e, job, ENGINE_PAUSED, NULL);
     } else if ((engine_state_active(job->state) || job->state == ENGINE_QUEUED) && job->running &&
                job->kind == JOB_UPLOAD) {
@@ -369,8 +374,10 @@ void engine_cancel(struct engine *e, unsigned id, bool delete_video)
         job->delete_video = delete_video;
         atomic_store(&job->interrupt, true);
         job_enter(e, job, ENGINE_CANCELLED, delete_video ? "video deleted" : NULL);
-        if (!job->running && delete_video)
-            add_task(e, TASK_DELETE, job); /* the helper sends the DELETE, not the caller */
+        /* The helper sends the DELETE, not the caller; a job waiting for its
+         * confirmation has no worker to send it. */
+        if ((!job->running || job->confirm) && delete_video)
+            add_task(e, TASK_DELETE, job);
         pthread_cond_broadcast(&e->commands);
     }
     pthread_mutex_unlock(&e->lock);

@@ -12,8 +12,10 @@
  *   DELETE after a cancel), so that the caller returns at once;
  * - the journal writer (pool.c): writes the saves that callers and state
  *   changes queue, outside e->lock;
- * - the transcode follower (transcode.c): asks Vimeo for the
- *   transcode.status of done videos still transcoding, through api_call.
+ * - the transcode follower (transcode.c): confirms the upload.status of
+ *   jobs that workers handed over once HEAD proved their bytes, and asks
+ *   for the transcode.status of done videos still transcoding, many with
+ *   one listing, through api_call.
  *
  * Locks, in the only order they may nest:
  *   e->lock  ->  e->api.lock | e->bucket.lock
@@ -44,6 +46,22 @@ enum {
     NOTE_MAX = 160,
     VIDEO_MAX = 96,            /* /videos/N or /videos/N:hash */
     PAGE_MAX = 256,            /* https://vimeo.com/N or https://vimeo.com/N/hash */
+    CONFIRM_WINDOW = 120,      /* seconds of upload.status in_progress before done with a note */
+    CONFIRM_WAIT_CAP = 30,     /* seconds between two such questions at most */
+};
+
+/* A job a worker handed over to the follower once HEAD proved every byte:
+ * it stays verifying until Vimeo's upload.status decides (transcode.c).
+ * Under e->lock; on the heap only while it waits. */
+struct confirm {
+    char verified[ERROR_MAX];  /* the HEAD's verdict, which the answer completes */
+    char transcode[32];        /* transcode.status from the answer that decided */
+    double since;              /* monotonic: when HEAD proved every byte */
+    double at;                 /* monotonic: when it is asked next */
+    double wait;               /* seconds until the question after that, growing */
+    unsigned misses;           /* listings in a row that did not show the video */
+    bool asked;                /* a listing or a GET went out since it came */
+    bool finishing;            /* decided done, off e->confirm: its journal save is under way */
 };
 
 enum job_kind { JOB_UPLOAD, JOB_VERIFY };
@@ -99,6 +117,11 @@ struct job {
     double transcode_at;       /* monotonic: when the follower asks next */
     double transcode_wait;     /* seconds between two questions, growing */
 
+    /* Under e->lock; written by the worker that hands the job over, by the
+     * follower, and by pause (transcode.c). */
+    unsigned char transcode_misses; /* listings in a row that did not show it */
+    struct confirm *confirm;   /* handed over, waiting for upload.status; NULL */
+
     /* The published view's texts, last: a snapshot of 10,000 rows reads the
      * numbers above, which then share a few cache lines per job. Under
      * e->lock, as the rest of the view. */
@@ -126,6 +149,8 @@ struct pending_event {
     unsigned retries;
     char *message, *video, *row_message;
 };
+
+struct transport;
 
 struct task {
     enum { TASK_VERIFY, TASK_DELETE } kind;
@@ -165,6 +190,12 @@ struct engine {
     bool follower_started;
     struct job **follow;       /* done videos still transcoding, for the follower */
     size_t nfollow, follow_cap;
+    struct job **confirm;      /* jobs handed over for their upload.status (their job->confirm) */
+    size_t nconfirm, confirm_cap;
+    bool confirmer_down;       /* the follower left its loop: no more hand-overs */
+    unsigned uploads_running;  /* upload_run()s under way: while none, no batch grows */
+    /* Tests only: the follower's transport instead of its own network one. */
+    const struct transport *follower_transport;
     struct job **jobs;
     size_t njobs, jobs_cap;
     void *uploads_by_row, *uploads_by_file; /* tsearch trees of upload jobs (add.c) */
@@ -278,6 +309,28 @@ void transcode_update(struct engine *e, struct job *job, const char *status);
 void *transcode_main(void *arg);
 /* A video in the table still transcoding. Caller holds e->lock. */
 bool transcode_pending(const struct engine *e);
+
+/* Hand a job whose bytes HEAD proved (verified: that verdict) to the
+ * follower, which confirms its upload.status with other jobs' in one
+ * listing; it stays verifying meanwhile. False when it cannot take it (no
+ * Vimeo, no follower, out of memory, a pause or cancel under way): the
+ * worker confirms it itself. Caller holds no lock. */
+bool confirm_hand_over(struct engine *e, struct job *job, const char *verified);
+/* What upload.status (Vimeo's word, "" when not known) says after waited
+ * seconds of asking, window at most: done (with a note appended to
+ * verified where it is not "complete"), failed, or ask again. */
+enum confirm_verdict { CONFIRM_DONE, CONFIRM_FAILED, CONFIRM_AGAIN };
+enum confirm_verdict confirm_judge(const char *status, double waited, double window, char *verified, size_t cap);
+/* Fail the job as Vimeo's upload.status error says. Caller holds e->lock. */
+void confirm_refused(struct engine *e, struct job *job);
+/* Done once the journal says so, as verified, then transcode followed: DONE;
+ * a journal that cannot record it pauses the job with the reason: PAUSED;
+ * nothing for a cancelled job: CANCELLED. Caller holds no lock. */
+enum confirm_end { CONFIRM_END_DONE, CONFIRM_END_PAUSED, CONFIRM_END_CANCELLED };
+enum confirm_end confirm_finish(struct engine *e, struct job *job, const char *verified, const char *transcode);
+/* Pause a job waiting for its confirmation: NULL when paused, else why not.
+ * Caller holds e->lock. */
+const char *confirm_pause(struct engine *e, struct job *job);
 
 /* ---- verify.c -------------------------------------------------------------- */
 

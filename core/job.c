@@ -256,6 +256,7 @@ void job_free(struct job *job)
     free(job->note);
     free(job->page);
     free(job->replaces);
+    free(job->confirm);
     free(job);
 }
 

@@ -261,6 +261,24 @@ static void net_status(void *ctx, const char *video, char *upload_status, size_t
     snprintf(res->transcode, sizeof res->transcode, "%s", answer.transcode_status);
 }
 
+static void net_list(void *ctx, unsigned page, struct vimeo_video_status *out, size_t cap, size_t *n, bool *more,
+                     struct transport_result *res)
+{
+    struct net *net = ctx;
+    *n = 0;
+    *more = false;
+    if (net->e->tus_endpoint) {
+        *res = (struct transport_result){ .outcome = HTTP_FATAL, .retry_after = -1 };
+        snprintf(res->error, sizeof res->error, "no Vimeo videos to list");
+        return;
+    }
+    struct api_request req = { .op = API_LIST, .page = page, .videos = out, .videos_cap = cap };
+    struct api_answer answer = { .nvideos = 0 };
+    net_api(net, &req, &answer, res);
+    *n = answer.nvideos;
+    *more = answer.more;
+}
+
 static void net_remove(void *ctx, const char *video, const char *link, struct transport_result *res)
 {
     struct net *net = ctx;
@@ -294,7 +312,7 @@ static void net_tag(void *ctx, const struct job *job, const char *video, struct 
 
 static const struct transport_ops net_ops = {
     .create = net_create, .head = net_head, .patch = net_patch, .status = net_status, .remove = net_remove,
-    .tag = net_tag,
+    .tag = net_tag, .list = net_list,
 };
 
 struct transport net_transport(struct net *net)

@@ -46,6 +46,12 @@ struct transport_ops {
                   const struct patch_hooks *hooks, struct transport_result *res);
     /* Vimeo's upload.status of a video; HTTP_FATAL without Vimeo. */
     void (*status)(void *ctx, const char *video, char *upload_status, size_t cap, struct transport_result *res);
+    /* One page (from 1) of the account's videos, newest first, with their
+     * upload.status, transcode.status and page (GET /me/videos): up to cap
+     * into out, *n of them; *more when a later page exists. HTTP_FATAL
+     * without Vimeo. */
+    void (*list)(void *ctx, unsigned page, struct vimeo_video_status *out, size_t cap, size_t *n, bool *more,
+                 struct transport_result *res);
     /* Delete the video, or without Vimeo the tus upload. */
     void (*remove)(void *ctx, const char *video, const char *link, struct transport_result *res);
     /* Tag the video job made: the file's own tags (--manifest), else the

@@ -14,8 +14,6 @@ enum {
     BACKOFF_DOUBLINGS = 6,     /* 1, 2, 4 … 32 s, then the cap */
     RETRY_AFTER_CAP = 600,     /* seconds: a server cannot park us longer */
     RATE_LIMIT_WAIT = 60,      /* seconds after a 429 that says not how long */
-    CONFIRM_WINDOW = 120,      /* seconds of upload.status in_progress before done with a note */
-    CONFIRM_WAIT_CAP = 30,     /* seconds between two such questions at most */
     SAVE_INTERVAL = 2,         /* seconds between journal saves of the offset */
     STOP_HEAD_TIMEOUT = 1,     /* seconds for the last HEAD when stopping: exit stays prompt */
 };
@@ -320,16 +318,17 @@ static enum upload_step step_locate(struct upload *u)
     }
 }
 
-/* Write the offset to the journal now and then. Not at the last byte: the
- * proof of it is saved a moment later with the verdict, and a run killed
- * before then finds the offset by HEAD, as after any kill. */
+/* Write the offset to the journal now and then, and at the last byte: as
+ * verifying, which is what the job does next (and then, waiting for
+ * Vimeo's word without a worker, may be killed in), at no extra write. */
 static bool save_progress(struct upload *u, char *why, size_t cap)
 {
     double now = clock_mono();
-    if (now - u->last_saved < SAVE_INTERVAL * u->e->backoff_scale || u->acked >= u->job->size)
+    bool last = u->acked >= u->job->size;
+    if (now - u->last_saved < SAVE_INTERVAL * u->e->backoff_scale && !last)
         return true;
     u->last_saved = now;
-    return job_save_now(u->e, u->job, JOB_STATE_CURRENT, why, cap);
+    return job_save_now(u->e, u->job, last ? ENGINE_VERIFYING : JOB_STATE_CURRENT, why, cap);
 }
 
 static enum upload_step step_send(struct upload *u)
@@ -425,47 +424,40 @@ static enum upload_step step_verify(struct upload *u)
 /* The job is done once the journal says so; a journal that cannot pauses it. */
 static enum upload_step finish(struct upload *u)
 {
-    pthread_mutex_lock(&u->e->lock);
-    if (u->job->state == ENGINE_CANCELLED) {
-        pthread_mutex_unlock(&u->e->lock);
+    if (confirm_finish(u->e, u->job, u->verified, u->transcode) == CONFIRM_END_CANCELLED)
         return stopped(u, STEP_END); /* cancelled at the last moment: STOP deletes, if asked */
-    }
-    job_set_text(&u->job->verified, u->verified);
-    job_set_text(&u->job->error, NULL);
-    pthread_mutex_unlock(&u->e->lock);
-    char why[ERROR_MAX];
-    if (!job_save_now(u->e, u->job, ENGINE_DONE, why, sizeof why))
-        return pause_for_journal(u, why);
-    pthread_mutex_lock(&u->e->lock);
-    engine_emit(u->e, ENGINE_EV_VERIFIED, u->job, "%s", u->verified);
-    job_enter(u->e, u->job, ENGINE_DONE, u->video[0] ? u->video : u->link);
-    if (u->video[0] && !u->e->tus_endpoint && u->job->state == ENGINE_DONE)
-        transcode_update(u->e, u->job, u->transcode); /* Vimeo transcodes it next: followed from here */
-    pthread_mutex_unlock(&u->e->lock);
     return STEP_END;
 }
 
 /* Every byte is proven there; Vimeo's upload.status has the last word:
  * complete is done, error is a failure (Vimeo refuses e.g. a video under
  * half a second only now), in_progress is asked again for a while. No
- * answer at all leaves the HEAD's proof standing. */
+ * answer at all leaves the HEAD's proof standing. The follower asks for
+ * many jobs at once: this worker hands the job over and takes the next
+ * file; it asks itself only where the follower cannot take it. */
 static enum upload_step step_confirm(struct upload *u)
 {
     char status[32];
-    if (strstr(u->verified, "upload.status") || !ask_status(u, status, sizeof status) || !status[0])
-        return finish(u);
-    if (!strcmp(status, "error"))
-        return fail(u, "%s: every byte arrived, but Vimeo's upload.status is error (it refused the video: too "
-                    "short, or not a video?)", u->job->path);
-    double waited = clock_mono() - u->confirm_since;
-    if (!strcmp(status, "in_progress") && waited < CONFIRM_WINDOW * u->e->backoff_scale) {
+    if (strstr(u->verified, "upload.status"))
+        return finish(u); /* asked already: the link was gone */
+    if (confirm_hand_over(u->e, u->job, u->verified))
+        return STEP_END;
+    if (!ask_status(u, status, sizeof status))
+        status[0] = '\0';
+    switch (confirm_judge(status, clock_mono() - u->confirm_since, CONFIRM_WINDOW * u->e->backoff_scale, u->verified,
+                          sizeof u->verified)) {
+    case CONFIRM_FAILED:
+        pthread_mutex_lock(&u->e->lock);
+        confirm_refused(u->e, u->job);
+        pthread_mutex_unlock(&u->e->lock);
+        return STEP_END;
+    case CONFIRM_AGAIN:
         nap(u, u->confirm_wait);
         u->confirm_wait = u->confirm_wait * 2 > CONFIRM_WAIT_CAP ? CONFIRM_WAIT_CAP : u->confirm_wait * 2;
         return STEP_CONFIRM;
+    case CONFIRM_DONE:
+        break;
     }
-    size_t n = strlen(u->verified);
-    snprintf(u->verified + n, sizeof u->verified - n, "; Vimeo upload.status %s%s", status,
-             strcmp(status, "complete") ? " (still processing after every byte arrived)" : "");
     return finish(u);
 }
 
@@ -603,6 +595,7 @@ void upload_run(struct engine *e, struct job *job, const struct transport *t, in
     snprintf(u.video, sizeof u.video, "%s", job->video);
     u.acked = u.high_water = job->acked;
     u.step = u.link[0] ? STEP_LOCATE : STEP_CREATE;
+    e->uploads_running++;
     if (!job->started)
         job->started = clock_wall();
     job_enter(e, job, u.link[0] ? ENGINE_UPLOADING : ENGINE_CREATING, NULL);
@@ -623,4 +616,9 @@ void upload_run(struct engine *e, struct job *job, const struct transport *t, in
         }
         u.step = steps[u.step](&u);
     }
+    pthread_mutex_lock(&e->lock);
+    /* The last upload ended: confirmations waiting for a batch wait no more. */
+    if (!--e->uploads_running && !e->rq_len && e->nconfirm)
+        pthread_cond_signal(&e->follow_ready);
+    pthread_mutex_unlock(&e->lock);
 }

@@ -9,7 +9,10 @@
  *
  * - CREATE: a new video (or tus upload); LOCATE: HEAD for the server's
  *   offset; SEND: PATCH one chunk; VERIFY: HEAD proves offset = length =
- *   size; CONFIRM: Vimeo's upload.status, then done once the journal has it;
+ *   size; CONFIRM: Vimeo's upload.status, then done once the journal has it
+ *   (the worker hands the job to the follower, transcode.c, which asks for
+ *   many jobs with one call, and takes the next file; it asks itself only
+ *   where the follower cannot take it);
  *   EXPIRE: the link is gone: delete the stale video, start again (at most
  *   MAX_RECREATES times); WAIT: back off before trying again (every way back
  *   counts toward MAX_RETRIES but a 429, which has its own, larger bound;

@@ -191,14 +191,19 @@ static bool valid_video_uri(const char *uri)
 /* The video's page, Vimeo's "link": only an https address on vimeo.com,
  * in printable ASCII, is kept, as it is shown, stored and handed to hooks
  * (an escape sequence from a server must not reach a terminal). */
-static void read_page(struct json *j, char *page, size_t cap)
+static void read_page_in(struct json *j, int from, char *page, size_t cap)
 {
-    bool kept = json_get_string(j, json_find(j, "link"), page, cap) &&
+    bool kept = json_get_string(j, json_find_in(j, from, "link"), page, cap) &&
                 (!strncmp(page, "https://vimeo.com/", 18) || !strncmp(page, "https://www.vimeo.com/", 22));
     for (const char *c = page; kept && *c; c++)
         kept = *c > ' ' && *c < 0x7f && *c != '"';
     if (!kept)
         page[0] = '\0';
+}
+
+static void read_page(struct json *j, char *page, size_t cap)
+{
+    read_page_in(j, 0, page, cap);
 }
 
 bool engine_parse_video(const char *text, char *out, size_t cap)
@@ -315,6 +320,50 @@ void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, c
         json_get_string(&j, json_find(&j, "upload.status"), upload_status, cap);
         json_get_string(&j, json_find(&j, "transcode.status"), transcode_status, cap);
         read_page(&j, page, page_cap);
+    }
+    json_free(&j);
+    http_result_free(&hr);
+}
+
+uint64_t vimeo_video_id(const char *uri)
+{
+    if (!valid_video_uri(uri))
+        return 0;
+    uint64_t id = 0;
+    for (const char *p = uri + 8; *p >= '0' && *p <= '9'; p++)
+        id = id > (UINT64_MAX - 9) / 10 ? UINT64_MAX : id * 10 + (uint64_t)(*p - '0');
+    return id;
+}
+
+void vimeo_list(struct vimeo_api *api, unsigned page, unsigned per_page, struct vimeo_video_status *out, size_t cap,
+                size_t *n, bool *more, struct vimeo_result *res)
+{
+    char path[200];
+    /* sort=date with direction=desc: the videos just uploaded come first,
+     * so one page usually holds every one a run waits for. */
+    snprintf(path, sizeof path,
+             "/me/videos?fields=uri,link,upload.status,transcode.status&sort=date&direction=desc&per_page=%u&page=%u",
+             per_page, page);
+    struct http_result hr = { 0 };
+    struct json j;
+    *n = 0;
+    *more = false;
+    if (call(api, "GET", path, NULL, res, &hr, &j)) {
+        struct json_iter items;
+        json_array_iter(&j, json_find(&j, "data"), &items);
+        for (int item; (item = json_iter_next(&items)) >= 0 && *n < cap;) {
+            struct vimeo_video_status *v = &out[*n];
+            *v = (struct vimeo_video_status){ .uri = "" };
+            if (!json_get_string(&j, json_find_in(&j, item, "uri"), v->uri, sizeof v->uri) || !valid_video_uri(v->uri))
+                continue;
+            json_get_string(&j, json_find_in(&j, item, "upload.status"), v->upload_status, sizeof v->upload_status);
+            json_get_string(&j, json_find_in(&j, item, "transcode.status"), v->transcode_status,
+                            sizeof v->transcode_status);
+            read_page_in(&j, item, v->page, sizeof v->page);
+            (*n)++;
+        }
+        int next = json_find(&j, "paging.next");
+        *more = json_type(&j, next) == 's';
     }
     json_free(&j);
     http_result_free(&hr);

@@ -52,6 +52,22 @@ void vimeo_replace(struct vimeo_api *api, const char *uri, uint64_t size, const 
  * video's page link into page (page_cap bytes; "" when not said). */
 void vimeo_status(struct vimeo_api *api, const char *uri, char *upload_status, char *transcode_status, size_t cap,
                   char *page, size_t page_cap, struct vimeo_result *res);
+/* One video as GET /me/videos lists it. */
+struct vimeo_video_status {
+    char uri[96];                  /* /videos/N or /videos/N:hash */
+    char upload_status[32], transcode_status[32]; /* "" when not said */
+    char page[256];                /* its "link", as vimeo_create keeps it; "" when not said */
+};
+/* GET /me/videos, one page (from 1) of per_page (at most 100) of the
+ * account's videos, newest first, with their upload.status,
+ * transcode.status and link: up to cap into out, *n of them; *more when
+ * paging.next names a later page. One call for many videos' statuses. */
+void vimeo_list(struct vimeo_api *api, unsigned page, unsigned per_page, struct vimeo_video_status *out, size_t cap,
+                size_t *n, bool *more, struct vimeo_result *res);
+/* The number in a video URI (/videos/N or /videos/N:hash): the same video
+ * whichever form an answer uses; 0 when uri is neither. */
+uint64_t vimeo_video_id(const char *uri);
+
 /* GET /me: free upload space in bytes, or -1 when Vimeo does not say (null). */
 void vimeo_quota(struct vimeo_api *api, int64_t *free_bytes, struct vimeo_result *res);
 /* The same, and the user's uri (/users/N), which folder URIs start with. */

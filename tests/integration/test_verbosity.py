@@ -65,7 +65,8 @@ class Verbosity(CliRun):
                         r"done      l\.mp4  already uploaded as /videos/\d+", r"missing\.mp4: No such file",
                         r"0 verified, 1 failed, 1 skipped, 0 unfinished"):
             self.assertRegex(text, pattern)
-        self.assertEqual(len([l for l in lines if " request " in l and "/me/videos" in l]), 1, "-v only the first time")
+        self.assertEqual(len([l for l in lines if " request " in l and "POST" in l and "/me/videos" in l]), 1,
+                         "-v only the first time")
         self.assertNotIn(TOKEN, text)
 
     def test_a_log_file_that_cannot_be_opened(self):

@@ -25,6 +25,16 @@ static enum engine_state state_of(struct engine *e, unsigned id)
     return d.row.state;
 }
 
+/* How many events of each kind are waiting (taken). */
+static void count_events(struct engine *e, int counts[ENGINE_EV_COUNT])
+{
+    struct engine_event events[64];
+    size_t n = engine_events(e, events, 64);
+    memset(counts, 0, ENGINE_EV_COUNT * sizeof *counts);
+    for (size_t i = 0; i < n; i++)
+        counts[events[i].kind]++;
+}
+
 static void pause_stops_bytes_and_resume_finishes(void **state)
 {
     (void)state;
@@ -59,15 +69,10 @@ static void pause_stops_bytes_and_resume_finishes(void **state)
         sleep_ms(50);
     assert_int_equal(state_of(e, id), ENGINE_DONE);
     assert_int_equal(server_offset(), 8 << 20);
-    struct engine_event events[64];
-    size_t n = engine_events(e, events, 64);
-    int paused = 0, resumed = 0;
-    for (size_t i = 0; i < n; i++) {
-        paused += events[i].kind == ENGINE_EV_PAUSED;
-        resumed += events[i].kind == ENGINE_EV_RESUMED;
-    }
-    assert_int_equal(paused, 1);
-    assert_int_equal(resumed, 1);
+    int counts[ENGINE_EV_COUNT];
+    count_events(e, counts);
+    assert_int_equal(counts[ENGINE_EV_PAUSED], 1);
+    assert_int_equal(counts[ENGINE_EV_RESUMED], 1);
     engine_free(e);
 }
 
@@ -147,12 +152,78 @@ static void numbers_and_texts_make_the_whole_snapshot(void **state)
     engine_free(e);
 }
 
+/* POST a fault spec to the sandbox's control endpoint. */
+static void sandbox_fault(const char *spec)
+{
+    CURL *c = curl_easy_init();
+    char url[160];
+    snprintf(url, sizeof url, "%s/_sandbox/faults", sandbox_url);
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, spec);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    long status = 0;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 200);
+    buf_free(&b);
+    curl_easy_cleanup(c);
+}
+
+/* A job whose bytes are proven waits for Vimeo's upload.status without a
+ * worker: its row says so, and pause and resume act on it at once (resume
+ * proves the bytes again, then asks). */
+static void a_job_waiting_for_its_confirmation_pauses_and_resumes(void **state)
+{
+    (void)state;
+    char file[128], err[256];
+    snprintf(file, sizeof file, "%s/confirm.bin", dir);
+    FILE *f = fopen(file, "w");
+    fputs("a few bytes\n", f);
+    fclose(f);
+    sandbox_fault("upload_status=in_progress,for=3,times=1");
+    struct engine_config config = { .api_base = sandbox_url, .token = "t", .state_dir = dir, .workers = 2,
+                                    .stall_seconds = 30 };
+    struct engine *e = engine_new(&config, err, sizeof err);
+    assert_non_null(e);
+    assert_true(engine_check_api(e, err, sizeof err));
+    unsigned id = engine_add(e, file, err, sizeof err);
+    assert_int_not_equal(id, 0);
+    struct engine_details d;
+    for (int i = 0; i < 200; i++) {
+        assert_true(engine_details(e, id, &d));
+        if (d.row.state == ENGINE_VERIFYING && strstr(d.row.message, "confirming"))
+            break;
+        sleep_ms(10);
+    }
+    assert_int_equal(d.row.state, ENGINE_VERIFYING);
+    assert_non_null(strstr(d.row.message, "confirming: waiting for Vimeo's upload.status"));
+
+    assert_null(engine_pause(e, id));
+    assert_int_equal(state_of(e, id), ENGINE_PAUSED); /* at once: no worker to wait for */
+    assert_null(engine_resume(e, id));
+    for (int i = 0; i < 200 && state_of(e, id) != ENGINE_DONE; i++)
+        sleep_ms(50);
+    assert_true(engine_details(e, id, &d));
+    assert_int_equal(d.row.state, ENGINE_DONE);
+    assert_string_equal(d.verified, "complete: offset = length = 12; Vimeo upload.status complete");
+    assert_string_equal(d.note, "");
+    int counts[ENGINE_EV_COUNT];
+    count_events(e, counts);
+    assert_int_equal(counts[ENGINE_EV_DONE], 1);
+    assert_int_equal(counts[ENGINE_EV_PAUSED], 1);
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pause_stops_bytes_and_resume_finishes),
         cmocka_unit_test(rate_cap_and_workers_change_while_running),
         cmocka_unit_test(numbers_and_texts_make_the_whole_snapshot),
+        cmocka_unit_test(a_job_waiting_for_its_confirmation_pauses_and_resumes),
     };
     return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
 }

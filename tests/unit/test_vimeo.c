@@ -10,13 +10,21 @@
 #include "engine.h"
 #include "vimeo.h"
 
+/* The sandbox's API on a handle of its own (the caller frees api.http). */
+static struct vimeo_api sandbox_api(void)
+{
+    struct http_options options = { .connect_timeout = 5, .low_speed_limit = 1, .low_speed_time = 30,
+                                    .api_timeout = 10 };
+    struct vimeo_api api = { .http = http_new(&options), .base = sandbox_url, .token = "t" };
+    assert_non_null(api.http);
+    return api;
+}
+
 static void create_replace_status_delete(void **state)
 {
     (void)state;
-    struct http_options options = { .connect_timeout = 5, .low_speed_limit = 1, .low_speed_time = 30,
-                                    .api_timeout = 10 };
-    struct http *http = http_new(&options);
-    struct vimeo_api api = { .http = http, .base = sandbox_url, .token = "t" };
+    struct vimeo_api api = sandbox_api();
+    struct http *http = api.http;
     struct vimeo_result r;
     struct vimeo_upload up, version;
     struct vimeo_video_meta meta = { .name = "n\"ame \xe2\x98\x83", .privacy = "unlisted" };
@@ -65,6 +73,51 @@ static void create_replace_status_delete(void **state)
     assert_non_null(strstr(r.error, "8003"));
     assert_null(strstr(r.error, "wrong-token"));
     http_free(http);
+}
+
+/* GET /me/videos: newest first, 100 a page, with each video's statuses and
+ * page, and whether a later page exists. */
+static void list_pages_newest_first(void **state)
+{
+    (void)state;
+    struct vimeo_api api = sandbox_api();
+    struct vimeo_result r;
+    struct vimeo_upload up;
+    struct vimeo_video_meta meta = { .name = "listed" };
+    static struct vimeo_video_status videos[100];
+    size_t n;
+    bool more;
+    vimeo_list(&api, 1, 100, videos, 100, &n, &more, &r);
+    assert_int_equal(r.outcome, HTTP_OK);
+    size_t before = n;
+    for (size_t i = 0; i < 101 - before; i++) {
+        vimeo_create(&api, 10, &meta, &up, &r);
+        assert_int_equal(r.outcome, HTTP_OK);
+    }
+    vimeo_list(&api, 1, 100, videos, 100, &n, &more, &r);
+    assert_int_equal(r.outcome, HTTP_OK);
+    assert_int_equal(n, 100);
+    assert_true(more);
+    assert_string_equal(videos[0].uri, up.uri); /* the newest */
+    assert_string_equal(videos[0].upload_status, "in_progress"); /* no byte sent yet */
+    assert_string_equal(videos[0].transcode_status, "in_progress");
+    assert_string_equal(videos[0].page, up.page);
+    vimeo_list(&api, 2, 100, videos, 100, &n, &more, &r);
+    assert_int_equal(r.outcome, HTTP_OK);
+    assert_true(n >= 1);
+    assert_false(more);
+    http_free(api.http);
+}
+
+/* Both forms of a video's URI name the same video. */
+static void a_video_id_from_either_uri(void **state)
+{
+    (void)state;
+    assert_int_equal(vimeo_video_id("/videos/123"), 123);
+    assert_int_equal(vimeo_video_id("/videos/123:abc0ef"), 123);
+    assert_int_equal(vimeo_video_id("/videos/"), 0);
+    assert_int_equal(vimeo_video_id("/users/1"), 0);
+    assert_int_equal(vimeo_video_id("/videos/12x"), 0);
 }
 
 /* An error listing 450,000 invalid parameters: each read once, so the line
@@ -119,6 +172,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_replace_status_delete),
         cmocka_unit_test(long_invalid_parameters_are_read_once),
+        cmocka_unit_test(list_pages_newest_first),
+        cmocka_unit_test(a_video_id_from_either_uri),
         cmocka_unit_test(a_video_named_every_way),
     };
     return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
