@@ -111,7 +111,7 @@ struct job {
     /* Under e->save_lock. */
     uint64_t written_seq;      /* the newest save copy that reached the journal */
 
-    /* Published, under e->lock; changed only by transcode_update(). */
+    /* Published, under e->lock; changed only in transcode.c (transcode_update, confirm_finish). */
     enum engine_transcode transcode;
     bool following;            /* on e->follow: the follower asks for its transcode.status */
     double transcode_at;       /* monotonic: when the follower asks next */

@@ -89,19 +89,24 @@ static void unfollow(struct engine *e, struct job *job)
     job->following = false;
 }
 
-void transcode_update(struct engine *e, struct job *job, const char *status)
+/* Vimeo's word as a state: no word is taken for "still transcoding". */
+static enum engine_transcode transcode_of(const char *status)
 {
     enum engine_transcode t = engine_transcode_parse(status);
-    if (t == ENGINE_TRANSCODE_UNKNOWN)
-        t = ENGINE_TRANSCODE_IN_PROGRESS;
+    return t == ENGINE_TRANSCODE_UNKNOWN ? ENGINE_TRANSCODE_IN_PROGRESS : t;
+}
+
+/* Follow job->transcode from here, and say it if it is news (it was was).
+ * Caller holds e->lock. */
+static void transcode_announce(struct engine *e, struct job *job, enum engine_transcode was)
+{
+    enum engine_transcode t = job->transcode;
     if (t == ENGINE_TRANSCODE_IN_PROGRESS)
         follow(e, job);
     else
         unfollow(e, job);
-    if (t == job->transcode)
+    if (t == was)
         return;
-    job->transcode = t;
-    job_save_later(e, job);
     if (t == ENGINE_TRANSCODE_COMPLETE)
         engine_emit(e, ENGINE_EV_AVAILABLE, job, "%s", job->page ? job->page : job->video);
     else if (t == ENGINE_TRANSCODE_ERROR)
@@ -109,6 +114,15 @@ void transcode_update(struct engine *e, struct job *job, const char *status)
                     "error)", job->video);
     else
         engine_emit(e, ENGINE_EV_TRANSCODING, job, "%s", job->video);
+}
+
+void transcode_update(struct engine *e, struct job *job, const char *status)
+{
+    enum engine_transcode was = job->transcode;
+    job->transcode = transcode_of(status);
+    if (job->transcode != was)
+        job_save_later(e, job);
+    transcode_announce(e, job, was);
 }
 
 /* Still worth a question: in the table, not cancelled. */
@@ -156,10 +170,17 @@ enum confirm_end confirm_finish(struct engine *e, struct job *job, const char *v
     }
     job_set_text(&job->verified, verified);
     job_set_text(&job->error, NULL);
+    /* Vimeo transcodes it next: the first word on that is written with the
+     * verdict, one journal write where there were two. */
+    bool follows = job->video[0] && !e->tus_endpoint;
+    enum engine_transcode was = job->transcode;
+    if (follows)
+        job->transcode = transcode_of(transcode);
     pthread_mutex_unlock(&e->lock);
     char why[ERROR_MAX];
     if (!job_save_now(e, job, ENGINE_DONE, why, sizeof why)) {
         pthread_mutex_lock(&e->lock);
+        job->transcode = was;
         job_set_text(&job->error, why);
         job->rate = 0;
         job_enter(e, job, ENGINE_PAUSED, why);
@@ -169,8 +190,8 @@ enum confirm_end confirm_finish(struct engine *e, struct job *job, const char *v
     pthread_mutex_lock(&e->lock);
     engine_emit(e, ENGINE_EV_VERIFIED, job, "%s", verified);
     job_enter(e, job, ENGINE_DONE, job->video[0] ? job->video : job_text(job->link));
-    if (job->video[0] && !e->tus_endpoint && job->state == ENGINE_DONE)
-        transcode_update(e, job, transcode); /* Vimeo transcodes it next: followed from here */
+    if (follows && job->state == ENGINE_DONE)
+        transcode_announce(e, job, was); /* followed from here */
     pthread_mutex_unlock(&e->lock);
     return CONFIRM_END_DONE;
 }
