@@ -156,6 +156,29 @@ static int dry_run(struct cli *cli, struct engine *e)
     return refusals + cli->unreadable || !fits ? EXIT_FAILED : EXIT_OK;
 }
 
+static void count_unfinished(void *ctx, const struct engine_record *r)
+{
+    enum engine_state state;
+    if (!engine_state_parse(r->state, &state) || (state != ENGINE_DONE && state != ENGINE_CANCELLED))
+        (*(unsigned *)ctx)++;
+}
+
+/* resume found nothing it could take: EXIT_UNFINISHED, said, when the
+ * journal's unfinished uploads belong to another vimeo-up (the agent, most
+ * likely), which is not "nothing to resume": a script must not take it
+ * for every file done. */
+static int resumed_elsewhere(const struct cli *cli)
+{
+    unsigned others = 0;
+    char err[4608];
+    engine_list(cli->config.state_dir, count_unfinished, &others, err, sizeof err);
+    if (!others)
+        return EXIT_OK;
+    fprintf(stderr, "vimeo-up: %u unfinished upload%s in %s belong%s to another vimeo-up ('vimeo-up status' shows the "
+            "agent's)\n", others, others == 1 ? "" : "s", cli->config.state_dir, others == 1 ? "s" : "");
+    return EXIT_UNFINISHED;
+}
+
 int cli_run(struct cli *cli)
 {
     double started = clock_wall();
@@ -218,6 +241,11 @@ int cli_run(struct cli *cli)
             return EXIT_CANNOT_START;
         }
         queued = (unsigned)added;
+        int rc = !queued && resume ? resumed_elsewhere(cli) : EXIT_OK;
+        if (rc != EXIT_OK) {
+            engine_free(e);
+            return rc;
+        }
         if (!queued && !cli->json)
             printf("nothing to %s in %s\n", resume ? "resume" : "verify", cli->config.state_dir);
     }

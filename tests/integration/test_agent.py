@@ -170,6 +170,16 @@ class Commands(AgentTest):
         self.assertEqual([t["name"] for t in video["tags"]], ["t1"])
         self.assertEqual(len(self.sandbox.uploads()), 2, "other.mp4 was not queued")
 
+    def test_resume_beside_a_busy_agent_is_not_nothing_to_resume(self):
+        path = make_file(self.tmp, "slow.mp4", 3 << 20)
+        self.assertEqual(self.add("-c", "1M", "-r", "512K", path).returncode, 0)
+        self.wait_for(lambda: self.received() > 0, what="the agent uploading")
+        proc = self.vimeo_up("resume", "--no-tui", "--api", self.sandbox.url)
+        # Not 0: 'vimeo-up resume && rm slow.mp4' must not delete a file still on its way.
+        self.assertEqual(proc.returncode, 4, proc.stdout + proc.stderr)
+        self.assertEqual(proc.stderr, f"vimeo-up: 1 unfinished upload in {self.state} belongs to another vimeo-up "
+                                      "('vimeo-up status' shows the agent's)\n")
+
     def test_add_refuses_a_missing_file_and_queues_the_rest(self):
         a = make_file(self.tmp, "a.mp4", 1 << 20)
         proc = self.add(a, os.path.join(self.tmp, "missing.mp4"))
