@@ -460,6 +460,7 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
             char shown[1200];
             text_escape(err, shown, sizeof shown);
             agent_log("refused: %s", shown);
+            engine_add_refused(a->e, path, err); /* a failed row with the reason, as in-process */
         }
     }
     buf_puts(&b, "]}");

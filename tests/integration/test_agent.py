@@ -186,7 +186,13 @@ class Commands(AgentTest):
         self.assertEqual(proc.returncode, 1)
         self.assertIn("missing.mp4", proc.stderr)
         self.assertIn("1 queued", proc.stdout)
-        self.assertEqual(self.vimeo_up("wait").returncode, 0)
+        # The refused file has its failed row, with the reason, as in-process:
+        # the table shows it and wait counts it (exit 1, as for an upload).
+        states = {r["name"]: r["state"] for r in json.loads(self.vimeo_up("status", "--json").stdout)["rows"]}
+        self.assertEqual((sorted(states), states["missing.mp4"]), (["a.mp4", "missing.mp4"], "failed"))
+        done = self.vimeo_up("wait")
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertIn("1 verified, 1 failed", done.stdout)
 
     def test_wait_exits_1_on_a_failure(self):
         self.sandbox.fault("expire=*,code=404")
