@@ -470,15 +470,17 @@ static enum upload_step step_expire(struct upload *u)
         snprintf(u->verified, sizeof u->verified, "complete: Vimeo upload.status complete (the upload link is gone)");
         return confirm(u);
     }
-    if (++u->recreates > MAX_RECREATES)
-        return fail(u, "%s: the upload link expired %u times; not trying again", u->job->path, MAX_RECREATES);
+    /* The last expired video goes too: a half-uploaded video is of no use
+     * on the account, and a retry (r) starts a new one anyway. */
+    bool give_up = ++u->recreates > MAX_RECREATES;
     char stale[VIDEO_MAX], stale_page[PAGE_MAX];
     snprintf(stale, sizeof stale, "%s", u->video);
     uint64_t stale_acked = u->acked;
     pthread_mutex_lock(&u->e->lock);
     snprintf(stale_page, sizeof stale_page, "%s", job_text(u->job->page));
-    engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new %s",
-                u->job->replaces ? "version" : "upload");
+    if (!give_up)
+        engine_emit(u->e, ENGINE_EV_RETRY, u->job, "upload link expired; starting a new %s",
+                    u->job->replaces ? "version" : "upload");
     job_set_text(&u->job->link, NULL);
     job_set_text(&u->job->page, NULL);
     u->job->video[0] = '\0';
@@ -507,6 +509,8 @@ static enum upload_step step_expire(struct upload *u)
         if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
             say(u, ENGINE_EV_RETRY, "could not delete the stale video %s: %s", stale, res.error);
     }
+    if (give_up)
+        return fail(u, "%s: the upload link expired %u times; not trying again", u->job->path, MAX_RECREATES);
     return STEP_CREATE;
 }
 

@@ -652,7 +652,8 @@ static void send_expired_forever_recreates_a_few_times_then_fails(void **state)
     struct job *job = run();
     assert_int_equal(job->state, ENGINE_FAILED);
     assert_int_equal(fake.calls[OP_CREATE], MAX_RECREATES + 1);
-    assert_int_equal(fake.calls[OP_REMOVE], MAX_RECREATES); /* each stale video deleted */
+    assert_int_equal(fake.calls[OP_REMOVE], MAX_RECREATES + 1); /* each stale video deleted, the last too */
+    assert_string_equal(job->video, "");
     assert_non_null(strstr(job_text(job->error), "expired 3 times"));
 }
 
