@@ -618,8 +618,8 @@ static void settled_line(struct agent *a, struct buf *b)
     struct source src = source_engine(a->e);
     count_outcome(&src, a->cli->config.wait_transcode, &done, &failed, &unfinished);
     buf_reset(b);
-    buf_printf(b, "{\"settled\":%s,\"done\":%u,\"failed\":%u,\"unfinished\":%u}", settled ? "true" : "false",
-               done, failed, unfinished);
+    buf_printf(b, "{\"settled\":%s,\"done\":%u,\"failed\":%u,\"unfinished\":%u,\"stopping\":%s}",
+               settled ? "true" : "false", done, failed, unfinished, a->stopping ? "true" : "false");
 }
 
 static void do_settled(struct agent *a, struct client *c, const struct json *j, unsigned job)
@@ -1278,6 +1278,7 @@ static int command_wait(int fd)
     char request[64];
     snprintf(request, sizeof request, "{\"cmd\":\"wait\",\"protocol\":%d}", PROTOCOL_VERSION);
     uint64_t done = 0, failed = 0, unfinished = 0;
+    bool stopping = false;
     int rc;
     if (!exchange(fd, request, &line, &j)) {
         fprintf(stderr, "vimeo-up: the agent stopped before its uploads settled; 'vimeo-up resume' continues\n");
@@ -1286,7 +1287,12 @@ static int command_wait(int fd)
         json_get_uint(&j, json_find(&j, "done"), &done);
         json_get_uint(&j, json_find(&j, "failed"), &failed);
         json_get_uint(&j, json_find(&j, "unfinished"), &unfinished);
-        if (unfinished)
+        /* "stopping" is a literal, which the reader has no getter for. */
+        stopping = strstr(line.data, "\"stopping\":true") != NULL;
+        if (unfinished && stopping)
+            fprintf(stderr, "vimeo-up: the agent stopped before its uploads settled (%" PRIu64 " of %" PRIu64
+                    " unfinished); 'vimeo-up resume' continues\n", unfinished, done + failed + unfinished);
+        else if (unfinished)
             fprintf(stderr, "vimeo-up: uploads unfinished (%" PRIu64 " of %" PRIu64 "), paused in the agent\n",
                     unfinished, done + failed + unfinished);
         printf("%" PRIu64 " verified, %" PRIu64 " failed\n", done, failed);

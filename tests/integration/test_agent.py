@@ -221,8 +221,24 @@ class Commands(AgentTest):
         self.assertFalse(client.ask({"cmd": "settled"})["settled"])
         self.assertEqual(self.vimeo_up("stop").returncode, 0)
         answer = client.line()
-        self.assertEqual((answer["settled"], answer["unfinished"]), (False, 1), answer)
+        self.assertEqual((answer["settled"], answer["unfinished"], answer["stopping"]), (False, 1, True), answer)
         client.close()
+
+    def test_wait_across_a_stop_says_the_agent_stopped(self):
+        a = make_file(self.tmp, "a.mp4", 8 << 20)
+        self.assertEqual(self.add("-r", "1M", "-c", "1M", a).returncode, 0)
+        # Its upload connection open, the next descriptor is the wait's.
+        self.wait_for(lambda: self.received() > 0, what="the upload under way")
+        descriptors = lambda: len(os.listdir(f"/proc/{self.agent_pid()}/fd"))
+        before = descriptors()
+        waiting = subprocess.Popen([VIMEO_UP, "--state", self.state, "wait"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=self.env)
+        self.wait_for(lambda: descriptors() > before, what="the wait's connection")
+        self.assertEqual(self.vimeo_up("stop").returncode, 0)
+        out, err = waiting.communicate(timeout=30)
+        self.assertEqual(waiting.returncode, 4, out + err)
+        self.assertEqual(err, "vimeo-up: the agent stopped before its uploads settled (1 of 1 unfinished); "
+                              "'vimeo-up resume' continues\n")
 
     def test_json_attach_streams_the_agents_events(self):
         a = make_file(self.tmp, "a.mp4", 2 << 20)
