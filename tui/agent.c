@@ -1226,7 +1226,7 @@ static int command_add(struct cli *cli, int fd)
         }
     }
     printf("%u queued in the agent; 'vimeo-up status' shows them\n", queued);
-    return refused ? EXIT_FAILED : EXIT_OK;
+    return refused || cli->unreadable ? EXIT_FAILED : EXIT_OK;
 }
 
 static void status_table(const struct json *j)

@@ -856,7 +856,10 @@ int main(int argc, char **argv)
         return usage_error("%s", "--quiet and --verbose: one or the other");
     if (cli.verbose)
         cli.config.on_request = runlog_request;
-    if (command == CLI_ADD && nfiles == 0)
+    if (command == CLI_ADD && cli.manifest_file) /* per-file folders and passwords cannot go over the socket */
+        return usage_error("%s", "--manifest goes with an upload in this process (vimeo-up --manifest FILE), not "
+                           "with add");
+    if (command == CLI_ADD && nfiles == 0 && !cli.batch.files_from)
         return usage_error("%s", "add: no FILE to queue");
     if (command == CLI_AGENT && nfiles > 0)
         return usage_error("agent takes no FILE (vimeo-up add FILE queues it): %s", files[0]);
@@ -916,13 +919,14 @@ int main(int argc, char **argv)
     if (command == CLI_UPLOAD && cli.manifest_file &&
         (rc = manifest_load(cli.manifest_file, &checks, &cli.manifest)) != EXIT_OK)
         return rc;
-    if (command == CLI_UPLOAD && ((rc = batch_collect(&cli.batch, files, (size_t)nfiles, &batch)) != EXIT_OK ||
-                                  (rc = check_replaced_once(&cli, &batch)) != EXIT_OK)) {
+    bool collects = command == CLI_UPLOAD || command == CLI_ADD; /* -R, --files-from, --include, --exclude */
+    if (collects && ((rc = batch_collect(&cli.batch, files, (size_t)nfiles, &batch)) != EXIT_OK ||
+                     (rc = check_replaced_once(&cli, &batch)) != EXIT_OK)) {
         batch_free(&batch);
         manifest_free(&cli.manifest);
         return rc;
     }
-    if (command == CLI_UPLOAD) {
+    if (collects) {
         cli.files = batch.paths;
         cli.nfiles = (int)batch.count;
         cli.skipped = batch.hidden + batch.not_regular;

@@ -180,6 +180,23 @@ class Commands(AgentTest):
         self.assertEqual(proc.stderr, f"vimeo-up: 1 unfinished upload in {self.state} belongs to another vimeo-up "
                                       "('vimeo-up status' shows the agent's)\n")
 
+    def test_add_takes_a_tree_and_a_list_as_an_upload_does(self):
+        tree = os.path.join(self.tmp, "tree")
+        os.makedirs(os.path.join(tree, "day1"))
+        make_file(os.path.join(tree, "day1"), "a.mov", 1000, seed=1)
+        make_file(tree, "notes.txt", 10, seed=2)
+        listed = make_file(self.tmp, "listed.mp4", 1000, seed=3)
+        proc = self.add("-R", "--include", "*.mov", tree)
+        self.assertEqual((proc.returncode, proc.stdout.split(";")[0]), (0, "1 queued in the agent"), proc.stderr)
+        proc = subprocess.run([VIMEO_UP, "--state", self.state, "add", "--files-from", "-"], input=listed + "\n",
+                              capture_output=True, text=True, env=self.env, timeout=60)
+        self.assertEqual((proc.returncode, proc.stdout.split(";")[0]), (0, "1 queued in the agent"), proc.stderr)
+        self.assertEqual(self.vimeo_up("wait").returncode, 0)
+        self.assertEqual(sorted(u["name"] for u in self.sandbox.uploads()), ["a.mov", "listed.mp4"])
+        proc = self.vimeo_up("add", "--manifest", listed)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--manifest goes with an upload in this process", proc.stderr)
+
     def test_add_refuses_a_missing_file_and_queues_the_rest(self):
         a = make_file(self.tmp, "a.mp4", 1 << 20)
         proc = self.add(a, os.path.join(self.tmp, "missing.mp4"))
