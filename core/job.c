@@ -99,6 +99,17 @@ static char *text_copy(const char *text)
     return text && text[0] ? strdup(text) : NULL;
 }
 
+/* The text a row shows beside its numbers: the error, else a note, else
+ * the last verification. */
+static const char *row_message(const struct job *job)
+{
+    if (job->error && job->state != ENGINE_DONE)
+        return job->error;
+    if (job->note)
+        return job->note;
+    return job_text(job->verified);
+}
+
 static void emit_text(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *message)
 {
     if (e->nevents == e->events_cap && e->events_head) {
@@ -115,14 +126,12 @@ static void emit_text(struct engine *e, enum engine_event_kind kind, const struc
         e->events = more;
         e->events_cap = cap;
     }
-    struct engine_row row;
-    job_fill_row(job, &row, clock_mono());
-    e->events[e->nevents++] = (struct pending_event){
-        .kind = kind, .state = row.state, .transcode = row.transcode, .job = job, .time = clock_wall(), .rate = row.rate,
-        .retry_in = row.retry_in, .started = row.started, .finished = row.finished, .sent = row.sent,
-        .acked = row.acked, .retries = row.retries, .message = text_copy(message), .video = text_copy(row.video),
-        .row_message = text_copy(row.message),
-    };
+    /* The numbers as they are, the texts that change: the name is the
+     * job's for good and is copied only when the event is taken. */
+    struct pending_event *p = &e->events[e->nevents++];
+    *p = (struct pending_event){ .kind = kind, .job = job, .time = clock_wall(), .message = text_copy(message),
+                                 .video = text_copy(job->video), .row_message = text_copy(row_message(job)) };
+    job_fill_numbers(job, &p->numbers, clock_mono());
     engine_wake(e);
 }
 
@@ -132,10 +141,8 @@ void job_event_take(struct pending_event *p, struct engine_event *out)
     *out = (struct engine_event){ .kind = p->kind, .job = job->id, .time = p->time };
     snprintf(out->message, sizeof out->message, "%s", job_text(p->message));
     struct engine_row *row = &out->row;
-    *row = (struct engine_row){ .id = job->id, .state = p->state, .size = job->size, .sent = p->sent,
-                                .acked = p->acked, .rate = p->rate, .retries = p->retries, .retry_in = p->retry_in,
-                                .started = p->started, .finished = p->finished, .transcode = p->transcode,
-                                .texts = true };
+    row->numbers = p->numbers;
+    row->texts = true;
     copy_cut(row->name, sizeof row->name, job->name);
     copy_cut(row->video, sizeof row->video, job_text(p->video));
     copy_cut(row->message, sizeof row->message, job_text(p->row_message));
@@ -401,21 +408,10 @@ bool job_file_unchanged(const struct job *job, int fd)
 /* ---- the published view ---------------------------------------------------- */
 
 
-static const char *row_message(const struct job *job)
-{
-    if (job->error && job->state != ENGINE_DONE)
-        return job->error;
-    if (job->note)
-        return job->note;
-    return job_text(job->verified);
-}
-
-void job_fill_numbers(const struct job *job, struct engine_row *row, double now)
+void job_fill_numbers(const struct job *job, struct engine_numbers *row, double now)
 {
     row->id = job->id;
     row->state = job->state;
-    row->name[0] = row->video[0] = row->message[0] = '\0';
-    row->texts = false;
     row->size = job->size;
     row->acked = job->acked;
     uint64_t sent = atomic_load(&job->sent);
@@ -429,6 +425,12 @@ void job_fill_numbers(const struct job *job, struct engine_row *row, double now)
     row->transcode = job->transcode;
 }
 
+void job_clear_texts(struct engine_row *row)
+{
+    row->name[0] = row->video[0] = row->message[0] = '\0';
+    row->texts = false;
+}
+
 void job_fill_texts(const struct job *job, struct engine_row *row)
 {
     copy_cut(row->name, sizeof row->name, job->name);
@@ -439,6 +441,6 @@ void job_fill_texts(const struct job *job, struct engine_row *row)
 
 void job_fill_row(const struct job *job, struct engine_row *row, double now)
 {
-    job_fill_numbers(job, row, now);
+    job_fill_numbers(job, &row->numbers, now);
     job_fill_texts(job, row);
 }
