@@ -113,15 +113,22 @@ struct job {
 };
 
 /* An event waiting for the front end. Adding 100,000 files queues 100,000
- * of them, so it is kept small: the row's numbers as they were and its
- * texts on the heap (NULL: empty); the name is the job's, which never
- * changes. engine_events() turns it into a struct engine_event. */
-struct pending_event {
-    enum engine_event_kind kind;
-    const struct job *job;
-    double time;
+ * of them before a front end takes one, so it is kept small (32 bytes): a
+ * file just queued has no number but its state, id and size (the job's,
+ * which never change) and no text, and its event holds no more (detail
+ * NULL); any other holds the row's numbers as they were and its texts on
+ * the heap (NULL: empty). The name is the job's too. engine_events() turns
+ * it into a struct engine_event. */
+struct pending_detail {
     struct engine_numbers numbers;
     char *message, *video, *row_message;
+};
+struct pending_event {
+    enum engine_event_kind kind;
+    enum engine_state state;
+    const struct job *job;
+    double time;
+    struct pending_detail *detail;
 };
 
 struct task {

@@ -110,6 +110,13 @@ static const char *row_message(const struct job *job)
     return job_text(job->verified);
 }
 
+/* Numbers a job just queued has: none but its id, state and size. */
+static bool numbers_bare(const struct engine_numbers *n)
+{
+    return n->transcode == ENGINE_TRANSCODE_UNKNOWN && !n->retries && !n->sent && !n->acked && n->rate == 0 &&
+           n->retry_in == 0 && n->started == 0 && n->finished == 0;
+}
+
 static void emit_text(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *message)
 {
     if (e->nevents == e->events_cap && e->events_head) {
@@ -126,34 +133,47 @@ static void emit_text(struct engine *e, enum engine_event_kind kind, const struc
         e->events = more;
         e->events_cap = cap;
     }
-    /* The numbers as they are, the texts that change: the name is the
-     * job's for good and is copied only when the event is taken. */
     struct pending_event *p = &e->events[e->nevents++];
-    *p = (struct pending_event){ .kind = kind, .job = job, .time = clock_wall(), .message = text_copy(message),
-                                 .video = text_copy(job->video), .row_message = text_copy(row_message(job)) };
-    job_fill_numbers(job, &p->numbers, clock_mono());
+    *p = (struct pending_event){ .kind = kind, .state = job->state, .job = job, .time = clock_wall() };
+    struct engine_numbers numbers;
+    job_fill_numbers(job, &numbers, clock_mono());
+    const char *shown = row_message(job);
+    if (!numbers_bare(&numbers) || (message && message[0]) || job->video[0] || shown[0]) {
+        /* The numbers as they are, the texts that change: the name is the
+         * job's for good and is copied only when the event is taken. When
+         * out of memory the event still says what happened. */
+        p->detail = malloc(sizeof *p->detail);
+        if (p->detail)
+            *p->detail = (struct pending_detail){ .numbers = numbers, .message = text_copy(message),
+                                                  .video = text_copy(job->video), .row_message = text_copy(shown) };
+    }
     engine_wake(e);
 }
 
 void job_event_take(struct pending_event *p, struct engine_event *out)
 {
     const struct job *job = p->job;
+    const struct pending_detail *d = p->detail;
     *out = (struct engine_event){ .kind = p->kind, .job = job->id, .time = p->time };
-    snprintf(out->message, sizeof out->message, "%s", job_text(p->message));
+    snprintf(out->message, sizeof out->message, "%s", d ? job_text(d->message) : "");
     struct engine_row *row = &out->row;
-    row->numbers = p->numbers;
+    row->numbers = d ? d->numbers : (struct engine_numbers){ .id = job->id, .state = p->state, .size = job->size };
     row->texts = true;
     copy_cut(row->name, sizeof row->name, job->name);
-    copy_cut(row->video, sizeof row->video, job_text(p->video));
-    copy_cut(row->message, sizeof row->message, job_text(p->row_message));
+    copy_cut(row->video, sizeof row->video, d ? job_text(d->video) : "");
+    copy_cut(row->message, sizeof row->message, d ? job_text(d->row_message) : "");
     job_event_free(p);
 }
 
 void job_event_free(struct pending_event *p)
 {
-    free(p->message);
-    free(p->video);
-    free(p->row_message);
+    if (p->detail) {
+        free(p->detail->message);
+        free(p->detail->video);
+        free(p->detail->row_message);
+        free(p->detail);
+        p->detail = NULL;
+    }
 }
 
 void engine_emit(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *fmt, ...)

@@ -10,6 +10,8 @@
 #include "internal.h"
 #include "util/clock.h"
 
+enum { EVENTS_KEPT = 4096 }; /* room for events kept once they are all taken */
+
 bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
 {
     pthread_mutex_lock(&e->lock);
@@ -125,8 +127,16 @@ size_t engine_events(struct engine *e, struct engine_event *out, size_t max)
     for (size_t i = 0; i < n; i++)
         job_event_take(&e->events[e->events_head + i], &out[i]);
     e->events_head += n;
-    if (e->events_head == e->nevents)
+    if (e->events_head == e->nevents) {
         e->events_head = e->nevents = 0;
+        /* 100,000 files added at once left room for as many events: give
+         * it back once they are taken. */
+        if (e->events_cap > EVENTS_KEPT) {
+            free(e->events);
+            e->events = NULL;
+            e->events_cap = 0;
+        }
+    }
     pthread_mutex_unlock(&e->lock);
     return n;
 }
