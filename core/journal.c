@@ -498,6 +498,21 @@ static void note_unreadable(struct journal *j, const char *reason)
              reason ? reason : sqlite3_errmsg(j->db));
 }
 
+bool journal_read_begin(struct journal *j)
+{
+    pthread_mutex_lock(&j->lock);
+    bool ok = exec(j, "BEGIN");
+    pthread_mutex_unlock(&j->lock);
+    return ok;
+}
+
+void journal_read_end(struct journal *j)
+{
+    pthread_mutex_lock(&j->lock);
+    exec(j, "COMMIT");
+    pthread_mutex_unlock(&j->lock);
+}
+
 /* Under lock: the ids of the rows journal_each reads, oldest first, in *ids
  * (the caller frees it). False, with why noted, when they cannot be read
  * to the end. */
