@@ -284,13 +284,15 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def dashboard_bench(work, files, rate="1M", seconds=None, name="dash"):
+def dashboard_bench(work, files, rate="1M", seconds=None, name="dash", options=()):
     """The dashboard in a 200x50 tmux pane with a row for every file, rate-capped
     so they move for a while: what a frame costs (VIMEO_UP_FRAME_STATS). With
     seconds None it runs until every file is whole at the sandbox, then
     measures its CPU use over 5 s once everything is done; else it draws for
     that many seconds once its table is on screen (most files still queued)
-    and quits, stopping the agent it started (the quit question's s)."""
+    and quits, stopping the agent it started (the quit question's s).
+    options: more of vimeo-up's (--foreground: the dashboard and the engine
+    in one process, no agent)."""
     paths, digests, listing = files
     sandbox = Sandbox()
     socket = f"vimeo-up-bench-{name}-{os.getpid()}"
@@ -301,7 +303,8 @@ def dashboard_bench(work, files, rate="1M", seconds=None, name="dash"):
     script = os.path.join(work, f"{name}.sh")
     with open(script, "w") as f:
         f.write(f"VIMEO_TOKEN={TOKEN} VIMEO_UP_FRAME_STATS={stats} TERM=xterm-256color XDG_RUNTIME_DIR={runtime} "
-                f"exec {BUILD}/vimeo-up --api {sandbox.url} --state {state} -j 4 -r {rate} --files-from {listing}\n")
+                f"exec {BUILD}/vimeo-up --api {sandbox.url} --state {state} -j 4 -r {rate} --files-from {listing} "
+                f"{' '.join(options)}\n")
     idle = None
     try:
         tmux(socket, "new-session", "-d", "-x", "200", "-y", "50", "sh " + script)
@@ -327,7 +330,8 @@ def dashboard_bench(work, files, rate="1M", seconds=None, name="dash"):
             time.sleep(seconds)
             tmux(socket, "send-keys", "q")
             time.sleep(0.5)
-            tmux(socket, "send-keys", "s")  # quit with uploads under way: stop the agent too
+            # Quit with uploads under way: stop the agent too (y without one).
+            tmux(socket, "send-keys", "y" if "--foreground" in options else "s")
         for _ in range(100):
             if not os.path.exists(f"/proc/{pid}"):
                 break
@@ -414,7 +418,10 @@ def queue_bench(work, files):
         if entries != len(paths):
             raise SystemExit(f"bench: (q) list{' '.join([''] + flags)} showed {entries} of {len(paths)} entries")
         lists["list" + "".join(f" {f}" for f in flags)] = statistics.median(times)
-    dash = dashboard_bench(work, files, rate="64K", seconds=8, name="q-dash")
+    # In one process: an attached dashboard gets a table this big from the
+    # agent in lines its JSON reader refuses (over JSON_TOKENS_MAX, about
+    # 18,000 rows), so it would be measured with part of the rows.
+    dash = dashboard_bench(work, files, rate="64K", seconds=8, name="q-dash", options=("--foreground",))
     return {"few": few, "many": many, "lists": lists, "dash": dash}
 
 
@@ -596,8 +603,9 @@ def goal_lines(results):
         goal(f"(q) journal ≤ 100 MB, {Q_FILES:,} entries", f"{many['journal'] / 1e6:.1f} MB", many["journal"] <= 100e6)
         for command, seconds in q["lists"].items():
             goal(f"(q) `vimeo-up {command}` of {Q_FILES:,} entries ≤ 1 s", f"{seconds:.2f} s", seconds <= 1)
+        dash = q["dash"]
         goal(f"(q) a dashboard frame at {Q_FILES:,} rows ≤ 5 ms CPU (worst after the first)",
-             f"{q['dash']['cpu_ms_max']:.2f} ms", q["dash"]["cpu_ms_max"] <= 5)
+             f"{dash['cpu_ms_max']:.2f} ms at {dash['rows']:,} rows", dash["cpu_ms_max"] <= 5 and dash["rows"] >= Q_FILES)
     if "agent" in results:
         agent = results["agent"]
         goal("(agent) idle, 10,000 jobs paused: under 0.05 s CPU in 5 s", f"{agent['idle']:.2f} s",
@@ -661,7 +669,8 @@ def main():
                        + f"; journal {many['journal'] / 1e6:.1f} MB; CPU {many['cpu']:.2f} s",
                        *(f"- `vimeo-up {command}` of {Q_FILES:,} entries: {seconds:.2f} s (median of {RUNS})"
                          for command, seconds in q["lists"].items()),
-                       f"- the dashboard at {dash['rows']:,} rows (200×50 pane, 8 s, uploads at 64 KiB/s): "
+                       f"- the dashboard (--foreground) at {dash['rows']:,} rows (200×50 pane, 8 s, uploads at "
+                       f"64 KiB/s): "
                        f"{dash['frames']} frames; CPU per frame: mean {dash['cpu_ms_mean']:.2f} ms, the first "
                        f"{dash['cpu_ms_first']:.2f} ms, max of the others {dash['cpu_ms_max']:.2f} ms", ""]
         if "agent" in SCENARIOS:
