@@ -14,14 +14,21 @@ calls per file (the sandbox counts them per token), one run each as it
 takes minutes; and (tls): scenario (a) over HTTPS (`vimeo-sandbox --tls`),
 vimeo-up and curl each trusting the sandbox's CA with --cacert.
 
+And (q): 100,000 files of 1 KiB queued at once (--files-from), uploads
+capped so nearly all stay queued: peak RSS (and per queued job, against
+2,000 queued), the first PATCH after launch, the journal's size, `list`
+and `list --json` over 100,000 entries, and a dashboard frame at 100,000
+rows.
+
 And (agent): the background agent with 10,000 jobs: its CPU in 5 s when
 idle, the time `vimeo-up status --json` takes to bring the whole table over
 the socket (attach's first step), and a dashboard attached over the socket:
 what a frame costs.
 
 Environment: RUNS (default 5) runs per measurement; VIMEO_UP_BUILD;
-SCENARIOS (default "a b c d tls dash agent") to run only some; D_FILES (default
-1000) files in (d); TLS_MIB (default 1024) the file's size in (tls).
+SCENARIOS (default "a b c d tls dash q agent") to run only some; D_FILES (default
+1000) files in (d); TLS_MIB (default 1024) the file's size in (tls); Q_FILES
+(default 100000) files in (q).
 """
 import hashlib
 import json
@@ -43,9 +50,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(os.environ.get("VIMEO_UP_BUILD", os.path.join(ROOT, "build")))
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 RUNS = int(os.environ.get("RUNS", "5"))
-SCENARIOS = os.environ.get("SCENARIOS", "a b c d tls dash agent").split()
+SCENARIOS = os.environ.get("SCENARIOS", "a b c d tls dash q agent").split()
 D_FILES = int(os.environ.get("D_FILES", "1000"))
 TLS_SIZE = int(os.environ.get("TLS_MIB", "1024")) * MIB
+Q_FILES = int(os.environ.get("Q_FILES", "100000"))
+Q_SMALL = min(2000, Q_FILES)  # (q)'s small queue: issue 16 sets 16 MiB for 2,000
 TOKEN = "bench-token"
 TOKEN_KEY = hashlib.sha256(TOKEN.encode()).hexdigest()[:12]  # how the sandbox names it
 CLIENTS = os.path.join(ROOT, "bench", "clients")
@@ -275,47 +284,145 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def dashboard_bench(work, files):
-    """The dashboard in a 200x50 tmux pane with 10,000 rows, rate-capped so
-    they move for a while: what a frame costs (VIMEO_UP_FRAME_STATS), then
-    its CPU use over 5 s once everything is done."""
-    paths, digests, _ = files
+def dashboard_bench(work, files, rate="1M", seconds=None, name="dash", options=()):
+    """The dashboard in a 200x50 tmux pane with a row for every file, rate-capped
+    so they move for a while: what a frame costs (VIMEO_UP_FRAME_STATS). With
+    seconds None it runs until every file is whole at the sandbox, then
+    measures its CPU use over 5 s once everything is done; else it draws for
+    that many seconds once its table is on screen (most files still queued)
+    and quits, stopping the agent it started (the quit question's s).
+    options: more of vimeo-up's (--foreground: the dashboard and the engine
+    in one process, no agent)."""
+    paths, digests, listing = files
     sandbox = Sandbox()
-    socket = f"vimeo-up-bench-{os.getpid()}"
-    stats = os.path.join(work, "frames.jsonl")
-    state = os.path.join(work, "dash-state")
+    socket = f"vimeo-up-bench-{name}-{os.getpid()}"
+    stats = os.path.join(work, f"{name}-frames.jsonl")
+    state, runtime = os.path.join(work, f"{name}-state"), os.path.join(work, f"{name}-run")
     shutil.rmtree(state, ignore_errors=True)
-    script = os.path.join(work, "dash.sh")
+    os.makedirs(runtime, 0o700, exist_ok=True)
+    script = os.path.join(work, f"{name}.sh")
     with open(script, "w") as f:
-        f.write(f"cd {os.path.dirname(paths[0])} && VIMEO_TOKEN={TOKEN} VIMEO_UP_FRAME_STATS={stats} TERM=xterm-256color "
-                f"exec {BUILD}/vimeo-up --api {sandbox.url} --state {state} -j 4 -r 1M v*.bin\n")
+        f.write(f"VIMEO_TOKEN={TOKEN} VIMEO_UP_FRAME_STATS={stats} TERM=xterm-256color XDG_RUNTIME_DIR={runtime} "
+                f"exec {BUILD}/vimeo-up --api {sandbox.url} --state {state} -j 4 -r {rate} --files-from {listing} "
+                f"{' '.join(options)}\n")
+    idle = None
     try:
         tmux(socket, "new-session", "-d", "-x", "200", "-y", "50", "sh " + script)
         pid = int(tmux(socket, "display", "-p", "#{pane_pid}").stdout)
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            time.sleep(1)
-            done = [u for u in sandbox.uploads() if u["offset"] == u["size"]]
-            if len(done) == len(paths):
-                break
-        time.sleep(2)  # the last verifications and the last frame
-        before = proc_cpu(pid)
-        time.sleep(5)
-        idle = proc_cpu(pid) - before
-        tmux(socket, "send-keys", "q")
-        for _ in range(50):
+        if seconds is None:
+            while time.monotonic() < deadline:
+                time.sleep(1)
+                done = [u for u in sandbox.uploads() if u["offset"] == u["size"]]
+                if len(done) == len(paths):
+                    break
+            time.sleep(2)  # the last verifications and the last frame
+            before = proc_cpu(pid)
+            time.sleep(5)
+            idle = proc_cpu(pid) - before
+            tmux(socket, "send-keys", "q")
+        else:
+            shown = re.compile(rf"\b\d+/{len(paths)} ")  # the head line's count: every row in the table
+            while time.monotonic() < deadline and not shown.search(tmux(socket, "capture-pane", "-p").stdout):
+                time.sleep(0.5)
+            if time.monotonic() >= deadline:
+                raise SystemExit(f"bench: the dashboard never showed {len(paths)} rows")
+            time.sleep(seconds)
+            tmux(socket, "send-keys", "q")
+            time.sleep(0.5)
+            # Quit with uploads under way: stop the agent too (y without one).
+            tmux(socket, "send-keys", "y" if "--foreground" in options else "s")
+        for _ in range(100):
             if not os.path.exists(f"/proc/{pid}"):
                 break
             time.sleep(0.1)
         whole = sorted(u["sha256"] for u in sandbox.uploads() if u["offset"] == u["size"])
     finally:
         tmux(socket, "kill-server")
+        # The agent the dashboard started outlives a dashboard that quit.
+        subprocess.run([os.path.join(BUILD, "vimeo-up"), "--state", state, "stop"], capture_output=True,
+                       env=dict(os.environ, XDG_RUNTIME_DIR=runtime))
         sandbox.stop()
-    if whole != digests:
+    if seconds is None and whole != digests:
         raise SystemExit(f"bench: dashboard run: {len(whole)} of {len(paths)} files whole at the sandbox")
     with open(stats) as f:
         frames = json.loads(f.readline())
     return {"idle": idle, **frames}
+
+
+def run_queued(work, files, seconds):
+    """vimeo-up headless, plain output, with every file of files queued
+    through --files-from and uploads capped at 4 KiB/s so nearly all stay
+    queued: it runs until it has said each file queued, then `seconds` more
+    (progress lines every 3 s: each looks at every row), and is stopped with
+    SIGTERM as a user would. Peak RSS (/usr/bin/time), when the first PATCH
+    came after launch, and the journal's size."""
+    paths, _, listing = files
+    state, out, usage = (os.path.join(work, n) for n in ("q-state", "q-out", "q-usage"))
+    shutil.rmtree(state, ignore_errors=True)
+    sandbox = Sandbox()
+    try:
+        argv = ["/usr/bin/time", "-f", "%U %S %M", "-o", usage, os.path.join(BUILD, "vimeo-up"), "--no-tui", "--api",
+                sandbox.url, "--state", state, "-j", "4", "-r", "4K", "--files-from", listing]
+        start = time.monotonic()
+        with open(out, "wb") as stdout:
+            proc = subprocess.Popen(argv, env=dict(os.environ, VIMEO_TOKEN=TOKEN), stdout=stdout,
+                                    stderr=subprocess.DEVNULL)
+        deadline = start + 300
+        queued = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            with open(out, "rb") as f:
+                queued = sum(line.startswith(b"queued ") for line in f)
+            if queued >= len(paths):
+                break
+        added = time.monotonic() - start
+        time.sleep(seconds)
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            client = int(f.read().split()[0])  # /usr/bin/time's child: vimeo-up
+        os.kill(client, 15)
+        proc.wait(timeout=60)
+        first_patch = sandbox.first_patch - start if sandbox.first_patch else None
+    finally:
+        sandbox.stop()
+    if queued < len(paths):
+        raise SystemExit(f"bench: (q) {queued} of {len(paths)} files queued in 300 s")
+    with open(usage) as f:
+        user, system, rss_kib = f.read().split()[-3:]
+    journal = os.path.join(state, "journal.db")
+    return {"rss": int(rss_kib) * KIB, "cpu": float(user) + float(system), "added": added,
+            "first_patch": first_patch, "state": state,
+            "journal": sum(os.path.getsize(journal + s) for s in ("", "-wal") if os.path.exists(journal + s))}
+
+
+def queue_bench(work, files):
+    """(q) 100,000 files of 1 KiB queued: vimeo-up headless with them all
+    (and with the first 2,000, for what one more queued job costs), `list`
+    and `list --json` over the 100,000 journal entries (median of RUNS), and
+    the dashboard's frames at 100,000 rows."""
+    paths, digests, listing = files
+    small = os.path.join(work, "q-list-small")
+    with open(small, "w") as f:
+        f.write("".join(p + "\n" for p in paths[:Q_SMALL]))
+    few = run_queued(work, (paths[:Q_SMALL], None, small), 1)
+    many = run_queued(work, files, 7)
+    lists = {}
+    for flags in ([], ["--json"]):
+        times = []
+        for _ in range(RUNS):
+            started = time.monotonic()
+            proc = subprocess.run([os.path.join(BUILD, "vimeo-up"), "list", "--state", many["state"], *flags],
+                                  capture_output=True, check=True)
+            times.append(time.monotonic() - started)
+        entries = len(json.loads(proc.stdout)) if flags else proc.stdout.count(b"\n") - 1
+        if entries != len(paths):
+            raise SystemExit(f"bench: (q) list{' '.join([''] + flags)} showed {entries} of {len(paths)} entries")
+        lists["list" + "".join(f" {f}" for f in flags)] = statistics.median(times)
+    # In one process: an attached dashboard gets a table this big from the
+    # agent in lines its JSON reader refuses (over JSON_TOKENS_MAX, about
+    # 18,000 rows), so it would be measured with part of the rows.
+    dash = dashboard_bench(work, files, rate="64K", seconds=8, name="q-dash", options=("--foreground",))
+    return {"few": few, "many": many, "lists": lists, "dash": dash}
 
 
 def agent_bench(work, files):
@@ -482,6 +589,23 @@ def goal_lines(results):
         goal("… and in wall time, mean frame (workers share the 2 cores)", f"{dash['wall_ms_mean']:.2f} ms",
              dash["wall_ms_mean"] < 5)
         goal("dashboard idle: under 0.05 s CPU in 5 s", f"{dash['idle']:.2f} s", dash["idle"] < 0.05)
+    if "q" in results:
+        q = results["q"]
+        few, many = q["few"], q["many"]
+        per_job = (many["rss"] - few["rss"]) / max(Q_FILES - Q_SMALL, 1)
+        goal(f"(q) memory per queued job ≤ 1 KiB (peak RSS, {Q_FILES:,} queued against {Q_SMALL:,})",
+             f"{per_job:.0f} B", per_job <= KIB)
+        goal(f"(q) peak RSS ≤ 16 MiB, {Q_SMALL:,} queued", f"{few['rss'] / MIB:.1f} MiB", few["rss"] <= 16 * MIB)
+        goal(f"(q) peak RSS ≤ 64 MiB, {Q_FILES:,} queued", f"{many['rss'] / MIB:.1f} MiB", many["rss"] <= 64 * MIB)
+        patch = many["first_patch"]
+        goal(f"(q) first PATCH within 1 s of launch, {Q_FILES:,} queued",
+             f"{patch:.2f} s" if patch is not None else "none", patch is not None and patch <= 1)
+        goal(f"(q) journal ≤ 100 MB, {Q_FILES:,} entries", f"{many['journal'] / 1e6:.1f} MB", many["journal"] <= 100e6)
+        for command, seconds in q["lists"].items():
+            goal(f"(q) `vimeo-up {command}` of {Q_FILES:,} entries ≤ 1 s", f"{seconds:.2f} s", seconds <= 1)
+        dash = q["dash"]
+        goal(f"(q) a dashboard frame at {Q_FILES:,} rows ≤ 5 ms CPU (worst after the first)",
+             f"{dash['cpu_ms_max']:.2f} ms at {dash['rows']:,} rows", dash["cpu_ms_max"] <= 5 and dash["rows"] >= Q_FILES)
     if "agent" in results:
         agent = results["agent"]
         goal("(agent) idle, 10,000 jobs paused: under 0.05 s CPU in 5 s", f"{agent['idle']:.2f} s",
@@ -528,6 +652,27 @@ def main():
                        f"wall per frame: mean {dash['wall_ms_mean']:.2f} ms, "
                        f"max {dash['wall_ms_max']:.2f} ms",
                        f"- CPU in 5 s once everything is done: {dash['idle']:.2f} s", ""]
+        if "q" in SCENARIOS:
+            shape = (Q_FILES, KIB)
+            if shape not in file_sets:
+                print(f"bench: making {Q_FILES} files of 1 KiB", file=sys.stderr, flush=True)
+                file_sets[shape] = make_files(os.path.join(work, f"{shape[0]}x{shape[1]}"), *shape)
+            print(f"bench: (q) {Q_FILES:,} files queued", file=sys.stderr, flush=True)
+            results["q"] = q = queue_bench(work, file_sets[shape])
+            few, many, dash = q["few"], q["many"], q["dash"]
+            report += [f"### (q) {Q_FILES:,} files of 1 KiB queued at once (--files-from, uploads capped at 4 KiB/s)", "",
+                       f"- headless, {Q_SMALL:,} queued: peak RSS {few['rss'] / MIB:.1f} MiB",
+                       f"- headless, {Q_FILES:,} queued: peak RSS {many['rss'] / MIB:.1f} MiB, "
+                       f"{(many['rss'] - few['rss']) / max(Q_FILES - Q_SMALL, 1):.0f} B a job more; every file "
+                       f"said queued after {many['added']:.2f} s; first PATCH "
+                       + (f"{many['first_patch']:.2f} s after launch" if many["first_patch"] is not None else "never")
+                       + f"; journal {many['journal'] / 1e6:.1f} MB; CPU {many['cpu']:.2f} s",
+                       *(f"- `vimeo-up {command}` of {Q_FILES:,} entries: {seconds:.2f} s (median of {RUNS})"
+                         for command, seconds in q["lists"].items()),
+                       f"- the dashboard (--foreground) at {dash['rows']:,} rows (200×50 pane, 8 s, uploads at "
+                       f"64 KiB/s): "
+                       f"{dash['frames']} frames; CPU per frame: mean {dash['cpu_ms_mean']:.2f} ms, the first "
+                       f"{dash['cpu_ms_first']:.2f} ms, max of the others {dash['cpu_ms_max']:.2f} ms", ""]
         if "agent" in SCENARIOS:
             shape = (10000, KIB)
             if shape not in file_sets:

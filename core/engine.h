@@ -124,22 +124,39 @@ const char *engine_transcode_status(enum engine_transcode transcode);
 /* From Vimeo's word; UNKNOWN for any other. */
 enum engine_transcode engine_transcode_parse(const char *status);
 
-/* One row of the table: small, since a front end copies all of them. */
+/* The numbers of one row of the table: what changes as bytes move. A front
+ * end keeps these for every row (72 bytes, where a whole row is 368) and the
+ * texts (struct engine_row) only for the rows it shows: 100,000 queued
+ * files must fit in 64 MiB. One list makes struct engine_numbers and the
+ * same fields in struct engine_row, so they cannot drift apart. */
+#define ENGINE_NUMBERS_FIELDS                                                        \
+    unsigned id;                                                                     \
+    enum engine_state state;                                                         \
+    enum engine_transcode transcode; /* done on Vimeo: transcoding, available, error */ \
+    unsigned retries;           /* retries since the last progress */                 \
+    uint64_t size;                                                                   \
+    uint64_t sent;              /* bytes handed to the network (curl's count) */      \
+    uint64_t acked;             /* bytes the server confirmed (Upload-Offset) */      \
+    double rate;                /* bytes/s, smoothed */                               \
+    double retry_in;            /* seconds until the next try, when retrying */       \
+    double started, finished;   /* Unix times, 0 when not yet */
+struct engine_numbers {
+    ENGINE_NUMBERS_FIELDS
+};
+
+/* One row of the table: its numbers (row.numbers, or each by its name) and
+ * its texts. */
 struct engine_row {
-    unsigned id;
-    enum engine_state state;
+    union {
+        struct engine_numbers numbers;
+        struct {
+            ENGINE_NUMBERS_FIELDS
+        };
+    };
     char name[128];             /* the file's base name, raw bytes (escape before showing) */
-    uint64_t size;
-    uint64_t sent;              /* bytes handed to the network (curl's count) */
-    uint64_t acked;             /* bytes the server confirmed (Upload-Offset) */
-    double rate;                /* bytes/s, smoothed */
-    unsigned retries;           /* retries since the last progress */
-    double retry_in;            /* seconds until the next try, when retrying */
     char video[32];             /* /videos/N, once created */
     char message[128];          /* the last error, or a note ("already uploaded as ...") */
-    double started, finished;   /* Unix times, 0 when not yet */
     bool texts;                 /* name, video and message are filled (engine_fill_texts) */
-    enum engine_transcode transcode; /* done on Vimeo: transcoding, available, error */
 };
 
 /* Everything about one job, for a details pane or an event line. */
@@ -321,6 +338,11 @@ size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, 
  * a dashboard with 10,000 rows shows 50, and copying every name cost more
  * than drawing the frame. */
 size_t engine_snapshot_numbers(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals);
+/* The numbers of every row and the totals, as engine_snapshot: what a front
+ * end with 100,000 rows keeps, fetching texts for the rows it shows only
+ * (engine_fill_texts, on rows whose numbers it set). */
+size_t engine_snapshot_compact(struct engine *e, struct engine_numbers **rows, size_t *cap,
+                               struct engine_totals *totals);
 /* Fill the texts of n rows (of any snapshot) from their jobs as they are now. */
 void engine_fill_texts(struct engine *e, struct engine_row *rows, size_t n);
 /* Take up to max events that happened since the last call. */

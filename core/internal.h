@@ -135,19 +135,23 @@ struct job {
     char *page;                /* the video's page on vimeo.com, once Vimeo said it */
 };
 
-/* An event waiting for the front end. Adding 10,000 files queues 10,000 of
- * them, so it is kept small: the row's numbers as they were and its texts
- * on the heap (NULL: empty); id, name and size are the job's, which never
- * change. engine_events() turns it into a struct engine_event. */
+/* An event waiting for the front end. Adding 100,000 files queues 100,000
+ * of them before a front end takes one, so it is kept small (32 bytes): a
+ * file just queued has no number but its state, id and size (the job's,
+ * which never change) and no text, and its event holds no more (detail
+ * NULL); any other holds the row's numbers as they were and its texts on
+ * the heap (NULL: empty). The name is the job's too. engine_events() turns
+ * it into a struct engine_event. */
+struct pending_detail {
+    struct engine_numbers numbers;
+    char *message, *video, *row_message;
+};
 struct pending_event {
     enum engine_event_kind kind;
     enum engine_state state;
-    enum engine_transcode transcode;
     const struct job *job;
-    double time, rate, retry_in, started, finished;
-    uint64_t sent, acked;
-    unsigned retries;
-    char *message, *video, *row_message;
+    double time;
+    struct pending_detail *detail;
 };
 
 struct transport;
@@ -277,8 +281,10 @@ static inline const char *job_text(const char *text)
     return text ? text : "";
 }
 /* The two halves of job_fill_row: what changes as bytes move, and the texts. */
-void job_fill_numbers(const struct job *job, struct engine_row *row, double now);
+void job_fill_numbers(const struct job *job, struct engine_numbers *row, double now);
 void job_fill_texts(const struct job *job, struct engine_row *row);
+/* A row's texts empty (texts false), for a snapshot without them. */
+void job_clear_texts(struct engine_row *row);
 void job_free(struct job *job);
 
 /* Per-file metadata (--manifest): a field that is NULL (tags: has_tags

@@ -99,6 +99,24 @@ static char *text_copy(const char *text)
     return text && text[0] ? strdup(text) : NULL;
 }
 
+/* The text a row shows beside its numbers: the error, else a note, else
+ * the last verification. */
+static const char *row_message(const struct job *job)
+{
+    if (job->error && job->state != ENGINE_DONE)
+        return job->error;
+    if (job->note)
+        return job->note;
+    return job_text(job->verified);
+}
+
+/* Numbers a job just queued has: none but its id, state and size. */
+static bool numbers_bare(const struct engine_numbers *n)
+{
+    return n->transcode == ENGINE_TRANSCODE_UNKNOWN && !n->retries && !n->sent && !n->acked && n->rate == 0 &&
+           n->retry_in == 0 && n->started == 0 && n->finished == 0;
+}
+
 static void emit_text(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *message)
 {
     if (e->nevents == e->events_cap && e->events_head) {
@@ -115,38 +133,47 @@ static void emit_text(struct engine *e, enum engine_event_kind kind, const struc
         e->events = more;
         e->events_cap = cap;
     }
-    struct engine_row row;
-    job_fill_row(job, &row, clock_mono());
-    e->events[e->nevents++] = (struct pending_event){
-        .kind = kind, .state = row.state, .transcode = row.transcode, .job = job, .time = clock_wall(), .rate = row.rate,
-        .retry_in = row.retry_in, .started = row.started, .finished = row.finished, .sent = row.sent,
-        .acked = row.acked, .retries = row.retries, .message = text_copy(message), .video = text_copy(row.video),
-        .row_message = text_copy(row.message),
-    };
+    struct pending_event *p = &e->events[e->nevents++];
+    *p = (struct pending_event){ .kind = kind, .state = job->state, .job = job, .time = clock_wall() };
+    struct engine_numbers numbers;
+    job_fill_numbers(job, &numbers, clock_mono());
+    const char *shown = row_message(job);
+    if (!numbers_bare(&numbers) || (message && message[0]) || job->video[0] || shown[0]) {
+        /* The numbers as they are, the texts that change: the name is the
+         * job's for good and is copied only when the event is taken. When
+         * out of memory the event still says what happened. */
+        p->detail = malloc(sizeof *p->detail);
+        if (p->detail)
+            *p->detail = (struct pending_detail){ .numbers = numbers, .message = text_copy(message),
+                                                  .video = text_copy(job->video), .row_message = text_copy(shown) };
+    }
     engine_wake(e);
 }
 
 void job_event_take(struct pending_event *p, struct engine_event *out)
 {
     const struct job *job = p->job;
+    const struct pending_detail *d = p->detail;
     *out = (struct engine_event){ .kind = p->kind, .job = job->id, .time = p->time };
-    snprintf(out->message, sizeof out->message, "%s", job_text(p->message));
+    snprintf(out->message, sizeof out->message, "%s", d ? job_text(d->message) : "");
     struct engine_row *row = &out->row;
-    *row = (struct engine_row){ .id = job->id, .state = p->state, .size = job->size, .sent = p->sent,
-                                .acked = p->acked, .rate = p->rate, .retries = p->retries, .retry_in = p->retry_in,
-                                .started = p->started, .finished = p->finished, .transcode = p->transcode,
-                                .texts = true };
+    row->numbers = d ? d->numbers : (struct engine_numbers){ .id = job->id, .state = p->state, .size = job->size };
+    row->texts = true;
     copy_cut(row->name, sizeof row->name, job->name);
-    copy_cut(row->video, sizeof row->video, job_text(p->video));
-    copy_cut(row->message, sizeof row->message, job_text(p->row_message));
+    copy_cut(row->video, sizeof row->video, d ? job_text(d->video) : "");
+    copy_cut(row->message, sizeof row->message, d ? job_text(d->row_message) : "");
     job_event_free(p);
 }
 
 void job_event_free(struct pending_event *p)
 {
-    free(p->message);
-    free(p->video);
-    free(p->row_message);
+    if (p->detail) {
+        free(p->detail->message);
+        free(p->detail->video);
+        free(p->detail->row_message);
+        free(p->detail);
+        p->detail = NULL;
+    }
 }
 
 void engine_emit(struct engine *e, enum engine_event_kind kind, const struct job *job, const char *fmt, ...)
@@ -412,21 +439,10 @@ bool job_file_unchanged(const struct job *job, int fd)
 /* ---- the published view ---------------------------------------------------- */
 
 
-static const char *row_message(const struct job *job)
-{
-    if (job->error && job->state != ENGINE_DONE)
-        return job->error;
-    if (job->note)
-        return job->note;
-    return job_text(job->verified);
-}
-
-void job_fill_numbers(const struct job *job, struct engine_row *row, double now)
+void job_fill_numbers(const struct job *job, struct engine_numbers *row, double now)
 {
     row->id = job->id;
     row->state = job->state;
-    row->name[0] = row->video[0] = row->message[0] = '\0';
-    row->texts = false;
     row->size = job->size;
     row->acked = job->acked;
     uint64_t sent = atomic_load(&job->sent);
@@ -440,6 +456,12 @@ void job_fill_numbers(const struct job *job, struct engine_row *row, double now)
     row->transcode = job->transcode;
 }
 
+void job_clear_texts(struct engine_row *row)
+{
+    row->name[0] = row->video[0] = row->message[0] = '\0';
+    row->texts = false;
+}
+
 void job_fill_texts(const struct job *job, struct engine_row *row)
 {
     copy_cut(row->name, sizeof row->name, job->name);
@@ -450,6 +472,6 @@ void job_fill_texts(const struct job *job, struct engine_row *row)
 
 void job_fill_row(const struct job *job, struct engine_row *row, double now)
 {
-    job_fill_numbers(job, row, now);
+    job_fill_numbers(job, &row->numbers, now);
     job_fill_texts(job, row);
 }

@@ -83,6 +83,12 @@ void journal_release(struct journal *j, int64_t id);
  * unusable", never as "nothing to do". */
 int journal_each(struct journal *j, bool unfinished_only, void (*fn)(void *ctx, const struct journal_entry *e),
                  void *ctx);
+/* One read transaction over many reads (a listing), ended by
+ * journal_read_end: each row read in it then takes no file lock of its own
+ * (half of `list`'s time over 100,000 rows). Nothing may be written in it.
+ * Without one (false: it could not start) each read is its own. */
+bool journal_read_begin(struct journal *j);
+void journal_read_end(struct journal *j);
 /* The newest row for key, as journal_claim matches it, read only (for a
  * dry run): 1 with it in out, 0 when there is none, -1 when the journal
  * cannot be read (journal_error says why). */

@@ -28,7 +28,10 @@ int engine_list(const char *state_dir, void (*fn)(void *ctx, const struct engine
     if (!j)
         return err[0] ? -1 : 0; /* none yet: no uploads */
     struct list_ctx list = { fn, ctx };
+    bool snapshot = journal_read_begin(j);
     int n = journal_each(j, false, list_entry, &list);
+    if (snapshot)
+        journal_read_end(j);
     if (n < 0)
         journal_error(j, err, cap);
     journal_close(j);

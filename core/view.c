@@ -10,6 +10,8 @@
 #include "internal.h"
 #include "util/clock.h"
 
+enum { EVENTS_KEPT = 4096 }; /* room for events kept once they are all taken */
+
 bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
 {
     pthread_mutex_lock(&e->lock);
@@ -27,7 +29,7 @@ bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
     return job != NULL;
 }
 
-static void count_row(struct engine_totals *totals, const struct engine_row *row)
+static void count_row(struct engine_totals *totals, const struct engine_numbers *row)
 {
     totals->files++;
     totals->bytes += row->size;
@@ -38,14 +40,15 @@ static void count_row(struct engine_totals *totals, const struct engine_row *row
     totals->active += engine_state_active(row->state);
 }
 
-/* Room for n rows in the caller's buffer; false when out of memory. */
-static bool reserve_rows(struct engine_row **rows, size_t *cap, size_t n)
+/* Room for n rows of size bytes each in the caller's buffer; false when out
+ * of memory. */
+static bool reserve_rows(void **rows, size_t *cap, size_t n, size_t size)
 {
     if (*cap >= n)
         return true;
     /* Room to grow, so that adding files does not reallocate each frame. */
     size_t want = n + n / 4 + 16;
-    struct engine_row *grown = realloc(*rows, want * sizeof *grown);
+    void *grown = realloc(*rows, want * size);
     if (!grown)
         return false;
     *rows = grown;
@@ -53,12 +56,17 @@ static bool reserve_rows(struct engine_row **rows, size_t *cap, size_t n)
     return true;
 }
 
-static size_t snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals,
-                       bool texts)
+/* What a snapshot copies of each row: its numbers only (struct
+ * engine_numbers), or a struct engine_row with its texts empty, or whole. */
+enum snapshot_kind { SNAPSHOT_COMPACT, SNAPSHOT_NUMBERS, SNAPSHOT_WHOLE };
+
+static size_t snapshot(struct engine *e, void **rows, size_t *cap, struct engine_totals *totals,
+                       enum snapshot_kind kind)
 {
+    size_t size = kind == SNAPSHOT_COMPACT ? sizeof(struct engine_numbers) : sizeof(struct engine_row);
     pthread_mutex_lock(&e->lock);
     *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket) };
-    if (!reserve_rows(rows, cap, e->njobs)) {
+    if (!reserve_rows(rows, cap, e->njobs, size)) {
         pthread_mutex_unlock(&e->lock);
         return 0;
     }
@@ -69,11 +77,14 @@ static size_t snapshot(struct engine *e, struct engine_row **rows, size_t *cap, 
         totals->removed_done += job->hidden && job->kind == JOB_UPLOAD && job->state == ENGINE_DONE;
         if (job->hidden || job->state == ENGINE_CANCELLED)
             continue;
-        struct engine_row *row = &(*rows)[n++];
-        job_fill_numbers(job, row, now);
-        if (texts)
-            job_fill_texts(job, row);
-        count_row(totals, row);
+        /* A row's numbers come first in it: the same code fills both. */
+        struct engine_numbers *numbers = (struct engine_numbers *)((char *)*rows + n++ * size);
+        job_fill_numbers(job, numbers, now);
+        if (kind == SNAPSHOT_WHOLE)
+            job_fill_texts(job, (struct engine_row *)numbers);
+        else if (kind == SNAPSHOT_NUMBERS)
+            job_clear_texts((struct engine_row *)numbers);
+        count_row(totals, numbers);
     }
     pthread_mutex_unlock(&e->lock);
     return n;
@@ -81,12 +92,18 @@ static size_t snapshot(struct engine *e, struct engine_row **rows, size_t *cap, 
 
 size_t engine_snapshot(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
 {
-    return snapshot(e, rows, cap, totals, true);
+    return snapshot(e, (void **)rows, cap, totals, SNAPSHOT_WHOLE);
 }
 
 size_t engine_snapshot_numbers(struct engine *e, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
 {
-    return snapshot(e, rows, cap, totals, false);
+    return snapshot(e, (void **)rows, cap, totals, SNAPSHOT_NUMBERS);
+}
+
+size_t engine_snapshot_compact(struct engine *e, struct engine_numbers **rows, size_t *cap,
+                               struct engine_totals *totals)
+{
+    return snapshot(e, (void **)rows, cap, totals, SNAPSHOT_COMPACT);
 }
 
 void engine_fill_texts(struct engine *e, struct engine_row *rows, size_t n)
@@ -110,8 +127,16 @@ size_t engine_events(struct engine *e, struct engine_event *out, size_t max)
     for (size_t i = 0; i < n; i++)
         job_event_take(&e->events[e->events_head + i], &out[i]);
     e->events_head += n;
-    if (e->events_head == e->nevents)
+    if (e->events_head == e->nevents) {
         e->events_head = e->nevents = 0;
+        /* 100,000 files added at once left room for as many events: give
+         * it back once they are taken. */
+        if (e->events_cap > EVENTS_KEPT) {
+            free(e->events);
+            e->events = NULL;
+            e->events_cap = 0;
+        }
+    }
     pthread_mutex_unlock(&e->lock);
     return n;
 }

@@ -32,6 +32,7 @@ enum {
     STREAM_HIGH_WATER = 256 << 10, /* a subscriber this far behind gets coalesced rows */
     OUT_MAX = 64 << 20,            /* the most a client's answers may hold (a 10,000-row table fits) */
     EVENT_BATCH = 64,
+    TEXTS_BATCH = 64,              /* changed rows whose texts are fetched at once, as they are sent */
 };
 #define PUSH_INTERVAL 0.25 /* seconds: at most 4 pushes a second */
 
@@ -83,7 +84,9 @@ struct agent {
     int listen_fd, signal_fd;
     struct client *clients;
     unsigned nclients;
-    struct engine_row *prev, *cur, *changed; /* rows at the last push (by id), now, changed since */
+    /* Rows at the last push (by id), now, changed since: numbers only, texts
+     * fetched for the changed rows as they are sent (100,000 rows). */
+    struct engine_numbers *prev, *cur, *changed;
     size_t nprev, prev_cap, cur_cap, changed_cap;
     struct engine_totals prev_totals;
     bool push_due, stopping;
@@ -228,7 +231,7 @@ static bool totals_differ(const struct engine_totals *x, const struct engine_tot
            x->rate != y->rate || x->workers != y->workers || x->rate_limit != y->rate_limit;
 }
 
-static bool row_differs(const struct engine_row *x, const struct engine_row *y)
+static bool row_differs(const struct engine_numbers *x, const struct engine_numbers *y)
 {
     return x->state != y->state || x->size != y->size || x->sent != y->sent || x->acked != y->acked ||
            x->rate != y->rate || x->retries != y->retries || x->retry_in != y->retry_in ||
@@ -237,7 +240,7 @@ static bool row_differs(const struct engine_row *x, const struct engine_row *y)
 
 static int by_id(const void *x, const void *y)
 {
-    unsigned a = ((const struct engine_row *)x)->id, b = ((const struct engine_row *)y)->id;
+    unsigned a = ((const struct engine_numbers *)x)->id, b = ((const struct engine_numbers *)y)->id;
     return (a > b) - (a < b);
 }
 
@@ -283,7 +286,7 @@ static void push(struct agent *a)
 {
     take_events(a);
     struct engine_totals totals;
-    size_t n = engine_snapshot_numbers(a->e, &a->cur, &a->cur_cap, &totals);
+    size_t n = engine_snapshot_compact(a->e, &a->cur, &a->cur_cap, &totals);
     for (size_t i = 1; i < n; i++) {
         if (a->cur[i - 1].id > a->cur[i].id) {
             qsort(a->cur, n, sizeof *a->cur, by_id);
@@ -291,7 +294,7 @@ static void push(struct agent *a)
         }
     }
     if (n > a->changed_cap) {
-        struct engine_row *grown = realloc(a->changed, n * sizeof *grown);
+        struct engine_numbers *grown = realloc(a->changed, n * sizeof *grown);
         if (!grown)
             return;
         a->changed = grown;
@@ -317,19 +320,25 @@ static void push(struct agent *a)
         first_gone = false;
     }
     if (nchanged || !first_gone || totals_differ(&totals, &a->prev_totals)) {
-        engine_fill_texts(a->e, a->changed, nchanged);
         buf_puts(&a->line, "],\"rows\":[");
-        for (size_t i = 0; i < nchanged; i++) {
-            if (i)
-                buf_puts(&a->line, ",");
-            protocol_row(&a->line, &a->changed[i]);
+        struct engine_row batch[TEXTS_BATCH];
+        for (size_t i = 0; i < nchanged; i += TEXTS_BATCH) {
+            size_t k = nchanged - i < TEXTS_BATCH ? nchanged - i : TEXTS_BATCH;
+            for (size_t j = 0; j < k; j++)
+                batch[j] = (struct engine_row){ .numbers = a->changed[i + j] };
+            engine_fill_texts(a->e, batch, k);
+            for (size_t j = 0; j < k; j++) {
+                if (i + j)
+                    buf_puts(&a->line, ",");
+                protocol_row(&a->line, &batch[j]);
+            }
         }
         buf_puts(&a->line, "],\"totals\":");
         protocol_totals(&a->line, &totals);
         buf_puts(&a->line, "}");
         stream(a, &a->line, false);
     }
-    struct engine_row *swap = a->prev;
+    struct engine_numbers *swap = a->prev;
     size_t swap_cap = a->prev_cap;
     a->prev = a->cur;
     a->prev_cap = a->cur_cap;

@@ -66,10 +66,10 @@ static const char *signal_name(int sig)
 static void outcome(struct engine *e, bool wait_transcode, const struct headless_tally *tally, unsigned *done,
                     unsigned *failed, unsigned *unfinished, unsigned *already, uint64_t *sent)
 {
-    struct engine_row *rows = NULL;
+    struct engine_numbers *rows = NULL; /* no texts: 100,000 rows of them would set the peak RSS */
     size_t cap = 0;
     struct engine_totals totals;
-    size_t n = engine_snapshot(e, &rows, &cap, &totals);
+    size_t n = engine_snapshot_compact(e, &rows, &cap, &totals);
     *done = totals.removed_done; /* verified in this run, then taken out of the table */
     *failed = *unfinished = *already = 0;
     for (size_t i = 0; i < n; i++) {

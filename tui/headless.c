@@ -112,17 +112,19 @@ static void print_event(const struct source *e, bool json, const struct engine_e
     free(d);
 }
 
-/* rows_buf and cap: the snapshot buffer, kept from one call to the next. */
-static void print_progress(const struct source *e, bool json, double now, double *last_line, struct engine_row **rows_buf,
-                           size_t *cap)
+/* rows_buf and cap: the snapshot buffer, kept from one call to the next.
+ * Numbers only: with 100,000 rows queued a few are uploading, and only
+ * those need a name. */
+static void print_progress(const struct source *e, bool json, double now, double *last_line,
+                           struct engine_numbers **rows_buf, size_t *cap)
 {
     struct engine_totals totals;
-    size_t n = source_snapshot(e, rows_buf, cap, &totals);
-    const struct engine_row *rows = *rows_buf;
+    size_t n = source_snapshot_compact(e, rows_buf, cap, &totals);
+    const struct engine_numbers *rows = *rows_buf;
     for (size_t i = 0; i < n; i++) {
-        const struct engine_row *row = &rows[i];
-        if (row->state != ENGINE_UPLOADING)
+        if (rows[i].state != ENGINE_UPLOADING)
             continue;
+        struct engine_row whole = { .numbers = rows[i] }, *row = &whole;
         if (json) {
             struct engine_details *d = malloc(sizeof *d);
             if (d && source_details(e, row->id, d))
@@ -130,6 +132,7 @@ static void print_progress(const struct source *e, bool json, double now, double
             free(d);
         } else {
             char shown[256], text[160];
+            source_fill_texts(e, row, 1);
             text_escape(row->name, shown, sizeof shown);
             progress_text(row, text, sizeof text);
             printf("%-9s %s  %s\n", "progress", shown, text);
@@ -177,7 +180,7 @@ static void tally_note(struct headless_tally *tally, const struct engine_event *
         tally->start_acked[ev->job] = ev->row.acked;
 }
 
-uint64_t headless_bytes_sent(const struct headless_tally *tally, const struct engine_row *rows, size_t n)
+uint64_t headless_bytes_sent(const struct headless_tally *tally, const struct engine_numbers *rows, size_t n)
 {
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -235,7 +238,7 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
 {
     double last_progress = clock_wall();
     int interval_ms = json ? JSON_PROGRESS_MS : PLAIN_PROGRESS_MS;
-    struct engine_row *rows = NULL;
+    struct engine_numbers *rows = NULL;
     size_t rows_cap = 0;
     bool interrupted = false;
     /* Nothing to wait for (every file refused, nothing to resume): no

@@ -33,7 +33,7 @@ struct headless_tally {
 bool headless_run(const struct source *src, bool json, bool verdicts, int signal_fd, struct headless_tally *tally);
 
 /* Bytes sent in this run: each row's sent past what it had at its start. */
-uint64_t headless_bytes_sent(const struct headless_tally *tally, const struct engine_row *rows, size_t n);
+uint64_t headless_bytes_sent(const struct headless_tally *tally, const struct engine_numbers *rows, size_t n);
 void headless_tally_free(struct headless_tally *tally);
 
 /* The end of a run: how the files ended, bytes sent, wall time and rate. */

@@ -12,6 +12,11 @@ static size_t snapshot_numbers(void *e, struct engine_row **rows, size_t *cap, s
     return engine_snapshot_numbers(e, rows, cap, totals);
 }
 
+static size_t snapshot_compact(void *e, struct engine_numbers **rows, size_t *cap, struct engine_totals *totals)
+{
+    return engine_snapshot_compact(e, rows, cap, totals);
+}
+
 static void fill_texts(void *e, struct engine_row *rows, size_t n)
 {
     engine_fill_texts(e, rows, n);
@@ -95,7 +100,7 @@ static bool ended(void *e)
 
 static const struct source_ops engine_ops = {
     snapshot, snapshot_numbers, fill_texts, events, details, pause_job, resume_job, pause_all, resume_all,
-    verify, cancel, set_workers, set_rate_limit, add, wakeup_fd, wakeup_drain, settled, ended,
+    verify, cancel, set_workers, set_rate_limit, add, wakeup_fd, wakeup_drain, settled, ended, snapshot_compact,
 };
 
 struct source source_engine(struct engine *e)

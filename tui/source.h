@@ -37,6 +37,9 @@ struct source_ops {
     void (*wakeup_drain)(void *ctx);
     bool (*settled)(void *ctx);
     bool (*ended)(void *ctx);   /* the source went away (the agent stopped) */
+    /* The numbers of every row (engine_snapshot_compact): texts with
+     * fill_texts, for the rows shown only. */
+    size_t (*snapshot_compact)(void *ctx, struct engine_numbers **rows, size_t *cap, struct engine_totals *totals);
 };
 
 struct source {
@@ -67,6 +70,11 @@ static inline size_t source_snapshot_numbers(const struct source *s, struct engi
                                              struct engine_totals *totals)
 {
     return s->ops->snapshot_numbers(s->ctx, rows, cap, totals);
+}
+static inline size_t source_snapshot_compact(const struct source *s, struct engine_numbers **rows, size_t *cap,
+                                             struct engine_totals *totals)
+{
+    return s->ops->snapshot_compact(s->ctx, rows, cap, totals);
 }
 static inline void source_fill_texts(const struct source *s, struct engine_row *rows, size_t n)
 {

@@ -99,22 +99,30 @@ static void rate_cap_and_workers_change_while_running(void **state)
 
 /* A dashboard copies the numbers of every row and the texts of the rows it
  * shows: the two halves must add up to the whole snapshot. */
-static void numbers_and_texts_make_the_whole_snapshot(void **state)
+/* An engine with count small files named PREFIX-N.bin queued. */
+static struct engine *engine_with_files(const char *prefix, int count)
 {
-    (void)state;
     char err[256], file[128];
     struct engine_config config = { .api_base = sandbox_url, .token = "t", .state_dir = dir, .workers = 2,
                                     .stall_seconds = 30 };
     struct engine *e = engine_new(&config, err, sizeof err);
     assert_non_null(e);
     assert_true(engine_check_api(e, err, sizeof err));
-    for (int i = 0; i < 3; i++) {
-        snprintf(file, sizeof file, "%s/texts-%d.bin", dir, i);
+    for (int i = 0; i < count; i++) {
+        snprintf(file, sizeof file, "%s/%s-%d.bin", dir, prefix, i);
         FILE *f = fopen(file, "w");
-        fprintf(f, "file %d\n", i);
+        fprintf(f, "file %d\n", i * 100);
         fclose(f);
         assert_int_not_equal(engine_add(e, file, err, sizeof err), 0);
     }
+    return e;
+}
+
+static void numbers_and_texts_make_the_whole_snapshot(void **state)
+{
+    (void)state;
+    char file[128];
+    struct engine *e = engine_with_files("texts", 3);
     snprintf(file, sizeof file, "%s/texts-missing.bin", dir);
     assert_int_not_equal(engine_add_refused(e, file, "missing: no such file"), 0);
     for (int i = 0; i < 200 && !engine_settled(e); i++)
@@ -217,6 +225,67 @@ static void a_job_waiting_for_its_confirmation_pauses_and_resumes(void **state)
     engine_free(e);
 }
 
+/* What a front end with 100,000 rows keeps: the numbers of every row, which
+ * must be the whole snapshot's; and the events, each with the row as it was,
+ * whether the engine kept its numbers (a done upload) or only its state (a
+ * file just queued). */
+static void compact_snapshot_and_events_keep_every_number(void **state)
+{
+    (void)state;
+    struct engine *e = engine_with_files("compact", 3);
+    for (int i = 0; i < 200 && !engine_settled(e); i++)
+        sleep_ms(50);
+    assert_true(engine_settled(e));
+
+    struct engine_row *whole = NULL;
+    struct engine_numbers *compact = NULL;
+    size_t whole_cap = 0, compact_cap = 0;
+    struct engine_totals whole_totals, compact_totals;
+    size_t n = engine_snapshot(e, &whole, &whole_cap, &whole_totals);
+    assert_int_equal(n, 3);
+    assert_int_equal(engine_snapshot_compact(e, &compact, &compact_cap, &compact_totals), n);
+    assert_memory_equal(&whole_totals, &compact_totals, sizeof whole_totals);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(whole[i].state, ENGINE_DONE);
+        assert_memory_equal(&compact[i], &whole[i].numbers, sizeof compact[i]);
+    }
+
+    struct engine_event events[64];
+    size_t nevents = engine_events(e, events, 64), queued = 0, done = 0;
+    for (size_t i = 0; i < nevents; i++) {
+        const struct engine_row *row = &events[i].row;
+        const struct engine_row *now = NULL;
+        for (size_t k = 0; k < n; k++)
+            if (whole[k].id == events[i].job)
+                now = &whole[k];
+        assert_non_null(now);
+        assert_int_equal(row->id, now->id);
+        assert_int_equal(row->size, now->size);
+        assert_true(row->texts);
+        assert_string_equal(row->name, now->name);
+        if (events[i].kind == ENGINE_EV_QUEUED) {
+            queued++;
+            assert_int_equal(row->state, ENGINE_QUEUED);
+            assert_int_equal(row->acked, 0);
+            assert_int_equal(row->transcode, ENGINE_TRANSCODE_UNKNOWN);
+            assert_string_equal(row->video, "");
+        } else if (events[i].kind == ENGINE_EV_DONE) {
+            done++;
+            assert_int_equal(row->state, ENGINE_DONE);
+            assert_int_equal(row->acked, now->size);
+            assert_true(row->started > 0);
+            assert_true(row->finished >= row->started);
+            assert_string_equal(row->video, now->video);
+            assert_string_not_equal(events[i].message, "");
+        }
+    }
+    assert_int_equal(queued, 3);
+    assert_int_equal(done, 3);
+    free(whole);
+    free(compact);
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +293,7 @@ int main(void)
         cmocka_unit_test(rate_cap_and_workers_change_while_running),
         cmocka_unit_test(numbers_and_texts_make_the_whole_snapshot),
         cmocka_unit_test(a_job_waiting_for_its_confirmation_pauses_and_resumes),
+        cmocka_unit_test(compact_snapshot_and_events_keep_every_number),
     };
     return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
 }
