@@ -222,13 +222,21 @@ NOTES = """### Notes
   600 calls a minute, (c) would measure the waiting (vimeo-up waits for the
   reset; the SDK fails on the first 429). (d) measures just that: files per
   minute and API calls per file, as the sandbox counts them for the token.
-- In (c), vimeo-up makes four requests a file: create, PATCH, HEAD to prove
-  Upload-Offset = Upload-Length, and GET /videos/N for Vimeo's upload.status;
-  it also records each step in its journal. The Vimeo SDK, tus-js-client and
-  tuspy make two (create, PATCH), and so does curl (in two processes, each
-  reusing its connections). The two checks are what lets a user trust that a
-  file arrived, and they are most of vimeo-up's gap to the SDK on tiny files.
-  vimeo-up's peak RSS there grows with the files queued: a few KiB each.
+- In (c), vimeo-up makes three requests a file (create, PATCH, HEAD to
+  prove Upload-Offset = Upload-Length) and confirms Vimeo's upload.status
+  for up to 100 files with one GET /me/videos listing; it writes each file's
+  journal row four times (queued, the new video before its first byte, the
+  last byte, the verdict). The Vimeo SDK, tus-js-client and tuspy make two
+  requests (create, PATCH), and so does curl (in two processes, each
+  reusing its connections). Where vimeo-up's time went (perf and strace -c,
+  issue 16): SQLite parsing the same statements again on every save (19%
+  of its CPU: now prepared once), the journal's writes themselves (six
+  transactions a file, each about 5% of the CPU: now four),
+  one GET per file for upload.status (a fifth of the CPU and a round trip
+  per file, now shared by a listing), two URL parses a request (3%: one);
+  what is left is mostly the kernel's loopback TCP and the four workers'
+  context switches. With three requests and a durable journal a file,
+  vimeo-up does not reach 0.7x curl's two bare requests on 1 KiB files.
 - tuspy opens a new connection for every request. libmicrohttpd 0.9.75
   zeroes a connection's whole memory pool at its start and after every
   request (perf: 75% of the sandbox's CPU on keep-alive HEADs with the
