@@ -202,9 +202,11 @@ bool confirm_hand_over(struct engine *e, struct job *job, const char *verified)
     if (!c)
         return false;
     pthread_mutex_lock(&e->lock);
+    /* A confirm still set is the last hand-over's, not yet let go of by
+     * confirm_finish_all: this time the worker asks itself. */
     bool ok = e->follower_started && !e->confirmer_down && !e->tus_endpoint && job->video[0] &&
               !atomic_load(&e->stopping) && job->state == ENGINE_VERIFYING && !job->want_pause &&
-              !atomic_load(&job->interrupt);
+              !atomic_load(&job->interrupt) && !job->confirm;
     if (ok && e->nconfirm == e->confirm_cap) {
         size_t cap = e->confirm_cap ? e->confirm_cap * 2 : 64;
         struct job **more = realloc(e->confirm, cap * sizeof *more);
@@ -296,11 +298,15 @@ static void confirm_finish_all(struct engine *e, struct job **done, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         struct job *job = done[i];
-        confirm_finish(e, job, job->confirm->verified, job->confirm->transcode);
         pthread_mutex_lock(&e->lock);
-        free(job->confirm);
-        job->confirm = NULL;
+        struct confirm *c = job->confirm;
         pthread_mutex_unlock(&e->lock);
+        confirm_finish(e, job, c->verified, c->transcode);
+        pthread_mutex_lock(&e->lock);
+        if (job->confirm == c)
+            job->confirm = NULL;
+        pthread_mutex_unlock(&e->lock);
+        free(c);
     }
 }
 

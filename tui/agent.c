@@ -381,8 +381,8 @@ static void reply_ok(struct client *c, const char *why_not)
  * that queued the files. An agent started by an earlier command has that
  * command's options; without these, a file asked to be private would go up
  * with the agent's privacy. */
-struct add_meta {
-    char name[1024], description[5000], privacy[32], tags[CLI_MAX_TAGS][256];
+struct add_meta { /* room for what a request line can hold of each */
+    char name[4096], description[PROTOCOL_LINE_MAX], privacy[32], tags[CLI_MAX_TAGS][1024];
     const char *tag_list[CLI_MAX_TAGS];
     struct engine_file_meta meta;
 };
@@ -1113,15 +1113,13 @@ static bool exchange(int fd, const char *request, struct buf *line, struct json 
 }
 
 /* An agent started by an earlier command keeps that command's folder and
- * password: files meant for another folder, or to be kept behind a
- * password, are not handed to it. Name, description, privacy and tags go
- * with each add (append_meta). */
+ * password: files the command line means for another folder, or to be
+ * kept behind a password, are not handed to it. (The config file's are
+ * the agent's too: it read the same file.) Name, description, privacy and
+ * tags go with each add (append_meta). */
 static int refuse_options_it_keeps(const struct cli *cli)
 {
-    const char *kept = cli->config.folder ? "--folder"
-                       : cli->password_file || (cli->config.privacy && !strcmp(cli->config.privacy, "password"))
-                           ? "--password-file"
-                           : NULL;
+    const char *kept = !cli->kept_by_agent_given ? NULL : cli->config.folder ? "--folder" : "--password-file";
     if (!kept || !cli->agent_ran_before)
         return EXIT_OK;
     fprintf(stderr, "vimeo-up: %s: the agent running for %s keeps its own; 'vimeo-up stop' first, or --foreground\n",
@@ -1182,9 +1180,18 @@ static int add_request(const struct cli *cli, int from, struct buf *request)
     return i;
 }
 
-/* An add's answer: each refusal said to refusals (NULL: standard error). */
-static void count_added(const struct json *j, unsigned *queued, unsigned *refused, struct buf *refusals)
+/* An add's answer: each refusal said to refusals (NULL: standard error).
+ * False, said on standard error, when the agent refused the whole request. */
+static bool count_added(const struct json *j, unsigned *queued, unsigned *refused, struct buf *refusals)
 {
+    char reason[1024], shown_reason[1024];
+    if (json_find(j, "added") < 0) {
+        if (!json_get_string(j, json_find(j, "error"), reason, sizeof reason))
+            snprintf(reason, sizeof reason, "no list of what it queued");
+        text_escape(reason, shown_reason, sizeof shown_reason);
+        fprintf(stderr, "vimeo-up: the agent refused the files: %s\n", shown_reason);
+        return false;
+    }
     struct json_iter it;
     json_array_iter(j, json_find(j, "added"), &it);
     char err[4608], shown[4608];
@@ -1200,6 +1207,7 @@ static void count_added(const struct json *j, unsigned *queued, unsigned *refuse
             (*queued)++;
         }
     }
+    return true;
 }
 
 /* One add request for files[from..]: as many as fit in a request line.
@@ -1212,9 +1220,10 @@ static int add_batch(int fd, const struct cli *cli, int from, unsigned *queued, 
     buf_init(&line, OUT_MAX);
     int next = add_request(cli, from, &request);
     struct json j = { 0 };
-    if (!request.overflowed && exchange(fd, request.data, &line, &j))
-        count_added(&j, queued, refused, NULL);
-    else
+    bool answered = !request.overflowed && exchange(fd, request.data, &line, &j);
+    if (!answered)
+        fprintf(stderr, "vimeo-up: the agent did not answer\n");
+    if (!answered || !count_added(&j, queued, refused, NULL))
         next = -1;
     json_free(&j);
     buf_free(&request);
@@ -1229,10 +1238,8 @@ static int command_add(struct cli *cli, int fd)
     if (rc != EXIT_OK)
         return rc;
     for (int from = 0; from < cli->nfiles;) {
-        if ((from = add_batch(fd, cli, from, &queued, &refused)) < 0) {
-            fprintf(stderr, "vimeo-up: the agent did not answer\n");
+        if ((from = add_batch(fd, cli, from, &queued, &refused)) < 0)
             return EXIT_CANNOT_START;
-        }
     }
     printf("%u queued in the agent; 'vimeo-up status' shows them\n", queued);
     return refused || cli->unreadable ? EXIT_FAILED : EXIT_OK;
@@ -1407,10 +1414,12 @@ static int queue_work(struct cli *cli, const struct source *src, struct buf *ref
         from = add_request(cli, from, &request);
         struct json j = { 0 };
         if (!request.overflowed && source_agent_request(src, request.data, answer, OUT_MAX) &&
-            json_parse(&j, answer, strlen(answer)))
-            count_added(&j, &queued, refused, refusals);
-        else
+            json_parse(&j, answer, strlen(answer))) {
+            if (!count_added(&j, &queued, refused, refusals))
+                rc = EXIT_CANNOT_START;
+        } else {
             rc = EXIT_CANNOT_START, fprintf(stderr, "vimeo-up: the agent did not answer\n");
+        }
         json_free(&j);
     }
     free(answer);

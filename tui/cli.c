@@ -156,11 +156,18 @@ static int dry_run(struct cli *cli, struct engine *e)
     return refusals + cli->unreadable || !fits ? EXIT_FAILED : EXIT_OK;
 }
 
+struct unfinished {
+    const char *endpoint;      /* this run's: resume takes only its rows */
+    unsigned count;
+};
+
 static void count_unfinished(void *ctx, const struct engine_record *r)
 {
+    struct unfinished *u = ctx;
     enum engine_state state;
-    if (!engine_state_parse(r->state, &state) || (state != ENGINE_DONE && state != ENGINE_CANCELLED))
-        (*(unsigned *)ctx)++;
+    if (!strcmp(r->endpoint, u->endpoint) &&
+        (!engine_state_parse(r->state, &state) || (state != ENGINE_DONE && state != ENGINE_CANCELLED)))
+        u->count++;
 }
 
 /* resume found nothing it could take: EXIT_UNFINISHED, said, when the
@@ -169,9 +176,10 @@ static void count_unfinished(void *ctx, const struct engine_record *r)
  * for every file done. */
 static int resumed_elsewhere(const struct cli *cli)
 {
-    unsigned others = 0;
+    struct unfinished u = { cli->config.tus_endpoint ? cli->config.tus_endpoint : cli->config.api_base, 0 };
     char err[4608];
-    engine_list(cli->config.state_dir, count_unfinished, &others, err, sizeof err);
+    engine_list(cli->config.state_dir, count_unfinished, &u, err, sizeof err);
+    unsigned others = u.count;
     if (!others)
         return EXIT_OK;
     fprintf(stderr, "vimeo-up: %u unfinished upload%s in %s belong%s to another vimeo-up ('vimeo-up status' shows the "

@@ -52,6 +52,7 @@ struct cli {
     bool foreground;            /* --foreground: the engine in this process, even on a terminal */
     long idle_exit;             /* the agent: seconds idle before it exits; 0: the default */
     bool agent_ran_before;      /* the agent this command talks to was running before it */
+    bool kept_by_agent_given;   /* --folder or --password-file on the command line (not from the config) */
 };
 
 int cli_run(struct cli *cli);

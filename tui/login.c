@@ -140,7 +140,8 @@ static int check_and_store(struct cli *cli, const char *path, char *token)
 {
     char err[4608], user[256], scope[600], shown_user[1024], shown_scope[2400];
     cli->config.token = token;
-    cli->config.read_only = true; /* a token check: no state, no journal */
+    cli->config.read_only = true; /* a token check: no state, no journal (not even with --state) */
+    cli->config.state_dir = NULL;
     struct engine *e = engine_new(&cli->config, err, sizeof err);
     if (!e)
         return fprintf(stderr, "vimeo-up: %s\n", err), EXIT_CANNOT_START;

@@ -475,6 +475,7 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
         }
         if (apply_option(cli, opt, optarg, err, sizeof err) != EXIT_OK)
             return usage_error("%s", err);
+        cli->kept_by_agent_given |= opt == OPT_FOLDER || opt == OPT_PASSWORD_FILE;
     }
     return EXIT_OK;
 }

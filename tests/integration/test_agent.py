@@ -180,6 +180,21 @@ class Commands(AgentTest):
         self.assertEqual(proc.stderr, f"vimeo-up: 1 unfinished upload in {self.state} belongs to another vimeo-up "
                                       "('vimeo-up status' shows the agent's)\n")
 
+    def test_a_folder_from_the_config_file_is_the_agents_too(self):
+        # The agent read the same file: a later add is not refused for it.
+        xdg = os.path.join(self.tmp, "xdg")
+        os.makedirs(os.path.join(xdg, "vimeo-up"))
+        with open(os.path.join(xdg, "vimeo-up", "config"), "w") as f:
+            f.write("folder = /users/1/projects/7\n")
+        self.env["XDG_CONFIG_HOME"] = xdg
+        busy = make_file(self.tmp, "busy.mp4", 3 << 20, seed=1)
+        self.assertEqual(self.add("-c", "1M", "-r", "1M", busy).returncode, 0)
+        later = make_file(self.tmp, "later.mp4", 1000, seed=2)
+        proc = self.add(later)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.vimeo_up("wait").returncode, 0)
+        self.assertEqual(self.sandbox.upload_named("later.mp4")["folder"], "/users/1/projects/7")
+
     def test_add_takes_a_tree_and_a_list_as_an_upload_does(self):
         tree = os.path.join(self.tmp, "tree")
         os.makedirs(os.path.join(tree, "day1"))
