@@ -42,9 +42,20 @@ void text_escape_for(const char *s, bool utf8, char *out, size_t cap)
     out[o] = '\0';
 }
 
-/* Bytes and cells of the character at p (a control or invalid byte: 1, 1). */
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* Bytes and cells of the character at p (a control or invalid byte: 1, 1).
+ * A byte text_escape_for wrote as \xNN is one piece of four: a cut never
+ * leaves half of one ("\xe2\~83"). */
 static size_t char_at(const char *p, int *cells)
 {
+    if (p[0] == '\\' && p[1] == 'x' && is_hex(p[2]) && is_hex(p[3])) {
+        *cells = 4;
+        return 4;
+    }
     unsigned cp;
     size_t n = utf8_decode((const unsigned char *)p, &cp);
     if (n == 0) {

@@ -69,6 +69,10 @@ static void fits_by_display_width(void **state)
     assert_string_equal(out, "a-very-lon~");
     text_fit("\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac.mp4", 9, true, TEXT_CUT_MIDDLE, out, sizeof out);
     assert_int_equal(text_width(out), 9); /* never half a wide character */
+    /* Nor half of an escaped byte (a name in a non-UTF-8 locale). */
+    text_fit("drone \\xe2\\x98\\x83 shot.mkv", 21, false, TEXT_CUT_MIDDLE, out, sizeof out);
+    assert_string_equal(out, "drone \\xe2~ shot.mkv ");
+    assert_int_equal(text_width(out), 21);
 }
 
 int main(void)
