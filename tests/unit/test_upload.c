@@ -276,6 +276,18 @@ static struct job *run(void)
     return run_path(file);
 }
 
+/* A second file of fake.size beside the first, queued and run the same way. */
+static struct job *run_another_file(void)
+{
+    char second[sizeof file + 8];
+    snprintf(second, sizeof second, "%s.2.mp4", file);
+    int fd = open(second, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)fake.size), 0);
+    close(fd);
+    return run_path(second);
+}
+
 static void newest(void *ctx, const struct journal_entry *row)
 {
     struct journal_entry *found = ctx;
@@ -862,14 +874,8 @@ static void one_chunk_upload_writes_its_row_three_times(void **state)
     e->cfg.chunk_size = 4 * MIB;
     run(); /* the first start is written, being the first write (see below) */
     fake.size = 2 * MIB;
-    char second[sizeof file + 8];
-    snprintf(second, sizeof second, "%s.2.mp4", file);
-    int fd = open(second, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, (off_t)fake.size), 0);
-    close(fd);
     count_saves_from_now();
-    struct job *job = run_path(second);
+    struct job *job = run_another_file();
     set_save_fault(NULL);
     assert_int_equal(job->state, ENGINE_DONE);
     size_t total = 0;
@@ -889,13 +895,7 @@ static void a_start_right_after_a_journal_write_is_not_written(void **state)
     count_saves_from_now();
     assert_int_equal(run()->state, ENGINE_DONE);
     assert_int_equal(saves[ENGINE_CREATING], 1); /* the first start: nothing written yet */
-    char second[sizeof file + 8];
-    snprintf(second, sizeof second, "%s.2.mp4", file);
-    int fd = open(second, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, (off_t)fake.size), 0);
-    close(fd);
-    assert_int_equal(run_path(second)->state, ENGINE_DONE);
+    assert_int_equal(run_another_file()->state, ENGINE_DONE);
     set_save_fault(NULL);
     assert_int_equal(saves[ENGINE_CREATING], 1);
     assert_int_equal(fake.calls[OP_CREATE], 2);
