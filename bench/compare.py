@@ -30,6 +30,7 @@ SCENARIOS (default "a b c d tls dash q agent") to run only some; D_FILES (defaul
 1000) files in (d); TLS_MIB (default 1024) the file's size in (tls); Q_FILES
 (default 100000) files in (q).
 """
+import collections
 import hashlib
 import json
 import os
@@ -83,14 +84,20 @@ class Sandbox:
         threading.Thread(target=self._read_log, daemon=True).start()
 
     def _read_log(self):
+        self.last_lines = collections.deque(maxlen=20)
         for line in self.proc.stderr:
+            self.last_lines.append(line)
             if self.first_patch is None and line.startswith("PATCH "):
                 self.first_patch = time.monotonic()
 
     def control(self):
         context = ssl.create_default_context(cafile=self.ca) if self.ca else None
-        with urllib.request.urlopen(self.url + "/_sandbox/uploads", context=context) as answer:
-            return json.load(answer)
+        try:
+            with urllib.request.urlopen(self.url + "/_sandbox/uploads", context=context) as answer:
+                return json.load(answer)
+        except OSError as e:
+            raise SystemExit(f"bench: the sandbox did not answer ({e}); exit status {self.proc.poll()}, its log "
+                             "ends:\n" + "".join(self.last_lines))
 
     def uploads(self):
         return self.control()["uploads"]

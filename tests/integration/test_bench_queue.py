@@ -15,7 +15,9 @@ class QueueScenario(unittest.TestCase):
         proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "compare.py")], capture_output=True,
                               text=True, env=dict(os.environ, RUNS="1", SCENARIOS="q", Q_FILES="2300"), timeout=300)
         self.assertIn(proc.returncode, (0, 1), proc.stderr)  # 1: a goal not met
-        section = proc.stdout.split("### (q) 2,300 files of 1 KiB queued", 1)[1].split("###", 1)[0]
+        head = "### (q) 2,300 files of 1 KiB queued"
+        self.assertIn(head, proc.stdout, proc.stderr)  # exit 1 is also an uncaught error
+        section = proc.stdout.split(head, 1)[1].split("###", 1)[0]
         self.assertRegex(section, r"- headless, 2,000 queued: peak RSS \d+\.\d MiB")
         self.assertRegex(section, r"first PATCH \d+\.\d\d s after launch; journal \d+\.\d MB")
         self.assertRegex(section, r"the dashboard \(--foreground\) at 2,300 rows .*: \d+ frames")

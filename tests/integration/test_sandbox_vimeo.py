@@ -8,6 +8,7 @@ import re
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import unittest
 import urllib.error
@@ -401,6 +402,26 @@ class ListVideos(VimeoCase):
             path = page["paging"]["next"]
         self.assertEqual(seen, made[::-1])
         self.assertIsNone(self.get("/me/videos?page=3&per_page=2")["paging"]["next"])
+
+    def test_a_listing_while_videos_are_made_counts_only_real_videos(self):
+        # The listing once counted the videos, then copied them: one made
+        # in between was read past the copy's end (ASan: heap overflow).
+        def make(n):
+            for _ in range(n):
+                self.create()
+        makers = [threading.Thread(target=make, args=(150,)) for _ in range(2)]
+        for t in makers:
+            t.start()
+        totals = []
+        while any(t.is_alive() for t in makers):
+            page = self.get("/me/videos?page=1&per_page=100&fields=uri")
+            self.assertEqual(len(page["data"]), min(page["total"], 100), page["total"])
+            self.assertEqual(len({v["uri"] for v in page["data"]}), len(page["data"]))
+            totals.append(page["total"])
+        for t in makers:
+            t.join()
+        self.assertEqual(totals, sorted(totals))
+        self.assertEqual(self.get("/me/videos?fields=uri")["total"], 300)
 
     def test_per_page_over_100_is_refused(self):
         status, h, data = self.sandbox.api("GET", "/me/videos?per_page=101")

@@ -1166,11 +1166,18 @@ static enum MHD_Result vimeo_list(struct MHD_Connection *c, struct request *r)
         return reply_invalid(c, r, "per_page", 2204, "per_page must be from 1 to 100.");
     if (sort && strcmp(sort, "date") != 0 && strcmp(sort, "default") != 0)
         return reply_invalid(c, r, "sort", 2204, "The sandbox sorts by date only.");
-    size_t total = store_video_list(NULL, 0);
-    uint64_t *numbers = calloc(total ? total : 1, sizeof *numbers);
+    /* Videos made between counting and copying: ask again with more room. */
+    size_t total, room = 64;
+    uint64_t *numbers = malloc(room * sizeof *numbers);
+    while (numbers && (total = store_video_list(numbers, room)) > room) {
+        room = total + 64;
+        uint64_t *more = realloc(numbers, room * sizeof *numbers);
+        if (!more)
+            free(numbers);
+        numbers = more;
+    }
     if (!numbers)
         abort();
-    total = store_video_list(numbers, total);
     /* --list-lag: the newest videos are not listed yet, as when a listing
      * is served from a search index that lags behind creation. Plausible
      * for Vimeo, not documented by it: clients must ask such a video on its
