@@ -108,6 +108,7 @@ static void init_sync(struct engine *e)
     e->saves_tail = &e->saves;
     atomic_init(&e->stopping, false);
     atomic_init(&e->last_progress_wake, 0.0);
+    atomic_init(&e->bytes_sent, 0);
     e->wakeup.fd[0] = e->wakeup.fd[1] = -1;
 }
 
@@ -397,4 +398,9 @@ void engine_set_rate_limit(struct engine *e, uint64_t bytes_per_second)
 {
     bucket_set_rate(&e->bucket, bytes_per_second);
     engine_wake(e);
+}
+
+uint64_t engine_bytes_sent(struct engine *e)
+{
+    return atomic_load(&e->bytes_sent);
 }

@@ -352,6 +352,10 @@ size_t engine_events(struct engine *e, struct engine_event *out, size_t max);
  * and with config.wait_transcode no done video is still transcoding. */
 bool engine_settled(struct engine *e);
 
+/* Upload bytes this engine handed to the network, every attempt counted:
+ * a resumed file counts only what this run sent, not what the server had. */
+uint64_t engine_bytes_sent(struct engine *e);
+
 /* Stop every transfer, save every acknowledged offset, join the workers,
  * close the journal. */
 void engine_free(struct engine *e);

@@ -182,6 +182,7 @@ struct engine {
     struct wakeup wakeup;
     _Atomic double last_progress_wake;
     atomic_bool stopping;      /* written under e->lock, read anywhere */
+    atomic_uint_fast64_t bytes_sent; /* PATCH body bytes handed to the network by this engine */
 
     pthread_mutex_t lock;      /* everything below */
     pthread_cond_t work;       /* run queue, worker count, stopping: workers wait */

@@ -174,6 +174,11 @@ static int on_progress(void *ctx, uint64_t sent)
     struct job *job = u->job;
     uint64_t total = u->chunk_start + sent;
     atomic_store(&job->sent, total);
+    /* Counted as it goes, not from offsets: what the server had before this
+     * run (a killed run's last chunk, a resume) was not sent by it. A rewind
+     * sends again, and counts again. */
+    atomic_fetch_add(&u->e->bytes_sent, sent >= u->request_sent ? sent - u->request_sent : sent);
+    u->request_sent = sent;
     double now = clock_mono();
     if (total < u->rate_mark_bytes) {
         /* Sending again what a cut lost: measure from here. */
@@ -339,6 +344,7 @@ static enum upload_step step_send(struct upload *u)
     uint64_t chunk = u->e->cfg.chunk_size;
     uint64_t length = chunk && chunk < left ? chunk : left;
     u->chunk_start = u->acked;
+    u->request_sent = 0;
     struct patch_hooks hooks = { .progress = on_progress, .throttle = throttle, .ctx = u };
     struct transport_result res;
     u->transport.ops->patch(u->transport.ctx, u->link, u->fd, u->acked, length, &hooks, &res);

@@ -65,6 +65,7 @@ struct upload {
     double confirm_wait;           /* seconds before asking upload.status again */
     double last_saved;             /* monotonic */
     uint64_t chunk_start, rate_mark_bytes;
+    uint64_t request_sent;         /* curl's count for this PATCH at its last progress call */
     double rate_mark_time;
     unsigned rng;                  /* this worker's own random state, for jitter */
 };

@@ -1492,7 +1492,7 @@ int agent_attach(struct cli *cli)
         if (!cli->json && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
             end = dashboard_run(&src, "the agent", signal_fd);
         else
-            end = headless_run(&src, cli->json, false, signal_fd, NULL) ? DASHBOARD_SIGNAL
+            end = headless_run(&src, cli->json, false, signal_fd) ? DASHBOARD_SIGNAL
                   : source_ended(&src)                             ? DASHBOARD_GONE
                                                                    : DASHBOARD_QUIT;
         fputs(refusals.data ? refusals.data : "", stderr);

@@ -63,8 +63,8 @@ static const char *signal_name(int sig)
 /* Count how the jobs ended (with --wait-transcode a video is done once
  * available, failed when Vimeo could not transcode it); *already: the done
  * ones this run did not upload (the journal had them done). */
-static void outcome(struct engine *e, bool wait_transcode, const struct headless_tally *tally, unsigned *done,
-                    unsigned *failed, unsigned *unfinished, unsigned *already, uint64_t *sent)
+static void outcome(struct engine *e, bool wait_transcode, unsigned *done, unsigned *failed, unsigned *unfinished,
+                    unsigned *already)
 {
     struct engine_numbers *rows = NULL; /* no texts: 100,000 rows of them would set the peak RSS */
     size_t cap = 0;
@@ -85,7 +85,6 @@ static void outcome(struct engine *e, bool wait_transcode, const struct headless
         else
             (*unfinished)++;
     }
-    *sent = headless_bytes_sent(tally, rows, n);
     free(rows);
 }
 
@@ -259,7 +258,6 @@ int cli_run(struct cli *cli)
     }
 
     bool interrupted, quit = false;
-    struct headless_tally tally = { 0 };
     struct source src = source_engine(e);
     if (dashboard) {
         const char *endpoint = cli->config.tus_endpoint ? cli->config.tus_endpoint : cli->config.api_base;
@@ -267,12 +265,11 @@ int cli_run(struct cli *cli)
         interrupted = end != DASHBOARD_QUIT;
         quit = !interrupted;
     } else {
-        interrupted = headless_run(&src, cli->json, cli->command == CLI_VERIFY, signal_fd, &tally);
+        interrupted = headless_run(&src, cli->json, cli->command == CLI_VERIFY, signal_fd);
     }
     unsigned done, failed, unfinished, already;
-    uint64_t sent;
-    outcome(e, cli->config.wait_transcode, &tally, &done, &failed, &unfinished, &already, &sent);
-    headless_tally_free(&tally);
+    outcome(e, cli->config.wait_transcode, &done, &failed, &unfinished, &already);
+    uint64_t sent = engine_bytes_sent(e);
     if (interrupted && cli_signal_take())
         fprintf(stderr, "vimeo-up: stopping on %s; progress is saved, 'vimeo-up resume' continues\n",
                 signal_name(cli_signal_take()));

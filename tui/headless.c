@@ -159,45 +159,6 @@ static bool shown(bool json, bool verdicts, const struct engine_event *ev)
     return json || !verdicts || ev->kind == ENGINE_EV_VERIFIED;
 }
 
-/* The acked figure of each job's first event: where this run began. */
-static void tally_note(struct headless_tally *tally, const struct engine_event *ev)
-{
-    if (!tally || !ev->job)
-        return;
-    if (ev->job >= tally->cap) {
-        size_t cap = tally->cap ? tally->cap : 64;
-        while (cap <= ev->job)
-            cap *= 2;
-        uint64_t *grown = realloc(tally->start_acked, cap * sizeof *grown);
-        if (!grown)
-            return;
-        for (size_t i = tally->cap; i < cap; i++)
-            grown[i] = UINT64_MAX;
-        tally->start_acked = grown;
-        tally->cap = cap;
-    }
-    if (tally->start_acked[ev->job] == UINT64_MAX)
-        tally->start_acked[ev->job] = ev->row.acked;
-}
-
-uint64_t headless_bytes_sent(const struct headless_tally *tally, const struct engine_numbers *rows, size_t n)
-{
-    uint64_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t start = tally && rows[i].id < tally->cap ? tally->start_acked[rows[i].id] : UINT64_MAX;
-        if (start == UINT64_MAX)
-            start = 0;
-        total += rows[i].sent > start ? rows[i].sent - start : 0;
-    }
-    return total;
-}
-
-void headless_tally_free(struct headless_tally *tally)
-{
-    free(tally->start_acked);
-    *tally = (struct headless_tally){ 0 };
-}
-
 void headless_print_summary(bool json, const struct headless_summary *s)
 {
     double rate = s->seconds > 0 ? (double)s->bytes_sent / s->seconds : 0;
@@ -218,14 +179,13 @@ void headless_print_summary(bool json, const struct headless_summary *s)
            s->verified, s->failed, s->skipped, s->unfinished, s->bytes_sent, s->seconds, rate, stamp);
 }
 
-/* Print what happened since the last call, noting each job's start. */
-static void drain_events(const struct source *e, bool json, bool verdicts, struct headless_tally *tally)
+/* Print what happened since the last call. */
+static void drain_events(const struct source *e, bool json, bool verdicts)
 {
     struct engine_event events[EVENT_BATCH];
     size_t n;
     while ((n = source_events(e, events, EVENT_BATCH)) > 0)
         for (size_t i = 0; i < n; i++) {
-            tally_note(tally, &events[i]);
             runlog_event(&events[i], events[i].row.name);
             if (e->engine)
                 hook_event(e->engine, &events[i]);
@@ -234,7 +194,7 @@ static void drain_events(const struct source *e, bool json, bool verdicts, struc
         }
 }
 
-bool headless_run(const struct source *e, bool json, bool verdicts, int signal_fd, struct headless_tally *tally)
+bool headless_run(const struct source *e, bool json, bool verdicts, int signal_fd)
 {
     double last_progress = clock_wall();
     int interval_ms = json ? JSON_PROGRESS_MS : PLAIN_PROGRESS_MS;
@@ -246,7 +206,7 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
      * rows: a file just queued there shows in a moment, not yet. */
     for (bool first = true;; first = false) {
         if (first && !e->remote && source_settled(e)) {
-            drain_events(e, json, verdicts, tally); /* "skip" lines of files uploaded already */
+            drain_events(e, json, verdicts); /* "skip" lines of files uploaded already */
             break;
         }
         struct pollfd fds[2] = { { source_wakeup_fd(e), POLLIN, 0 }, { signal_fd, POLLIN, 0 } };
@@ -260,13 +220,13 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
             break;
         }
         source_wakeup_drain(e);
-        drain_events(e, json, verdicts, tally);
+        drain_events(e, json, verdicts);
         now = clock_wall();
         if ((now - last_progress) * 1000 >= interval_ms && !verdicts && !quiet)
             print_progress(e, json, now, &last_progress, &rows, &rows_cap);
         fflush(stdout);
         if (source_settled(e) || source_ended(e)) {
-            drain_events(e, json, verdicts, tally);
+            drain_events(e, json, verdicts);
             fflush(stdout);
             break;
         }

@@ -19,22 +19,10 @@ void headless_print_refused(bool json, const char *path, const char *error);
  * milliseconds, "2026-11-25T21:54:14.123Z". list --json uses it too. */
 void headless_iso_time(double unix_time, char *out, size_t cap);
 
-/* What each job had acknowledged when this run took it (its first event),
- * so that the summary counts only the bytes sent in this run. */
-struct headless_tally {
-    uint64_t *start_acked;      /* by job id; UINT64_MAX: no event seen yet */
-    size_t cap;
-};
-
 /* Run until the engine settles or a signal arrives on signal_fd. Returns
  * true if interrupted by a signal. verdicts: plain output shows one line
- * per job, its verification (for `verify`), instead of every event. tally
- * (may be NULL) notes each job's start. */
-bool headless_run(const struct source *src, bool json, bool verdicts, int signal_fd, struct headless_tally *tally);
-
-/* Bytes sent in this run: each row's sent past what it had at its start. */
-uint64_t headless_bytes_sent(const struct headless_tally *tally, const struct engine_numbers *rows, size_t n);
-void headless_tally_free(struct headless_tally *tally);
+ * per job, its verification (for `verify`), instead of every event. */
+bool headless_run(const struct source *src, bool json, bool verdicts, int signal_fd);
 
 /* The end of a run: how the files ended, bytes sent, wall time and rate. */
 struct headless_summary {

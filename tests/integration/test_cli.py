@@ -268,11 +268,15 @@ class Resume(CliTest):
         proc.wait()
         rows = self.journal()
         self.assertEqual(rows[0]["state"], "uploading")
-        resumed = self.vimeo_up("resume", "--no-tui")
+        before = self.sandbox.upload_named("killed.bin")["received"]
+        resumed = self.vimeo_up("resume", "--json")
         self.assertEqual(resumed.returncode, 0, resumed.stderr + resumed.stdout)
         up = self.sandbox.upload_named("killed.bin")
         self.assertEqual(up["sha256"], sha256_file(path))
         self.assertLessEqual(up["received"] - up["size"], 8 << 20)
+        # What the resume sent, not the file's size nor past the journal's offset.
+        summary = [e for e in map(json.loads, resumed.stdout.splitlines()) if e["event"] == "summary"][0]
+        self.assertEqual(summary["bytes_sent"], up["received"] - before)
         self.assertEqual(self.journal()[0]["state"], "done")
         self.assertIn("nothing to resume", self.vimeo_up("resume", "--no-tui").stdout)
 
