@@ -33,6 +33,7 @@ enum {
     OUT_MAX = 64 << 20,            /* the most a client's answers may hold (a 10,000-row table fits) */
     EVENT_BATCH = 64,
     TEXTS_BATCH = 64,              /* changed rows whose texts are fetched at once, as they are sent */
+    TABLE_LINE_ROWS = 1000,        /* rows a line: a client's JSON reader takes about 18,000 */
 };
 #define PUSH_INTERVAL 0.25 /* seconds: at most 4 pushes a second */
 
@@ -95,6 +96,7 @@ struct agent {
 };
 
 static void client_flush(struct agent *a, struct client *c);
+static void table_lines(struct agent *a, struct client *c, const char *head);
 
 static void client_close(struct agent *a, struct client *c)
 {
@@ -147,26 +149,6 @@ static void client_fail(struct agent *a, struct client *c, const char *reason)
     client_flush(a, c);
 }
 
-/* Every row with its texts and the totals, as one line into b. */
-static void table_line(struct agent *a, struct buf *b, const char *extra)
-{
-    struct engine_row *rows = NULL;
-    size_t cap = 0;
-    struct engine_totals totals;
-    size_t n = engine_snapshot(a->e, &rows, &cap, &totals);
-    buf_reset(b);
-    buf_printf(b, "{%s\"rows\":[", extra);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            buf_puts(b, ",");
-        protocol_row(b, &rows[i]);
-    }
-    buf_puts(b, "],\"totals\":");
-    protocol_totals(b, &totals);
-    buf_puts(b, "}");
-    free(rows);
-}
-
 /* A subscriber that fell behind and has caught up: what it missed, then
  * the whole table, so its rows are right again. */
 static void client_resync(struct agent *a, struct client *c)
@@ -175,10 +157,8 @@ static void client_resync(struct agent *a, struct client *c)
     buf_init(&b, OUT_MAX);
     buf_printf(&b, "{\"missed\":%lu}", c->missed);
     client_queue(c, b.data, b.len, false);
-    table_line(a, &b, "\"full\":true,");
-    if (!client_queue(c, b.data, b.len, false))
-        c->closing = true;
     buf_free(&b);
+    table_lines(a, c, "\"full\":true,");
     c->resync = false;
     c->missed = 0;
 }
@@ -244,6 +224,75 @@ static int by_id(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+static void sort_by_id(struct engine_numbers *rows, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (rows[i - 1].id > rows[i].id) {
+            qsort(rows, n, sizeof *rows, by_id);
+            return;
+        }
+    }
+}
+
+static void send_stream(struct agent *a, struct client *c, const struct buf *line)
+{
+    (void)c;
+    stream(a, line, false);
+}
+
+static void send_to(struct agent *a, struct client *c, const struct buf *line)
+{
+    (void)a;
+    if (!client_queue(c, line->data, line->len, false))
+        c->closing = true;
+}
+
+/* rows (texts fetched as they are written) in lines of at most
+ * TABLE_LINE_ROWS, each with the totals, each handed to send: one line of
+ * 100,000 rows would be more than a client's JSON reader takes. The first
+ * line begins with head (keys, each with its comma); every line but the
+ * last says "more":true, so that a reader knows the table goes on. */
+static void rows_lines(struct agent *a, struct client *c, const struct engine_numbers *rows, size_t n,
+                       const struct engine_totals *totals, const char *head,
+                       void (*send)(struct agent *a, struct client *c, const struct buf *line))
+{
+    size_t from = 0;
+    do {
+        size_t to = n - from > TABLE_LINE_ROWS ? from + TABLE_LINE_ROWS : n;
+        buf_reset(&a->line);
+        buf_printf(&a->line, "{%s%s\"rows\":[", from ? "" : head, to < n ? "\"more\":true," : "");
+        struct engine_row batch[TEXTS_BATCH];
+        for (size_t i = from; i < to; i += TEXTS_BATCH) {
+            size_t k = to - i < TEXTS_BATCH ? to - i : TEXTS_BATCH;
+            for (size_t j = 0; j < k; j++)
+                batch[j] = (struct engine_row){ .numbers = rows[i + j] };
+            engine_fill_texts(a->e, batch, k);
+            for (size_t j = 0; j < k; j++) {
+                if (i + j > from)
+                    buf_puts(&a->line, ",");
+                protocol_row(&a->line, &batch[j]);
+            }
+        }
+        buf_puts(&a->line, "],\"totals\":");
+        protocol_totals(&a->line, totals);
+        buf_puts(&a->line, "}");
+        send(a, c, &a->line);
+        from = to;
+    } while (from < n);
+}
+
+/* Every row and the totals to c, in lines (rows_lines), ordered by id. */
+static void table_lines(struct agent *a, struct client *c, const char *head)
+{
+    struct engine_numbers *rows = NULL;
+    size_t cap = 0;
+    struct engine_totals totals;
+    size_t n = engine_snapshot_compact(a->e, &rows, &cap, &totals);
+    sort_by_id(rows, n);
+    rows_lines(a, c, rows, n, &totals, head, send_to);
+    free(rows);
+}
+
 /* What happened, for the log: the outcome of each file. */
 static void log_event(struct agent *a, const struct engine_event *ev)
 {
@@ -287,12 +336,7 @@ static void push(struct agent *a)
     take_events(a);
     struct engine_totals totals;
     size_t n = engine_snapshot_compact(a->e, &a->cur, &a->cur_cap, &totals);
-    for (size_t i = 1; i < n; i++) {
-        if (a->cur[i - 1].id > a->cur[i].id) {
-            qsort(a->cur, n, sizeof *a->cur, by_id);
-            break;
-        }
-    }
+    sort_by_id(a->cur, n);
     if (n > a->changed_cap) {
         struct engine_numbers *grown = realloc(a->changed, n * sizeof *grown);
         if (!grown)
@@ -301,12 +345,13 @@ static void push(struct agent *a)
         a->changed_cap = n;
     }
     size_t nchanged = 0, p = 0;
-    buf_reset(&a->line);
-    buf_puts(&a->line, "{\"gone\":[");
+    struct buf gone;
+    buf_init(&gone, OUT_MAX);
+    buf_puts(&gone, "\"gone\":[");
     bool first_gone = true;
     for (size_t i = 0; i < n; i++) {
         while (p < a->nprev && a->prev[p].id < a->cur[i].id) {
-            buf_printf(&a->line, "%s%u", first_gone ? "" : ",", a->prev[p++].id);
+            buf_printf(&gone, "%s%u", first_gone ? "" : ",", a->prev[p++].id);
             first_gone = false;
         }
         bool same = p < a->nprev && a->prev[p].id == a->cur[i].id && !row_differs(&a->prev[p], &a->cur[i]);
@@ -316,28 +361,13 @@ static void push(struct agent *a)
             a->changed[nchanged++] = a->cur[i];
     }
     for (; p < a->nprev; p++) {
-        buf_printf(&a->line, "%s%u", first_gone ? "" : ",", a->prev[p].id);
+        buf_printf(&gone, "%s%u", first_gone ? "" : ",", a->prev[p].id);
         first_gone = false;
     }
-    if (nchanged || !first_gone || totals_differ(&totals, &a->prev_totals)) {
-        buf_puts(&a->line, "],\"rows\":[");
-        struct engine_row batch[TEXTS_BATCH];
-        for (size_t i = 0; i < nchanged; i += TEXTS_BATCH) {
-            size_t k = nchanged - i < TEXTS_BATCH ? nchanged - i : TEXTS_BATCH;
-            for (size_t j = 0; j < k; j++)
-                batch[j] = (struct engine_row){ .numbers = a->changed[i + j] };
-            engine_fill_texts(a->e, batch, k);
-            for (size_t j = 0; j < k; j++) {
-                if (i + j)
-                    buf_puts(&a->line, ",");
-                protocol_row(&a->line, &batch[j]);
-            }
-        }
-        buf_puts(&a->line, "],\"totals\":");
-        protocol_totals(&a->line, &totals);
-        buf_puts(&a->line, "}");
-        stream(a, &a->line, false);
-    }
+    buf_puts(&gone, "],");
+    if (nchanged || !first_gone || totals_differ(&totals, &a->prev_totals))
+        rows_lines(a, NULL, a->changed, nchanged, &totals, gone.data ? gone.data : "", send_stream);
+    buf_free(&gone);
     struct engine_numbers *swap = a->prev;
     size_t swap_cap = a->prev_cap;
     a->prev = a->cur;
@@ -546,11 +576,7 @@ static void do_rate(struct agent *a, struct client *c, const struct json *j, uns
 static void do_snapshot(struct agent *a, struct client *c, const struct json *j, unsigned job)
 {
     (void)j, (void)job;
-    struct buf b;
-    buf_init(&b, OUT_MAX);
-    table_line(a, &b, "");
-    client_reply(c, b.data ? b.data : "{}");
-    buf_free(&b);
+    table_lines(a, c, "");
 }
 
 static void do_details(struct agent *a, struct client *c, const struct json *j, unsigned job)
@@ -586,11 +612,7 @@ static void do_subscribe(struct agent *a, struct client *c, const struct json *j
     if (any_subscriber(a))
         push(a);
     client_reply(c, "{\"ok\":true}");
-    struct buf b;
-    buf_init(&b, OUT_MAX);
-    table_line(a, &b, "\"full\":true,");
-    client_reply(c, b.data ? b.data : "{}");
-    buf_free(&b);
+    table_lines(a, c, "\"full\":true,");
     c->subscribed = true;
 }
 
@@ -1245,9 +1267,8 @@ static int command_add(struct cli *cli, int fd)
     return refused || cli->unreadable ? EXIT_FAILED : EXIT_OK;
 }
 
-static void status_table(const struct json *j)
+static void status_rows(const struct json *j)
 {
-    printf("%5s  %-10s %10s %10s %10s  %s\n", "ID", "STATE", "SIZE", "ACKED", "RATE", "FILE");
     struct json_iter it;
     json_array_iter(j, json_find(j, "rows"), &it);
     for (int t; (t = json_iter_next(&it)) >= 0;) {
@@ -1267,23 +1288,41 @@ static void status_table(const struct json *j)
     }
 }
 
+/* The table comes in lines of rows (the last without "more"): --json
+ * joins them into one object, {"rows":[...],"totals":...}. */
 static int command_status(struct cli *cli, int fd)
 {
-    struct buf line;
+    struct buf in, line;
+    buf_init(&in, OUT_MAX);
     buf_init(&line, OUT_MAX);
-    struct json j = { 0 };
-    int rc = EXIT_CANNOT_START;
     char request[64];
     snprintf(request, sizeof request, "{\"cmd\":\"snapshot\",\"protocol\":%d}", PROTOCOL_VERSION);
-    if (!exchange(fd, request, &line, &j))
-        fprintf(stderr, "vimeo-up: the agent did not answer\n");
-    else if (cli->json)
-        rc = printf("%s\n", line.data) < 0 ? EXIT_FAILED : EXIT_OK;
-    else
-        status_table(&j), rc = EXIT_OK;
-    json_free(&j);
+    bool ok = protocol_send(fd, request), more = true, first = true;
+    if (ok && !cli->json)
+        printf("%5s  %-10s %10s %10s %10s  %s\n", "ID", "STATE", "SIZE", "ACKED", "RATE", "FILE");
+    while (ok && more) {
+        struct json j = { 0 };
+        int rows = -1;
+        ok = protocol_read_line(fd, &in, &line) && json_parse(&j, line.data, line.len) &&
+             json_type(&j, rows = json_find(&j, "rows")) == 'a';
+        more = ok && json_find(&j, "more") >= 0;
+        size_t len;
+        const char *text = json_raw(&j, rows, &len);
+        if (ok && cli->json) /* each line's rows without their brackets; only a table's one line is empty */
+            printf("%s%.*s", first ? "{\"rows\":[" : ",", (int)(len - 2), text + 1);
+        else if (ok)
+            status_rows(&j);
+        first = false;
+        text = json_raw(&j, json_find(&j, "totals"), &len);
+        if (ok && !more && cli->json)
+            printf("],\"totals\":%.*s}\n", (int)len, text ? text : "{}");
+        json_free(&j);
+    }
+    buf_free(&in);
     buf_free(&line);
-    return rc;
+    if (!ok)
+        fprintf(stderr, "vimeo-up: the agent did not answer\n");
+    return !ok ? EXIT_CANNOT_START : fflush(stdout) != 0 || ferror(stdout) ? EXIT_FAILED : EXIT_OK;
 }
 
 static int command_wait(int fd)

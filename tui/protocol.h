@@ -20,7 +20,7 @@
 #include "util/buf.h"
 
 enum {
-    PROTOCOL_VERSION = 1,
+    PROTOCOL_VERSION = 2,          /* 2: tables in lines of rows, "more" on all but the last */
     PROTOCOL_LINE_MAX = 64 * 1024, /* a request longer than this is refused */
 };
 

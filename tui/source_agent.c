@@ -28,6 +28,7 @@ struct mirror {
     struct engine_event *events; /* a ring of EVENTS_MAX; the oldest go first when it is full */
     size_t head, count;
     bool gone, have_full, have_reply;
+    bool loading;               /* a whole table is coming, in lines, and has not ended */
     struct buf reply;           /* the answer to the request in flight */
     char why[160];              /* pause's or resume's reason, returned to the caller */
 };
@@ -162,7 +163,7 @@ static void take_line(struct mirror *m, const char *text, size_t len)
     if (rows >= 0) {
         if (json_find(&j, "full") >= 0) {
             m->n = 0;
-            m->have_full = true;
+            m->loading = true;
         }
         struct json_iter it;
         json_array_iter(&j, json_find(&j, "gone"), &it);
@@ -178,6 +179,8 @@ static void take_line(struct mirror *m, const char *text, size_t len)
             upsert(m, &r);
         }
         parse_totals(&j, json_find(&j, "totals"), &m->totals);
+        if (m->loading && json_find(&j, "more") < 0)
+            m->loading = false, m->have_full = true;
     } else if (event >= 0) {
         push_event(m, &j);
     } else if (json_find(&j, "missed") < 0) {

@@ -362,3 +362,12 @@ bool json_get_uint(const struct json *j, int token, uint64_t *out)
     *out = v;
     return true;
 }
+
+const char *json_raw(const struct json *j, int token, size_t *len)
+{
+    *len = 0;
+    if (token < 0 || token >= j->count)
+        return NULL;
+    *len = (size_t)(tok(j, token)->end - tok(j, token)->start);
+    return j->doc + tok(j, token)->start;
+}

@@ -47,5 +47,8 @@ bool json_get_uint(const struct json *j, int token, uint64_t *out);
 bool json_is_null(const struct json *j, int token);
 /* The token's type letter: 'o'bject, 'a'rray, 's'tring, 'p'rimitive, or 0 for -1. */
 char json_type(const struct json *j, int token);
+/* The token's text as it is in the document (a string's without its
+ * quotes); NULL and *len 0 for -1. */
+const char *json_raw(const struct json *j, int token, size_t *len);
 
 #endif

@@ -178,6 +178,24 @@ static void buf_cap_holds(void **state)
     buf_free(&b);
 }
 
+static void raw_is_the_text_as_written(void **state)
+{
+    (void)state;
+    const char *doc = "{\"rows\":[ {\"id\":1}, 2 ],\"name\":\"a\\\"b\"}";
+    struct json j;
+    size_t len;
+    assert_true(json_parse(&j, doc, strlen(doc)));
+    const char *text = json_raw(&j, json_find(&j, "rows"), &len);
+    assert_int_equal(len, strlen("[ {\"id\":1}, 2 ]"));
+    assert_memory_equal(text, "[ {\"id\":1}, 2 ]", len);
+    text = json_raw(&j, json_find(&j, "name"), &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(text, "a\\\"b", len);
+    assert_null(json_raw(&j, json_find(&j, "none"), &len));
+    assert_int_equal(len, 0);
+    json_free(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +203,7 @@ int main(void)
         cmocka_unit_test(refuses_garbage),       cmocka_unit_test(deep_nesting_is_refused_in_linear_time),
         cmocka_unit_test(depth_limit_counts_only_real_brackets), cmocka_unit_test(token_count_is_bounded),
         cmocka_unit_test(escapes_and_refuses_bad_utf8), cmocka_unit_test(buf_cap_holds),
+        cmocka_unit_test(raw_is_the_text_as_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
