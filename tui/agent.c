@@ -758,6 +758,11 @@ static void client_read(struct agent *a, struct client *c)
     char *start = c->in.data, *nl;
     while (!c->closing && (nl = memchr(start, '\n', c->in.len - (size_t)(start - c->in.data)))) {
         *nl = '\0';
+        /* A whole line can arrive in one read with room to spare: measure each. */
+        if ((size_t)(nl - start) > PROTOCOL_LINE_MAX) {
+            client_fail(a, c, "request longer than 64 KiB");
+            return;
+        }
         if (nl > start)
             handle_request(a, c, start, (size_t)(nl - start));
         start = nl + 1;

@@ -418,6 +418,17 @@ class HostileClients(AgentTest):
         self.assertIn("request longer than 64 KiB", self.log())
         stuck.close()
 
+    def test_a_line_over_64_kib_is_refused_even_when_it_comes_whole(self):
+        self.assertEqual(self.add("-r", "1K", make_file(self.tmp, "a.mp4", 4096)).returncode, 0)
+        for size, refused in ((60 << 10, False), (70 << 10, True)):
+            client = Client(self.socket_path())
+            line = json.dumps({"cmd": "settled", "pad": "x" * size}).encode() + b"\n"
+            client.sock.sendall(line)
+            answer = client.line()
+            self.assertEqual("error" in answer, refused, (size, answer))
+            client.close()
+        self.assertIn("request longer than 64 KiB", self.log())
+
     def test_a_subscriber_that_fell_behind_gets_a_missed_marker_and_the_full_table(self):
         files = [make_file(self.tmp, f"f{i}.mp4", 64 << 10, seed=i) for i in range(40)]
         self.assertEqual(self.add("-r", "4M", *files[:1]).returncode, 0)
