@@ -230,10 +230,10 @@ int cli_run(struct cli *cli)
             char shown[700];
             text_escape(err, shown, sizeof shown);
             fprintf(stderr, "vimeo-up: %s\n", shown);
-            runlog_line(err);
             if (dashboard && cli->command == CLI_UPLOAD) {
-                engine_add_refused(e, path, err); /* a failed row, counted with the rest */
+                engine_add_refused(e, path, err); /* a failed row, counted with the rest; its event is logged */
             } else {
+                runlog_line(err);
                 headless_print_refused(cli->json, path, err);
                 refused++;
             }
@@ -279,12 +279,16 @@ int cli_run(struct cli *cli)
         fprintf(stderr, "vimeo-up: uploads unfinished, state saved (%u of %u); 'vimeo-up resume' continues\n",
                 unfinished, done + failed + unfinished);
     engine_free(e);
+    struct headless_summary summary = { done - already, failed + refused, already + cli->skipped, unfinished, sent,
+                                        clock_wall() - started };
     if (!dashboard && cli->command != CLI_VERIFY) {
-        struct headless_summary summary = { done - already, failed + refused, already + cli->skipped, unfinished,
-                                            sent, clock_wall() - started };
         headless_print_summary(cli->json, &summary);
-    } else if (!cli->json && !interrupted) {
-        printf("%u verified, %u failed%s\n", done, failed + refused, cli->command == CLI_VERIFY ? " verification" : "");
+    } else {
+        if (cli->command != CLI_VERIFY)
+            headless_log_summary(&summary); /* --log-file: an unattended dashboard's outcome too */
+        if (!cli->json && !interrupted)
+            printf("%u verified, %u failed%s\n", done, failed + refused,
+                   cli->command == CLI_VERIFY ? " verification" : "");
     }
     fflush(stdout);
     if (interrupted)

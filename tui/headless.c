@@ -159,24 +159,43 @@ static bool shown(bool json, bool verdicts, const struct engine_event *ev)
     return json || !verdicts || ev->kind == ENGINE_EV_VERIFIED;
 }
 
-void headless_print_summary(bool json, const struct headless_summary *s)
+static double summary_rate(const struct headless_summary *s)
 {
-    double rate = s->seconds > 0 ? (double)s->bytes_sent / s->seconds : 0;
-    char sent[16], took[16], per_second[16], line[200], stamp[40];
+    return s->seconds > 0 ? (double)s->bytes_sent / s->seconds : 0;
+}
+
+/* The summary as plain output and the log file say it. */
+static void summary_line(const struct headless_summary *s, char *line, size_t cap)
+{
+    char sent[16], took[16], per_second[16];
     units_format_size(s->bytes_sent, sent, sizeof sent);
     units_format_duration(s->seconds, took, sizeof took);
-    units_format_size((uint64_t)rate, per_second, sizeof per_second);
-    snprintf(line, sizeof line, "%u verified, %u failed, %u skipped, %u unfinished; %s sent in %s, %s/s", s->verified,
+    units_format_size((uint64_t)summary_rate(s), per_second, sizeof per_second);
+    snprintf(line, cap, "%u verified, %u failed, %u skipped, %u unfinished; %s sent in %s, %s/s", s->verified,
              s->failed, s->skipped, s->unfinished, sent, took, per_second);
+}
+
+void headless_log_summary(const struct headless_summary *s)
+{
+    char line[200];
+    summary_line(s, line, sizeof line);
     runlog_line(line);
+}
+
+void headless_print_summary(bool json, const struct headless_summary *s)
+{
+    headless_log_summary(s);
     if (!json) {
+        char line[200];
+        summary_line(s, line, sizeof line);
         printf("%s\n", line);
         return;
     }
+    char stamp[40];
     headless_iso_time(clock_wall(), stamp, sizeof stamp);
     printf("{\"event\":\"summary\",\"verified_files\":%u,\"failed_files\":%u,\"skipped_files\":%u,"
            "\"unfinished_files\":%u,\"bytes_sent\":%" PRIu64 ",\"seconds\":%.3f,\"rate\":%.0f,\"time\":\"%s\"}\n",
-           s->verified, s->failed, s->skipped, s->unfinished, s->bytes_sent, s->seconds, rate, stamp);
+           s->verified, s->failed, s->skipped, s->unfinished, s->bytes_sent, s->seconds, summary_rate(s), stamp);
 }
 
 /* Print what happened since the last call. */

@@ -38,5 +38,7 @@ void headless_set_quiet(bool quiet);
 
 /* One plain line, or a JSON "summary" event (and the line in the log file). */
 void headless_print_summary(bool json, const struct headless_summary *s);
+/* Only the line in the log file (--log-file): after a dashboard. */
+void headless_log_summary(const struct headless_summary *s);
 
 #endif

@@ -40,6 +40,18 @@ class DashboardCli(Dashboard):
         self.assertEqual(self.exit_status(pane), 0)
         self.assertNotIn(b"\x07", self.read(raw))
 
+    def test_log_file_has_each_refusal_once_and_the_summary(self):
+        (good,) = self.files(("logged.mp4", 64 << 10))
+        log = os.path.join(self.tmp, "run.log")
+        pane = self.open("--log-file", log, good, os.path.join(self.tmp, "absent.mp4"))
+        self.see(pane, r"logged\.mp4 .*done", timeout=30)
+        pane.keys("q")
+        self.assertEqual(self.exit_status(pane), 1)  # a file refused
+        with open(log) as f:
+            text = f.read()
+        self.assertEqual(text.count("absent.mp4: No such file"), 1, text)
+        self.assertRegex(text, r"(?m) 1 verified, 1 failed, 0 skipped, 0 unfinished; 64\.0 KiB sent in ")
+
 
 def load_tests(loader, standard_tests, pattern):
     """Only this file's tests: the Dashboard tests it builds on run from their own file."""
