@@ -503,6 +503,10 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
         }
     }
     buf_puts(&b, "]}");
+    /* Subscribers get the new rows before this answer: a dashboard that
+     * queued its files draws them in its first frame, not "no uploads". */
+    if (any_subscriber(a))
+        push(a);
     client_reply(c, b.data);
     buf_free(&b);
     free(meta);
@@ -679,6 +683,8 @@ static void do_add_unfinished(struct agent *a, struct client *c, const struct js
     }
     char line[64];
     snprintf(line, sizeof line, "{\"ok\":true,\"queued\":%d}", n);
+    if (any_subscriber(a))
+        push(a); /* the rows before the answer, as for add */
     client_reply(c, line);
 }
 

@@ -71,6 +71,18 @@ class AgentScreen(Dashboard):
         again.keys("q")
         self.assertEqual(self.pane_status(again), 0)
 
+    def test_the_first_frame_shows_the_files_given_not_an_empty_table(self):
+        path = make_file(self.tmp, "first.mp4", 4 << 20)
+        raw = os.path.join(self.tmp, "raw")
+        # The pause lets pipe-pane catch every byte from the first frame on.
+        pane = Tmux("first", f"cd {shlex.quote(self.tmp)} && sleep 1 && {self.agent_command('-r', '512K', path)}; "
+                             "sleep 600", 100, 24, dict(PANE_ENV, **self.env))
+        self.panes.append(pane)
+        pane.tmux("pipe-pane", "-t", "t", "-o", f"cat >> {shlex.quote(raw)}")
+        self.see(pane, r"first\.mp4 .*uploading")
+        with open(raw, "rb") as f:
+            self.assertNotIn(b"no uploads", f.read())
+
     def test_a_adds_a_file_named_relative_to_where_the_user_is(self):
         busy = make_file(self.tmp, "busy.mp4", 12 << 20)
         make_file(self.tmp, "later.mp4", 1000)
