@@ -1370,23 +1370,17 @@ static int command_wait(int fd)
 }
 
 /* The agent's process id, from its lock file; 0 when unknown. */
-static long agent_pid(const struct cli *cli)
+/* The agent is gone once its lock is free. Not kill(pid, 0): an agent
+ * that exited is a zombie until init reaps it, which can take seconds. */
+static void wait_gone(const struct cli *cli)
 {
     char path[PATH_MAX + 16];
-    long pid = 0;
     snprintf(path, sizeof path, "%s/agent.lock", cli->state_dir);
-    FILE *f = fopen(path, "re");
-    if (f && fscanf(f, "%ld", &pid) != 1)
-        pid = 0;
-    if (f)
-        fclose(f);
-    return pid;
-}
-
-static void wait_gone(long pid)
-{
-    for (double deadline = clock_mono() + 30; pid > 0 && kill((pid_t)pid, 0) == 0 && clock_mono() < deadline;)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    for (double deadline = clock_mono() + 30; fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && clock_mono() < deadline;)
         usleep(20 * 1000);
+    if (fd >= 0)
+        close(fd); /* and the lock with it */
 }
 
 /* Stop: the agent answers, pauses, saves, and closes the connection last;
@@ -1394,7 +1388,6 @@ static void wait_gone(long pid)
  * finds the journal's rows free. */
 static int command_stop(const struct cli *cli, int fd)
 {
-    long pid = agent_pid(cli);
     struct buf line, in;
     buf_init(&line, OUT_MAX);
     buf_init(&in, OUT_MAX);
@@ -1406,7 +1399,7 @@ static int command_stop(const struct cli *cli, int fd)
     if (!ok)
         fprintf(stderr, "vimeo-up: the agent did not answer\n");
     if (ok)
-        wait_gone(pid);
+        wait_gone(cli);
     return ok ? EXIT_OK : EXIT_CANNOT_START;
 }
 
@@ -1500,7 +1493,6 @@ static int attached_end(struct cli *cli, const struct source *src, enum dashboar
         fprintf(stderr, "vimeo-up: the agent stopped; 'vimeo-up resume' continues\n");
         return EXIT_UNFINISHED;
     case DASHBOARD_STOP: {
-        long pid = agent_pid(cli);
         char answer[256];
         source_agent_request(src, "{\"cmd\":\"stop\"}", answer, sizeof answer);
         while (!source_ended(src)) { /* its last act is closing the connection */
@@ -1508,7 +1500,7 @@ static int attached_end(struct cli *cli, const struct source *src, enum dashboar
             poll(&p, 1, 1000);
             source_wakeup_drain(src);
         }
-        wait_gone(pid);
+        wait_gone(cli);
         fprintf(stderr, "vimeo-up: uploads unfinished, state saved (%u of %u); 'vimeo-up resume' continues\n",
                 unfinished, done + failed + unfinished);
         return EXIT_UNFINISHED;

@@ -16,8 +16,12 @@ from harness import TOKEN, VIMEO_UP, SandboxTest, make_file, sha256_file
 
 
 def alive(pid):
-    """Until reaped: the journal takes a zombie's rows for a live owner's."""
-    return os.path.exists(f"/proc/{pid}")
+    """Running: a zombie has ended (its lock and journal rows are free)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 class Client:
@@ -133,8 +137,11 @@ class Commands(AgentTest):
         self.assertIn("2 verified, 0 failed", done.stdout)
         for path in (a, b):
             self.assertEqual(self.sandbox.upload_named(os.path.basename(path))["sha256"], sha256_file(path))
+        started = time.monotonic()
         stop = self.vimeo_up("stop")
         self.assertEqual(stop.returncode, 0, stop.stderr)
+        # Not until init reaps the agent: 2 s here, never where no init reaps.
+        self.assertLess(time.monotonic() - started, 1, "stop waited for the zombie to be reaped")
         self.assertFalse(alive(pid), "the agent outlived stop")
         self.assertEqual(os.listdir(os.path.join(self.runtime, "vimeo-up")), [], "the socket was left behind")
         self.assertEqual(self.vimeo_up("status").returncode, 3)
