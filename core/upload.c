@@ -312,6 +312,10 @@ static enum upload_step step_locate(struct upload *u)
     if (head_matches(u, &res)) {
         if (!take_offset(u, res.offset))
             return went_back(u, res.offset);
+        /* What the server had (a killed run's last chunk) was not sent now:
+         * the rate is measured from here. */
+        u->rate_mark_bytes = u->acked;
+        u->rate_mark_time = clock_mono();
         enter_if_not(u, ENGINE_UPLOADING);
         return u->acked >= u->job->size ? STEP_VERIFY : STEP_SEND;
     }

@@ -46,6 +46,25 @@ class Messages(CliHelpers):
         rates = [e["rate"] for e in events if e["event"] == "progress"]
         self.assertTrue(rates and max(rates) > 0, f"rate stays 0 while bytes move: {rates}")
 
+    def test_what_the_server_had_before_a_resume_is_not_counted_as_speed(self):
+        # Killed mid-chunk, the server holds bytes the journal does not: the
+        # resume's HEAD finds them. They were once counted as sent in the
+        # first half second: a rate of 10 MiB/s under a cap of 1 MiB/s.
+        path = make_file(self.tmp, "resumed.mp4", 12 << 20)
+        first = subprocess.Popen([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state",
+                                  os.path.join(self.tmp, "state"), "-r", "4M", "-c", "8M", path],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=dict(os.environ, VIMEO_TOKEN=TOKEN))
+        self.wait_for(lambda: self.sandbox.uploads() and self.sandbox.uploads()[0]["offset"] > (4 << 20),
+                      timeout=30, what="4 MiB of the first chunk")
+        first.kill()
+        first.wait()
+        proc, events = self.run_json("resume", "-r", "1M")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        rates = [e["rate"] for e in events if e["event"] == "progress"]
+        self.assertTrue(rates, proc.stdout[-1500:])
+        self.assertLess(max(rates), 1.5 * (1 << 20), rates)
+
     def test_a_file_cut_short_mid_upload_says_it_changed(self):
         path = make_file(self.tmp, "shrinks.mp4", 4 << 20)
         proc = subprocess.Popen([VIMEO_UP, "--json", "--api", self.sandbox.url, "--state",
