@@ -307,6 +307,9 @@ struct engine_record {
  * its directory, unusable, unreadable). */
 int engine_list(const char *state_dir, void (*fn)(void *ctx, const struct engine_record *r), void *ctx, char *err,
                 size_t cap);
+/* True for an entry resume takes: neither done nor cancelled (a state this
+ * version does not know counts as unfinished). */
+bool engine_record_unfinished(const struct engine_record *r);
 
 /* Pause or resume one job: NULL when done (or under way), else why not, in
  * a few words for the user ("already done"). Resuming a failed upload tries

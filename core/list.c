@@ -37,3 +37,9 @@ int engine_list(const char *state_dir, void (*fn)(void *ctx, const struct engine
     journal_close(j);
     return n;
 }
+
+bool engine_record_unfinished(const struct engine_record *r)
+{
+    enum engine_state state;
+    return !engine_state_parse(r->state, &state) || (state != ENGINE_DONE && state != ENGINE_CANCELLED);
+}

@@ -163,9 +163,7 @@ struct unfinished {
 static void count_unfinished(void *ctx, const struct engine_record *r)
 {
     struct unfinished *u = ctx;
-    enum engine_state state;
-    if (!strcmp(r->endpoint, u->endpoint) &&
-        (!engine_state_parse(r->state, &state) || (state != ENGINE_DONE && state != ENGINE_CANCELLED)))
+    if (!strcmp(r->endpoint, u->endpoint) && engine_record_unfinished(r))
         u->count++;
 }
 

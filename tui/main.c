@@ -617,9 +617,7 @@ struct endpoints {
 static void note_endpoint(void *arg, const struct engine_record *r)
 {
     struct endpoints *seen = arg;
-    enum engine_state state;
-    if (seen->unfinished_only && engine_state_parse(r->state, &state) &&
-        (state == ENGINE_DONE || state == ENGINE_CANCELLED))
+    if (seen->unfinished_only && !engine_record_unfinished(r))
         return;
     if (!seen->count || strcmp(seen->first, r->endpoint) != 0) {
         if (seen->count++)

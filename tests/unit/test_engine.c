@@ -286,9 +286,20 @@ static void compact_snapshot_and_events_keep_every_number(void **state)
     engine_free(e);
 }
 
+static void resume_takes_every_entry_but_done_and_cancelled(void **state)
+{
+    (void)state;
+    const char *states[] = { "queued", "uploading", "verifying", "paused", "failed", "a-later-state" };
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        assert_true(engine_record_unfinished(&(struct engine_record){ .state = states[i] }));
+    assert_false(engine_record_unfinished(&(struct engine_record){ .state = "done" }));
+    assert_false(engine_record_unfinished(&(struct engine_record){ .state = "cancelled" }));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(resume_takes_every_entry_but_done_and_cancelled),
         cmocka_unit_test(pause_stops_bytes_and_resume_finishes),
         cmocka_unit_test(rate_cap_and_workers_change_while_running),
         cmocka_unit_test(numbers_and_texts_make_the_whole_snapshot),
