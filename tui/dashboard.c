@@ -524,10 +524,17 @@ static void bar_run(const struct ui *ui, int y, int x, int n, wchar_t glyph, cht
         mvhline(y, x, ascii | attr, n);
 }
 
+/* How far along bytes of r are, 0 to 1. An empty file (or a refused one,
+ * whose size is unknown) is all there only once done. */
+static double row_fraction(const struct engine_row *r, uint64_t bytes)
+{
+    return r->size ? (double)bytes / (double)r->size : r->state == ENGINE_DONE;
+}
+
 static void draw_bar(struct ui *ui, int y, int x, int width, const struct engine_row *r)
 {
-    int acked = r->size ? (int)((double)width * (double)r->acked / (double)r->size) : width;
-    int sent = r->size ? (int)((double)width * (double)r->sent / (double)r->size) : width;
+    int acked = (int)((double)width * row_fraction(r, r->acked));
+    int sent = (int)((double)width * row_fraction(r, r->sent));
     if (sent < acked)
         sent = acked;
     bar_run(ui, y, x, acked, L'\u2588', '#', role_attr[ROLE_ACKED]);
@@ -573,7 +580,7 @@ static void draw_row(struct ui *ui, int y, const struct engine_row *r, bool sele
     }
     /* Bytes sent, as the bar's lighter part shows; 100% only once the HEAD
      * proved it. */
-    double percent = r->size ? floor(100.0 * (double)row_progress(r) / (double)r->size) : 100.0;
+    double percent = floor(100.0 * row_fraction(r, row_progress(r)));
     if (r->state != ENGINE_DONE && percent > 99)
         percent = 99;
     snprintf(pct, sizeof pct, "%3.0f%%", percent);

@@ -44,7 +44,9 @@ class DashboardCli(Dashboard):
         (good,) = self.files(("logged.mp4", 64 << 10))
         log = os.path.join(self.tmp, "run.log")
         pane = self.open("--log-file", log, good, os.path.join(self.tmp, "absent.mp4"))
-        self.see(pane, r"logged\.mp4 .*done", timeout=30)
+        screen = self.see(pane, r"logged\.mp4 .*done", timeout=30)
+        # The refused file's row: no size known, nothing sent, so no bar.
+        self.assertRegex(screen, r"absent\.mp4 +0 B [.\u2591]+ +0% .*failed")
         pane.keys("q")
         self.assertEqual(self.exit_status(pane), 1)  # a file refused
         with open(log) as f:
