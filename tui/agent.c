@@ -243,8 +243,8 @@ static void send_stream(struct agent *a, struct client *c, const struct buf *lin
 static void send_to(struct agent *a, struct client *c, const struct buf *line)
 {
     (void)a;
-    if (!client_queue(c, line->data, line->len, false))
-        c->closing = true;
+    if (!c->closing && !client_queue(c, line->data, line->len, false))
+        c->closing = true; /* and no later line: a table with a hole would pass for whole */
 }
 
 /* rows (texts fetched as they are written) in lines of at most
