@@ -217,10 +217,29 @@ def run_client(label, client, work, files, size, jobs, chunk, tls=False, rate_li
         results.append(result)
         print(f"  {label:28} run {run + 1}: {result['wall']:.2f} s, {result['cpu']:.2f} s CPU, "
               f"{result['rss'] / MIB:.1f} MiB", file=sys.stderr, flush=True)
+    return summary(results)
+
+
+def summary(results):
+    """Runs (or summaries of runs) as one row: medians, the worst status."""
     return {key: statistics.median(r[key] for r in results) for key in ("wall", "cpu", "rss", "whole", "calls")} | {
         "status": max(r["status"] for r in results), "stderr": results[-1]["stderr"],
         "first_patch": statistics.median(r["first_patch"] for r in results) if results[0]["first_patch"] else None,
         "journal": max(r.get("journal", 0) for r in results)}
+
+
+def run_in_turns(clients, work, files, size, jobs, runs=RUNS, **options):
+    """(tls): one run of each client in turn, RUNS rounds, then medians as
+    run_client takes them. Over TLS both clients are held to the sandbox's
+    pace, and on a shared machine a spell of load from elsewhere slows
+    whichever client runs through it; in turns it falls on both alike
+    instead of on one client's whole group of runs."""
+    rounds = []
+    for round_ in range(runs):
+        print(f"  round {round_ + 1} of {runs}", file=sys.stderr, flush=True)
+        rounds.append([run_client(label, client, work, files, size, jobs, chunk, runs=1, **options)
+                       for label, client, chunk in clients])
+    return [(label, summary([r[i] for r in rounds])) for i, (label, _, _) in enumerate(clients)]
 
 
 NOTES = """### Notes
@@ -650,8 +669,11 @@ def main():
                 print(f"bench: making {count} file(s) of {size} bytes", file=sys.stderr, flush=True)
                 file_sets[shape] = make_files(os.path.join(work, f"{count}x{size}"), count, size)
             print(f"bench: {title}, {RUNS} runs each", file=sys.stderr, flush=True)
-            rows = [(label, run_client(label, client, work, file_sets[shape], size, jobs, chunk, **options))
-                    for label, client, chunk in clients]
+            if key == "tls":
+                rows = run_in_turns(clients, work, file_sets[shape], size, jobs, **options)
+            else:
+                rows = [(label, run_client(label, client, work, file_sets[shape], size, jobs, chunk, **options))
+                        for label, client, chunk in clients]
             results[key] = dict(rows)
             report += rate_limited_table(title, count, rows) if key == "d" else table(title, size, count, rows)
         if "dash" in SCENARIOS:
