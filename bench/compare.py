@@ -270,6 +270,38 @@ NOTES = """### Notes
   1 MiB on a second port with that pool, and the API and smaller uploads
   with 64 KiB: ~0.2 ms of its CPU a new connection, ~20 µs a keep-alive
   request (bench/sandbox-speed measures both).
+- (tls): what cost vimeo-up more CPU than curl over HTTPS (issue 16) was
+  the kernel's copy of the file into curl's upload buffer. libcurl's
+  256 KiB upload buffer is mmap'd by malloc and handed out 16 bytes into
+  a page; the page cache is page-aligned, and a copy whose destination
+  sits a few bytes further into its page than its source runs 3-4x slower
+  on this CPU (pread of 1 GiB: ~0.5 s of CPU against 0.15 s aligned;
+  perf: _copy_to_iter 267-331 samples against curl's 130-228). vimeo-up
+  cuts a body's first read so that every later one lands page-aligned:
+  CPU per GiB over TLS went from 0.99-1.13x curl's to 0.78-0.97x
+  (SCENARIOS=tls RUNS=3, four runs before, six after), over plain http
+  from 0.86 to 0.61 s.
+  Measured and not the cause: both clients negotiate TLS 1.3
+  TLS_AES_256_GCM_SHA384 (the same libcrypto code in perf); one
+  connection and one handshake carry all eight PATCHes (four connects in
+  the whole run: one for the uploads, three to the API from the threads
+  that check the token, create the video and list); neither sends
+  Expect: 100-continue; both speak HTTP/1.1 (the sandbox offers no h2);
+  no hash of the data on the client. Offering AES-128-GCM first (curl
+  --tls13-ciphers; GnuTLS takes the client's order) changed neither the
+  sandbox's CPU (2.07 s a GiB, 2.01 without) nor the wall; ChaCha20
+  doubles the sandbox's cost.
+- The sandbox is the ceiling over TLS: ~2 s of its CPU a GiB (perf:
+  SHA-256 of every byte ~30%, GnuTLS's AES-GCM ~23%, the kernel's receive
+  path ~38%, as GnuTLS reads each 16 KiB record with two recv calls, its
+  5-byte header and then its body, after a poll: three system calls a
+  record), so ~500 MB/s at most on one core, and both clients reach it.
+  Throughput is then level within a few percent, and decided by how much
+  of the shared machine the sandbox gets: (tls) runs the two clients in
+  turns, so outside load falls on both alike. Outside its PATCHes
+  vimeo-up spends ~40 ms (GET /me, /oauth/verify, the create; the HEAD
+  proof and the listing), and its eight 128 MiB PATCHes follow one
+  another within a millisecond.
 """
 
 
