@@ -217,10 +217,29 @@ def run_client(label, client, work, files, size, jobs, chunk, tls=False, rate_li
         results.append(result)
         print(f"  {label:28} run {run + 1}: {result['wall']:.2f} s, {result['cpu']:.2f} s CPU, "
               f"{result['rss'] / MIB:.1f} MiB", file=sys.stderr, flush=True)
+    return summary(results)
+
+
+def summary(results):
+    """Runs (or summaries of runs) as one row: medians, the worst status."""
     return {key: statistics.median(r[key] for r in results) for key in ("wall", "cpu", "rss", "whole", "calls")} | {
         "status": max(r["status"] for r in results), "stderr": results[-1]["stderr"],
         "first_patch": statistics.median(r["first_patch"] for r in results) if results[0]["first_patch"] else None,
         "journal": max(r.get("journal", 0) for r in results)}
+
+
+def run_in_turns(clients, work, files, size, jobs, runs=RUNS, **options):
+    """(tls): one run of each client in turn, RUNS rounds, then medians as
+    run_client takes them. Over TLS both clients are held to the sandbox's
+    pace, and on a shared machine a spell of load from elsewhere slows
+    whichever client runs through it; in turns it falls on both alike
+    instead of on one client's whole group of runs."""
+    rounds = []
+    for round_ in range(runs):
+        print(f"  round {round_ + 1} of {runs}", file=sys.stderr, flush=True)
+        rounds.append([run_client(label, client, work, files, size, jobs, chunk, runs=1, **options)
+                       for label, client, chunk in clients])
+    return [(label, summary([r[i] for r in rounds])) for i, (label, _, _) in enumerate(clients)]
 
 
 NOTES = """### Notes
@@ -251,6 +270,38 @@ NOTES = """### Notes
   1 MiB on a second port with that pool, and the API and smaller uploads
   with 64 KiB: ~0.2 ms of its CPU a new connection, ~20 µs a keep-alive
   request (bench/sandbox-speed measures both).
+- (tls): what cost vimeo-up more CPU than curl over HTTPS (issue 16) was
+  the kernel's copy of the file into curl's upload buffer. libcurl's
+  256 KiB upload buffer is mmap'd by malloc and handed out 16 bytes into
+  a page; the page cache is page-aligned, and a copy whose destination
+  sits a few bytes further into its page than its source runs 3-4x slower
+  on this CPU (pread of 1 GiB: ~0.5 s of CPU against 0.15 s aligned;
+  perf: _copy_to_iter 267-331 samples against curl's 130-228). vimeo-up
+  cuts a body's first read so that every later one lands page-aligned:
+  CPU per GiB over TLS went from 0.99-1.13x curl's to 0.78-0.97x
+  (SCENARIOS=tls RUNS=3, four runs before, six after), over plain http
+  from 0.86 to 0.61 s.
+  Measured and not the cause: both clients negotiate TLS 1.3
+  TLS_AES_256_GCM_SHA384 (the same libcrypto code in perf); one
+  connection and one handshake carry all eight PATCHes (four connects in
+  the whole run: one for the uploads, three to the API from the threads
+  that check the token, create the video and list); neither sends
+  Expect: 100-continue; both speak HTTP/1.1 (the sandbox offers no h2);
+  no hash of the data on the client. Offering AES-128-GCM first (curl
+  --tls13-ciphers; GnuTLS takes the client's order) changed neither the
+  sandbox's CPU (2.07 s a GiB, 2.01 without) nor the wall; ChaCha20
+  doubles the sandbox's cost.
+- The sandbox is the ceiling over TLS: ~2 s of its CPU a GiB (perf:
+  SHA-256 of every byte ~30%, GnuTLS's AES-GCM ~23%, the kernel's receive
+  path ~38%, as GnuTLS reads each 16 KiB record with two recv calls, its
+  5-byte header and then its body, after a poll: three system calls a
+  record), so ~500 MB/s at most on one core, and both clients reach it.
+  Throughput is then level within a few percent, and decided by how much
+  of the shared machine the sandbox gets: (tls) runs the two clients in
+  turns, so outside load falls on both alike. Outside its PATCHes
+  vimeo-up spends ~40 ms (GET /me, /oauth/verify, the create; the HEAD
+  proof and the listing), and its eight 128 MiB PATCHes follow one
+  another within a millisecond.
 """
 
 
@@ -650,8 +701,11 @@ def main():
                 print(f"bench: making {count} file(s) of {size} bytes", file=sys.stderr, flush=True)
                 file_sets[shape] = make_files(os.path.join(work, f"{count}x{size}"), count, size)
             print(f"bench: {title}, {RUNS} runs each", file=sys.stderr, flush=True)
-            rows = [(label, run_client(label, client, work, file_sets[shape], size, jobs, chunk, **options))
-                    for label, client, chunk in clients]
+            if key == "tls":
+                rows = run_in_turns(clients, work, file_sets[shape], size, jobs, **options)
+            else:
+                rows = [(label, run_client(label, client, work, file_sets[shape], size, jobs, chunk, **options))
+                        for label, client, chunk in clients]
             results[key] = dict(rows)
             report += rate_limited_table(title, count, rows) if key == "d" else table(title, size, count, rows)
         if "dash" in SCENARIOS:

@@ -21,6 +21,7 @@ enum {
     UPLOAD_BUFFER = 256 * 1024,
     TOKEN_MAX = 400,           /* bytes: Vimeo's tokens are 32; more is not a token */
     ANSWER_WAIT_FACTOR = 10,   /* stall times a server may take to answer after the last byte */
+    PAGE_BYTES = 4096,
 };
 
 struct http {
@@ -263,14 +264,33 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
     return buf_append(&t->res->body, data, size * n) ? size * n : 0;
 }
 
+/* The kernel copies the file's cached pages into curl's buffer, and that
+ * copy runs three to four times slower when the buffer sits a few bytes
+ * further into its page than the file offset does (each store lands just
+ * past a load 4 KiB back, and the CPU waits as if they overlapped): pread
+ * of 1 GiB in 256 KiB pieces took about 0.5 s of CPU into a buffer 16 bytes
+ * into a page, 0.15 s page-aligned. curl's upload buffer is just that:
+ * malloc maps its 256 KiB and hands it out 16 bytes in. So a read that
+ * does not end the body is cut to end where the next one, into the same
+ * buffer, starts level with its page; every full read after it stays so. */
+size_t http_read_size(uintptr_t buffer, uint64_t offset, size_t want)
+{
+    size_t skew = (size_t)((buffer - offset) & (PAGE_BYTES - 1));
+    if (!skew || want <= skew)
+        return want;
+    return skew + (want - skew) / PAGE_BYTES * PAGE_BYTES;
+}
+
 static size_t on_read(char *out, size_t size, size_t n, void *ctx)
 {
     struct transfer *t = ctx;
     const struct http_request *req = t->req;
     size_t want = size * n;
     uint64_t left = req->length - t->done;
-    if (left < want)
+    if (left <= want)
         want = (size_t)left;
+    else
+        want = http_read_size((uintptr_t)out, req->offset + t->done, want);
     if (want == 0)
         return 0;
     if (req->throttle) {

@@ -108,6 +108,11 @@ enum http_outcome http_outcome_of(const struct http_result *res);
 /* Parse one response header line into res (exported for tests). */
 void http_parse_header(const char *line, size_t len, struct http_result *res);
 
+/* How many of want bytes of a body to read from the file at offset into
+ * buffer: fewer, so that the next read into the same buffer is page-aligned
+ * with the file (a copy between pages at a small skew is slow; http.c). */
+size_t http_read_size(uintptr_t buffer, uint64_t offset, size_t want);
+
 /* A header value is safe to send: no CR, LF or other control characters. */
 bool http_header_value_safe(const char *value);
 

@@ -147,6 +147,22 @@ static void vimeo_errors_mask_the_token(void **state)
     assert_string_equal(out, "Vimeo API: bad token ***, or *** again (HTTP 401, error 8003; invalid: x***x; a [31m)");
 }
 
+/* A body read into a buffer 16 bytes into its page (where malloc puts a
+ * big one) is cut once so the next read starts level with the page. */
+static void read_size_levels_the_next_read(void **state)
+{
+    (void)state;
+    const uintptr_t buffer = 0x10010;
+    size_t n = http_read_size(buffer, 0, 256 << 10);
+    assert_int_equal(n, (256 << 10) - 4096 + 16);
+    assert_int_equal((buffer - n) % 4096, 0);
+    assert_int_equal(http_read_size(buffer, n, 256 << 10), 256 << 10);           /* level: whole reads */
+    assert_int_equal(http_read_size(buffer, n + 7, 256 << 10), (256 << 10) - 7); /* 7 past level: 7 fewer */
+    assert_int_equal(http_read_size(buffer - 16, 4096 * 3, 1000), 1000);         /* level, a small read */
+    assert_int_equal(http_read_size(buffer, 0, 16), 16);                         /* nothing to cut */
+    assert_int_equal(http_read_size(buffer, 0, 4000), 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +170,7 @@ int main(void)
         cmocka_unit_test(retry_after_as_date),               cmocka_unit_test(url_policy),
         cmocka_unit_test(resolves_locations),                cmocka_unit_test(outcome_classes),
         cmocka_unit_test(vimeo_errors_in_one_line),         cmocka_unit_test(vimeo_errors_mask_the_token),
+        cmocka_unit_test(read_size_levels_the_next_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
