@@ -456,6 +456,27 @@ static bool read_add_meta(const struct json *j, struct add_meta *m)
     return true;
 }
 
+/* A job the journal had done already: added, but nothing to upload. */
+static bool job_done(struct agent *a, unsigned id)
+{
+    struct engine_details *d = malloc(sizeof *d);
+    bool done = d && engine_details(a->e, id, d) && d->row.state == ENGINE_DONE;
+    free(d);
+    return done;
+}
+
+/* Subscribers get the rows a request added before its answer: a dashboard
+ * that queued its files draws them in its first frame, not "no uploads".
+ * Its own stream may have passed its limit with them (thousands of rows):
+ * then it gets the whole table now, as it would once it caught up. */
+static void rows_before_answer(struct agent *a, struct client *c)
+{
+    if (any_subscriber(a))
+        push(a);
+    if (c->subscribed && c->resync)
+        client_resync(a, c);
+}
+
 static void do_add(struct agent *a, struct client *c, const struct json *j, unsigned job)
 {
     (void)job;
@@ -491,7 +512,8 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
         first = false;
         json_append_string_lossy(&b, path);
         if (id) {
-            buf_printf(&b, ",\"job\":%u,\"new\":%s}", id, is_new ? "true" : "false");
+            buf_printf(&b, ",\"job\":%u,\"new\":%s%s}", id, is_new ? "true" : "false",
+                       is_new && job_done(a, id) ? ",\"done\":true" : "");
         } else {
             buf_puts(&b, ",\"error\":");
             json_append_string_lossy(&b, err);
@@ -503,10 +525,7 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
         }
     }
     buf_puts(&b, "]}");
-    /* Subscribers get the new rows before this answer: a dashboard that
-     * queued its files draws them in its first frame, not "no uploads". */
-    if (any_subscriber(a))
-        push(a);
+    rows_before_answer(a, c);
     client_reply(c, b.data);
     buf_free(&b);
     free(meta);
@@ -683,8 +702,7 @@ static void do_add_unfinished(struct agent *a, struct client *c, const struct js
     }
     char line[64];
     snprintf(line, sizeof line, "{\"ok\":true,\"queued\":%d}", n);
-    if (any_subscriber(a))
-        push(a); /* the rows before the answer, as for add */
+    rows_before_answer(a, c);
     client_reply(c, line);
 }
 
@@ -1215,7 +1233,18 @@ static int add_request(const struct cli *cli, int from, struct buf *request)
 
 /* An add's answer: each refusal said to refusals (NULL: standard error).
  * False, said on standard error, when the agent refused the whole request. */
-static bool count_added(const struct json *j, unsigned *queued, unsigned *refused, struct buf *refusals)
+static bool is_false(const struct json *j, int token)
+{
+    size_t len;
+    const char *text = json_raw(j, token, &len);
+    return json_type(j, token) == 'p' && len == 5 && !memcmp(text, "false", 5);
+}
+
+/* What an add answer says, counted: files queued to upload, files the
+ * agent had already (queued, or uploaded by an earlier run), refusals
+ * (each said on stderr, or into refusals). */
+static bool count_added(const struct json *j, unsigned *queued, unsigned *already, unsigned *refused,
+                        struct buf *refusals)
 {
     char reason[1024], shown_reason[1024];
     if (json_find(j, "added") < 0) {
@@ -1236,6 +1265,8 @@ static bool count_added(const struct json *j, unsigned *queued, unsigned *refuse
             else
                 fprintf(stderr, "vimeo-up: %s\n", shown);
             (*refused)++;
+        } else if (json_find_in(j, t, "done") >= 0 || is_false(j, json_find_in(j, t, "new"))) {
+            (*already)++;
         } else {
             (*queued)++;
         }
@@ -1246,7 +1277,7 @@ static bool count_added(const struct json *j, unsigned *queued, unsigned *refuse
 /* One add request for files[from..]: as many as fit in a request line.
  * Returns the index of the first file left for the next one, or -1 when
  * the agent did not answer; counts what it queued and refused. */
-static int add_batch(int fd, const struct cli *cli, int from, unsigned *queued, unsigned *refused)
+static int add_batch(int fd, const struct cli *cli, int from, unsigned *queued, unsigned *already, unsigned *refused)
 {
     struct buf request, line;
     buf_init(&request, 2 * PROTOCOL_LINE_MAX); /* room for one path past the line's limit, taken back */
@@ -1256,7 +1287,7 @@ static int add_batch(int fd, const struct cli *cli, int from, unsigned *queued, 
     bool answered = !request.overflowed && exchange(fd, request.data, &line, &j);
     if (!answered)
         fprintf(stderr, "vimeo-up: the agent did not answer\n");
-    if (!answered || !count_added(&j, queued, refused, NULL))
+    if (!answered || !count_added(&j, queued, already, refused, NULL))
         next = -1;
     json_free(&j);
     buf_free(&request);
@@ -1266,15 +1297,19 @@ static int add_batch(int fd, const struct cli *cli, int from, unsigned *queued, 
 
 static int command_add(struct cli *cli, int fd)
 {
-    unsigned queued = 0, refused = 0;
+    unsigned queued = 0, already = 0, refused = 0;
     int rc = refuse_options_it_keeps(cli);
     if (rc != EXIT_OK)
         return rc;
     for (int from = 0; from < cli->nfiles;) {
-        if ((from = add_batch(fd, cli, from, &queued, &refused)) < 0)
+        if ((from = add_batch(fd, cli, from, &queued, &already, &refused)) < 0)
             return EXIT_CANNOT_START;
     }
-    printf("%u queued in the agent; 'vimeo-up status' shows them\n", queued);
+    if (already)
+        printf("%u queued in the agent, %u already queued or uploaded; 'vimeo-up status' shows them\n", queued,
+               already);
+    else
+        printf("%u queued in the agent; 'vimeo-up status' shows them\n", queued);
     return refused || cli->unreadable ? EXIT_FAILED : EXIT_OK;
 }
 
@@ -1451,14 +1486,14 @@ static int queue_work(struct cli *cli, const struct source *src, struct buf *ref
     struct buf request;
     buf_init(&request, 2 * PROTOCOL_LINE_MAX);
     char *answer = malloc(OUT_MAX);
-    unsigned queued = 0;
+    unsigned queued = 0, already = 0;
     rc = answer ? EXIT_OK : EXIT_CANNOT_START;
     for (int from = 0; rc == EXIT_OK && from < cli->nfiles;) {
         from = add_request(cli, from, &request);
         struct json j = { 0 };
         if (!request.overflowed && source_agent_request(src, request.data, answer, OUT_MAX) &&
             json_parse(&j, answer, strlen(answer))) {
-            if (!count_added(&j, &queued, refused, refusals))
+            if (!count_added(&j, &queued, &already, refused, refusals))
                 rc = EXIT_CANNOT_START;
         } else {
             rc = EXIT_CANNOT_START, fprintf(stderr, "vimeo-up: the agent did not answer\n");

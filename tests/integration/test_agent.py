@@ -217,6 +217,15 @@ class Commands(AgentTest):
         self.assertEqual((proc.returncode, proc.stdout.split(";")[0]), (0, "1 queued in the agent"), proc.stderr)
         self.assertEqual(self.vimeo_up("wait").returncode, 0)
         self.assertEqual(sorted(u["name"] for u in self.sandbox.uploads()), ["a.mov", "listed.mp4"])
+        # Files the agent has, or that are uploaded already, are not counted as queued.
+        fresh = make_file(self.tmp, "fresh.mp4", 1000, seed=4)
+        proc = self.add("-r", "1K", listed, fresh, fresh)
+        self.assertEqual((proc.returncode, proc.stdout.split(";")[0]),
+                         (0, "1 queued in the agent, 2 already queued or uploaded"), proc.stderr)
+        self.vimeo_up("stop")
+        proc = self.add(listed)  # a new agent: the journal has it done
+        self.assertEqual((proc.returncode, proc.stdout.split(";")[0]),
+                         (0, "0 queued in the agent, 1 already queued or uploaded"), proc.stderr)
         proc = self.vimeo_up("add", "--manifest", listed)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("--manifest goes with an upload in this process", proc.stderr)

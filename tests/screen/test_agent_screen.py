@@ -2,8 +2,10 @@
 several dashboards see the same table, and leaving asks detach or stop."""
 import os
 import shlex
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -80,6 +82,32 @@ class AgentScreen(Dashboard):
         self.panes.append(pane)
         pane.tmux("pipe-pane", "-t", "t", "-o", f"cat >> {shlex.quote(raw)}")
         self.see(pane, r"first\.mp4 .*uploading")
+        with open(raw, "rb") as f:
+            self.assertNotIn(b"no uploads", f.read())
+
+    def test_resume_of_thousands_shows_them_in_its_first_frame(self):
+        # More rows than a subscriber's stream takes at once: they once
+        # came after the answer, and the first frame said "no uploads".
+        files = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else self.tmp)
+        self.addCleanup(shutil.rmtree, files, True)
+        listing = os.path.join(self.tmp, "list")
+        with open(listing, "w") as f:
+            for i in range(3000):
+                path = os.path.join(files, f"r{i:04}.mp4")
+                with open(path, "wb") as video:
+                    video.write(i.to_bytes(16, "big"))
+                f.write(path + "\n")
+        env = dict(os.environ, VIMEO_TOKEN=TOKEN, **self.env)
+        up = [VIMEO_UP, "--api", self.sandbox.url, "--state", self.state]
+        self.assertEqual(subprocess.run([*up, "add", "-j", "1", "-r", "1K", "--files-from", listing], env=env,
+                                        capture_output=True, timeout=60).returncode, 0)
+        self.assertEqual(subprocess.run([*up, "stop"], env=env, capture_output=True, timeout=60).returncode, 0)
+        raw = os.path.join(self.tmp, "raw")
+        pane = Tmux("resume", f"cd {shlex.quote(self.tmp)} && sleep 1 && {self.agent_command('-r', '1K', 'resume')}; "
+                              "sleep 600", 100, 24, dict(PANE_ENV, **self.env))
+        self.panes.append(pane)
+        pane.tmux("pipe-pane", "-t", "t", "-o", f"cat >> {shlex.quote(raw)}")
+        self.see(pane, r"/3000 done")
         with open(raw, "rb") as f:
             self.assertNotIn(b"no uploads", f.read())
 
