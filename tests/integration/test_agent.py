@@ -3,16 +3,14 @@ directory, its socket's modes and peer check, clients that misbehave, and
 a kill -9 that loses nothing."""
 import json
 import os
-import shutil
 import signal
 import socket
 import stat
 import subprocess
-import tempfile
 import time
 import unittest
 
-from harness import TOKEN, VIMEO_UP, SandboxTest, make_file, sha256_file
+from harness import TOKEN, VIMEO_UP, SandboxTest, make_file, many_tiny_files, sha256_file
 
 
 def alive(pid):
@@ -478,16 +476,7 @@ class BigTable(AgentTest):
     def test_a_table_of_20000_rows_reaches_status_and_a_subscriber_whole(self):
         # One line of 20,000 rows was more values than a client's JSON reader
         # takes (about 18,000 rows): status said the agent did not answer.
-        # On tmpfs where there is one: 20,000 files take 14 s on this disk.
-        files = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else self.tmp)
-        self.addCleanup(shutil.rmtree, files, True)
-        listing = os.path.join(self.tmp, "list")
-        with open(listing, "w") as f:
-            for i in range(20000):
-                path = os.path.join(files, f"f{i:05}.mp4")
-                with open(path, "wb") as video:
-                    video.write(i.to_bytes(16, "big"))
-                f.write(path + "\n")
+        listing = many_tiny_files(self, 20000, "f")
         proc = self.add("-r", "1K", "--files-from", listing)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         status = self.vimeo_up("status", "--json")

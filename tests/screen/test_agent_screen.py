@@ -2,14 +2,12 @@
 several dashboards see the same table, and leaving asks detach or stop."""
 import os
 import shlex
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
-from harness import TOKEN, VIMEO_UP, make_file, sha256_file
+from harness import TOKEN, VIMEO_UP, make_file, many_tiny_files, sha256_file
 from test_dashboard import PANE_ENV, Dashboard, Tmux
 
 
@@ -73,43 +71,38 @@ class AgentScreen(Dashboard):
         again.keys("q")
         self.assertEqual(self.pane_status(again), 0)
 
-    def test_the_first_frame_shows_the_files_given_not_an_empty_table(self):
-        path = make_file(self.tmp, "first.mp4", 4 << 20)
-        raw = os.path.join(self.tmp, "raw")
-        # The pause lets pipe-pane catch every byte from the first frame on.
-        pane = Tmux("first", f"cd {shlex.quote(self.tmp)} && sleep 1 && {self.agent_command('-r', '512K', path)}; "
-                             "sleep 600", 100, 24, dict(PANE_ENV, **self.env))
+    def recorded(self, name, *args):
+        """A pane running vimeo-up through the agent, and the file where every
+        byte it draws goes, from the first frame on (it waits a second for
+        pipe-pane)."""
+        raw = os.path.join(self.tmp, f"raw-{name}")
+        pane = Tmux(name, f"cd {shlex.quote(self.tmp)} && sleep 1 && {self.agent_command(*args)}; sleep 600", 100, 24,
+                    dict(PANE_ENV, **self.env))
         self.panes.append(pane)
         pane.tmux("pipe-pane", "-t", "t", "-o", f"cat >> {shlex.quote(raw)}")
-        self.see(pane, r"first\.mp4 .*uploading")
+        return pane, raw
+
+    def assert_never_drew(self, raw, text):
         with open(raw, "rb") as f:
-            self.assertNotIn(b"no uploads", f.read())
+            self.assertNotIn(text, f.read())
+
+    def test_the_first_frame_shows_the_files_given_not_an_empty_table(self):
+        pane, raw = self.recorded("first", "-r", "512K", make_file(self.tmp, "first.mp4", 4 << 20))
+        self.see(pane, r"first\.mp4 .*uploading")
+        self.assert_never_drew(raw, b"no uploads")
 
     def test_resume_of_thousands_shows_them_in_its_first_frame(self):
         # More rows than a subscriber's stream takes at once: they once
         # came after the answer, and the first frame said "no uploads".
-        files = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else self.tmp)
-        self.addCleanup(shutil.rmtree, files, True)
-        listing = os.path.join(self.tmp, "list")
-        with open(listing, "w") as f:
-            for i in range(3000):
-                path = os.path.join(files, f"r{i:04}.mp4")
-                with open(path, "wb") as video:
-                    video.write(i.to_bytes(16, "big"))
-                f.write(path + "\n")
+        listing = many_tiny_files(self, 3000, "r")
         env = dict(os.environ, VIMEO_TOKEN=TOKEN, **self.env)
         up = [VIMEO_UP, "--api", self.sandbox.url, "--state", self.state]
         self.assertEqual(subprocess.run([*up, "add", "-j", "1", "-r", "1K", "--files-from", listing], env=env,
                                         capture_output=True, timeout=60).returncode, 0)
         self.assertEqual(subprocess.run([*up, "stop"], env=env, capture_output=True, timeout=60).returncode, 0)
-        raw = os.path.join(self.tmp, "raw")
-        pane = Tmux("resume", f"cd {shlex.quote(self.tmp)} && sleep 1 && {self.agent_command('-r', '1K', 'resume')}; "
-                              "sleep 600", 100, 24, dict(PANE_ENV, **self.env))
-        self.panes.append(pane)
-        pane.tmux("pipe-pane", "-t", "t", "-o", f"cat >> {shlex.quote(raw)}")
+        pane, raw = self.recorded("resume", "-r", "1K", "resume")
         self.see(pane, r"/3000 done")
-        with open(raw, "rb") as f:
-            self.assertNotIn(b"no uploads", f.read())
+        self.assert_never_drew(raw, b"no uploads")
 
     def test_a_adds_a_file_named_relative_to_where_the_user_is(self):
         busy = make_file(self.tmp, "busy.mp4", 12 << 20)
