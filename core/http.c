@@ -504,6 +504,15 @@ static void describe_failure(CURLcode rc, const struct transfer *t, const char *
         snprintf(res->error, sizeof res->error, "stopped");
     } else if (rc == CURLE_WRITE_ERROR && res->body.overflowed) {
         snprintf(res->error, sizeof res->error, "the server's answer is larger than %d bytes", HTTP_BODY_MAX);
+    } else if (rc == CURLE_SEND_FAIL_REWIND) {
+        /* curl would send the body again on a new connection; on_seek says
+         * no, so that the server is asked where it got to (curl's words
+         * name its seek callback). */
+        res->transport_error = true;
+        snprintf(res->error, sizeof res->error, "the connection closed while sending");
+    } else if (rc == CURLE_GOT_NOTHING) {
+        res->transport_error = true;
+        snprintf(res->error, sizeof res->error, "the server closed the connection without an answer");
     } else if (rc == CURLE_OUT_OF_MEMORY) {
         /* What curl says of a header line past its limit: the server's fault, not ours. */
         snprintf(res->error, sizeof res->error, "the server's answer has a header too large to read");

@@ -146,5 +146,18 @@ class RateLimitWait(SandboxTest):
         self.assertIn("resets in", waits[0])
 
 
+class CutWhileSending(CliHelpers):
+    sandbox_args = ("--fault", "cut=200000,rate=0.5,on=upload", "--seed", "7")
+
+    def test_a_connection_cut_mid_body_is_said_in_words_not_curls(self):
+        # curl's own words were "seek callback returned error 2".
+        path = make_file(self.tmp, "cut.mp4", 3_000_000)
+        proc, events = self.run_json("-j", "1", "-c", "512K", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        retries = [e["error"] for e in events if e["event"] == "retry"]
+        self.assertTrue(any("the connection closed while sending" in r for r in retries), retries)
+        self.assertEqual([r for r in retries if "callback" in r], [])
+
+
 if __name__ == "__main__":
     unittest.main()
