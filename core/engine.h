@@ -91,6 +91,10 @@ struct engine_config {
      * header), the status (0: no answer) and the seconds it took. NULL: none. */
     void (*on_request)(void *ctx, const char *method, const char *url, long status, double seconds);
     void *on_request_ctx;
+    /* engine_check_api is about to wait this many seconds for Vimeo's rate
+     * limit (a 429) before it asks again; on its caller's thread, with
+     * on_request_ctx. NULL: it waits without a word. */
+    void (*on_rate_wait)(void *ctx, double seconds);
     /* --dry-run, login: the journal (none without a state_dir) is read as
      * it is, never created, upgraded or written, and only engine_check_api,
      * engine_token_info, engine_probe and engine_quota_free may be used; the

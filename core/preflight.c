@@ -8,7 +8,10 @@
 #include "upload.h"
 #include "util/units.h"
 
-enum { PREFLIGHT_TRIES = 3 };
+enum {
+    PREFLIGHT_TRIES = 3,        /* answers that failed for a while (5xx) */
+    PREFLIGHT_RATE_WAIT = 300,  /* seconds of 429s, which never count as tries, before giving up */
+};
 
 /* Does the space-separated list hold word? */
 static bool has_scope(const char *scopes, const char *word)
@@ -102,12 +105,25 @@ bool engine_check_api(struct engine *e, char *err, size_t cap)
     struct api_answer answer = { .free_bytes = -1, .user_uri = "" };
     struct vimeo_result r;
     unsigned rng = (unsigned)time(NULL);
-    /* A passing 5xx or 429 should not stop a run before it starts. */
+    /* A passing 5xx should not stop a run before it starts, nor should
+     * Vimeo's rate limit, spent by another client of the same token: a 429
+     * says when to ask again, and is no failure until that adds up to
+     * minutes. */
+    double rate_waited = 0;
     for (int attempt = 1;; attempt++) {
         api_call(&e->api, http, &req, &answer, &r, NULL, NULL);
-        if (r.outcome != HTTP_RETRY || r.status == 0 || attempt == PREFLIGHT_TRIES)
+        bool limited = r.status == 429;
+        if (r.outcome != HTTP_RETRY || r.status == 0 || (!limited && attempt >= PREFLIGHT_TRIES) ||
+            (limited && rate_waited >= PREFLIGHT_RATE_WAIT))
             break;
-        struct timespec ts = units_timespec(upload_backoff((unsigned)attempt, r.retry_after, false, &rng));
+        double wait = upload_backoff((unsigned)attempt, r.retry_after, limited, &rng);
+        if (limited) {
+            attempt--;
+            rate_waited += wait;
+            if (e->cfg.on_rate_wait)
+                e->cfg.on_rate_wait(e->cfg.on_request_ctx, wait);
+        }
+        struct timespec ts = units_timespec(wait);
         nanosleep(&ts, NULL);
     }
     bool ok = r.outcome == HTTP_OK ? resolve_folder(e, answer.user_uri, err, cap) && check_scopes(e, http, err, cap)

@@ -855,6 +855,7 @@ int main(int argc, char **argv)
         return usage_error("%s", "--quiet and --verbose: one or the other");
     if (cli.verbose)
         cli.config.on_request = runlog_request;
+    cli.config.on_rate_wait = runlog_rate_wait;
     if (command == CLI_ADD && cli.manifest_file) /* per-file folders and passwords cannot go over the socket */
         return usage_error("%s", "--manifest goes with an upload in this process (vimeo-up --manifest FILE), not "
                            "with add");

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -106,6 +107,15 @@ void runlog_note(const char *text)
     char shown[LINE_MAX_BYTES];
     text_escape(text, shown, sizeof shown);
     tell(shown, "vimeo-up: ");
+}
+
+void runlog_rate_wait(void *ctx, double seconds)
+{
+    (void)ctx;
+    char line[120];
+    snprintf(line, sizeof line, "Vimeo's rate limit is spent (another client of this token?); asking again in %.0f s",
+             ceil(seconds));
+    runlog_note(line);
 }
 
 void runlog_request(void *ctx, const char *method, const char *url, long status, double seconds)

@@ -28,6 +28,9 @@ void runlog_setup(bool dashboard, bool verbose);
  * failed), from any thread: "vimeo-up: TEXT" on stderr, or the dashboard's log. */
 void runlog_note(const char *text);
 
+/* engine_config.on_rate_wait: a note that the start waits for Vimeo's rate limit. */
+void runlog_rate_wait(void *ctx, double seconds);
+
 /* engine_config.on_request, for -v (nothing unless runlog_setup said verbose). */
 void runlog_request(void *ctx, const char *method, const char *url, long status, double seconds);
 

@@ -204,6 +204,17 @@ class Faults(CliTest):
         self.assertTrue(any("429" in e.get("error", "") for e in events if e["event"] == "retry"))
         self.assertGreaterEqual(time.monotonic() - started, 2, "Retry-After: 2 is honoured")
 
+    def test_a_rate_limit_spent_at_start_is_waited_out_and_said(self):
+        # Another client of the token spent Vimeo's rate limit: four 429s
+        # on GET /me, each Retry-After: 1. The start once gave up after three.
+        path = make_file(self.tmp, "later.bin", 1000)
+        self.sandbox.fault("throttle=1,times=4,on=api,method=GET")
+        proc = self.vimeo_up("--json", path, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stderr.count("vimeo-up: Vimeo's rate limit is spent (another client of this token?); "
+                                           "asking again in 1 s\n"), 4, proc.stderr)
+        self.assert_all_stored([path])
+
     def test_locked(self):
         events, _ = self.upload_through("locked,times=2")
         self.assertEqual(len([e for e in events if "423" in e.get("error", "")]), 2)
