@@ -1319,7 +1319,7 @@ static void status_rows(const struct json *j)
     json_array_iter(j, json_find(j, "rows"), &it);
     for (int t; (t = json_iter_next(&it)) >= 0;) {
         uint64_t id = 0, size = 0, acked = 0, rate = 0;
-        char state[32] = "", name[512] = "", shown[1024], sz[16], ak[16], rt[16];
+        char state[32] = "", name[512] = "", message[800] = "", shown[1024], why[1600], sz[16], ak[16], rt[16];
         json_get_uint(j, json_find_in(j, t, "id"), &id);
         json_get_uint(j, json_find_in(j, t, "size"), &size);
         json_get_uint(j, json_find_in(j, t, "acked"), &acked);
@@ -1327,10 +1327,14 @@ static void status_rows(const struct json *j)
         json_get_string(j, json_find_in(j, t, "state"), state, sizeof state);
         json_get_string(j, json_find_in(j, t, "name"), name, sizeof name);
         text_escape(name, shown, sizeof shown);
+        /* A failed row says why, as the dashboard's does. */
+        if (!strcmp(state, "failed") && json_get_string(j, json_find_in(j, t, "message"), message, sizeof message))
+            text_escape(message, why, sizeof why);
         units_format_size(size, sz, sizeof sz);
         units_format_size(acked, ak, sizeof ak);
         units_format_size(rate, rt, sizeof rt);
-        printf("%5" PRIu64 "  %-10s %10s %10s %8s/s  %s\n", id, state, sz, ak, rt, shown);
+        printf("%5" PRIu64 "  %-10s %10s %10s %8s/s  %s%s%s\n", id, state, sz, ak, rt, shown, message[0] ? ": " : "",
+               message[0] ? why : "");
     }
 }
 
@@ -1394,8 +1398,8 @@ static int command_wait(int fd)
             fprintf(stderr, "vimeo-up: the agent stopped before its uploads settled (%" PRIu64 " of %" PRIu64
                     " unfinished); 'vimeo-up resume' continues\n", unfinished, done + failed + unfinished);
         else if (unfinished)
-            fprintf(stderr, "vimeo-up: uploads unfinished (%" PRIu64 " of %" PRIu64 "), paused in the agent\n",
-                    unfinished, done + failed + unfinished);
+            fprintf(stderr, "vimeo-up: uploads unfinished (%" PRIu64 " of %" PRIu64 "), paused in the agent; "
+                    "'vimeo-up attach' and R resumes them\n", unfinished, done + failed + unfinished);
         printf("%" PRIu64 " verified, %" PRIu64 " failed\n", done, failed);
         rc = failed ? EXIT_FAILED : unfinished ? EXIT_UNFINISHED : EXIT_OK;
     }

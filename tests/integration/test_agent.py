@@ -238,6 +238,7 @@ class Commands(AgentTest):
         # the table shows it and wait counts it (exit 1, as for an upload).
         states = {r["name"]: r["state"] for r in json.loads(self.vimeo_up("status", "--json").stdout)["rows"]}
         self.assertEqual((sorted(states), states["missing.mp4"]), (["a.mp4", "missing.mp4"], "failed"))
+        self.assertRegex(self.vimeo_up("status").stdout, r"(?m) failed .* missing\.mp4: \S+missing\.mp4: No such file")
         done = self.vimeo_up("wait")
         self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
         self.assertIn("1 verified, 1 failed", done.stdout)
@@ -257,7 +258,8 @@ class Commands(AgentTest):
         self.assertEqual(client.ask({"cmd": "pause_all"}), {"ok": True})
         done = self.vimeo_up("wait")
         self.assertEqual(done.returncode, 4, done.stdout + done.stderr)
-        self.assertIn("unfinished", done.stderr)
+        self.assertEqual(done.stderr, "vimeo-up: uploads unfinished (1 of 1), paused in the agent; 'vimeo-up attach' "
+                                      "and R resumes them\n")
         client.close()
 
     def test_a_waiting_client_hears_the_stop(self):
