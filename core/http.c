@@ -504,6 +504,13 @@ static void describe_failure(CURLcode rc, const struct transfer *t, const char *
         snprintf(res->error, sizeof res->error, "stopped");
     } else if (rc == CURLE_WRITE_ERROR && res->body.overflowed) {
         snprintf(res->error, sizeof res->error, "the server's answer is larger than %d bytes", HTTP_BODY_MAX);
+    } else if (rc == CURLE_OPERATION_TIMEDOUT && res->request_sent) {
+        /* curl's words ("Operation too slow. Less than 1024 bytes/sec...")
+         * describe its own watch, not what happened. */
+        curl_off_t took = 0;
+        curl_easy_getinfo(t->h->curl, CURLINFO_TOTAL_TIME_T, &took);
+        res->transport_error = res->timed_out = true;
+        snprintf(res->error, sizeof res->error, "no answer in %.0f s", (double)took / 1e6);
     } else if (rc == CURLE_SEND_FAIL_REWIND) {
         /* curl would send the body again on a new connection; on_seek says
          * no, so that the server is asked where it got to (curl's words

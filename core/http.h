@@ -56,6 +56,7 @@ struct http_result {
     long status;                 /* 0 when no HTTP answer arrived */
     bool transport_error;        /* connection, timeout, stall, TLS... */
     bool tls_refused;            /* of those, a certificate or TLS setup refused: retrying cannot help */
+    bool timed_out;              /* of those, the server was reached but did not answer in time */
     bool aborted;                /* stopped by on_progress or throttle */
     bool request_sent;           /* the request went out: the server may have acted on it */
     char error[256];             /* one line, when transport_error */

@@ -122,8 +122,8 @@ static bool call(struct vimeo_api *api, const char *method, const char *path, co
     if (res->outcome == HTTP_ABORTED)
         return false;
     if (!hr->status) {
-        snprintf(res->error, sizeof res->error, "Vimeo API%s%s", hr->transport_error ? " unreachable: " : ": ",
-                 hr->error);
+        snprintf(res->error, sizeof res->error, "Vimeo API%s%s",
+                 hr->transport_error && !hr->timed_out ? " unreachable: " : ": ", hr->error);
         return false;
     }
     if (res->outcome != HTTP_OK) {

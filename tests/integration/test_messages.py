@@ -65,6 +65,15 @@ class Messages(CliHelpers):
         self.assertTrue(rates, proc.stdout[-1500:])
         self.assertLess(max(rates), 1.5 * (1 << 20), rates)
 
+    def test_an_api_answer_that_never_comes_is_no_answer_not_unreachable(self):
+        # curl's words were "Vimeo API unreachable: Operation too slow. Less
+        # than 1024 bytes/sec transferred the last 2 seconds".
+        self.sandbox.fault("create=timeout,times=1")
+        proc, events = self.run_json("--stall-timeout", "2", make_file(self.tmp, "slow.mp4", 1000))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        retries = [e["error"] for e in events if e["event"] == "retry"]
+        self.assertRegex(retries[0], r"^Vimeo API: no answer in 2 s \(a video may have been made; trying once more\)")
+
     def test_a_file_cut_short_mid_upload_says_it_changed(self):
         path = make_file(self.tmp, "shrinks.mp4", 4 << 20)
         proc = subprocess.Popen([VIMEO_UP, "--json", "--api", self.sandbox.url, "--state",
