@@ -654,6 +654,10 @@ struct list_ctx {
     struct buf out;
 };
 
+/* list's columns: wide enough for an unlisted video's URI and page, with
+ * its hash (/videos/1234567890:0123456789, https://vimeo.com/N/HASH). */
+#define LIST_ROW "%5s  %-10s %-15s %10s %10s  %-29s %-38s %s\n"
+
 /* The table's head, or JSON's opening bracket: before the first row, so
  * that a journal that cannot be opened prints nothing on stdout. */
 static void list_head(const struct list_ctx *ctx)
@@ -661,8 +665,7 @@ static void list_head(const struct list_ctx *ctx)
     if (ctx->json)
         fputs("[", stdout);
     else
-        printf("%5s  %-10s %-15s %10s %10s  %-18s %-30s %s\n", "ID", "STATE", "TRANSCODE", "SIZE", "ACKED", "VIDEO",
-               "LINK", "FILE");
+        printf(LIST_ROW, "ID", "STATE", "TRANSCODE", "SIZE", "ACKED", "VIDEO", "LINK", "FILE");
 }
 
 static void list_row(void *arg, const struct engine_record *e)
@@ -699,9 +702,10 @@ static void list_row(void *arg, const struct engine_record *e)
         text_escape(e->path, path, sizeof path);
         char page[300];
         text_escape(e->page, page, sizeof page);
-        printf("%5" PRId64 "  %-10s %-15s %10s %10s  %-18s %-30s %s\n", e->id, e->state,
-               e->transcode[0] ? e->transcode : "-", size, acked, e->video[0] ? e->video : "-", page[0] ? page : "-",
-               path);
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, e->id);
+        printf(LIST_ROW, id, e->state, e->transcode[0] ? e->transcode : "-", size, acked, e->video[0] ? e->video : "-",
+               page[0] ? page : "-", path);
     }
     ctx->rows++;
 }

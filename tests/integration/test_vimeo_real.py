@@ -71,6 +71,8 @@ class PageLink(VimeoCase):
         table = self.listing().stdout.splitlines()
         self.assertIn("LINK", table[0].split())
         self.assertIn(done["link"], [l for l in table if "unlisted.mp4" in l][0].split())
+        # The hash does not push the file's column out of line.
+        self.assertEqual({l.index(self.tmp) for l in table[1:]}, {table[0].index("FILE")})
 
 
 class ExpiredWith403(VimeoCase):
