@@ -169,7 +169,10 @@ static void summary_line(const struct headless_summary *s, char *line, size_t ca
 {
     char sent[16], took[16], per_second[16];
     units_format_size(s->bytes_sent, sent, sizeof sent);
-    units_format_duration(s->seconds, took, sizeof took);
+    if (s->seconds < 10) /* a quick run is not "0s" */
+        snprintf(took, sizeof took, "%.1fs", s->seconds);
+    else
+        units_format_duration(s->seconds, took, sizeof took);
     units_format_size((uint64_t)summary_rate(s), per_second, sizeof per_second);
     snprintf(line, cap, "%u verified, %u failed, %u skipped, %u unfinished; %s sent in %s, %s/s", s->verified,
              s->failed, s->skipped, s->unfinished, sent, took, per_second);

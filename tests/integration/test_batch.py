@@ -96,6 +96,7 @@ class Summary(Runs):
         last = proc.stdout.splitlines()[-1]
         match = re.fullmatch(r"2 verified, 0 failed, 0 skipped, 0 unfinished; 2\.0 MiB sent in (\S+), ([\d.]+ \S*B)/s", last)
         self.assertTrue(match, last)
+        self.assertRegex(match.group(1), r"^\d\.\ds$", "a quick run's time in tenths, not 0s")
         missing = os.path.join(self.tmp, "missing.bin")
         proc = self.vimeo_up("--json", *paths, missing)
         self.assertEqual(proc.returncode, 1)
