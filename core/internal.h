@@ -73,7 +73,6 @@ struct job {
     unsigned id;
     enum job_kind kind;
     int64_t row;               /* the journal row it came from */
-    bool records;              /* this run writes to that row (not for "already done" rows) */
     char *path;                /* absolute */
     const char *name;          /* points into path */
     uint64_t size;
@@ -81,51 +80,57 @@ struct job {
     uint64_t inode;
     int64_t ctime_ns;          /* 0: not known (a journal row from before version 2) */
     uint64_t device;           /* with inode: the file, however its path is spelled */
-    char journal_state[16];    /* verify jobs write back the row's own state */
     char *replaces;            /* a new version of this video (--replace), never a video of its own; NULL */
     struct job_meta *meta;     /* the file's own metadata (engine_add_with), NULL for the run's */
+    char journal_state[16];    /* verify jobs write back the row's own state */
+    bool records;              /* this run writes to that row (not for "already done" rows) */
+
+    /* Each group's small fields sit beside the next group's, so that
+     * 100,000 queued jobs carry no padding (tests/unit/test_view.c). */
+
+    /* Written by the worker's transfer callbacks without a lock. */
+    atomic_bool interrupt;     /* pause, cancel or stop: abort the transfer now */
 
     /* The published view: written under e->lock, by the worker that runs
      * the job or by a command; read under e->lock. */
-    enum engine_state state;   /* changed only by job_enter() */
     bool queued;               /* in the run queue */
     bool running;              /* a worker holds it */
     bool want_pause, want_cancel, delete_video;
     bool hidden;               /* removed from the table, its journal row kept as it is */
     bool journal_failed;       /* a save failed: the pause that follows says why */
-    uint64_t acked;
-    double rate;               /* bytes/s, smoothed */
-    unsigned retries;
-    double retry_at;           /* monotonic */
-    double started, finished;  /* Unix times */
+    bool save_queued;          /* on e->saves, waiting for the writer */
+    enum engine_state state;   /* changed only by job_enter() */
     enum engine_state ahead;   /* a state being written before it is entered
                                   (done waits for the disk), else JOB_STATE_CURRENT */
+    unsigned retries;
+    uint64_t acked;
+    double rate;               /* bytes/s, smoothed */
+    double retry_at;           /* monotonic */
+    double started, finished;  /* Unix times */
     uint64_t save_seq;         /* bumped for every save copy taken */
-    bool save_queued;          /* on e->saves, waiting for the writer */
     struct job *save_next;
 
     /* Written by the worker's transfer callbacks without a lock. */
-    atomic_bool interrupt;     /* pause, cancel or stop: abort the transfer now */
     atomic_uint_fast64_t sent; /* bytes handed to the network */
 
-    /* Under e->save_lock. */
-    uint64_t written_seq;      /* the newest save copy that reached the journal */
-
     /* Published, under e->lock; changed only in transcode.c (transcode_update, confirm_finish). */
-    enum engine_transcode transcode;
-    bool following;            /* on e->follow: the follower asks for its transcode.status */
     double transcode_at;       /* monotonic: when the follower asks next */
     double transcode_wait;     /* seconds between two questions, growing */
+    enum engine_transcode transcode;
+    bool following;            /* on e->follow: the follower asks for its transcode.status */
 
     /* Under e->lock; written by the worker that hands the job over, by the
      * follower, and by pause (transcode.c). */
     unsigned char transcode_misses; /* listings in a row that did not show it */
     struct confirm *confirm;   /* handed over, waiting for upload.status; NULL */
 
+    /* Under e->save_lock. */
+    uint64_t written_seq;      /* the newest save copy that reached the journal */
+
     /* The published view's texts, last: a snapshot of 10,000 rows reads the
      * numbers above, which then share a few cache lines per job. Under
      * e->lock, as the rest of the view. */
-    char video[VIDEO_MAX];
+    const char *video;         /* /videos/N or /videos/N:hash; never NULL: "" until there is one (job_set_video) */
     /* On the heap at their length, NULL when empty (job_set_text), so that
      * 10,000 queued jobs do not each hold 3 KiB of empty buffers. */
     char *link;                /* the tus upload URL */
@@ -274,6 +279,10 @@ void job_event_free(struct pending_event *pending);
  * once the job is published. */
 void job_set_text(char **text, const char *value);
 void job_set_textf(char **text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set the job's video (its URI, at most VIDEO_MAX - 1 bytes kept); NULL or
+ * "" empties it, and so does running out of memory. Under e->lock once the
+ * job is published. */
+void job_set_video(struct job *job, const char *video);
 void job_set_textv(char **text, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* A text as a string: "" for an empty one. */
 static inline const char *job_text(const char *text)
