@@ -452,19 +452,12 @@ bool job_file_unchanged(const struct job *job, int fd)
 
 void job_fill_numbers(const struct job *job, struct engine_numbers *row, double now)
 {
-    row->id = job->id;
-    row->state = job->state;
-    row->size = job->size;
-    row->acked = job->acked;
-    uint64_t sent = atomic_load(&job->sent);
-    row->sent = sent < job->acked ? job->acked : sent > job->size ? job->size : sent;
-    row->rate = job->state == ENGINE_UPLOADING ? job->rate : 0;
+    job_fill_counted(job, row);
     row->retries = job->retries;
     double left = job->retry_at - now;
     row->retry_in = job->state == ENGINE_RETRYING && left > 0 ? left : 0;
     row->started = job->started;
     row->finished = job->finished;
-    row->transcode = job->transcode;
 }
 
 void job_clear_texts(struct engine_row *row)
