@@ -66,27 +66,35 @@ static const char *signal_name(int sig)
 static void outcome(struct engine *e, bool wait_transcode, const struct headless_tally *tally, unsigned *done,
                     unsigned *failed, unsigned *unfinished, unsigned *already, uint64_t *sent)
 {
-    struct engine_numbers *rows = NULL; /* no texts: 100,000 rows of them would set the peak RSS */
-    size_t cap = 0;
+    /* A window of rows at a time: a copy of 100,000 rows' numbers at once
+     * would set the peak RSS. Static: counted once, at the end. */
+    enum { BATCH = 2048 };
+    static struct engine_row rows[BATCH];
     struct engine_totals totals;
-    size_t n = engine_snapshot_compact(e, &rows, &cap, &totals);
-    *done = totals.removed_done; /* verified in this run, then taken out of the table */
-    *failed = *unfinished = *already = 0;
-    for (size_t i = 0; i < n; i++) {
-        enum engine_transcode t = rows[i].transcode;
-        if (rows[i].state == ENGINE_DONE && wait_transcode && t == ENGINE_TRANSCODE_ERROR)
-            (*failed)++;
-        else if (rows[i].state == ENGINE_DONE && wait_transcode && t == ENGINE_TRANSCODE_IN_PROGRESS)
-            (*unfinished)++;
-        else if (rows[i].state == ENGINE_DONE)
-            (*done)++, *already += rows[i].started == 0;
-        else if (rows[i].state == ENGINE_FAILED)
-            (*failed)++;
-        else
-            (*unfinished)++;
+    *done = *failed = *unfinished = *already = 0;
+    *sent = 0;
+    size_t n;
+    for (size_t first = 0;; first += n) {
+        struct engine_window w = { .first = first, .max = BATCH };
+        n = engine_snapshot_window(e, &w, rows, &totals);
+        for (size_t i = 0; i < n; i++) {
+            enum engine_transcode t = rows[i].transcode;
+            if (rows[i].state == ENGINE_DONE && wait_transcode && t == ENGINE_TRANSCODE_ERROR)
+                (*failed)++;
+            else if (rows[i].state == ENGINE_DONE && wait_transcode && t == ENGINE_TRANSCODE_IN_PROGRESS)
+                (*unfinished)++;
+            else if (rows[i].state == ENGINE_DONE)
+                (*done)++, *already += rows[i].started == 0;
+            else if (rows[i].state == ENGINE_FAILED)
+                (*failed)++;
+            else
+                (*unfinished)++;
+            *sent += headless_bytes_sent(tally, &rows[i].numbers, 1);
+        }
+        if (n < BATCH)
+            break;
     }
-    *sent = headless_bytes_sent(tally, rows, n);
-    free(rows);
+    *done += totals.removed_done; /* verified in this run, then taken out of the table */
 }
 
 /* One file's verdict for --dry-run. */
