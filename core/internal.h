@@ -213,7 +213,8 @@ struct engine {
     const struct transport *follower_transport;
     struct job **jobs;
     size_t njobs, jobs_cap;
-    void *uploads_by_row, *uploads_by_file; /* tsearch trees of upload jobs (add.c) */
+    uintptr_t *index;          /* upload jobs by journal row and by file (add.c) */
+    size_t index_cap, index_used;
     struct job **runq;
     size_t rq_head, rq_len, rq_cap;
     unsigned next_id;
@@ -325,6 +326,11 @@ struct job_meta {
     bool has_tags;
 };
 void job_meta_free(struct job_meta *meta);
+
+/* ---- add.c ---------------------------------------------------------------- */
+
+/* Free the index of upload jobs (their jobs are e->jobs'). */
+void engine_index_free(struct engine *e);
 
 /* ---- pool.c ---------------------------------------------------------------- */
 

@@ -186,6 +186,44 @@ static void a_window_is_the_same_rows_as_the_whole_table(void **state)
     free(whole);
 }
 
+/* The engine finds the job of a file added again, under its name or a hard
+ * link's, among thousands (its index grows as they come); a removed job's
+ * file gets a new job, found from then on. */
+static void a_file_added_again_is_found_among_thousands(void **state)
+{
+    (void)state;
+    enum { FILES = 3000 };
+    static unsigned ids[FILES];
+    char path[128], link_path[128], err[256];
+    for (int i = 0; i < FILES; i++) {
+        snprintf(path, sizeof path, "%s/f%d.bin", dir, i);
+        snprintf(link_path, sizeof link_path, "%s/link%d.bin", dir, i);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "file %d\n", i);
+        fclose(f);
+        assert_int_equal(link(path, link_path), 0);
+        ids[i] = engine_add(e, path, err, sizeof err);
+        assert_int_not_equal(ids[i], 0);
+    }
+    for (int i = 0; i < FILES; i++) {
+        snprintf(path, sizeof path, "%s/f%d.bin", dir, i);
+        snprintf(link_path, sizeof link_path, "%s/link%d.bin", dir, i);
+        assert_int_equal(engine_add(e, path, err, sizeof err), ids[i]);
+        assert_int_equal(engine_add(e, link_path, err, sizeof err), ids[i]);
+    }
+    engine_cancel(e, ids[7], false);
+    snprintf(path, sizeof path, "%s/f7.bin", dir);
+    snprintf(link_path, sizeof link_path, "%s/link7.bin", dir);
+    unsigned again = engine_add(e, path, err, sizeof err);
+    assert_int_not_equal(again, 0);
+    assert_int_not_equal(again, ids[7]);
+    assert_int_equal(engine_add(e, link_path, err, sizeof err), again);
+    pthread_mutex_lock(&e->lock);
+    assert_int_equal(e->njobs, FILES + 1);
+    pthread_mutex_unlock(&e->lock);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -193,6 +231,7 @@ int main(void)
         T(a_queued_job_is_one_small_chunk),
         T(a_video_is_kept_at_its_length),
         T(a_window_is_the_same_rows_as_the_whole_table),
+        T(a_file_added_again_is_found_among_thousands),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
