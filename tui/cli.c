@@ -234,17 +234,23 @@ int cli_run(struct cli *cli)
                                                      : engine_add_verify(e, path, err, sizeof err);
             if (id) {
                 queued++;
-                continue;
-            }
-            char shown[700];
-            text_escape(err, shown, sizeof shown);
-            fprintf(stderr, "vimeo-up: %s\n", shown);
-            runlog_line(err);
-            if (dashboard && cli->command == CLI_UPLOAD) {
-                engine_add_refused(e, path, err); /* a failed row, counted with the rest */
             } else {
-                headless_print_refused(cli->json, path, err);
-                refused++;
+                char shown[700];
+                text_escape(err, shown, sizeof shown);
+                fprintf(stderr, "vimeo-up: %s\n", shown);
+                runlog_line(err);
+                if (dashboard && cli->command == CLI_UPLOAD) {
+                    engine_add_refused(e, path, err); /* a failed row, counted with the rest */
+                } else {
+                    headless_print_refused(cli->json, path, err);
+                    refused++;
+                }
+            }
+            if (!m && cli->files_owned) {
+                /* The engine keeps its own copy: 100,000 names held twice
+                 * would cost 6 MB. */
+                free(cli->files[i]);
+                cli->files[i] = NULL;
             }
         }
     } else {
