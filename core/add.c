@@ -1,7 +1,6 @@
 /* Adding work: files, the journal's unfinished uploads, verifications. */
 #include <errno.h>
 #include <limits.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,41 +43,99 @@ static const char *refusal(const char *abs, const struct stat *st)
     return NULL;
 }
 
-/* The upload jobs by journal row and by file (device and inode), as
- * tsearch trees: a scan of every job for each file added made adding
- * 100,000 files quadratic. A tree keeps the newest job for its key; one
- * removed or cancelled since stays in it and is passed over. */
-static int compare_rows(const void *a, const void *b)
-{
-    const struct job *x = a, *y = b;
-    return (x->row > y->row) - (x->row < y->row);
-}
-
-static int compare_files(const void *a, const void *b)
-{
-    const struct job *x = a, *y = b;
-    if (x->device != y->device)
-        return (x->device > y->device) - (x->device < y->device);
-    return (x->inode > y->inode) - (x->inode < y->inode);
-}
+/* The upload jobs by journal row and by file (device and inode), in one
+ * open-addressing hash table of job pointers, each job in it twice (the low
+ * bit of an entry says under which key): a scan of every job for each file
+ * added made adding 100,000 files quadratic, and two tsearch trees cost 64
+ * bytes a job. A key keeps the newest job filed under it; one removed or
+ * cancelled since stays and is passed over. */
+enum { BY_ROW = 0, BY_FILE = 1, INDEX_MIN = 1024 };
 
 static bool job_live(const struct job *job)
 {
     return !job->hidden && job->state != ENGINE_CANCELLED;
 }
 
+static size_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static size_t key_hash(const struct job *job, unsigned by)
+{
+    return by == BY_ROW ? mix((uint64_t)job->row) : mix(job->inode ^ mix(job->device));
+}
+
+static bool same_key(const struct job *a, const struct job *b, unsigned by)
+{
+    return by == BY_ROW ? a->row == b->row : a->inode == b->inode && a->device == b->device;
+}
+
+/* The slot of key (a job with the key's fields set) under by: the one
+ * holding it, or the empty one where it would go. */
+static uintptr_t *index_slot(struct engine *e, const struct job *key, unsigned by)
+{
+    size_t mask = e->index_cap - 1;
+    for (size_t i = key_hash(key, by) & mask;; i = (i + 1) & mask) {
+        uintptr_t entry = e->index[i];
+        if (!entry || ((entry & 1) == by && same_key((const struct job *)(entry & ~(uintptr_t)1), key, by)))
+            return &e->index[i];
+    }
+}
+
+/* Room for one more entry, at most three quarters full. */
+static bool index_room(struct engine *e)
+{
+    if ((e->index_used + 1) * 4 <= e->index_cap * 3)
+        return true;
+    size_t cap = e->index_cap ? e->index_cap * 2 : INDEX_MIN;
+    uintptr_t *old = e->index;
+    size_t old_cap = e->index_cap;
+    if (!(e->index = calloc(cap, sizeof *e->index))) {
+        e->index = old;
+        return false;
+    }
+    e->index_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i])
+            *index_slot(e, (const struct job *)(old[i] & ~(uintptr_t)1), old[i] & 1) = old[i];
+    free(old);
+    return true;
+}
+
+static bool index_put(struct engine *e, struct job *job, unsigned by)
+{
+    if (!index_room(e))
+        return false;
+    uintptr_t *slot = index_slot(e, job, by);
+    e->index_used += !*slot;
+    *slot = (uintptr_t)job | by;
+    return true;
+}
+
+static struct job *index_get(struct engine *e, const struct job *key, unsigned by)
+{
+    if (!e->index_cap)
+        return NULL;
+    uintptr_t entry = *index_slot(e, key, by);
+    return entry ? (struct job *)(entry & ~(uintptr_t)1) : NULL;
+}
+
 /* File a new upload job under its row and its file. False when out of
  * memory. Caller holds e->lock. */
 static bool job_index(struct engine *e, struct job *job)
 {
-    void **by_row = tsearch(job, &e->uploads_by_row, compare_rows);
-    void **by_file = job->inode ? tsearch(job, &e->uploads_by_file, compare_files) : NULL;
-    if (!by_row || (job->inode && !by_file))
-        return false;
-    *by_row = job;
-    if (by_file)
-        *by_file = job;
-    return true;
+    return index_put(e, job, BY_ROW) && (!job->inode || index_put(e, job, BY_FILE));
+}
+
+void engine_index_free(struct engine *e)
+{
+    free(e->index);
+    e->index = NULL;
+    e->index_cap = e->index_used = 0;
 }
 
 /* The job already uploading this file in this run, if any: the same journal
@@ -87,11 +144,11 @@ static bool job_index(struct engine *e, struct job *job)
 static struct job *job_of_file(struct engine *e, int64_t row, const struct stat *st)
 {
     struct job key = { .row = row, .device = (uint64_t)st->st_dev, .inode = (uint64_t)st->st_ino };
-    void **found = row ? tfind(&key, &e->uploads_by_row, compare_rows) : NULL;
-    if (found && job_live(*found))
-        return *found;
-    found = key.inode ? tfind(&key, &e->uploads_by_file, compare_files) : NULL;
-    return found && job_live(*found) ? *found : NULL;
+    struct job *found = row ? index_get(e, &key, BY_ROW) : NULL;
+    if (found && job_live(found))
+        return found;
+    found = key.inode ? index_get(e, &key, BY_FILE) : NULL;
+    return found && job_live(found) ? found : NULL;
 }
 
 void job_meta_free(struct job_meta *meta)

@@ -3,7 +3,6 @@
 #include "engine.h"
 
 #include <errno.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,11 +193,6 @@ static void free_strings(struct engine *e)
     free(e->folder);
 }
 
-/* tdestroy's node function: the trees point at jobs freed on their own. */
-static void keep_job(void *job)
-{
-    (void)job;
-}
 
 void engine_free(struct engine *e)
 {
@@ -211,8 +205,7 @@ void engine_free(struct engine *e)
         job_free(e->jobs[i]);
     }
     journal_close(e->journal);
-    tdestroy(e->uploads_by_row, keep_job);
-    tdestroy(e->uploads_by_file, keep_job);
+    engine_index_free(e);
     free(e->jobs);
     free(e->runq);
     for (size_t i = e->events_head; i < e->nevents; i++)

@@ -181,6 +181,10 @@ struct engine_totals {
     double rate;
     unsigned workers;
     uint64_t rate_limit;
+    unsigned queued;            /* rows waiting for a worker */
+    unsigned transcoding;       /* done rows whose video Vimeo is still transcoding */
+    uint64_t moved;             /* bytes on their way or there: each row's sent or acked, whichever
+                                   is more, up to its size; a done row's whole size */
 };
 
 #define ENGINE_EVENTS(X) \
@@ -352,6 +356,31 @@ size_t engine_snapshot_compact(struct engine *e, struct engine_numbers **rows, s
                                struct engine_totals *totals);
 /* Fill the texts of n rows (of any snapshot) from their jobs as they are now. */
 void engine_fill_texts(struct engine *e, struct engine_row *rows, size_t n);
+/*
+ * Part of the table, for a front end that shows a window of it: every row
+ * is counted into the totals, and only the rows asked for are copied, whole
+ * with their texts. A dashboard of 100,000 rows copies the 50 it shows.
+ * Positions are in engine_snapshot's order, counting only the rows whose
+ * state is in states.
+ */
+#define ENGINE_STATE_BIT(state) (1u << (state))
+struct engine_window {
+    size_t first, max;          /* the rows wanted: positions first to first + max - 1 */
+    unsigned states;            /* ENGINE_STATE_BIT()s of the rows listed; 0: every row */
+    unsigned find;              /* a job whose position is wanted; 0: none */
+    size_t listed;              /* out: how many rows are listed */
+    size_t found_at;            /* out: find's position; SIZE_MAX when it is not listed */
+    size_t first_active;        /* out: the first active row's position; SIZE_MAX: none */
+};
+/* The rows wanted into rows (room for w->max), and the totals; returns how
+ * many were copied. */
+size_t engine_snapshot_window(struct engine *e, struct engine_window *w, struct engine_row *rows,
+                              struct engine_totals *totals);
+/* The same count, for a front end that holds every row itself (a mirror of
+ * the agent's table): begin, then take each row in order; take says
+ * whether that row is one of those wanted. */
+void engine_window_begin(struct engine_window *w, struct engine_totals *totals);
+bool engine_window_take(struct engine_window *w, struct engine_totals *totals, const struct engine_numbers *row);
 /* Take up to max events that happened since the last call. */
 size_t engine_events(struct engine *e, struct engine_event *out, size_t max);
 

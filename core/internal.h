@@ -68,64 +68,75 @@ enum job_kind { JOB_UPLOAD, JOB_VERIFY };
 #define JOB_STATE_CURRENT ENGINE_STATE_COUNT
 
 struct job {
-    /* Fixed before the job is published in e->jobs: any thread reads them
-     * without a lock. */
-    unsigned id;
-    enum job_kind kind;
+    /* Who writes a field and under which lock is its group's rule:
+     * - fixed: set before the job is published in e->jobs; any thread reads
+     *   it without a lock;
+     * - published: the view, written under e->lock by the worker that runs
+     *   the job or by a command, read under e->lock;
+     * - transfer: written by the worker's transfer callbacks without a lock;
+     * - transcode: published, changed only in transcode.c
+     *   (transcode_update, confirm_finish);
+     * - confirm: under e->lock, written by the worker that hands the job
+     *   over, by the follower, and by pause (transcode.c);
+     * - save: under e->save_lock.
+     * What the table's totals count of every row comes first, in one cache
+     * line: a window over 100,000 rows (engine_snapshot_window) reads only
+     * that line of the rows it does not copy. The small fields of every group
+     * come next, together, so that 100,000 queued jobs carry no padding
+     * (tests/unit/test_view.c). */
+    unsigned id;               /* fixed */
+    enum engine_state state;   /* published; changed only by job_enter() */
+    uint64_t size;             /* fixed */
+    uint64_t acked;            /* published */
+    atomic_uint_fast64_t sent; /* transfer: bytes handed to the network */
+    double rate;               /* published: bytes/s, smoothed */
+    enum engine_transcode transcode; /* transcode */
+    enum job_kind kind;        /* fixed */
+    bool hidden;               /* published: removed from the table, its journal row kept as it is */
+
+    bool records;              /* fixed: this run writes to that row (not for "already done" rows) */
+    char journal_state[16];    /* fixed: verify jobs write back the row's own state */
+    atomic_bool interrupt;     /* transfer: pause, cancel or stop: abort the transfer now */
+    bool queued;               /* published: in the run queue */
+    bool running;              /* published: a worker holds it */
+    bool want_pause, want_cancel, delete_video; /* published */
+    bool journal_failed;       /* published: a save failed: the pause that follows says why */
+    bool save_queued;          /* published: on e->saves, waiting for the writer */
+    bool following;            /* transcode: on e->follow: the follower asks for its transcode.status */
+    unsigned char transcode_misses; /* confirm: listings in a row that did not show it */
+    enum engine_state ahead;   /* published: a state being written before it is entered
+                                  (done waits for the disk), else JOB_STATE_CURRENT */
+    unsigned retries;          /* published */
+
+    /* Fixed. */
     int64_t row;               /* the journal row it came from */
-    bool records;              /* this run writes to that row (not for "already done" rows) */
     char *path;                /* absolute */
     const char *name;          /* points into path */
-    uint64_t size;
     int64_t mtime_ns;
     uint64_t inode;
     int64_t ctime_ns;          /* 0: not known (a journal row from before version 2) */
     uint64_t device;           /* with inode: the file, however its path is spelled */
-    char journal_state[16];    /* verify jobs write back the row's own state */
     char *replaces;            /* a new version of this video (--replace), never a video of its own; NULL */
     struct job_meta *meta;     /* the file's own metadata (engine_add_with), NULL for the run's */
 
-    /* The published view: written under e->lock, by the worker that runs
-     * the job or by a command; read under e->lock. */
-    enum engine_state state;   /* changed only by job_enter() */
-    bool queued;               /* in the run queue */
-    bool running;              /* a worker holds it */
-    bool want_pause, want_cancel, delete_video;
-    bool hidden;               /* removed from the table, its journal row kept as it is */
-    bool journal_failed;       /* a save failed: the pause that follows says why */
-    uint64_t acked;
-    double rate;               /* bytes/s, smoothed */
-    unsigned retries;
+    /* Published. */
     double retry_at;           /* monotonic */
     double started, finished;  /* Unix times */
-    enum engine_state ahead;   /* a state being written before it is entered
-                                  (done waits for the disk), else JOB_STATE_CURRENT */
     uint64_t save_seq;         /* bumped for every save copy taken */
-    bool save_queued;          /* on e->saves, waiting for the writer */
     struct job *save_next;
 
-    /* Written by the worker's transfer callbacks without a lock. */
-    atomic_bool interrupt;     /* pause, cancel or stop: abort the transfer now */
-    atomic_uint_fast64_t sent; /* bytes handed to the network */
-
-    /* Under e->save_lock. */
-    uint64_t written_seq;      /* the newest save copy that reached the journal */
-
-    /* Published, under e->lock; changed only in transcode.c (transcode_update, confirm_finish). */
-    enum engine_transcode transcode;
-    bool following;            /* on e->follow: the follower asks for its transcode.status */
+    /* Transcode. */
     double transcode_at;       /* monotonic: when the follower asks next */
     double transcode_wait;     /* seconds between two questions, growing */
 
-    /* Under e->lock; written by the worker that hands the job over, by the
-     * follower, and by pause (transcode.c). */
-    unsigned char transcode_misses; /* listings in a row that did not show it */
+    /* Confirm. */
     struct confirm *confirm;   /* handed over, waiting for upload.status; NULL */
 
-    /* The published view's texts, last: a snapshot of 10,000 rows reads the
-     * numbers above, which then share a few cache lines per job. Under
-     * e->lock, as the rest of the view. */
-    char video[VIDEO_MAX];
+    /* Save. */
+    uint64_t written_seq;      /* the newest save copy that reached the journal */
+
+    /* The published view's texts, last. */
+    const char *video;         /* /videos/N or /videos/N:hash; never NULL: "" until there is one (job_set_video) */
     /* On the heap at their length, NULL when empty (job_set_text), so that
      * 10,000 queued jobs do not each hold 3 KiB of empty buffers. */
     char *link;                /* the tus upload URL */
@@ -203,7 +214,8 @@ struct engine {
     const struct transport *follower_transport;
     struct job **jobs;
     size_t njobs, jobs_cap;
-    void *uploads_by_row, *uploads_by_file; /* tsearch trees of upload jobs (add.c) */
+    uintptr_t *index;          /* upload jobs by journal row and by file (add.c) */
+    size_t index_cap, index_used;
     struct job **runq;
     size_t rq_head, rq_len, rq_cap;
     unsigned next_id;
@@ -275,6 +287,10 @@ void job_event_free(struct pending_event *pending);
  * once the job is published. */
 void job_set_text(char **text, const char *value);
 void job_set_textf(char **text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set the job's video (its URI, at most VIDEO_MAX - 1 bytes kept); NULL or
+ * "" empties it, and so does running out of memory. Under e->lock once the
+ * job is published. */
+void job_set_video(struct job *job, const char *video);
 void job_set_textv(char **text, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* A text as a string: "" for an empty one. */
 static inline const char *job_text(const char *text)
@@ -283,6 +299,20 @@ static inline const char *job_text(const char *text)
 }
 /* The two halves of job_fill_row: what changes as bytes move, and the texts. */
 void job_fill_numbers(const struct job *job, struct engine_numbers *row, double now);
+/* Of the numbers, only those the totals count (id, state, transcode, size,
+ * sent, acked, rate): what a window reads of the rows it does not copy,
+ * inline, as it is read for 100,000 rows a frame. */
+static inline void job_fill_counted(const struct job *job, struct engine_numbers *row)
+{
+    row->id = job->id;
+    row->state = job->state;
+    row->size = job->size;
+    row->acked = job->acked;
+    uint64_t sent = atomic_load(&job->sent);
+    row->sent = sent < job->acked ? job->acked : sent > job->size ? job->size : sent;
+    row->rate = job->state == ENGINE_UPLOADING ? job->rate : 0;
+    row->transcode = job->transcode;
+}
 void job_fill_texts(const struct job *job, struct engine_row *row);
 /* A row's texts empty (texts false), for a snapshot without them. */
 void job_clear_texts(struct engine_row *row);
@@ -297,6 +327,11 @@ struct job_meta {
     bool has_tags;
 };
 void job_meta_free(struct job_meta *meta);
+
+/* ---- add.c ---------------------------------------------------------------- */
+
+/* Free the index of upload jobs (their jobs are e->jobs'). */
+void engine_index_free(struct engine *e);
 
 /* ---- pool.c ---------------------------------------------------------------- */
 

@@ -246,6 +246,7 @@ struct job *job_new(struct engine *e, const char *path, enum job_kind kind)
     job->name = slash ? slash + 1 : job->path;
     job->kind = kind;
     job->id = ++e->next_id;
+    job->video = "";
     job->state = ENGINE_QUEUED;
     job->ahead = JOB_STATE_CURRENT;
     atomic_init(&job->sent, 0);
@@ -263,7 +264,7 @@ void job_from_entry(struct job *job, const struct journal_entry *entry)
     job->ctime_ns = entry->ctime_ns;
     job->inode = entry->inode;
     snprintf(job->journal_state, sizeof job->journal_state, "%s", entry->state);
-    snprintf(job->video, sizeof job->video, "%s", entry->video);
+    job_set_video(job, entry->video);
     job_set_text(&job->link, entry->upload_link);
     job_set_text(&job->verified, entry->verified);
     job_set_text(&job->page, entry->page);
@@ -277,6 +278,7 @@ void job_free(struct job *job)
 {
     job_meta_free(job->meta);
     free(job->path);
+    job_set_video(job, NULL);
     free(job->link);
     free(job->error);
     free(job->verified);
@@ -291,6 +293,15 @@ void job_set_text(char **text, const char *value)
 {
     free(*text);
     *text = text_copy(value);
+}
+
+void job_set_video(struct job *job, const char *video)
+{
+    /* "" is the one text not on the heap: a video is read as a string everywhere. */
+    if (job->video[0])
+        free((char *)job->video);
+    char *copy = video && video[0] ? strndup(video, VIDEO_MAX - 1) : NULL;
+    job->video = copy ? copy : "";
 }
 
 void job_set_textv(char **text, const char *fmt, va_list ap)
@@ -441,19 +452,12 @@ bool job_file_unchanged(const struct job *job, int fd)
 
 void job_fill_numbers(const struct job *job, struct engine_numbers *row, double now)
 {
-    row->id = job->id;
-    row->state = job->state;
-    row->size = job->size;
-    row->acked = job->acked;
-    uint64_t sent = atomic_load(&job->sent);
-    row->sent = sent < job->acked ? job->acked : sent > job->size ? job->size : sent;
-    row->rate = job->state == ENGINE_UPLOADING ? job->rate : 0;
+    job_fill_counted(job, row);
     row->retries = job->retries;
     double left = job->retry_at - now;
     row->retry_in = job->state == ENGINE_RETRYING && left > 0 ? left : 0;
     row->started = job->started;
     row->finished = job->finished;
-    row->transcode = job->transcode;
 }
 
 void job_clear_texts(struct engine_row *row)

@@ -242,7 +242,7 @@ static enum upload_step record_new_upload(struct upload *u, const char *video, c
             u->transport.ops->remove(u->transport.ctx, video, link, &res);
         pthread_mutex_lock(&u->e->lock);
         job_set_text(&u->job->link, NULL);
-        u->job->video[0] = '\0';
+        job_set_video(u->job, NULL);
         if (res.outcome != HTTP_OK && res.outcome != HTTP_GONE)
             engine_emit(u->e, ENGINE_EV_FAILED, u->job, "could not delete %s, which the journal could not record: %s",
                         video[0] ? video : link, res.error);
@@ -285,7 +285,7 @@ static enum upload_step step_create(struct upload *u)
     snprintf(u->link, sizeof u->link, "%s", link);
     u->acked = u->high_water = 0;
     pthread_mutex_lock(&u->e->lock);
-    snprintf(u->job->video, sizeof u->job->video, "%s", video);
+    job_set_video(u->job, video);
     job_set_text(&u->job->link, link);
     job_set_text(&u->job->page, res.page);
     job_set_text(&u->job->error, NULL);
@@ -493,7 +493,7 @@ static enum upload_step step_expire(struct upload *u)
                     u->job->replaces ? "version" : "upload");
     job_set_text(&u->job->link, NULL);
     job_set_text(&u->job->page, NULL);
-    u->job->video[0] = '\0';
+    job_set_video(u->job, NULL);
     u->job->acked = 0;
     pthread_mutex_unlock(&u->e->lock);
     char why[ERROR_MAX];
@@ -502,7 +502,7 @@ static enum upload_step step_expire(struct upload *u)
          * resume would make a new video and never delete the stale one. */
         pthread_mutex_lock(&u->e->lock);
         job_set_text(&u->job->link, u->link);
-        snprintf(u->job->video, sizeof u->job->video, "%s", stale);
+        job_set_video(u->job, stale);
         job_set_text(&u->job->page, stale_page);
         u->job->acked = stale_acked;
         pthread_mutex_unlock(&u->e->lock);

@@ -29,7 +29,16 @@ bool engine_details(struct engine *e, unsigned id, struct engine_details *out)
     return job != NULL;
 }
 
-static void count_row(struct engine_totals *totals, const struct engine_numbers *row)
+/* Bytes a row has on their way or there (struct engine_totals' moved). */
+static uint64_t row_moved(const struct engine_numbers *row)
+{
+    if (row->state == ENGINE_DONE)
+        return row->size;
+    uint64_t moved = row->sent > row->acked ? row->sent : row->acked;
+    return moved < row->size ? moved : row->size;
+}
+
+static inline void count_row(struct engine_totals *totals, const struct engine_numbers *row)
 {
     totals->files++;
     totals->bytes += row->size;
@@ -38,6 +47,35 @@ static void count_row(struct engine_totals *totals, const struct engine_numbers 
     totals->done += row->state == ENGINE_DONE;
     totals->failed += row->state == ENGINE_FAILED;
     totals->active += engine_state_active(row->state);
+    totals->queued += row->state == ENGINE_QUEUED;
+    totals->transcoding += row->transcode == ENGINE_TRANSCODE_IN_PROGRESS;
+    totals->moved += row_moved(row);
+}
+
+void engine_window_begin(struct engine_window *w, struct engine_totals *totals)
+{
+    w->listed = 0;
+    w->found_at = w->first_active = SIZE_MAX;
+    *totals = (struct engine_totals){ 0 };
+}
+
+/* engine_window_take, inline in the walk over every job. */
+static inline bool window_take(struct engine_window *w, struct engine_totals *totals, const struct engine_numbers *row)
+{
+    count_row(totals, row);
+    if (w->states && !(w->states & ENGINE_STATE_BIT(row->state)))
+        return false;
+    size_t at = w->listed++;
+    if (w->find && row->id == w->find)
+        w->found_at = at;
+    if (w->first_active == SIZE_MAX && engine_state_active(row->state))
+        w->first_active = at;
+    return at >= w->first && at - w->first < w->max;
+}
+
+bool engine_window_take(struct engine_window *w, struct engine_totals *totals, const struct engine_numbers *row)
+{
+    return window_take(w, totals, row);
 }
 
 /* Room for n rows of size bytes each in the caller's buffer; false when out
@@ -60,16 +98,15 @@ static bool reserve_rows(void **rows, size_t *cap, size_t n, size_t size)
  * engine_numbers), or a struct engine_row with its texts empty, or whole. */
 enum snapshot_kind { SNAPSHOT_COMPACT, SNAPSHOT_NUMBERS, SNAPSHOT_WHOLE };
 
-static size_t snapshot(struct engine *e, void **rows, size_t *cap, struct engine_totals *totals,
-                       enum snapshot_kind kind)
+/* Every row of the table in order through w: the numbers of those it wants
+ * into rows (each size bytes, as kind says), the totals of all. Caller
+ * holds e->lock. */
+static size_t walk(struct engine *e, struct engine_window *w, void *rows, size_t size, enum snapshot_kind kind,
+                   struct engine_totals *totals)
 {
-    size_t size = kind == SNAPSHOT_COMPACT ? sizeof(struct engine_numbers) : sizeof(struct engine_row);
-    pthread_mutex_lock(&e->lock);
-    *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket) };
-    if (!reserve_rows(rows, cap, e->njobs, size)) {
-        pthread_mutex_unlock(&e->lock);
-        return 0;
-    }
+    engine_window_begin(w, totals);
+    totals->workers = e->target_workers;
+    totals->rate_limit = bucket_rate(&e->bucket);
     double now = clock_mono();
     size_t n = 0;
     for (size_t i = 0; i < e->njobs; i++) {
@@ -77,15 +114,42 @@ static size_t snapshot(struct engine *e, void **rows, size_t *cap, struct engine
         totals->removed_done += job->hidden && job->kind == JOB_UPLOAD && job->state == ENGINE_DONE;
         if (job->hidden || job->state == ENGINE_CANCELLED)
             continue;
+        struct engine_numbers numbers;
+        job_fill_counted(job, &numbers);
+        if (!window_take(w, totals, &numbers))
+            continue;
+        job_fill_numbers(job, &numbers, now);
         /* A row's numbers come first in it: the same code fills both. */
-        struct engine_numbers *numbers = (struct engine_numbers *)((char *)*rows + n++ * size);
-        job_fill_numbers(job, numbers, now);
+        struct engine_row *row = (struct engine_row *)((char *)rows + n++ * size);
+        row->numbers = numbers;
         if (kind == SNAPSHOT_WHOLE)
-            job_fill_texts(job, (struct engine_row *)numbers);
+            job_fill_texts(job, row);
         else if (kind == SNAPSHOT_NUMBERS)
-            job_clear_texts((struct engine_row *)numbers);
-        count_row(totals, numbers);
+            job_clear_texts(row);
     }
+    return n;
+}
+
+static size_t snapshot(struct engine *e, void **rows, size_t *cap, struct engine_totals *totals,
+                       enum snapshot_kind kind)
+{
+    size_t size = kind == SNAPSHOT_COMPACT ? sizeof(struct engine_numbers) : sizeof(struct engine_row);
+    struct engine_window every = { .max = SIZE_MAX };
+    pthread_mutex_lock(&e->lock);
+    size_t n = 0;
+    if (reserve_rows(rows, cap, e->njobs, size))
+        n = walk(e, &every, *rows, size, kind, totals);
+    else
+        *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket) };
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
+size_t engine_snapshot_window(struct engine *e, struct engine_window *w, struct engine_row *rows,
+                              struct engine_totals *totals)
+{
+    pthread_mutex_lock(&e->lock);
+    size_t n = walk(e, w, rows, sizeof *rows, SNAPSHOT_WHOLE, totals);
     pthread_mutex_unlock(&e->lock);
     return n;
 }

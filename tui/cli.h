@@ -53,6 +53,7 @@ struct cli {
     long idle_exit;             /* the agent: seconds idle before it exits; 0: the default */
     bool agent_ran_before;      /* the agent this command talks to was running before it */
     bool kept_by_agent_given;   /* --folder or --password-file on the command line (not from the config) */
+    bool files_owned;           /* files are on the heap (-R, --files-from): cli_run frees each once queued */
 };
 
 int cli_run(struct cli *cli);

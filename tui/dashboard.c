@@ -93,8 +93,13 @@ struct ui {
     const char *endpoint;
     bool utf8, colour;
     enum mode mode;
+    /* Every row, in the order shown; or, in queue order without a filter
+     * (windowed()), the rows from position win_first on, around those
+     * shown: 100,000 rows are not copied every frame. row_at() reads either. */
     struct engine_row *rows;   /* reused from frame to frame */
-    size_t nrows, rows_cap;
+    size_t nrows, rows_cap;    /* nrows: rows in the table, the filter's only */
+    size_t win_first, nwin;    /* rows[k] is the row at position win_first + k, k < nwin */
+    size_t first_active;       /* windowed: the first active row's position; SIZE_MAX: none */
     struct engine_totals totals;
     unsigned selected_id;
     size_t selected, top;
@@ -117,6 +122,7 @@ struct ui {
     double rate;               /* overall bytes/s over RATE_WINDOW; 0 when nothing moves */
     int names_width;           /* the widest name shown, for the layout */
     size_t names_measured;     /* the number of rows when it was measured */
+    unsigned names_last_id;    /* the last row (in queue order) measured */
     bool dirty;
     enum dashboard_end end;    /* how a quit ends: QUIT, or the agent's DETACH or STOP */
     double last_draw;
@@ -201,50 +207,13 @@ static uint64_t row_progress(const struct engine_row *r)
     return p < r->size ? p : r->size;
 }
 
-static bool moving(const struct ui *ui)
-{
-    for (size_t i = 0; i < ui->nrows; i++)
-        if (engine_state_active(ui->rows[i].state))
-            return true;
-    return false;
-}
-
-static bool uploads_active(const struct ui *ui)
-{
-    for (size_t i = 0; i < ui->nrows; i++)
-        if (engine_state_active(ui->rows[i].state) || ui->rows[i].state == ENGINE_QUEUED)
-            return true;
-    return false;
-}
-
-/* Every job done or failed: nothing more will happen without the user. */
-static bool all_finished(const struct ui *ui)
-{
-    for (size_t i = 0; i < ui->nrows; i++)
-        if (!engine_state_final(ui->rows[i].state))
-            return false;
-    return ui->nrows > 0;
-}
-
-/* Done videos Vimeo is still transcoding: "all done" alone would read as
- * if they could be watched already. */
-static size_t transcoding(const struct ui *ui)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < ui->nrows; i++)
-        n += ui->rows[i].transcode == ENGINE_TRANSCODE_IN_PROGRESS;
-    return n;
-}
-
 /* Count the bytes that moved since the last frame into the window and
  * measure the overall rate over it. Finished files keep counting (their
  * bytes moved in the window); a sum that falls (a row removed, bytes sent
  * again after a cut) is not taken as negative progress. */
 static void rate_sample(struct ui *ui, double now)
 {
-    uint64_t progress = 0;
-    for (size_t i = 0; i < ui->nrows; i++)
-        progress += row_progress(&ui->rows[i]);
+    uint64_t progress = ui->totals.moved; /* row_progress() of every row */
     if (ui->sample_count && progress > ui->last_progress)
         ui->moved += progress - ui->last_progress;
     ui->last_progress = progress;
@@ -259,7 +228,7 @@ static void rate_sample(struct ui *ui, double now)
     }
     const struct rate_sample *oldest = &ui->samples[ui->sample_first];
     ui->rate = 0;
-    if (!moving(ui))
+    if (!ui->totals.active)
         return;
     if (now - oldest->time >= FRAME)
         ui->rate = (double)(ui->moved - oldest->moved) / (now - oldest->time);
@@ -308,10 +277,21 @@ static void filter_rows(struct ui *ui)
     ui->nrows = kept;
 }
 
+/* Queue order, no filter: the table is read a window at a time, around
+ * the rows shown, with its totals; other orders and a filter need every
+ * row, every frame. */
+static bool windowed(const struct ui *ui)
+{
+    return ui->sort == SORT_QUEUE && !ui->filter[0];
+}
+
 /* Rows come without their texts unless a frame needs every name (a filter,
- * the name order, names to measure): fetch them for the rows shown. */
+ * the name order, names to measure): fetch them for the rows shown. A
+ * window's rows come whole. */
 static void rows_need_texts(struct ui *ui, size_t first, size_t n)
 {
+    if (windowed(ui))
+        return;
     size_t end = first + n < ui->nrows ? first + n : ui->nrows;
     for (size_t i = first; i < end; i++)
         if (!ui->rows[i].texts) {
@@ -320,35 +300,122 @@ static void rows_need_texts(struct ui *ui, size_t first, size_t n)
         }
 }
 
-static void refresh_rows(struct ui *ui)
+/* The first line below the table: the details and the log panes take the
+ * lines above the message line and the key bar. */
+static int pane_top(const struct ui *ui)
+{
+    int top = LINES - 2;
+    if (ui->log)
+        top -= LOG_LINES + 1;
+    if (ui->details)
+        top -= DETAIL_LINES;
+    return top < 4 ? 4 : top;
+}
+
+/* Rows the table shows. */
+static size_t table_rows(const struct ui *ui)
+{
+    return (size_t)(pane_top(ui) - 2);
+}
+
+/* Fill the table when it grows (a pane closed, a taller terminal), then
+ * keep the selection in it. */
+static void scroll_to_selection(struct ui *ui)
+{
+    size_t shown = table_rows(ui);
+    if (ui->top + shown > ui->nrows)
+        ui->top = ui->nrows > shown ? ui->nrows - shown : 0;
+    if (ui->selected < ui->top)
+        ui->top = ui->selected;
+    if (ui->selected >= ui->top + shown)
+        ui->top = ui->selected - shown + 1;
+}
+
+/* Read the window of three tables' worth of rows around position at (a
+ * move of a page stays in it), with the totals; returns where the
+ * selected upload is (SIZE_MAX: gone). Windowed only. */
+static size_t read_window(struct ui *ui, size_t at)
+{
+    size_t shown = table_rows(ui), want = 3 * shown;
+    if (ui->rows_cap < want || ui->rows_cap > 4 * want) {
+        /* Back from an order that held every row: give that memory back. */
+        free(ui->rows);
+        ui->rows = malloc(want * sizeof *ui->rows);
+        ui->rows_cap = ui->rows ? want : 0;
+    }
+    struct engine_window w = { .first = at > shown ? at - shown : 0, .max = ui->rows_cap, .find = ui->selected_id };
+    ui->nwin = source_snapshot_window(ui->src, &w, ui->rows, &ui->totals);
+    ui->win_first = w.first;
+    ui->nrows = w.listed;
+    ui->first_active = w.first_active;
+    return w.found_at;
+}
+
+/* The row at position pos, read when it is not in the window; NULL past
+ * the end of the table. */
+static const struct engine_row *row_at(struct ui *ui, size_t pos)
+{
+    if (pos < ui->win_first || pos - ui->win_first >= ui->nwin) {
+        if (!windowed(ui) || pos >= ui->nrows)
+            return NULL;
+        read_window(ui, pos);
+        if (pos < ui->win_first || pos - ui->win_first >= ui->nwin)
+            return NULL;
+    }
+    return &ui->rows[pos - ui->win_first];
+}
+
+/* Every row, filtered and sorted; returns where the selected upload is
+ * (SIZE_MAX: gone). */
+static size_t read_every_row(struct ui *ui)
 {
     ui->nrows = source_snapshot_numbers(ui->src, &ui->rows, &ui->rows_cap, &ui->totals);
     if (ui->filter[0] || ui->sort == SORT_NAME || ui->names_measured != ui->nrows)
         ui->nrows = source_snapshot(ui->src, &ui->rows, &ui->rows_cap, &ui->totals);
-    rate_sample(ui, clock_mono());
-    ui->all_rows = ui->nrows;
-    ui->all_moving = moving(ui);
-    ui->all_active = uploads_active(ui);
-    ui->all_finished = all_finished(ui);
     filter_rows(ui);
     if (ui->sort != SORT_QUEUE)
         qsort_r(ui->rows, ui->nrows, sizeof ui->rows[0], row_compare, &ui->sort);
+    ui->win_first = 0;
+    ui->nwin = ui->nrows;
+    ui->first_active = SIZE_MAX;
+    size_t found = SIZE_MAX;
+    for (size_t i = 0; i < ui->nrows; i++) {
+        if (ui->rows[i].id == ui->selected_id)
+            found = i;
+        if (ui->first_active == SIZE_MAX && engine_state_active(ui->rows[i].state))
+            ui->first_active = i;
+    }
+    return found;
+}
+
+static void refresh_rows(struct ui *ui)
+{
+    size_t i = windowed(ui) ? read_window(ui, ui->top) : read_every_row(ui);
+    rate_sample(ui, clock_mono());
+    /* Over every row, a filter aside. */
+    const struct engine_totals *t = &ui->totals;
+    ui->all_rows = t->files;
+    ui->all_moving = t->active > 0;
+    ui->all_active = t->active + t->queued > 0;
+    ui->all_finished = t->files > 0 && t->done + t->failed == t->files; /* a cancelled row is no row */
     /* Keep the selection on the same upload as rows come and go. */
-    size_t i;
-    for (i = 0; i < ui->nrows && ui->rows[i].id != ui->selected_id; i++)
-        ;
-    if (i == ui->nrows)
+    if (i == SIZE_MAX)
         i = ui->selected < ui->nrows ? ui->selected : ui->nrows ? ui->nrows - 1 : 0;
     /* Following: once the selected upload is over, go to the first active
      * one (a paused one stays: it may be resumed). */
-    if (ui->follow && i < ui->nrows && (ui->rows[i].state == ENGINE_DONE || ui->rows[i].state == ENGINE_FAILED))
-        for (size_t k = 0; k < ui->nrows; k++)
-            if (engine_state_active(ui->rows[k].state)) {
-                i = k;
-                break;
-            }
+    const struct engine_row *r = row_at(ui, i);
+    if (ui->follow && r && (r->state == ENGINE_DONE || r->state == ENGINE_FAILED) && ui->first_active != SIZE_MAX)
+        i = ui->first_active;
     ui->selected = i;
-    ui->selected_id = ui->nrows ? ui->rows[i].id : 0;
+    r = row_at(ui, i);
+    ui->selected_id = r ? r->id : 0;
+    if (windowed(ui)) {
+        /* The rows drawn must be in the window. */
+        scroll_to_selection(ui);
+        size_t last = ui->top + table_rows(ui);
+        if (ui->top < ui->win_first || (last < ui->nrows ? last : ui->nrows) > ui->win_first + ui->nwin)
+            read_window(ui, ui->top);
+    }
 }
 
 static const struct engine_row *selected_row(struct ui *ui)
@@ -356,7 +423,7 @@ static const struct engine_row *selected_row(struct ui *ui)
     if (!ui->nrows)
         return NULL;
     rows_need_texts(ui, ui->selected, 1);
-    return &ui->rows[ui->selected];
+    return row_at(ui, ui->selected);
 }
 
 static void take_events(struct ui *ui)
@@ -461,20 +528,67 @@ struct columns {
 
 enum { TRANSCODE_WIDTH = 15 };
 
+static int name_width(const struct ui *ui, const struct engine_row *r)
+{
+    char name[512];
+    text_escape_for(r->name, ui->utf8, name, sizeof name);
+    return text_width(name);
+}
+
+/* Windowed: the widest name of the rows from position first on, read
+ * 8,192 at a time (3 MB), not 100,000 rows' texts at once (37 MB). The first chunk
+ * also says where the last row measured is now (*last_at). */
+static void measure_names_from(struct ui *ui, size_t first, size_t *last_at)
+{
+    enum { CHUNK = 8192 };
+    struct engine_row *chunk = malloc(CHUNK * sizeof *chunk);
+    if (!chunk)
+        return;
+    struct engine_totals totals;
+    size_t n;
+    do {
+        struct engine_window w = { .first = first, .max = CHUNK, .find = ui->names_last_id };
+        n = source_snapshot_window(ui->src, &w, chunk, &totals);
+        if (last_at) {
+            *last_at = w.found_at;
+            last_at = NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int width = name_width(ui, &chunk[i]);
+            ui->names_width = width > ui->names_width ? width : ui->names_width;
+            ui->names_last_id = chunk[i].id;
+        }
+        first += n;
+        ui->names_measured = first;
+    } while (n == CHUNK);
+    free(chunk);
+}
+
 /* The widest name as shown (escaped), measured again only when the rows
- * change in number: 10,000 names are not measured every frame. */
+ * change in number: 10,000 names are not measured every frame. Windowed,
+ * only the rows added at the end since are measured, unless rows went. */
 static int names_width(struct ui *ui)
 {
-    if (ui->names_measured != ui->nrows) {
-        ui->names_width = 0;
-        for (size_t i = 0; i < ui->nrows; i++) {
-            char name[512];
-            text_escape_for(ui->rows[i].name, ui->utf8, name, sizeof name);
-            int w = text_width(name);
-            ui->names_width = w > ui->names_width ? w : ui->names_width;
+    if (ui->names_measured == ui->nrows)
+        return ui->names_width;
+    if (windowed(ui)) {
+        size_t measured = ui->names_measured, last_at = SIZE_MAX;
+        if (ui->names_last_id)
+            measure_names_from(ui, measured, &last_at);
+        if (!ui->names_last_id || last_at + 1 != measured) {
+            ui->names_width = 0;
+            ui->names_last_id = 0;
+            measure_names_from(ui, 0, NULL);
         }
-        ui->names_measured = ui->nrows;
+        return ui->names_width;
     }
+    ui->names_width = 0;
+    for (size_t i = 0; i < ui->nrows; i++) {
+        int width = name_width(ui, &ui->rows[i]);
+        ui->names_width = width > ui->names_width ? width : ui->names_width;
+        ui->names_last_id = ui->rows[i].id > ui->names_last_id ? ui->rows[i].id : ui->names_last_id;
+    }
+    ui->names_measured = ui->nrows;
     return ui->names_width;
 }
 
@@ -720,7 +834,9 @@ static void draw_message(struct ui *ui)
         if (ui->all_finished) {
             /* Otherwise the run ends with an open dashboard and no word. */
             const char *dash = ui->utf8 ? "\xe2\x80\x94" : "-";
-            size_t busy = transcoding(ui);
+            /* Done videos Vimeo is still transcoding: "all done" alone
+             * would read as if they could be watched already. */
+            size_t busy = ui->totals.transcoding;
             char still[64] = "";
             if (busy)
                 snprintf(still, sizeof still, ", %zu still transcoding on Vimeo", busy);
@@ -823,31 +939,19 @@ static void draw(struct ui *ui)
         put_cell(1, &x, COLS - x < c.video ? COLS - x : c.video, false, title, "VIDEO");
 
     int bottom = LINES - 2; /* message line, then key bar */
-    int pane_top = bottom;
-    if (ui->log)
-        pane_top -= LOG_LINES + 1;
-    if (ui->details)
-        pane_top -= DETAIL_LINES;
-    if (pane_top < 4)
-        pane_top = 4;
-    int table_rows = pane_top - 2;
-    /* Fill the table when it grows (a pane closed, a taller terminal), then
-     * keep the selection in it. */
-    if (ui->top + (size_t)table_rows > ui->nrows)
-        ui->top = ui->nrows > (size_t)table_rows ? ui->nrows - (size_t)table_rows : 0;
-    if (ui->selected < ui->top)
-        ui->top = ui->selected;
-    if (ui->selected >= ui->top + (size_t)table_rows)
-        ui->top = ui->selected - (size_t)table_rows + 1;
-    rows_need_texts(ui, ui->top, (size_t)table_rows);
-    for (int i = 0; i < table_rows && ui->top + (size_t)i < ui->nrows; i++) {
-        size_t index = ui->top + (size_t)i;
-        draw_row(ui, 2 + i, &ui->rows[index], index == ui->selected, &c);
+    size_t shown = table_rows(ui);
+    scroll_to_selection(ui);
+    rows_need_texts(ui, ui->top, shown);
+    for (size_t i = 0; i < shown; i++) {
+        const struct engine_row *r = row_at(ui, ui->top + i);
+        if (!r)
+            break;
+        draw_row(ui, 2 + (int)i, r, ui->top + i == ui->selected, &c);
     }
     if (ui->nrows == 0)
         mvaddstr(2, 0, ui->all_rows ? "no upload matches the filter: / then Enter shows all"
                                     : "no uploads: press a to add files");
-    int y = pane_top;
+    int y = pane_top(ui);
     if (ui->details && y < bottom) {
         draw_details(ui, y);
         y += DETAIL_LINES;
@@ -1100,8 +1204,9 @@ static bool handle_key(struct ui *ui, int ch)
         ui->mode = MODE_CONFIRM_QUIT;
         break;
     }
-    if (ui->nrows)
-        ui->selected_id = ui->rows[ui->selected].id;
+    const struct engine_row *now = row_at(ui, ui->selected);
+    if (now)
+        ui->selected_id = now->id;
     return false;
 }
 

@@ -112,31 +112,34 @@ static void print_event(const struct source *e, bool json, const struct engine_e
     free(d);
 }
 
-/* rows_buf and cap: the snapshot buffer, kept from one call to the next.
- * Numbers only: with 100,000 rows queued a few are uploading, and only
- * those need a name. */
-static void print_progress(const struct source *e, bool json, double now, double *last_line,
-                           struct engine_numbers **rows_buf, size_t *cap)
+/* The uploading rows, a window of them at a time: with 100,000 rows queued
+ * a few are uploading, and a copy of every row's numbers (7 MB) would set
+ * the peak RSS. */
+static void print_progress(const struct source *e, bool json, double now, double *last_line)
 {
+    enum { BATCH = 32 };
+    struct engine_row rows[BATCH];
     struct engine_totals totals;
-    size_t n = source_snapshot_compact(e, rows_buf, cap, &totals);
-    const struct engine_numbers *rows = *rows_buf;
-    for (size_t i = 0; i < n; i++) {
-        if (rows[i].state != ENGINE_UPLOADING)
-            continue;
-        struct engine_row whole = { .numbers = rows[i] }, *row = &whole;
-        if (json) {
-            struct engine_details *d = malloc(sizeof *d);
-            if (d && source_details(e, row->id, d))
-                json_line("progress", d, d->path, NULL, NULL, now);
-            free(d);
-        } else {
-            char shown[256], text[160];
-            source_fill_texts(e, row, 1);
-            text_escape(row->name, shown, sizeof shown);
-            progress_text(row, text, sizeof text);
-            printf("%-9s %s  %s\n", "progress", shown, text);
+    size_t n;
+    for (size_t first = 0;; first += n) {
+        struct engine_window w = { .first = first, .max = BATCH, .states = ENGINE_STATE_BIT(ENGINE_UPLOADING) };
+        n = source_snapshot_window(e, &w, rows, &totals);
+        for (size_t i = 0; i < n; i++) {
+            const struct engine_row *row = &rows[i];
+            if (json) {
+                struct engine_details *d = malloc(sizeof *d);
+                if (d && source_details(e, row->id, d))
+                    json_line("progress", d, d->path, NULL, NULL, now);
+                free(d);
+            } else {
+                char shown[256], text[160];
+                text_escape(row->name, shown, sizeof shown);
+                progress_text(row, text, sizeof text);
+                printf("%-9s %s  %s\n", "progress", shown, text);
+            }
         }
+        if (n < BATCH)
+            break;
     }
     *last_line = now;
 }
@@ -220,8 +223,6 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
 {
     double last_progress = clock_wall();
     int interval_ms = json ? JSON_PROGRESS_MS : PLAIN_PROGRESS_MS;
-    struct engine_numbers *rows = NULL;
-    size_t rows_cap = 0;
     bool interrupted = false;
     /* Nothing to wait for (every file refused, nothing to resume): no
      * wait for a first wake-up that nothing will send. Not for an agent's
@@ -245,7 +246,7 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
         drain_events(e, json, verdicts);
         now = clock_wall();
         if ((now - last_progress) * 1000 >= interval_ms && !verdicts && !quiet)
-            print_progress(e, json, now, &last_progress, &rows, &rows_cap);
+            print_progress(e, json, now, &last_progress);
         fflush(stdout);
         if (source_settled(e) || source_ended(e)) {
             drain_events(e, json, verdicts);
@@ -253,6 +254,5 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
             break;
         }
     }
-    free(rows);
     return interrupted;
 }

@@ -932,6 +932,7 @@ int main(int argc, char **argv)
     }
     if (collects) {
         cli.files = batch.paths;
+        cli.files_owned = true; /* batch_free frees what cli_run leaves */
         cli.nfiles = (int)batch.count;
         cli.skipped = batch.hidden + batch.not_regular;
         cli.unreadable = batch.errors;

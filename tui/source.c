@@ -17,6 +17,12 @@ static size_t snapshot_compact(void *e, struct engine_numbers **rows, size_t *ca
     return engine_snapshot_compact(e, rows, cap, totals);
 }
 
+static size_t snapshot_window(void *e, struct engine_window *w, struct engine_row *rows,
+                              struct engine_totals *totals)
+{
+    return engine_snapshot_window(e, w, rows, totals);
+}
+
 static void fill_texts(void *e, struct engine_row *rows, size_t n)
 {
     engine_fill_texts(e, rows, n);
@@ -101,6 +107,7 @@ static bool ended(void *e)
 static const struct source_ops engine_ops = {
     snapshot, snapshot_numbers, fill_texts, events, details, pause_job, resume_job, pause_all, resume_all,
     verify, cancel, set_workers, set_rate_limit, add, wakeup_fd, wakeup_drain, settled, ended, snapshot_compact,
+    snapshot_window,
 };
 
 struct source source_engine(struct engine *e)

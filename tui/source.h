@@ -40,6 +40,9 @@ struct source_ops {
     /* The numbers of every row (engine_snapshot_compact): texts with
      * fill_texts, for the rows shown only. */
     size_t (*snapshot_compact)(void *ctx, struct engine_numbers **rows, size_t *cap, struct engine_totals *totals);
+    /* Some rows whole and the totals of all (engine_snapshot_window). */
+    size_t (*snapshot_window)(void *ctx, struct engine_window *w, struct engine_row *rows,
+                              struct engine_totals *totals);
 };
 
 struct source {
@@ -75,6 +78,11 @@ static inline size_t source_snapshot_compact(const struct source *s, struct engi
                                              struct engine_totals *totals)
 {
     return s->ops->snapshot_compact(s->ctx, rows, cap, totals);
+}
+static inline size_t source_snapshot_window(const struct source *s, struct engine_window *w,
+                                            struct engine_row *rows, struct engine_totals *totals)
+{
+    return s->ops->snapshot_window(s->ctx, w, rows, totals);
 }
 static inline void source_fill_texts(const struct source *s, struct engine_row *rows, size_t n)
 {

@@ -249,10 +249,34 @@ static bool room_for_rows(const struct mirror *m, void **rows, size_t *cap, size
     return true;
 }
 
+/* The mirror's rows through w (the rows it wants into rows, room for
+ * w->max, unless NULL), counted as the engine counts its own; what only
+ * the agent knows (rows removed, workers, the cap) from its totals. */
+static size_t walk(const struct mirror *m, struct engine_window *w, struct engine_row *rows,
+                   struct engine_totals *totals)
+{
+    engine_window_begin(w, totals);
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (engine_window_take(w, totals, &m->rows[i].numbers) && rows)
+            rows[n++] = m->rows[i];
+    totals->removed_done = m->totals.removed_done;
+    totals->workers = m->totals.workers;
+    totals->rate_limit = m->totals.rate_limit;
+    return n;
+}
+
+/* The totals of every row. */
+static void count_all(const struct mirror *m, struct engine_totals *totals)
+{
+    struct engine_window none = { 0 };
+    walk(m, &none, NULL, totals);
+}
+
 static size_t snapshot(void *ctx, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
 {
     struct mirror *m = ctx;
-    *totals = m->totals;
+    count_all(m, totals);
     if (!room_for_rows(m, (void **)rows, cap, sizeof **rows))
         return 0;
     if (m->n)
@@ -266,7 +290,7 @@ static size_t snapshot(void *ctx, struct engine_row **rows, size_t *cap, struct 
 static size_t snapshot_numbers(void *ctx, struct engine_row **rows, size_t *cap, struct engine_totals *totals)
 {
     struct mirror *m = ctx;
-    *totals = m->totals;
+    count_all(m, totals);
     if (!room_for_rows(m, (void **)rows, cap, sizeof **rows))
         return 0;
     for (size_t i = 0; i < m->n; i++) {
@@ -281,12 +305,18 @@ static size_t snapshot_numbers(void *ctx, struct engine_row **rows, size_t *cap,
 static size_t snapshot_compact(void *ctx, struct engine_numbers **rows, size_t *cap, struct engine_totals *totals)
 {
     struct mirror *m = ctx;
-    *totals = m->totals;
+    count_all(m, totals);
     if (!room_for_rows(m, (void **)rows, cap, sizeof **rows))
         return 0;
     for (size_t i = 0; i < m->n; i++)
         (*rows)[i] = m->rows[i].numbers;
     return m->n;
+}
+
+static size_t snapshot_window(void *ctx, struct engine_window *w, struct engine_row *rows,
+                              struct engine_totals *totals)
+{
+    return walk(ctx, w, rows, totals);
 }
 
 static void fill_texts(void *ctx, struct engine_row *rows, size_t n)
@@ -458,6 +488,7 @@ static bool ended(void *ctx)
 static const struct source_ops agent_ops = {
     snapshot, snapshot_numbers, fill_texts, events, details, pause_job, resume_job, pause_all, resume_all,
     verify, cancel, set_workers, set_rate_limit, add, wakeup_fd, wakeup_drain, settled, ended, snapshot_compact,
+    snapshot_window,
 };
 
 bool source_agent_open(struct source *out, int fd)

@@ -564,7 +564,7 @@ static struct job *resume_with(uint64_t journal_acked)
     pthread_mutex_lock(&e->lock);
     struct job *job = job_find(e, id);
     job_set_text(&job->link, "http://127.0.0.1/files/77");
-    snprintf(job->video, sizeof job->video, "/videos/77");
+    job_set_video(job, "/videos/77");
     job->acked = journal_acked;
     pthread_mutex_unlock(&e->lock);
     assert_true(job_save_now(e, job, ENGINE_UPLOADING, why, sizeof why));
