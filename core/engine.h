@@ -185,6 +185,8 @@ struct engine_totals {
     unsigned transcoding;       /* done rows whose video Vimeo is still transcoding */
     uint64_t moved;             /* bytes on their way or there: each row's sent or acked, whichever
                                    is more, up to its size; a done row's whole size */
+    uint64_t sent_bytes;        /* engine_bytes_sent: what the overall rate is measured on (the
+                                   offsets above jump when a HEAD finds what a killed run sent) */
 };
 
 #define ENGINE_EVENTS(X) \

@@ -107,6 +107,7 @@ static size_t walk(struct engine *e, struct engine_window *w, void *rows, size_t
     engine_window_begin(w, totals);
     totals->workers = e->target_workers;
     totals->rate_limit = bucket_rate(&e->bucket);
+    totals->sent_bytes = engine_bytes_sent(e);
     double now = clock_mono();
     size_t n = 0;
     for (size_t i = 0; i < e->njobs; i++) {
@@ -140,7 +141,8 @@ static size_t snapshot(struct engine *e, void **rows, size_t *cap, struct engine
     if (reserve_rows(rows, cap, e->njobs, size))
         n = walk(e, &every, *rows, size, kind, totals);
     else
-        *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket) };
+        *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket),
+                                          .sent_bytes = engine_bytes_sent(e) };
     pthread_mutex_unlock(&e->lock);
     return n;
 }

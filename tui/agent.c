@@ -208,7 +208,8 @@ static bool totals_differ(const struct engine_totals *x, const struct engine_tot
 {
     return x->files != y->files || x->done != y->done || x->failed != y->failed || x->active != y->active ||
            x->removed_done != y->removed_done || x->bytes != y->bytes || x->acked != y->acked ||
-           x->rate != y->rate || x->workers != y->workers || x->rate_limit != y->rate_limit;
+           x->rate != y->rate || x->workers != y->workers || x->rate_limit != y->rate_limit ||
+           x->sent_bytes != y->sent_bytes;
 }
 
 static bool row_differs(const struct engine_numbers *x, const struct engine_numbers *y)

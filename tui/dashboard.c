@@ -213,7 +213,9 @@ static uint64_t row_progress(const struct engine_row *r)
  * again after a cut) is not taken as negative progress. */
 static void rate_sample(struct ui *ui, double now)
 {
-    uint64_t progress = ui->totals.moved; /* row_progress() of every row */
+    /* Bytes sent, not offsets: those jump when a resume's HEAD finds what
+     * the server had, and with a dashboard that just attached. */
+    uint64_t progress = ui->totals.sent_bytes;
     if (ui->sample_count && progress > ui->last_progress)
         ui->moved += progress - ui->last_progress;
     ui->last_progress = progress;
@@ -232,8 +234,7 @@ static void rate_sample(struct ui *ui, double now)
         return;
     if (now - oldest->time >= FRAME)
         ui->rate = (double)(ui->moved - oldest->moved) / (now - oldest->time);
-    /* Too soon to measure: the engine's own estimate. */
-    if (ui->rate <= 0)
+    else /* too soon to measure: the engine's own estimate */
         ui->rate = ui->totals.rate;
 }
 

@@ -99,9 +99,9 @@ void protocol_row(struct buf *b, const struct engine_row *r)
 void protocol_totals(struct buf *b, const struct engine_totals *t)
 {
     buf_printf(b, "{\"files\":%u,\"done\":%u,\"failed\":%u,\"active\":%u,\"removed_done\":%u,\"bytes\":%" PRIu64
-               ",\"acked\":%" PRIu64 ",\"rate\":%.0f,\"workers\":%u,\"rate_limit\":%" PRIu64 "}",
-               t->files, t->done, t->failed, t->active, t->removed_done, t->bytes, t->acked, t->rate, t->workers,
-               t->rate_limit);
+               ",\"acked\":%" PRIu64 ",\"rate\":%.0f,\"workers\":%u,\"rate_limit\":%" PRIu64 ",\"sent_bytes\":%" PRIu64
+               "}", t->files, t->done, t->failed, t->active, t->removed_done, t->bytes, t->acked, t->rate, t->workers,
+               t->rate_limit, t->sent_bytes);
 }
 
 void protocol_absolute_path(const char *name, char *out, size_t cap)

@@ -78,6 +78,7 @@ static void parse_totals(const struct json *j, int t, struct engine_totals *out)
     out->rate = (double)get_uint(j, t, "rate");
     out->workers = (unsigned)get_uint(j, t, "workers");
     out->rate_limit = get_uint(j, t, "rate_limit");
+    out->sent_bytes = get_uint(j, t, "sent_bytes");
 }
 
 /* The index of id, or where it would go. */
@@ -263,6 +264,7 @@ static size_t walk(const struct mirror *m, struct engine_window *w, struct engin
     totals->removed_done = m->totals.removed_done;
     totals->workers = m->totals.workers;
     totals->rate_limit = m->totals.rate_limit;
+    totals->sent_bytes = m->totals.sent_bytes;
     return n;
 }
 

@@ -1,9 +1,16 @@
 """--bell and -v with the dashboard: a bell once every upload has ended, and
 the request lines in the dashboard's log, never on the screen over it."""
 import os
+import re
+import signal
+import subprocess
+import time
 import unittest
 
+from harness import TOKEN, VIMEO_UP
 from test_dashboard import Dashboard
+
+UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
 
 class DashboardCli(Dashboard):
@@ -53,6 +60,27 @@ class DashboardCli(Dashboard):
             text = f.read()
         self.assertEqual(text.count("absent.mp4: No such file"), 1, text)
         self.assertRegex(text, r"(?m) 1 verified, 1 failed, 0 skipped, 0 unfinished; 64\.0 KiB sent in ")
+
+    def test_the_overall_rate_after_a_resume_counts_only_what_is_sent(self):
+        # Killed mid-chunk, the server has bytes the journal does not; the
+        # resume's HEAD finds them. The header once counted them as sent:
+        # 12.5 MiB/s under a 4 MiB/s cap.
+        (path,) = self.files(("resumed.mp4", 24 << 20))
+        first = subprocess.Popen([VIMEO_UP, "--no-tui", "--api", self.sandbox.url, "--state", self.state, "-r", "4M",
+                                  "-c", "8M", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=dict(os.environ, VIMEO_TOKEN=TOKEN))
+        self.wait_for(lambda: self.offset("resumed.mp4") > (4 << 20), timeout=30, what="4 MiB of the first chunk")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        pane = self.open("-r", "1M", "resume", width=100)
+        rates, started = [], time.monotonic()
+        while time.monotonic() - started < 4:
+            found = re.search(r"([\d.]+) (B|KiB|MiB|GiB)/s  ETA", pane.screen().splitlines()[0])
+            if found:
+                rates.append(float(found.group(1)) * UNITS[found.group(2)])
+            time.sleep(0.2)
+        self.assertTrue(rates)
+        self.assertLess(max(rates), 1.5 * (1 << 20), rates)
 
 
 def load_tests(loader, standard_tests, pattern):
