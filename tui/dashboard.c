@@ -118,7 +118,7 @@ struct ui {
     unsigned pending_verify;   /* the job whose verification result goes to the message line */
     struct rate_sample { double time; uint64_t moved; } samples[RATE_SAMPLES];
     size_t sample_first, sample_count;
-    uint64_t moved, last_progress; /* bytes moved in all (never down), the sum at the last sample */
+    uint64_t moved, last_sent; /* bytes sent in all (never down), the engine's count at the last sample */
     double rate;               /* overall bytes/s over RATE_WINDOW; 0 when nothing moves */
     int names_width;           /* the widest name shown, for the layout */
     size_t names_measured;     /* the number of rows when it was measured */
@@ -216,9 +216,9 @@ static void rate_sample(struct ui *ui, double now)
     /* Bytes sent, not offsets: those jump when a resume's HEAD finds what
      * the server had, and with a dashboard that just attached. */
     uint64_t progress = ui->totals.sent_bytes;
-    if (ui->sample_count && progress > ui->last_progress)
-        ui->moved += progress - ui->last_progress;
-    ui->last_progress = progress;
+    if (ui->sample_count && progress > ui->last_sent)
+        ui->moved += progress - ui->last_sent;
+    ui->last_sent = progress;
     if (ui->sample_count == RATE_SAMPLES) {
         ui->sample_first = (ui->sample_first + 1) % RATE_SAMPLES;
         ui->sample_count--;
@@ -478,7 +478,7 @@ static void draw_header(struct ui *ui)
     units_format_size(t->acked, acked, sizeof acked);
     units_format_size(t->bytes, total, sizeof total);
     units_format_size((uint64_t)ui->rate, rate, sizeof rate);
-    uint64_t left = t->bytes > ui->last_progress ? t->bytes - ui->last_progress : 0;
+    uint64_t left = t->bytes > t->moved ? t->bytes - t->moved : 0;
     units_format_duration(ui->rate > 0 ? (double)left / ui->rate : -1, eta, sizeof eta);
     if (t->rate_limit) {
         units_format_size(t->rate_limit, cap, sizeof cap);
@@ -499,10 +499,14 @@ static void draw_header(struct ui *ui)
     snprintf(parts[5], sizeof parts[5], "  ETA %s", eta);
     snprintf(parts[6], sizeof parts[6], "  vimeo-up");
     snprintf(parts[7], sizeof parts[7], "  %.200s", ui->endpoint);
+    char failed[32] = "";
+    if (t->failed)
+        snprintf(failed, sizeof failed, " %u failed ", t->failed);
+    int room = COLS - (int)strlen(failed); /* the failed count keeps its corner */
     int keep = 8, width = 0;
     for (int i = 0; i < 8; i++)
         width += text_width(parts[i]);
-    while (keep > 1 && width > COLS) {
+    while (keep > 1 && width > room) {
         for (int i = 0; i < 8; i++)
             if (ranks[i] == keep)
                 width -= text_width(parts[i]);
@@ -513,13 +517,9 @@ static void draw_header(struct ui *ui)
         if (ranks[i] <= keep)
             strncat(line, parts[i], sizeof line - strlen(line) - 1);
     fill_line(0, role_attr[ROLE_HEADER]);
-    mvaddnstr(0, 0, line, COLS);
-    if (t->failed) {
-        char failed[32];
-        snprintf(failed, sizeof failed, " %u failed ", t->failed);
-        if ((int)strlen(failed) < COLS)
-            put(0, COLS - (int)strlen(failed), role_attr[ROLE_FAILED] | A_REVERSE, failed);
-    }
+    mvaddnstr(0, 0, line, room > 0 ? room : COLS);
+    if (failed[0] && room > 0)
+        put(0, room, role_attr[ROLE_FAILED] | A_REVERSE, failed);
 }
 
 struct columns {

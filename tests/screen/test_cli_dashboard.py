@@ -50,8 +50,12 @@ class DashboardCli(Dashboard):
     def test_log_file_has_each_refusal_once_and_the_summary(self):
         (good,) = self.files(("logged.mp4", 64 << 10))
         log = os.path.join(self.tmp, "run.log")
-        pane = self.open("--log-file", log, good, os.path.join(self.tmp, "absent.mp4"))
+        pane = self.open("--log-file", log, good, os.path.join(self.tmp, "absent.mp4"), width=100)
         screen = self.see(pane, r"logged\.mp4 .*done", timeout=30)
+        # The failed count keeps its corner: nothing of the head line is cut under it.
+        head = screen.splitlines()[0]
+        self.assertTrue(head.endswith(" 1 failed"), head)
+        self.assertTrue("http" not in head or self.sandbox.url in head, head)
         # The refused file's row: no size known, nothing sent, so no bar.
         self.assertRegex(screen, r"absent\.mp4 +0 B [.\u2591]+ +0% .*failed")
         pane.keys("q")
