@@ -484,9 +484,8 @@ def queue_bench(work, files):
         if entries != len(paths):
             raise SystemExit(f"bench: (q) list{' '.join([''] + flags)} showed {entries} of {len(paths)} entries")
         lists["list" + "".join(f" {f}" for f in flags)] = statistics.median(times)
-    # In one process: an attached dashboard gets a table this big from the
-    # agent in lines its JSON reader refuses (over JSON_TOKENS_MAX, about
-    # 18,000 rows), so it would be measured with part of the rows.
+    # In one process, so that a frame's CPU is the dashboard's own: attached,
+    # it would share the machine with the agent's pushes (scenario agent).
     dash = dashboard_bench(work, files, rate="64K", seconds=8, name="q-dash", options=("--foreground",))
     return {"few": few, "many": many, "lists": lists, "dash": dash}
 
