@@ -28,7 +28,8 @@ what a frame costs.
 Environment: RUNS (default 5) runs per measurement; VIMEO_UP_BUILD;
 SCENARIOS (default "a b c d tls dash q agent") to run only some; D_FILES (default
 1000) files in (d); TLS_MIB (default 1024) the file's size in (tls); Q_FILES
-(default 100000) files in (q).
+(default 100000) files in (q), Q_SECONDS (default 8) how long its queue and
+dashboard run.
 """
 import collections
 import hashlib
@@ -56,6 +57,7 @@ D_FILES = int(os.environ.get("D_FILES", "1000"))
 TLS_SIZE = int(os.environ.get("TLS_MIB", "1024")) * MIB
 Q_FILES = int(os.environ.get("Q_FILES", "100000"))
 Q_SMALL = min(2000, Q_FILES)  # (q)'s small queue: issue 16 sets 16 MiB for 2,000
+Q_SECONDS = float(os.environ.get("Q_SECONDS", "8"))  # (q): how long the big queue runs on, and its dashboard draws
 TOKEN = "bench-token"
 TOKEN_KEY = hashlib.sha256(TOKEN.encode()).hexdigest()[:12]  # how the sandbox names it
 CLIENTS = os.path.join(ROOT, "bench", "clients")
@@ -471,7 +473,7 @@ def queue_bench(work, files):
     with open(small, "w") as f:
         f.write("".join(p + "\n" for p in paths[:Q_SMALL]))
     few = run_queued(work, (paths[:Q_SMALL], None, small), 1)
-    many = run_queued(work, files, 7)
+    many = run_queued(work, files, Q_SECONDS - 1)
     lists = {}
     for flags in ([], ["--json"]):
         times = []
@@ -486,7 +488,7 @@ def queue_bench(work, files):
         lists["list" + "".join(f" {f}" for f in flags)] = statistics.median(times)
     # In one process, so that a frame's CPU is the dashboard's own: attached,
     # it would share the machine with the agent's pushes (scenario agent).
-    dash = dashboard_bench(work, files, rate="64K", seconds=8, name="q-dash", options=("--foreground",))
+    dash = dashboard_bench(work, files, rate="64K", seconds=Q_SECONDS, name="q-dash", options=("--foreground",))
     return {"few": few, "many": many, "lists": lists, "dash": dash}
 
 
@@ -737,7 +739,7 @@ def main():
                        + f"; journal {many['journal'] / 1e6:.1f} MB; CPU {many['cpu']:.2f} s",
                        *(f"- `vimeo-up {command}` of {Q_FILES:,} entries: {seconds:.2f} s (median of {RUNS})"
                          for command, seconds in q["lists"].items()),
-                       f"- the dashboard (--foreground) at {dash['rows']:,} rows (200×50 pane, 8 s, uploads at "
+                       f"- the dashboard (--foreground) at {dash['rows']:,} rows (200×50 pane, {Q_SECONDS:g} s, uploads at "
                        f"64 KiB/s): "
                        f"{dash['frames']} frames; CPU per frame: mean {dash['cpu_ms_mean']:.2f} ms, the first "
                        f"{dash['cpu_ms_first']:.2f} ms, max of the others {dash['cpu_ms_max']:.2f} ms", ""]

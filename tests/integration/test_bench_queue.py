@@ -13,7 +13,7 @@ from harness import ROOT
 class QueueScenario(unittest.TestCase):
     def test_q_measures_every_goal_of_many_queued_files(self):
         proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "compare.py")], capture_output=True,
-                              text=True, env=dict(os.environ, RUNS="1", SCENARIOS="q", Q_FILES="2300"), timeout=300)
+                              text=True, env=dict(os.environ, RUNS="1", SCENARIOS="q", Q_FILES="2300", Q_SECONDS="3"), timeout=300)
         self.assertIn(proc.returncode, (0, 1), proc.stderr)  # 1: a goal not met
         head = "### (q) 2,300 files of 1 KiB queued"
         self.assertIn(head, proc.stdout, proc.stderr)  # exit 1 is also an uncaught error
