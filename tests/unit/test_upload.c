@@ -27,6 +27,7 @@ enum op { OP_CREATE, OP_HEAD, OP_PATCH, OP_STATUS, OP_REMOVE, OP_LIST, OP_COUNT 
 /* A server: answers from the script first, then as a good tus server would. */
 struct fake {
     void (*on_create)(const struct job *job);  /* what else happens meanwhile */
+    void (*on_head)(void);
     struct transport_result script[OP_COUNT][SCRIPT_MAX];
     int scripted[OP_COUNT], used[OP_COUNT], calls[OP_COUNT];
     uint64_t offset, size;        /* what the good server holds */
@@ -98,6 +99,8 @@ static void fake_create(void *ctx, const struct job *job, char video[VIDEO_MAX],
 static void fake_head(void *ctx, const char *link, long timeout, struct transport_result *res)
 {
     (void)ctx, (void)link, (void)timeout;
+    if (fake.on_head)
+        fake.on_head();
     if (scripted(OP_HEAD, res))
         return;
     ok(res);
@@ -1099,6 +1102,43 @@ static void verdicts_of_one_listing_are_one_transaction(void **state)
     assert_string_equal(got[1].error, "journal: No space left on device");
 }
 
+static struct job *saved_meanwhile;
+
+static void save_another_job(void)
+{
+    char why[ERROR_MAX];
+    assert_true(job_save_now(e, saved_meanwhile, JOB_STATE_CURRENT, why, sizeof why));
+    fake.on_head = NULL;
+}
+
+/* The last byte's save (the row says verifying) is written with the save
+ * another thread makes while HEAD is under way (here the fake HEAD's; in
+ * a run, another worker's): one transaction, not two. */
+static void the_last_byte_is_saved_with_what_is_saved_meanwhile(void **state)
+{
+    (void)state;
+    struct job *jobs[BATCH_FILES];
+    e->cfg.chunk_size = 4 * MIB; /* one PATCH */
+    add_batch(jobs);
+    saved_meanwhile = jobs[1];
+    fake.on_head = save_another_job;
+    see_saves_from_now(NULL, ENGINE_STATE_COUNT);
+    assert_ptr_equal(run_queued(), jobs[0]);
+    confirmations_settle();
+    set_save_fault(NULL);
+    const struct seen_save *last_byte = NULL, *other = NULL;
+    for (size_t i = 0; i < nseen; i++) {
+        if (seen[i].job == jobs[0] && seen[i].state == ENGINE_VERIFYING)
+            last_byte = &seen[i];
+        if (seen[i].job == jobs[1])
+            other = &seen[i];
+    }
+    assert_non_null(last_byte);
+    assert_non_null(other);
+    assert_int_equal(last_byte->transaction, other->transaction);
+    assert_int_equal(jobs[0]->state, ENGINE_DONE);
+}
+
 static bool stop_after_first_look(void *ctx)
 {
     int *looks = ctx;
@@ -1189,6 +1229,7 @@ int main(void)
         T(saves_queued_together_are_one_transaction),
         T(a_failing_transaction_fails_each_of_its_saves),
         T(verdicts_of_one_listing_are_one_transaction),
+        T(the_last_byte_is_saved_with_what_is_saved_meanwhile),
         cmocka_unit_test(api_budget_runs_out_and_waits_for_the_reset),
         cmocka_unit_test(backoff_grows_and_honours_retry_after),
     };
