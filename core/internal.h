@@ -238,6 +238,14 @@ struct engine {
     double journal_wrote_at;   /* monotonic: the last save that reached the journal; under save_lock */
     /* Tests only: a save this says no to fails with its why, as a full disk would. */
     bool (*save_fault)(const struct job *job, enum engine_state state, char *why, size_t cap);
+
+    /* Copies of rows taken and not written yet (job_save_start), newest
+     * first: pushed by any thread without a lock, taken all at once by the
+     * holder of save_lock that writes them (job.c). */
+    _Atomic(struct save *) save_pending;
+    /* Under save_lock: the journal transactions saves were written in; a
+     * save_fault reads it to tell which saves shared one (tests). */
+    uint64_t save_transactions;
 };
 
 /* ---- job.c: jobs, their states and the journal (lock as said) ----------- */
@@ -269,8 +277,17 @@ void job_save_later(struct engine *e, struct job *job);
 /* Write the job's row now, as state (JOB_STATE_CURRENT: as it is): caller
  * holds no lock. False, with the
  * reason in why ("journal: No space left on device"), when it did not
- * reach the disk. */
+ * reach the disk. Saves that threads make at the same time share one
+ * journal transaction. */
 bool job_save_now(struct engine *e, struct job *job, enum engine_state state, char *why, size_t cap);
+/* job_save_now in two halves, so that the saves of many jobs share one
+ * transaction: take the copy of the row (NULL: nothing to write, or no
+ * memory), then, once every copy is taken, end each: the first end writes
+ * them all. job_save_end says what job_save_now would have, and frees the
+ * copy. Caller holds no lock. */
+struct save;
+struct save *job_save_start(struct engine *e, struct job *job, enum engine_state state);
+bool job_save_end(struct engine *e, struct job *job, struct save *save, char *why, size_t cap);
 /* A save reached the journal within the last second. Caller holds no lock. */
 bool job_journal_wrote_lately(struct engine *e);
 

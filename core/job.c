@@ -1,5 +1,6 @@
 /* Jobs: their states, the run queue, the published view and the journal. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,13 +381,26 @@ void job_save_later(struct engine *e, struct job *job)
     pthread_cond_signal(&e->saves_ready);
 }
 
-bool job_save_now(struct engine *e, struct job *job, enum engine_state state, char *why, size_t cap)
+/* A copy of a job's row on its way to the journal. Pushed onto
+ * e->save_pending by the thread that took it; written, with every other
+ * copy waiting there, by the next thread to hold save_lock that finds it
+ * not written yet; freed by the thread that took it. */
+struct save {
+    struct job *job;
+    uint64_t seq;              /* the job's save_seq when it was taken */
+    enum engine_state state;   /* what it says (for save_fault) */
+    bool ended, ok, written;   /* under save_lock: decided; reached the journal; went into this transaction */
+    char why[ERROR_MAX];       /* under save_lock: why it did not */
+    struct save *next;         /* on e->save_pending */
+    struct journal_entry entry;
+};
+
+struct save *job_save_start(struct engine *e, struct job *job, enum engine_state state)
 {
-    if (!job->records)
-        return true;
-    struct journal_entry *entry = calloc(1, sizeof *entry);
-    if (!entry)
-        return snprintf(why, cap, "journal: out of memory"), false;
+    struct save *s = job->records ? calloc(1, sizeof *s) : NULL;
+    if (!s)
+        return NULL;
+    struct journal_entry *entry = &s->entry;
     pthread_mutex_lock(&e->lock);
     /* Every copy taken while a state is being written ahead says that state,
      * so that whichever copy reaches the disk last, the row is right. */
@@ -404,23 +418,114 @@ bool job_save_now(struct engine *e, struct job *job, enum engine_state state, ch
     snprintf(entry->verified, sizeof entry->verified, "%s", job_text(job->verified));
     snprintf(entry->page, sizeof entry->page, "%s", job_text(job->page));
     snprintf(entry->transcode, sizeof entry->transcode, "%s", engine_transcode_status(job->transcode));
-    uint64_t seq = ++job->save_seq;
+    s->seq = ++job->save_seq;
     pthread_mutex_unlock(&e->lock);
+    s->job = job;
+    s->state = state;
+    s->next = atomic_load(&e->save_pending);
+    while (!atomic_compare_exchange_weak(&e->save_pending, &s->next, s))
+        ;
+    return s;
+}
 
-    /* Copies are taken in order under e->lock, but written by several
-     * threads: an older copy that loses the race is not written. */
-    bool ok = true;
-    pthread_mutex_lock(&e->save_lock);
-    if (seq > job->written_seq) {
-        ok = !(e->save_fault && e->save_fault(job, state, why, cap)) && journal_save(e->journal, entry, why, cap);
-        if (ok) {
-            job->written_seq = seq;
-            e->journal_wrote_at = clock_mono();
+/* Newest last within each job. */
+static int by_job_and_seq(const void *a, const void *b)
+{
+    const struct save *x = *(struct save *const *)a, *y = *(struct save *const *)b;
+    if (x->job != y->job)
+        return (uintptr_t)x->job < (uintptr_t)y->job ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Write the n copies in one transaction and decide each. Copies are taken
+ * in order under e->lock but written by several threads: one older than
+ * what reached the journal, or than another copy of the same job here, is
+ * not written, and ends as the newer one did. Caller holds save_lock. */
+static void write_saves(struct engine *e, struct save **all, size_t n, const struct journal_entry **rows)
+{
+    qsort(all, n, sizeof *all, by_job_and_seq);
+    size_t nrows = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct save *s = all[i];
+        if (i + 1 < n && all[i + 1]->job == s->job)
+            continue; /* a newer copy follows */
+        if (s->seq <= s->job->written_seq)
+            s->ok = s->ended = true;
+        else if (e->save_fault && e->save_fault(s->job, s->state, s->why, sizeof s->why))
+            s->ended = true;
+        else
+            rows[nrows++] = &s->entry, s->written = true;
+    }
+    char why[ERROR_MAX];
+    bool ok = journal_save_many(e->journal, rows, nrows, why, sizeof why);
+    if (nrows)
+        e->save_transactions++;
+    if (ok && nrows)
+        e->journal_wrote_at = clock_mono();
+    for (size_t i = n; i-- > 0;) {
+        struct save *s = all[i], *newer = i + 1 < n && all[i + 1]->job == s->job ? all[i + 1] : NULL;
+        if (newer) {
+            s->ok = newer->ok;
+            snprintf(s->why, sizeof s->why, "%s", newer->why);
+        } else if (s->written) {
+            s->ok = ok;
+            if (ok)
+                s->job->written_seq = s->seq;
+            else
+                snprintf(s->why, sizeof s->why, "%s", why);
+        }
+        s->ended = true;
+    }
+}
+
+/* Write every copy waiting, in one transaction: while one is being
+ * written, the copies other threads take meanwhile gather for the next
+ * (four workers, the writer and the follower saving at once wrote four
+ * transactions a file). Caller holds save_lock. */
+static void write_pending(struct engine *e)
+{
+    struct save *batch = atomic_exchange(&e->save_pending, NULL);
+    size_t n = 0;
+    for (struct save *s = batch; s; s = s->next)
+        n++;
+    struct save **all = malloc(n * sizeof *all);
+    const struct journal_entry **rows = malloc(n * sizeof *rows);
+    if (all && rows) {
+        n = 0;
+        for (struct save *s = batch; s; s = s->next)
+            all[n++] = s;
+        write_saves(e, all, n, rows);
+    } else {
+        /* No memory for the batch: each copy alone (in any order: an
+         * older one after a newer is not written). */
+        const struct journal_entry *row[1];
+        for (struct save *s = batch, *next; s; s = next) {
+            next = s->next;
+            write_saves(e, &s, 1, row);
         }
     }
+    free(all);
+    free(rows);
+}
+
+bool job_save_end(struct engine *e, struct job *job, struct save *s, char *why, size_t cap)
+{
+    if (!s)
+        return job->records ? (snprintf(why, cap, "journal: out of memory"), false) : true;
+    pthread_mutex_lock(&e->save_lock);
+    if (!s->ended)
+        write_pending(e); /* ours is there: a thread that took it would have decided it */
+    bool ok = s->ok;
+    if (!ok)
+        snprintf(why, cap, "%s", s->why);
     pthread_mutex_unlock(&e->save_lock);
-    free(entry);
+    free(s);
     return ok;
+}
+
+bool job_save_now(struct engine *e, struct job *job, enum engine_state state, char *why, size_t cap)
+{
+    return job_save_end(e, job, job_save_start(e, job, state), why, cap);
 }
 
 bool job_journal_wrote_lately(struct engine *e)

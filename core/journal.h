@@ -10,6 +10,13 @@
  * process at a time (journal_claim, in one IMMEDIATE transaction): two
  * vimeo-up processes sharing a journal never upload the same file at once.
  * The access token is never stored. Thread-safe (one connection, a mutex).
+ *
+ * Durable against a crash of the process (kill -9, out of memory): a save
+ * that returned true is in the journal when the next process opens it. Not
+ * against the machine losing power or the kernel crashing: the WAL is
+ * synced to the disk at its checkpoints, not at every commit
+ * (synchronous=NORMAL), so the last saves before a power cut may be lost;
+ * the journal is still whole, as it was a moment earlier.
  */
 #ifndef JOURNAL_H
 #define JOURNAL_H
@@ -73,7 +80,12 @@ enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journa
  * when it did not reach the disk, with why as one line ("journal: No space
  * left on device"). */
 bool journal_save(struct journal *j, const struct journal_entry *e, char *why, size_t cap);
-/* Give up ownership of a row (on exit). */
+/* journal_save for each of n rows, in one transaction: every row reaches
+ * the disk, or none does (false, with why). */
+bool journal_save_many(struct journal *j, const struct journal_entry *const *rows, size_t n, char *why, size_t cap);
+/* Give up ownership of a row (on exit). Written with the next write or at
+ * journal_close, all such releases in one transaction: one lost in a crash
+ * costs nothing, as a dead process owns no row. */
 void journal_release(struct journal *j, int64_t id);
 
 /* Every row, oldest first, to fn; unfinished_only skips done and cancelled.

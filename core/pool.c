@@ -13,7 +13,13 @@
 #include "transport.h"
 #include "upload.h"
 
-enum { DELETE_DRAIN_SECONDS = 5 };
+enum {
+    DELETE_DRAIN_SECONDS = 5,
+    /* Saves the writer puts in one transaction at most: each holds a copy
+     * of its row (8 KiB) until written, and pausing 100,000 queued jobs
+     * queues as many. */
+    WRITER_BATCH_MAX = 64,
+};
 
 struct worker {
     struct engine *e;
@@ -189,31 +195,78 @@ static void journal_failed(struct engine *e, struct job *job, const char *why)
     engine_wake(e);
 }
 
+/* A save the writer took off e->saves, and the copy of its row. */
+struct queued_save {
+    struct job *job;
+    struct save *save;
+};
+
+/* Room in *batch for the saves queued (WRITER_BATCH_MAX at most), if
+ * memory allows: how many it holds. Caller holds e->lock. */
+static size_t batch_room(struct engine *e, struct queued_save **batch, size_t *cap)
+{
+    size_t n = 0;
+    for (const struct job *job = e->saves; job && n < WRITER_BATCH_MAX; job = job->save_next)
+        n++;
+    if (n > *cap) {
+        struct queued_save *more = realloc(*batch, n * sizeof *more);
+        if (more) {
+            *batch = more;
+            *cap = n;
+        }
+    }
+    return *cap;
+}
+
+/* Take up to max saves off e->saves into out: how many. Caller holds e->lock. */
+static size_t take_queued(struct engine *e, struct queued_save *out, size_t max)
+{
+    size_t n = 0;
+    for (; n < max && e->saves; n++) {
+        struct job *job = e->saves;
+        e->saves = job->save_next;
+        job->save_queued = false;
+        out[n] = (struct queued_save){ .job = job };
+    }
+    if (!e->saves)
+        e->saves_tail = &e->saves;
+    return n;
+}
+
 static void *writer_main(void *arg)
 {
     struct engine *e = arg;
+    struct queued_save *batch = NULL, one;
+    size_t cap = 0;
     pthread_mutex_lock(&e->lock);
     for (;;) {
         while (!atomic_load(&e->stopping) && !e->saves)
             pthread_cond_wait(&e->saves_ready, &e->lock);
-        struct job *job = e->saves;
-        if (!job)
-            break; /* stopping, and every save written */
-        e->saves = job->save_next;
         if (!e->saves)
-            e->saves_tail = &e->saves;
-        job->save_queued = false;
+            break; /* stopping, and every save written */
+        /* Every save queued goes into one transaction (with any that
+         * workers make meanwhile): the state each job stopped in, a
+         * transcode.status, a verify's verdict. Out of memory: one. */
+        struct queued_save *saves = batch_room(e, &batch, &cap) ? batch : &one;
+        size_t n = take_queued(e, saves, cap ? cap : 1);
         e->writer_busy = true;
         pthread_mutex_unlock(&e->lock);
-        char why[ERROR_MAX];
-        bool ok = job_save_now(e, job, JOB_STATE_CURRENT, why, sizeof why);
+        for (size_t i = 0; i < n; i++)
+            saves[i].save = job_save_start(e, saves[i].job, JOB_STATE_CURRENT);
+        for (size_t i = 0; i < n; i++) {
+            char why[ERROR_MAX];
+            if (!job_save_end(e, saves[i].job, saves[i].save, why, sizeof why)) {
+                pthread_mutex_lock(&e->lock);
+                journal_failed(e, saves[i].job, why);
+                pthread_mutex_unlock(&e->lock);
+            }
+        }
         pthread_mutex_lock(&e->lock);
         e->writer_busy = false;
-        if (!ok)
-            journal_failed(e, job, why);
         engine_wake(e);
     }
     pthread_mutex_unlock(&e->lock);
+    free(batch);
     return NULL;
 }
 

@@ -161,26 +161,49 @@ void confirm_refused(struct engine *e, struct job *job)
              "short, or not a video?)", job->path);
 }
 
-enum confirm_end confirm_finish(struct engine *e, struct job *job, const char *verified, const char *transcode)
+/* A job being finished (confirm_finish), between its two halves. */
+struct finishing {
+    struct job *job;
+    const char *verified, *transcode;
+    enum engine_transcode was; /* the transcode state before the verdict's */
+    bool follows;              /* Vimeo transcodes it: followed once done */
+    struct save *save;         /* the done row on its way to the journal */
+    struct confirm *confirm;   /* confirm_finish_all: the hand-over it ends */
+    bool begun;                /* confirm_finish_all: not cancelled */
+};
+
+/* The verdict set and the done row's copy taken: false for a cancelled
+ * job, which has nothing to finish. Caller holds no lock. */
+static bool finish_begin(struct engine *e, struct finishing *f)
 {
+    struct job *job = f->job;
     pthread_mutex_lock(&e->lock);
     if (job->state == ENGINE_CANCELLED) {
         pthread_mutex_unlock(&e->lock);
-        return CONFIRM_END_CANCELLED;
+        return false;
     }
-    job_set_text(&job->verified, verified);
+    job_set_text(&job->verified, f->verified);
     job_set_text(&job->error, NULL);
     /* Vimeo transcodes it next: the first word on that is written with the
      * verdict, one journal write where there were two. */
-    bool follows = job->video[0] && !e->tus_endpoint;
-    enum engine_transcode was = job->transcode;
-    if (follows)
-        job->transcode = transcode_of(transcode);
+    f->follows = job->video[0] && !e->tus_endpoint;
+    f->was = job->transcode;
+    if (f->follows)
+        job->transcode = transcode_of(f->transcode);
     pthread_mutex_unlock(&e->lock);
+    f->save = job_save_start(e, job, ENGINE_DONE);
+    return true;
+}
+
+/* Done once the row is in the journal; paused when it could not be.
+ * Caller holds no lock. */
+static enum confirm_end finish_end(struct engine *e, struct finishing *f)
+{
+    struct job *job = f->job;
     char why[ERROR_MAX];
-    if (!job_save_now(e, job, ENGINE_DONE, why, sizeof why)) {
+    if (!job_save_end(e, job, f->save, why, sizeof why)) {
         pthread_mutex_lock(&e->lock);
-        job->transcode = was;
+        job->transcode = f->was;
         job_set_text(&job->error, why);
         job->rate = 0;
         job_enter(e, job, ENGINE_PAUSED, why);
@@ -188,12 +211,18 @@ enum confirm_end confirm_finish(struct engine *e, struct job *job, const char *v
         return CONFIRM_END_PAUSED;
     }
     pthread_mutex_lock(&e->lock);
-    engine_emit(e, ENGINE_EV_VERIFIED, job, "%s", verified);
+    engine_emit(e, ENGINE_EV_VERIFIED, job, "%s", f->verified);
     job_enter(e, job, ENGINE_DONE, job->video[0] ? job->video : job_text(job->link));
-    if (follows && job->state == ENGINE_DONE)
-        transcode_announce(e, job, was); /* followed from here */
+    if (f->follows && job->state == ENGINE_DONE)
+        transcode_announce(e, job, f->was); /* followed from here */
     pthread_mutex_unlock(&e->lock);
     return CONFIRM_END_DONE;
+}
+
+enum confirm_end confirm_finish(struct engine *e, struct job *job, const char *verified, const char *transcode)
+{
+    struct finishing f = { .job = job, .verified = verified, .transcode = transcode };
+    return finish_begin(e, &f) ? finish_end(e, &f) : CONFIRM_END_CANCELLED;
 }
 
 bool confirm_hand_over(struct engine *e, struct job *job, const char *verified)
@@ -293,21 +322,38 @@ static void confirm_take(struct engine *e, struct job *job, const char *status, 
     }
 }
 
-/* Finish the jobs decided done. Caller holds no lock. */
+/* Finish the jobs decided done, their done rows in one journal
+ * transaction (a listing decides up to a page of them at once). Caller
+ * holds no lock. */
 static void confirm_finish_all(struct engine *e, struct job **done, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        struct job *job = done[i];
-        pthread_mutex_lock(&e->lock);
-        struct confirm *c = job->confirm;
-        pthread_mutex_unlock(&e->lock);
-        confirm_finish(e, job, c->verified, c->transcode);
-        pthread_mutex_lock(&e->lock);
-        if (job->confirm == c)
-            job->confirm = NULL;
-        pthread_mutex_unlock(&e->lock);
-        free(c);
+    struct finishing *f = n > 1 ? calloc(n, sizeof *f) : NULL, one;
+    size_t batch = f ? n : 1; /* out of memory: one by one */
+    if (!f)
+        f = &one;
+    for (size_t first = 0; first < n; first += batch) {
+        size_t count = n - first < batch ? n - first : batch;
+        for (size_t i = 0; i < count; i++) {
+            struct job *job = done[first + i];
+            pthread_mutex_lock(&e->lock);
+            struct confirm *c = job->confirm;
+            pthread_mutex_unlock(&e->lock);
+            f[i] = (struct finishing){ .job = job, .verified = c->verified, .transcode = c->transcode, .confirm = c };
+            f[i].begun = finish_begin(e, &f[i]);
+        }
+        for (size_t i = 0; i < count; i++) {
+            struct job *job = f[i].job;
+            if (f[i].begun)
+                finish_end(e, &f[i]);
+            pthread_mutex_lock(&e->lock);
+            if (job->confirm == f[i].confirm)
+                job->confirm = NULL;
+            pthread_mutex_unlock(&e->lock);
+            free(f[i].confirm);
+        }
     }
+    if (f != &one)
+        free(f);
 }
 
 /* ---- the follower's questions ------------------------------------------------- */

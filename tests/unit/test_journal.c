@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -397,6 +399,144 @@ static void a_version_2_journal_gains_the_page(void **state)
     free(e);
 }
 
+/* The journal's file through a connection of its own, beside the
+ * journal's: it sees what reached the WAL. */
+static sqlite3 *open_beside(void)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/journal.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    /* A first read: until then the connection knows nothing of the WAL. */
+    assert_int_equal(sqlite3_exec(db, "SELECT count(*) FROM uploads", NULL, NULL, NULL), SQLITE_OK);
+    return db;
+}
+
+/* Every frame into the file and the WAL emptied: the frames counted next
+ * are what was written from now on. */
+static void wal_empty(sqlite3 *db)
+{
+    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL), SQLITE_OK);
+}
+
+/* Frames in the WAL: every transaction writes one or more (each page it
+ * changed), so N transactions of one row write N at least. */
+static int wal_frames(sqlite3 *db)
+{
+    int frames = -1, copied = -1;
+    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied), SQLITE_OK);
+    return frames;
+}
+
+static int query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+enum { MANY = 20 };
+
+/* MANY rows claimed, each for its own file. */
+static struct journal *claim_many(struct journal_entry *rows[MANY])
+{
+    char err[256], path[64];
+    struct journal *j = journal_open(dir, err, sizeof err);
+    assert_non_null(j);
+    for (int i = 0; i < MANY; i++) {
+        struct journal_key k = key;
+        snprintf(path, sizeof path, "/videos/%02d.mp4", i);
+        k.path = path;
+        rows[i] = calloc(1, sizeof *rows[i]);
+        assert_int_equal(journal_claim(j, &k, false, rows[i]), JOURNAL_CLAIMED);
+    }
+    return j;
+}
+
+static void sum_acked(void *ctx, const struct journal_entry *row)
+{
+    *(uint64_t *)ctx += row->acked;
+}
+
+static uint64_t acked_in_journal(struct journal *j)
+{
+    uint64_t sum = 0;
+    assert_int_equal(journal_each(j, false, sum_acked, &sum), MANY);
+    return sum;
+}
+
+/* Rows saved together are one transaction: its frames are the pages it
+ * changed, not one a row or more. A transaction that cannot be written
+ * (here the WAL may not grow) leaves every row as it was, and says why. */
+static void rows_saved_together_are_one_transaction_or_none(void **state)
+{
+    (void)state;
+    char why[256];
+    struct journal_entry *rows[MANY];
+    struct journal *j = claim_many(rows);
+    sqlite3 *beside = open_beside();
+    wal_empty(beside);
+    uint64_t sum = 0;
+    for (int i = 0; i < MANY; i++) {
+        strcpy(rows[i]->state, "uploading");
+        snprintf(rows[i]->upload_link, sizeof rows[i]->upload_link, "https://files.tus.vimeo.com/files/%d", i);
+        rows[i]->acked = 100 + (uint64_t)i;
+        sum += rows[i]->acked;
+    }
+    assert_true(journal_save_many(j, (const struct journal_entry *const *)rows, MANY, why, sizeof why));
+    int frames = wal_frames(beside);
+    assert_true(frames >= 1);
+    assert_true(frames <= 4);
+    assert_int_equal(acked_in_journal(j), sum);
+
+    wal_empty(beside);
+    for (int i = 0; i < MANY; i++)
+        rows[i]->acked = 1000;
+    struct rlimit was, none = { 0, 0 };
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    none.rlim_max = was.rlim_max;
+    /* A write past the limit fails (EFBIG) instead of killing the process;
+     * nothing may be printed meanwhile, in case stdout is a file. */
+    void (*xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &none), 0);
+    bool ok = journal_save_many(j, (const struct journal_entry *const *)rows, MANY, why, sizeof why);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, xfsz);
+    assert_false(ok);
+    assert_true(strncmp(why, "journal: ", 9) == 0 && why[9]); /* SQLite's "disk I/O error" */
+    assert_int_equal(acked_in_journal(j), sum); /* none of them */
+    sqlite3_close(beside);
+    journal_close(j);
+    for (int i = 0; i < MANY; i++)
+        free(rows[i]);
+}
+
+/* A process lets go of its rows as it ends: all in one transaction (one a
+ * row was a quarter of a second for 10,000), and every row is free. */
+static void rows_let_go_of_are_written_together(void **state)
+{
+    (void)state;
+    struct journal_entry *rows[MANY];
+    struct journal *j = claim_many(rows);
+    sqlite3 *beside = open_beside();
+    assert_int_equal(query_int(beside, "SELECT count(*) FROM uploads WHERE owner != ''"), MANY);
+    wal_empty(beside);
+    for (int i = 0; i < MANY; i++)
+        journal_release(j, rows[i]->id);
+    journal_close(j);
+    int frames = wal_frames(beside);
+    assert_true(frames >= 1);
+    assert_true(frames <= 4);
+    assert_int_equal(query_int(beside, "SELECT count(*) FROM uploads WHERE owner != ''"), 0);
+    sqlite3_close(beside);
+    for (int i = 0; i < MANY; i++)
+        free(rows[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +549,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(ctime_tells_a_rewrite_and_old_journals_migrate, setup, teardown),
         cmocka_unit_test_setup_teardown(reading_only_makes_and_upgrades_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(a_version_2_journal_gains_the_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(rows_saved_together_are_one_transaction_or_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(rows_let_go_of_are_written_together, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

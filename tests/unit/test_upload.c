@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "api.h"
 #include "internal.h"
@@ -24,6 +27,7 @@ enum op { OP_CREATE, OP_HEAD, OP_PATCH, OP_STATUS, OP_REMOVE, OP_LIST, OP_COUNT 
 /* A server: answers from the script first, then as a good tus server would. */
 struct fake {
     void (*on_create)(const struct job *job);  /* what else happens meanwhile */
+    void (*on_head)(void);
     struct transport_result script[OP_COUNT][SCRIPT_MAX];
     int scripted[OP_COUNT], used[OP_COUNT], calls[OP_COUNT];
     uint64_t offset, size;        /* what the good server holds */
@@ -95,6 +99,8 @@ static void fake_create(void *ctx, const struct job *job, char video[VIDEO_MAX],
 static void fake_head(void *ctx, const char *link, long timeout, struct transport_result *res)
 {
     (void)ctx, (void)link, (void)timeout;
+    if (fake.on_head)
+        fake.on_head();
     if (scripted(OP_HEAD, res))
         return;
     ok(res);
@@ -295,17 +301,23 @@ static void newest(void *ctx, const struct journal_entry *row)
         *found = *row;
 }
 
-/* The state the journal has for the newest row, once the writer is idle. */
-static const char *journal_state(void)
+/* Wait (5 s at most) until the journal writer has written every save queued. */
+static void writer_settles(void)
 {
     for (int i = 0; i < 500; i++) {
         pthread_mutex_lock(&e->lock);
         bool idle = !e->saves && !e->writer_busy;
         pthread_mutex_unlock(&e->lock);
         if (idle)
-            break;
+            return;
         usleep(10000);
     }
+}
+
+/* The state the journal has for the newest row, once the writer is idle. */
+static const char *journal_state(void)
+{
+    writer_settles();
     static struct journal_entry row;
     memset(&row, 0, sizeof row);
     journal_each(e->journal, false, newest, &row);
@@ -901,6 +913,232 @@ static void a_start_right_after_a_journal_write_is_not_written(void **state)
     assert_int_equal(fake.calls[OP_CREATE], 2);
 }
 
+enum { BATCH_FILES = 6 };
+
+/* The rows a save_fault saw, each with the transaction it went into. */
+static struct seen_save {
+    const struct job *job;
+    enum engine_state state;
+    uint64_t transaction;
+} seen[64];
+static size_t nseen;
+static const struct job *refused_job;  /* its save fails, as on a full disk */
+static enum engine_state refused_state;
+
+static bool see_saves(const struct job *job, enum engine_state state, char *why, size_t cap)
+{
+    if (nseen < sizeof seen / sizeof seen[0]) /* under save_lock, as save_transactions */
+        seen[nseen++] = (struct seen_save){ job, state, e->save_transactions };
+    if (job != refused_job || state != refused_state)
+        return false;
+    snprintf(why, cap, "journal: No space left on device");
+    return true;
+}
+
+static void see_saves_from_now(const struct job *refuse, enum engine_state state)
+{
+    pthread_mutex_lock(&e->save_lock);
+    nseen = 0;
+    refused_job = refuse;
+    refused_state = state;
+    e->save_fault = see_saves;
+    pthread_mutex_unlock(&e->save_lock);
+}
+
+/* BATCH_FILES files beside the first, each queued (no worker runs them). */
+static void add_batch(struct job *jobs[BATCH_FILES])
+{
+    char err[256], path[160];
+    for (int i = 0; i < BATCH_FILES; i++) {
+        snprintf(path, sizeof path, "%s/batch-%d.mp4", dir, i);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        assert_int_equal(ftruncate(fd, (off_t)fake.size), 0);
+        close(fd);
+        unsigned id = engine_add(e, path, err, sizeof err);
+        assert_int_not_equal(id, 0);
+        pthread_mutex_lock(&e->lock);
+        jobs[i] = job_find(e, id);
+        pthread_mutex_unlock(&e->lock);
+    }
+}
+
+/* Where a job ended, read under e->lock: a failed assertion must not
+ * leave the lock held. */
+struct job_outcome {
+    enum engine_state state;
+    bool journal_failed;
+    char error[ERROR_MAX];
+};
+
+static void outcomes(struct job *jobs[BATCH_FILES], struct job_outcome got[BATCH_FILES])
+{
+    pthread_mutex_lock(&e->lock);
+    for (int i = 0; i < BATCH_FILES; i++) {
+        got[i] = (struct job_outcome){ .state = jobs[i]->state, .journal_failed = jobs[i]->journal_failed };
+        snprintf(got[i].error, sizeof got[i].error, "%s", job_text(jobs[i]->error));
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* Pause every job at once: each queues its save for the journal writer. */
+static void pause_batch(struct job *jobs[BATCH_FILES])
+{
+    pthread_mutex_lock(&e->lock); /* the writer finds them all queued */
+    for (int i = 0; i < BATCH_FILES; i++)
+        job_enter(e, jobs[i], ENGINE_PAUSED, NULL);
+    pthread_mutex_unlock(&e->lock);
+    writer_settles();
+}
+
+static void count_state(void *ctx, const struct journal_entry *row)
+{
+    size_t *counts = ctx;
+    enum engine_state state;
+    if (engine_state_parse(row->state, &state))
+        counts[state]++;
+}
+
+/* Rows in the journal by their state. */
+static void journal_states(size_t counts[ENGINE_STATE_COUNT])
+{
+    memset(counts, 0, ENGINE_STATE_COUNT * sizeof *counts);
+    assert_true(journal_each(e->journal, false, count_state, counts) >= 0);
+}
+
+/* The saves the journal writer finds queued go into one transaction, and
+ * each one's outcome reaches its own job: the one the journal refuses
+ * pauses its job with the reason (as a save of its own did), the others
+ * are written. */
+static void saves_queued_together_are_one_transaction(void **state)
+{
+    (void)state;
+    struct job *jobs[BATCH_FILES];
+    add_batch(jobs);
+    writer_settles();
+    see_saves_from_now(jobs[2], ENGINE_PAUSED);
+    pause_batch(jobs);
+    set_save_fault(NULL);
+    assert_int_equal(nseen, BATCH_FILES);
+    for (size_t i = 1; i < nseen; i++)
+        assert_int_equal(seen[i].transaction, seen[0].transaction);
+    struct job_outcome got[BATCH_FILES];
+    outcomes(jobs, got);
+    for (int i = 0; i < BATCH_FILES; i++) {
+        assert_int_equal(got[i].state, ENGINE_PAUSED);
+        assert_int_equal(got[i].journal_failed, i == 2);
+        assert_string_equal(got[i].error, i == 2 ? "journal: No space left on device" : "");
+    }
+    size_t counts[ENGINE_STATE_COUNT];
+    journal_states(counts);
+    assert_int_equal(counts[ENGINE_PAUSED], BATCH_FILES - 1);
+    assert_int_equal(counts[ENGINE_QUEUED], 1);
+}
+
+/* A transaction that cannot be written (here the WAL may not grow) fails
+ * every save in it: each job says why, as after a save of its own. */
+static void a_failing_transaction_fails_each_of_its_saves(void **state)
+{
+    (void)state;
+    struct job *jobs[BATCH_FILES];
+    add_batch(jobs);
+    writer_settles();
+    char path[160];
+    snprintf(path, sizeof path, "%s/journal.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "SELECT count(*) FROM uploads", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL), SQLITE_OK);
+    struct rlimit was, none = { 0, 0 };
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    none.rlim_max = was.rlim_max;
+    /* A write past the limit fails (EFBIG) instead of killing the process;
+     * nothing may be printed meanwhile, in case stdout is a file. */
+    void (*xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &none), 0);
+    pause_batch(jobs);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, xfsz);
+    sqlite3_close(db);
+    struct job_outcome got[BATCH_FILES];
+    outcomes(jobs, got);
+    for (int i = 0; i < BATCH_FILES; i++) {
+        assert_true(got[i].journal_failed);
+        assert_true(strncmp(got[i].error, "journal: ", 9) == 0 && got[i].error[9]);
+    }
+    size_t counts[ENGINE_STATE_COUNT];
+    journal_states(counts);
+    assert_int_equal(counts[ENGINE_PAUSED], 0);
+}
+
+/* The verdicts one listing decides are written in one transaction (there
+ * were as many as files); one the journal refuses pauses its job only. */
+static void verdicts_of_one_listing_are_one_transaction(void **state)
+{
+    (void)state;
+    struct job *jobs[BATCH_FILES];
+    e->backoff_scale = 1; /* the batch waits its real moment for the next file */
+    add_batch(jobs);
+    see_saves_from_now(jobs[1], ENGINE_DONE);
+    for (int i = 0; i < BATCH_FILES; i++)
+        assert_ptr_equal(run_queued(), jobs[i]);
+    confirmations_settle();
+    set_save_fault(NULL);
+    size_t transactions = 0;
+    uint64_t last = UINT64_MAX;
+    for (size_t i = 0; i < nseen; i++) {
+        if (seen[i].state != ENGINE_DONE || seen[i].job == jobs[1])
+            continue;
+        transactions += seen[i].transaction != last;
+        last = seen[i].transaction;
+    }
+    assert_true(transactions >= 1);
+    assert_true(transactions <= (size_t)calls(OP_LIST));
+    assert_true(calls(OP_LIST) < BATCH_FILES);
+    assert_int_equal(calls(OP_STATUS), 0);
+    struct job_outcome got[BATCH_FILES];
+    outcomes(jobs, got);
+    for (int i = 0; i < BATCH_FILES; i++)
+        assert_int_equal(got[i].state, i == 1 ? ENGINE_PAUSED : ENGINE_DONE);
+    assert_string_equal(got[1].error, "journal: No space left on device");
+}
+
+static struct job *saved_meanwhile;
+
+static void save_another_job(void)
+{
+    char why[ERROR_MAX];
+    assert_true(job_save_now(e, saved_meanwhile, JOB_STATE_CURRENT, why, sizeof why));
+    fake.on_head = NULL;
+}
+
+/* The last byte's save (the row says verifying) is written with the save
+ * another thread makes while HEAD is under way (here the fake HEAD's; in
+ * a run, another worker's): one transaction, not two. */
+static void the_last_byte_is_saved_with_what_is_saved_meanwhile(void **state)
+{
+    (void)state;
+    struct job *jobs[BATCH_FILES];
+    e->cfg.chunk_size = 4 * MIB; /* one PATCH */
+    add_batch(jobs);
+    saved_meanwhile = jobs[1];
+    fake.on_head = save_another_job;
+    see_saves_from_now(NULL, ENGINE_STATE_COUNT);
+    assert_ptr_equal(run_queued(), jobs[0]);
+    confirmations_settle();
+    set_save_fault(NULL);
+    const struct seen_save *last_byte = NULL, *other = NULL;
+    for (size_t i = 0; i < nseen; i++) {
+        if (seen[i].job == jobs[0] && seen[i].state == ENGINE_VERIFYING)
+            last_byte = &seen[i];
+        if (seen[i].job == jobs[1])
+            other = &seen[i];
+    }
+    assert_non_null(last_byte);
+    assert_non_null(other);
+    assert_int_equal(last_byte->transaction, other->transaction);
+    assert_int_equal(jobs[0]->state, ENGINE_DONE);
+}
+
 static bool stop_after_first_look(void *ctx)
 {
     int *looks = ctx;
@@ -988,6 +1226,10 @@ int main(void)
         T(journal_refusing_a_new_video_deletes_it),
         T(one_chunk_upload_writes_its_row_three_times),
         T(a_start_right_after_a_journal_write_is_not_written),
+        T(saves_queued_together_are_one_transaction),
+        T(a_failing_transaction_fails_each_of_its_saves),
+        T(verdicts_of_one_listing_are_one_transaction),
+        T(the_last_byte_is_saved_with_what_is_saved_meanwhile),
         cmocka_unit_test(api_budget_runs_out_and_waits_for_the_reset),
         cmocka_unit_test(backoff_grows_and_honours_retry_after),
     };
