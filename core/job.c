@@ -191,11 +191,13 @@ void engine_emit(struct engine *e, enum engine_event_kind kind, const struct job
  * passes through (creating, uploading, retrying, verifying) change nothing
  * a resume needs: the worker saves the video, the link and the offset
  * itself, as they change, and an upload's done before it is announced.
- * Where a job stops is a fact worth the write. */
-static bool saved_on_entry(const struct job *job, enum engine_state state)
+ * Where a job stops is a fact worth the write, and so is its going on
+ * (resumed, it is queued again: `list` must not say paused). */
+static bool saved_on_entry(const struct job *job, enum engine_state was, enum engine_state state)
 {
     return state == ENGINE_PAUSED || state == ENGINE_FAILED || state == ENGINE_CANCELLED ||
-           (state == ENGINE_DONE && job->kind == JOB_VERIFY);
+           (state == ENGINE_DONE && job->kind == JOB_VERIFY) ||
+           (state == ENGINE_QUEUED && (was == ENGINE_PAUSED || was == ENGINE_FAILED));
 }
 
 void job_enter(struct engine *e, struct job *job, enum engine_state state, const char *message)
@@ -207,7 +209,7 @@ void job_enter(struct engine *e, struct job *job, enum engine_state state, const
     job->ahead = JOB_STATE_CURRENT;
     if (state == ENGINE_DONE || state == ENGINE_FAILED)
         job->finished = clock_wall();
-    if (saved_on_entry(job, state))
+    if (saved_on_entry(job, was, state))
         job_save_later(e, job);
     enum engine_event_kind kind = state_events[state];
     if (state == ENGINE_QUEUED && (was == ENGINE_PAUSED || was == ENGINE_FAILED))

@@ -52,6 +52,18 @@ class JournalTruth(Dashboard):
         self.wait_for(lambda: self.journal().get("hangup.mp4", {}).get("state") == "paused", timeout=5,
                       what="the hung-up upload saved as paused")
 
+    def test_files_resumed_with_R_no_longer_read_as_paused(self):
+        # From a tour: after P then R, list said 12,174 paused while they
+        # were queued or uploading.
+        files = self.files(*((f"r{i}.mp4", 1 << 20) for i in range(3)))
+        pane = self.open("-r", "256K", "-j", "1", *files)
+        self.see(pane, r"r0\.mp4 .*uploading")
+        pane.keys("P")
+        self.wait_for(lambda: {r["state"] for r in self.journal().values()} == {"paused"}, what="all paused")
+        pane.keys("R")
+        self.wait_for(lambda: "paused" not in {r["state"] for r in self.journal().values()}, timeout=5,
+                      what="the journal to say resumed")
+
 
 def load_tests(loader, standard_tests, pattern):
     """Only this file's tests: the Dashboard tests it builds on run from their own file."""
