@@ -1025,7 +1025,8 @@ out:
     free(a.prev);
     free(a.cur);
     free(a.changed);
-    close(lock_fd);
+    /* lock_fd stays open: the lock goes with the process, at its very end
+     * (after a sanitizer's exit-time checks), and `stop` waits for it. */
     if (log_fd >= 0)
         close(log_fd);
     return rc;
@@ -1410,8 +1411,9 @@ static int command_wait(int fd)
 }
 
 /* The agent's process id, from its lock file; 0 when unknown. */
-/* The agent is gone once its lock is free. Not kill(pid, 0): an agent
- * that exited is a zombie until init reaps it, which can take seconds. */
+/* The agent is gone once its lock is free: it holds it until its process
+ * ends. Not kill(pid, 0): an agent that exited is a zombie until init
+ * reaps it, which can take seconds, or never in a container. */
 static void wait_gone(const struct cli *cli)
 {
     char path[PATH_MAX + 16];
