@@ -85,14 +85,14 @@ static void fake_create(void *ctx, const struct job *job, char video[VIDEO_MAX],
         fake.on_create(job);
     if (scripted(OP_CREATE, res))
         return;
-    fake.videos++;
+    pthread_mutex_lock(&fake.lock); /* the follower's listing reads them (ok()) */
     fake.offset = 0;
-    pthread_mutex_lock(&fake.lock);
+    unsigned made = ++fake.videos;
     if (fake.nknown < sizeof fake.known / sizeof fake.known[0])
-        fake.known[fake.nknown++] = fake.videos;
+        fake.known[fake.nknown++] = made;
     pthread_mutex_unlock(&fake.lock);
-    snprintf(video, VIDEO_MAX, "/videos/%u", fake.videos);
-    snprintf(link, HTTP_URL_MAX, "http://127.0.0.1/files/%u", fake.videos);
+    snprintf(video, VIDEO_MAX, "/videos/%u", made);
+    snprintf(link, HTTP_URL_MAX, "http://127.0.0.1/files/%u", made);
     ok(res);
 }
 
