@@ -1,16 +1,13 @@
 """--bell and -v with the dashboard: a bell once every upload has ended, and
 the request lines in the dashboard's log, never on the screen over it."""
 import os
-import re
 import signal
 import subprocess
 import time
 import unittest
 
 from harness import TOKEN, VIMEO_UP
-from test_dashboard import Dashboard
-
-UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+from test_dashboard import Dashboard, head_rate
 
 
 class DashboardCli(Dashboard):
@@ -79,9 +76,9 @@ class DashboardCli(Dashboard):
         pane = self.open("-r", "1M", "resume", width=100)
         rates, started = [], time.monotonic()
         while time.monotonic() - started < 4:
-            found = re.search(r"([\d.]+) (B|KiB|MiB|GiB)/s  ETA", pane.screen().splitlines()[0])
+            found = head_rate(pane.screen().splitlines()[0])
             if found:
-                rates.append(float(found.group(1)) * UNITS[found.group(2)])
+                rates.append(found[0])
             time.sleep(0.2)
         self.assertTrue(rates)
         self.assertLess(max(rates), 1.5 * (1 << 20), rates)

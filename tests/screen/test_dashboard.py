@@ -64,6 +64,14 @@ def process_state(pid):
         return None
 
 
+def head_rate(header):
+    """The head line's overall rate in bytes/s and its time left, or None."""
+    found = re.search(r"  ([\d.]+) (B|KiB|MiB|GiB)/s  ETA (\S+)", header)
+    if not found:
+        return None
+    return float(found.group(1)) * {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[found.group(2)], found.group(3)
+
+
 def alive(pid):
     """Running (a zombie has ended)."""
     return process_state(pid) not in (None, "Z")
@@ -305,12 +313,12 @@ class Dashboard(SandboxTest):
         rates = []
         while time.monotonic() < started + 5:
             header = pane.screen().split("\n")[0]
-            found = re.search(r"  ([\d.]+) (B|KiB|MiB)/s  ETA (\S+)", header)
+            found = head_rate(header)
             self.assertTrue(found, header)
-            self.assertNotEqual(found.group(3), "-", header)
-            self.assertNotEqual(found.group(1), "0", header)
+            self.assertNotEqual(found[1], "-", header)
+            self.assertNotEqual(found[0], 0, header)
             if time.monotonic() > started + 1:  # past the first second's burst
-                rates.append(float(found.group(1)) * {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}[found.group(2)])
+                rates.append(found[0])
             time.sleep(0.25)
         self.assertLess(max(rates) / min(rates), 1.3, rates)
 
