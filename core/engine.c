@@ -361,6 +361,7 @@ void engine_cancel(struct engine *e, unsigned id, bool delete_video)
     if (keep_row) {
         /* Out of the table only: the journal keeps that the file was uploaded. */
         job->hidden = true;
+        job_recount(e, job);
         engine_emit(e, ENGINE_EV_REMOVED, job, "%s", "removed from the table");
         engine_wake(e);
     } else if (job) {

@@ -99,6 +99,7 @@ struct job {
     atomic_bool interrupt;     /* transfer: pause, cancel or stop: abort the transfer now */
     bool queued;               /* published: in the run queue */
     bool running;              /* published: a worker holds it */
+    bool unsettled;            /* published: counted in e->unsettled (job_recount) */
     bool want_pause, want_cancel, delete_video; /* published */
     bool journal_failed;       /* published: a save failed: the pause that follows says why */
     bool save_queued;          /* published: on e->saves, waiting for the writer */
@@ -214,6 +215,11 @@ struct engine {
     const struct transport *follower_transport;
     struct job **jobs;
     size_t njobs, jobs_cap;
+    /* Jobs that are running, or neither paused, final nor hidden: while
+     * any, the engine has not settled. Kept by job_recount, so that
+     * engine_settled, asked after every wake, does not walk 10,000 jobs
+     * with this lock held while the workers wait for it. */
+    size_t unsettled;
     uintptr_t *index;          /* upload jobs by journal row and by file (add.c) */
     size_t index_cap, index_used;
     struct job **runq;
@@ -256,6 +262,9 @@ struct engine {
  * (with message, or none: NULL) and wakes the front end. A cancelled job
  * stays cancelled. The job's error is the caller's to set. */
 void job_enter(struct engine *e, struct job *job, enum engine_state state, const char *message);
+/* After a change of job's state, running or hidden: keep e->unsettled
+ * right. Caller holds e->lock. */
+void job_recount(struct engine *e, struct job *job);
 /* Keep the reason as the job's error and enter FAILED. Caller holds e->lock. */
 void job_fail(struct engine *e, struct job *job, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Announce an event that is not a state change. Caller holds e->lock. */

@@ -216,7 +216,20 @@ void job_enter(struct engine *e, struct job *job, enum engine_state state, const
         kind = ENGINE_EV_RESUMED;
     if (kind != ENGINE_EV_NONE)
         emit_text(e, kind, job, message);
+    job_recount(e, job);
     engine_wake(e);
+}
+
+void job_recount(struct engine *e, struct job *job)
+{
+    bool unsettled = job->running || !(job->hidden || job->state == ENGINE_PAUSED || engine_state_final(job->state));
+    if (unsettled != job->unsettled) {
+        job->unsettled = unsettled;
+        if (unsettled)
+            e->unsettled++;
+        else
+            e->unsettled--;
+    }
 }
 
 void job_fail(struct engine *e, struct job *job, const char *fmt, ...)
@@ -255,6 +268,7 @@ struct job *job_new(struct engine *e, const char *path, enum job_kind kind)
     atomic_init(&job->sent, 0);
     atomic_init(&job->interrupt, false);
     e->jobs[e->njobs++] = job;
+    job_recount(e, job);
     return job;
 }
 

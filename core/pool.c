@@ -66,6 +66,7 @@ static void *worker_main(void *arg)
         if (!job)
             break;
         job->running = true;
+        job_recount(e, job);
         net.job = job;
         http_watch(net.http, &job->interrupt); /* pause, cancel and stop reach every request */
         pthread_mutex_unlock(&e->lock);
@@ -75,6 +76,7 @@ static void *worker_main(void *arg)
             run_upload_job(e, job, &t, w->seed++);
         pthread_mutex_lock(&e->lock);
         job->running = false;
+        job_recount(e, job);
         net.job = NULL;
         http_watch(net.http, NULL);
         if (job->state == ENGINE_QUEUED && !job_schedule(e, job)) /* resumed before we let go */

@@ -60,6 +60,7 @@ void verify_run(struct engine *e, struct job *job, const struct transport *t)
         job_set_textf(&job->verified, "not started: nothing was sent yet");
         engine_emit(e, ENGINE_EV_VERIFIED, job, "%s", job_text(job->verified));
         job->hidden = true;
+        job_recount(e, job);
         pthread_mutex_unlock(&e->lock);
         return;
     }

@@ -210,11 +210,8 @@ size_t engine_events(struct engine *e, struct engine_event *out, size_t max)
 bool engine_settled(struct engine *e)
 {
     pthread_mutex_lock(&e->lock);
-    bool settled = !e->tasks && !e->helper_busy && !(e->cfg.wait_transcode && transcode_pending(e));
-    for (size_t i = 0; i < e->njobs && settled; i++) {
-        const struct job *job = e->jobs[i];
-        settled = !job->running && (job->hidden || job->state == ENGINE_PAUSED || engine_state_final(job->state));
-    }
+    bool settled = !e->tasks && !e->helper_busy && !e->unsettled &&
+                   !(e->cfg.wait_transcode && transcode_pending(e));
     pthread_mutex_unlock(&e->lock);
     return settled;
 }

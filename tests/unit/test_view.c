@@ -224,6 +224,52 @@ static void a_file_added_again_is_found_among_thousands(void **state)
     pthread_mutex_unlock(&e->lock);
 }
 
+/* engine_settled counts rather than walks: every change of a job's state,
+ * running or hidden keeps that count right, behind 10,000 settled jobs too.
+ * Each change takes the lock itself, so that a failed assert never leaves it
+ * held for the teardown. */
+enum change { ENTER, RUNNING, HIDDEN };
+
+static bool settled_after(struct job *job, enum change change, int value)
+{
+    pthread_mutex_lock(&e->lock);
+    if (change == ENTER)
+        job_enter(e, job, (enum engine_state)value, NULL);
+    else {
+        *(change == RUNNING ? &job->running : &job->hidden) = value;
+        job_recount(e, job);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return engine_settled(e);
+}
+
+static struct job *job_added(const char *path)
+{
+    pthread_mutex_lock(&e->lock);
+    struct job *job = job_add(path, 1);
+    pthread_mutex_unlock(&e->lock);
+    return job;
+}
+
+static void settled_follows_every_job_change(void **state)
+{
+    (void)state;
+    assert_true(engine_settled(e));
+    for (int i = 0; i < 10000; i++)
+        assert_true(settled_after(job_added("/tmp/done.mp4"), ENTER, ENGINE_DONE));
+    struct job *job = job_added("/tmp/last.mp4");
+    assert_false(engine_settled(e)); /* queued */
+    assert_true(settled_after(job, ENTER, ENGINE_PAUSED));
+    assert_false(settled_after(job, RUNNING, true)); /* a worker still holds it */
+    assert_true(settled_after(job, RUNNING, false));
+    assert_false(settled_after(job, ENTER, ENGINE_QUEUED)); /* resumed */
+    assert_false(settled_after(job, ENTER, ENGINE_UPLOADING));
+    assert_true(settled_after(job, HIDDEN, true));
+    assert_false(settled_after(job, HIDDEN, false));
+    assert_true(settled_after(job, ENTER, ENGINE_CANCELLED));
+    assert_true(settled_after(job, ENTER, ENGINE_QUEUED)); /* a cancelled job never comes back */
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -232,6 +278,7 @@ int main(void)
         T(a_video_is_kept_at_its_length),
         T(a_window_is_the_same_rows_as_the_whole_table),
         T(a_file_added_again_is_found_among_thousands),
+        T(settled_follows_every_job_change),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
