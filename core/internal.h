@@ -210,6 +210,11 @@ struct engine {
     struct job **confirm;      /* jobs handed over for their upload.status (their job->confirm) */
     size_t nconfirm, confirm_cap;
     bool confirmer_down;       /* the follower left its loop: no more hand-overs */
+    /* The follower's sleep: -1 while it works (it looks at e->confirm before
+     * it sleeps again), 0 until signalled, else the monotonic time it wakes
+     * at. A hand-over signals only when the follower would act sooner for
+     * it: one signal a file cost 7,600 wake-ups on 10,000 small files. */
+    double follower_until;
     unsigned uploads_running;  /* upload_run()s under way: while none, no batch grows */
     /* Tests only: the follower's transport instead of its own network one. */
     const struct transport *follower_transport;

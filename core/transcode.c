@@ -255,7 +255,9 @@ bool confirm_hand_over(struct engine *e, struct job *job, const char *verified)
         job_set_text(&job->verified, verified);
         job_set_text(&job->error, NULL); /* a retry's reason, now moot: every byte is there */
         job_set_text(&job->note, CONFIRMING);
-        pthread_cond_signal(&e->follow_ready);
+        if (!e->follower_until || (e->follower_until > 0 && c->at < e->follower_until) ||
+            e->nconfirm >= API_LIST_PER_PAGE)
+            pthread_cond_signal(&e->follow_ready);
     }
     pthread_mutex_unlock(&e->lock);
     if (!ok)
@@ -637,12 +639,14 @@ void *transcode_main(void *arg)
             engine_wake(e);
             break;
         case NEXT_WAIT:
+            e->follower_until = wake;
             if (wake) {
                 struct timespec until = units_timespec(wake);
                 pthread_cond_timedwait(&e->follow_ready, &e->lock, &until);
             } else {
                 pthread_cond_wait(&e->follow_ready, &e->lock);
             }
+            e->follower_until = -1;
             break;
         }
     }
