@@ -495,29 +495,53 @@ int journal_find(struct journal *j, const struct journal_key *key, struct journa
     return found;
 }
 
-enum journal_claim journal_claim(struct journal *j, const struct journal_key *key, bool again,
-                                 struct journal_entry *out)
+/* journal_claim's decision for one file, inside the caller's transaction.
+ * Caller holds j->lock. */
+static enum journal_claim claim_one(struct journal *j, const struct journal_key *key, bool again,
+                                    struct journal_entry *out)
 {
-    pthread_mutex_lock(&j->lock);
-    flush_releases(j);
-    if (!run(j, SQL_BEGIN_WRITE)) {
-        pthread_mutex_unlock(&j->lock);
-        return JOURNAL_ERROR;
-    }
     char owner[64];
     int found = newest_row(j, key, out, owner, sizeof owner);
     if (found < 0)
-        return finish(j, JOURNAL_ERROR);
+        return JOURNAL_ERROR;
     if (found) {
         bool finished = !strcmp(out->state, "done") || !strcmp(out->state, "cancelled");
         if (!strcmp(out->state, "done") && !again)
-            return finish(j, owner_alive(owner, j->owner) ? JOURNAL_BUSY : JOURNAL_ALREADY_DONE);
+            return owner_alive(owner, j->owner) ? JOURNAL_BUSY : JOURNAL_ALREADY_DONE;
         if (!finished)
-            return finish(j, take(j, out, owner));
+            return take(j, out, owner);
         if (owner_alive(owner, j->owner))
-            return finish(j, JOURNAL_BUSY);
+            return JOURNAL_BUSY;
     }
-    return finish(j, insert_row(j, key, out));
+    return insert_row(j, key, out);
+}
+
+enum journal_claim journal_claim(struct journal *j, const struct journal_key *key, bool again,
+                                 struct journal_entry *out)
+{
+    enum journal_claim result;
+    journal_claim_many(j, key, 1, again, out, &result);
+    return result;
+}
+
+void journal_claim_many(struct journal *j, const struct journal_key *keys, size_t n, bool again,
+                        struct journal_entry *outs, enum journal_claim *results)
+{
+    pthread_mutex_lock(&j->lock);
+    flush_releases(j);
+    bool ok = run(j, SQL_BEGIN_WRITE);
+    for (size_t i = 0; i < n; i++) {
+        results[i] = ok ? claim_one(j, &keys[i], again, &outs[i]) : JOURNAL_ERROR;
+        ok = results[i] != JOURNAL_ERROR;
+    }
+    /* A COMMIT that fails (a full disk) leaves every row unclaimed: each
+     * claim is an error, never a job without a row. */
+    if (n && (results[n - 1] == JOURNAL_ERROR || !run(j, SQL_COMMIT))) {
+        run(j, SQL_ROLLBACK);
+        for (size_t i = 0; i < n; i++)
+            results[i] = JOURNAL_ERROR;
+    }
+    pthread_mutex_unlock(&j->lock);
 }
 
 enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journal_entry *out)

@@ -73,6 +73,11 @@ void journal_close(struct journal *j);
  * which video). again starts a fresh row even for a finished file. */
 enum journal_claim journal_claim(struct journal *j, const struct journal_key *key, bool again,
                                  struct journal_entry *out);
+/* journal_claim for n files in one transaction, in order: results[i] and
+ * outs[i] are keys[i]'s. Should any fail, none is claimed: every result is
+ * JOURNAL_ERROR. */
+void journal_claim_many(struct journal *j, const struct journal_key *keys, size_t n, bool again,
+                        struct journal_entry *outs, enum journal_claim *results);
 /* Take an existing row by id (for resume); same BUSY rule. */
 enum journal_claim journal_claim_id(struct journal *j, int64_t id, struct journal_entry *out);
 

@@ -191,6 +191,33 @@ static int resumed_elsewhere(const struct cli *cli)
     return EXIT_UNFINISHED;
 }
 
+/* Files queued a batch at a time: their journal claims share a transaction. */
+enum { ADD_BATCH = 32 };
+
+/* A file the engine refused, said where the run says things. */
+struct refusals {
+    const struct cli *cli;
+    struct engine *e;
+    bool dashboard;
+    const char *const *paths;
+    unsigned refused;          /* said here, not rows in the table */
+};
+
+static void refuse(void *ctx, size_t i, const char *err)
+{
+    struct refusals *r = ctx;
+    char shown[700];
+    text_escape(err, shown, sizeof shown);
+    fprintf(stderr, "vimeo-up: %s\n", shown);
+    if (r->dashboard && r->cli->command == CLI_UPLOAD) {
+        engine_add_refused(r->e, r->paths[i], err); /* a failed row, counted with the rest; its event is logged */
+    } else {
+        runlog_line(err);
+        headless_print_refused(r->cli->json, r->paths[i], err);
+        r->refused++;
+    }
+}
+
 int cli_run(struct cli *cli)
 {
     double started = clock_wall();
@@ -222,31 +249,36 @@ int cli_run(struct cli *cli)
     unsigned refused = cli->unreadable, queued = 0;
     if (cli->command == CLI_UPLOAD || (cli->command == CLI_VERIFY && cli->nfiles > 0)) {
         size_t nmanifest = cli->command == CLI_UPLOAD ? cli->manifest.count : 0;
-        for (size_t i = 0; i < (size_t)cli->nfiles + nmanifest; i++) {
-            const struct manifest_entry *m = i < (size_t)cli->nfiles ? NULL : &cli->manifest.entries[i - cli->nfiles];
-            const char *path = m ? m->path : cli->files[i];
-            unsigned id = m ? engine_add_with(e, path, &m->meta, err, sizeof err)
-                        : cli->command == CLI_UPLOAD ? engine_add(e, path, err, sizeof err)
-                                                     : engine_add_verify(e, path, err, sizeof err);
-            if (id) {
-                queued++;
-            } else {
-                char shown[700];
-                text_escape(err, shown, sizeof shown);
-                fprintf(stderr, "vimeo-up: %s\n", shown);
-                if (dashboard && cli->command == CLI_UPLOAD) {
-                    engine_add_refused(e, path, err); /* a failed row, counted with the rest; its event is logged */
-                } else {
-                    runlog_line(err);
-                    headless_print_refused(cli->json, path, err);
-                    refused++;
-                }
+        size_t total = (size_t)cli->nfiles + nmanifest;
+        for (size_t start = 0; start < total; start += ADD_BATCH) {
+            size_t n = total - start < ADD_BATCH ? total - start : ADD_BATCH;
+            const char *paths[ADD_BATCH];
+            const struct engine_file_meta *metas[ADD_BATCH];
+            unsigned ids[ADD_BATCH];
+            for (size_t k = 0; k < n; k++) {
+                size_t i = start + k;
+                const struct manifest_entry *m = i < (size_t)cli->nfiles ? NULL
+                                                 : &cli->manifest.entries[i - cli->nfiles];
+                paths[k] = m ? m->path : cli->files[i];
+                metas[k] = m ? &m->meta : NULL;
             }
-            if (!m && cli->files_owned) {
+            struct refusals r = { cli, e, dashboard, paths, 0 };
+            if (cli->command == CLI_UPLOAD) {
+                engine_add_many(e, paths, metas, n, ids, refuse, &r);
+            } else {
+                for (size_t k = 0; k < n; k++)
+                    if (!(ids[k] = engine_add_verify(e, paths[k], err, sizeof err)))
+                        refuse(&r, k, err);
+            }
+            refused += r.refused;
+            for (size_t k = 0; k < n; k++) {
+                queued += ids[k] != 0;
                 /* The engine keeps its own copy: 100,000 names held twice
                  * would cost 6 MB. */
-                free(cli->files[i]);
-                cli->files[i] = NULL;
+                if (start + k < (size_t)cli->nfiles && cli->files_owned) {
+                    free(cli->files[start + k]);
+                    cli->files[start + k] = NULL;
+                }
             }
         }
     } else {

@@ -537,6 +537,64 @@ static void rows_let_go_of_are_written_together(void **state)
         free(rows[i]);
 }
 
+/* Files claimed together are one transaction, each decided as a claim of
+ * its own would be (new, unfinished, done already); a transaction that
+ * cannot be written claims none of them. */
+static void files_claimed_together_are_one_transaction_or_none(void **state)
+{
+    (void)state;
+    char err[256], why[256], paths[2 * MANY][64];
+    struct journal *j = journal_open(dir, err, sizeof err);
+    assert_non_null(j);
+    struct journal_key keys[2 * MANY];
+    for (int i = 0; i < 2 * MANY; i++) {
+        keys[i] = key;
+        snprintf(paths[i], sizeof paths[i], "/videos/%02d.mp4", i);
+        keys[i].path = paths[i];
+    }
+    struct journal_entry *entries = calloc(2 * MANY, sizeof *entries);
+    enum journal_claim claims[2 * MANY];
+    assert_int_equal(journal_claim(j, &keys[0], false, &entries[0]), JOURNAL_CLAIMED);
+    strcpy(entries[0].state, "done");
+    assert_true(journal_save(j, &entries[0], why, sizeof why));
+    assert_int_equal(journal_claim(j, &keys[1], false, &entries[1]), JOURNAL_CLAIMED);
+    strcpy(entries[1].state, "uploading");
+    entries[1].acked = 7;
+    assert_true(journal_save(j, &entries[1], why, sizeof why));
+    int64_t unfinished = entries[1].id;
+
+    sqlite3 *beside = open_beside();
+    wal_empty(beside);
+    journal_claim_many(j, keys, MANY, false, entries, claims);
+    int frames = wal_frames(beside);
+    assert_true(frames >= 1);
+    assert_true(frames <= 4);
+    assert_int_equal(claims[0], JOURNAL_ALREADY_DONE);
+    assert_int_equal(claims[1], JOURNAL_CLAIMED);
+    assert_int_equal(entries[1].id, unfinished);
+    assert_int_equal(entries[1].acked, 7);
+    for (int i = 2; i < MANY; i++) {
+        assert_int_equal(claims[i], JOURNAL_CLAIMED);
+        assert_string_equal(entries[i].path, paths[i]);
+    }
+    assert_int_equal(query_int(beside, "SELECT count(*) FROM uploads"), MANY);
+
+    struct rlimit was, none = { 0, 0 };
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    none.rlim_max = was.rlim_max;
+    void (*xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &none), 0);
+    journal_claim_many(j, keys + MANY, MANY, false, entries + MANY, claims + MANY);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, xfsz);
+    for (int i = MANY; i < 2 * MANY; i++)
+        assert_int_equal(claims[i], JOURNAL_ERROR);
+    assert_int_equal(query_int(beside, "SELECT count(*) FROM uploads"), MANY);
+    sqlite3_close(beside);
+    journal_close(j);
+    free(entries);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +609,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_version_2_journal_gains_the_page, setup, teardown),
         cmocka_unit_test_setup_teardown(rows_saved_together_are_one_transaction_or_none, setup, teardown),
         cmocka_unit_test_setup_teardown(rows_let_go_of_are_written_together, setup, teardown),
+        cmocka_unit_test_setup_teardown(files_claimed_together_are_one_transaction_or_none, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
