@@ -457,6 +457,18 @@ static void take_events(struct ui *ui)
     }
 }
 
+/* Events and -v lines since the last call; true when the source has
+ * ended (the agent went away). */
+static bool take_news(struct ui *ui)
+{
+    source_wakeup_drain(ui->src);
+    take_events(ui);
+    char request[1200];
+    while (runlog_take(request, sizeof request))
+        log_add(ui, request); /* -v */
+    return source_ended(ui->src);
+}
+
 /* ---- drawing ----------------------------------------------------------- */
 
 static void put(int y, int x, chtype attr, const char *text)
@@ -1335,6 +1347,10 @@ enum dashboard_end dashboard_run(const struct source *src, const char *endpoint,
     for (;;) {
         double now = clock_mono();
         if (ui.dirty && now - ui.last_draw >= FRAME) {
+            if (take_news(&ui)) {
+                end = DASHBOARD_GONE;
+                break;
+            }
             double cpu = clock_thread_cpu();
             refresh_rows(&ui);
             draw(&ui);
@@ -1350,7 +1366,10 @@ enum dashboard_end dashboard_run(const struct source *src, const char *endpoint,
             until_frame = units_timespec(ui.last_draw + (ui.dirty ? FRAME : 1.0) - now);
             timeout = &until_frame;
         }
-        struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { source_wakeup_fd(src), POLLIN, 0 },
+        /* With a frame due anyway, news waits for it: each job's every step
+         * wakes us, and on many small files that was thousands of wake-ups
+         * a second, each taking the engine's lock from its workers. */
+        struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { ui.dirty ? -1 : source_wakeup_fd(src), POLLIN, 0 },
                                  { signal_fd, POLLIN, 0 } };
         int rc = ppoll(fds, signal_fd >= 0 ? 3 : 2, timeout, &sleep_mask);
         if (suspend_asked) {
@@ -1370,13 +1389,8 @@ enum dashboard_end dashboard_run(const struct source *src, const char *endpoint,
             break;
         }
         if (rc > 0 && (fds[1].revents & (POLLIN | POLLHUP))) {
-            source_wakeup_drain(src);
-            take_events(&ui);
-            char request[1200];
-            while (runlog_take(request, sizeof request))
-                log_add(&ui, request); /* -v */
             ui.dirty = true;
-            if (source_ended(src)) {
+            if (take_news(&ui)) {
                 end = DASHBOARD_GONE;
                 break;
             }
