@@ -82,6 +82,39 @@ static void url_policy(void **state)
     assert_true(http_header_value_safe("Upload-Offset: 1"));
 }
 
+/* One handle keeps the verdict for an origin it has let through; a URL of
+ * another origin, however like it, is judged afresh. */
+static void url_policy_holds_request_after_request(void **state)
+{
+    (void)state;
+    assert_true(http_global_init());
+    struct http_options options = { .connect_timeout = 5, .api_timeout = 5 };
+    struct http *h = http_new(&options);
+    assert_non_null(h);
+    static const struct { const char *url; bool allowed; } cases[] = {
+        { "http://127.0.0.1:1/files/a", true },
+        { "http://127.0.0.1:1/files/b", true },
+        { "http://127.0.0.1:1@files.tus.vimeo.com/files/c", false },
+        { "http://127.0.0.1:1.evil.com/files/d", false },
+        { "http://127.0.0.1:1/files/e", true },
+        { "http://127.0.0.1:1/files/f x", false },
+        { "http://files.tus.vimeo.com/files/g", false },
+        { "ftp://127.0.0.1:1/files/h", false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct http_request req = { .method = "HEAD", .url = cases[i].url };
+        struct http_result res = { 0 };
+        /* Let through, it is tried (nothing listens on port 1); refused, it is not. */
+        bool tried = http_perform(h, &req, &res);
+        bool refused = strncmp(res.error, "refused URL", 11) == 0;
+        if (refused == cases[i].allowed || tried != cases[i].allowed)
+            fail_msg("%s: %s", cases[i].url, res.error);
+        buf_free(&res.body);
+    }
+    http_free(h);
+    http_global_cleanup();
+}
+
 static void resolves_locations(void **state)
 {
     (void)state;
@@ -168,6 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_tus_and_rate_limit_headers), cmocka_unit_test(refuses_bad_offsets),
         cmocka_unit_test(retry_after_as_date),               cmocka_unit_test(url_policy),
+        cmocka_unit_test(url_policy_holds_request_after_request),
         cmocka_unit_test(resolves_locations),                cmocka_unit_test(outcome_classes),
         cmocka_unit_test(vimeo_errors_in_one_line),         cmocka_unit_test(vimeo_errors_mask_the_token),
         cmocka_unit_test(read_size_levels_the_next_read),
