@@ -1351,6 +1351,7 @@ enum dashboard_end dashboard_run(const struct source *src, const char *endpoint,
                 end = DASHBOARD_GONE;
                 break;
             }
+            now = clock_mono(); /* the frame is what follows: its news was taken between frames before */
             double cpu = clock_thread_cpu();
             refresh_rows(&ui);
             draw(&ui);
