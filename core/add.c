@@ -405,7 +405,8 @@ unsigned engine_add_with(struct engine *e, const char *path, const struct engine
 }
 
 void engine_add_many(struct engine *e, const char *const *paths, const struct engine_file_meta *const *metas,
-                     size_t n, unsigned *ids, void (*refused)(void *ctx, size_t i, const char *err), void *ctx)
+                     size_t n, unsigned *ids, bool *is_new, void (*refused)(void *ctx, size_t i, const char *err),
+                     void *ctx)
 {
     struct adding *files = calloc(n ? n : 1, sizeof *files);
     for (size_t i = 0; i < n && files; i++) {
@@ -416,6 +417,8 @@ void engine_add_many(struct engine *e, const char *const *paths, const struct en
         add_batch(e, files, n);
     for (size_t i = 0; i < n; i++) {
         ids[i] = files ? files[i].id : 0;
+        if (is_new)
+            is_new[i] = files && files[i].is_new;
         if (!ids[i])
             refused(ctx, i, files ? files[i].err : "out of memory");
     }

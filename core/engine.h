@@ -254,12 +254,14 @@ unsigned engine_add_with(struct engine *e, const char *path, const struct engine
  * job now (false: it had one). */
 unsigned engine_add_new(struct engine *e, const char *path, const struct engine_file_meta *meta, bool *is_new,
                         char *err, size_t cap);
-/* engine_add_with for n files at once (metas NULL, or metas[i] NULL: the
+/* engine_add_new for n files at once (metas NULL, or metas[i] NULL: the
  * run's metadata): their journal claims share one transaction. ids[i] is
  * file i's job, or 0 after refused(ctx, i, err) said why, as engine_add's
- * err; refused is called in order. */
+ * err; refused is called in order. is_new (NULL: not wanted): as
+ * engine_add_new's, file by file. */
 void engine_add_many(struct engine *e, const char *const *paths, const struct engine_file_meta *const *metas,
-                     size_t n, unsigned *ids, void (*refused)(void *ctx, size_t i, const char *err), void *ctx);
+                     size_t n, unsigned *ids, bool *is_new, void (*refused)(void *ctx, size_t i, const char *err),
+                     void *ctx);
 
 /* One line of a --manifest, a JSON object: path (required) and any of
  * name, description, privacy, password_file, folder, replace (strings) and

@@ -36,6 +36,9 @@ enum {
     TABLE_LINE_ROWS = 1000,        /* rows a line: a client's JSON reader takes about 18,000 */
 };
 #define PUSH_INTERVAL 0.25 /* seconds: at most 4 pushes a second */
+/* Seconds between two takes of the events with no subscriber: each job's
+ * every step wakes the agent, thousands of times a second on small files. */
+#define EVENTS_SPACING 0.025
 
 /* ---- the log ---------------------------------------------------------- */
 
@@ -92,6 +95,7 @@ struct agent {
     struct engine_totals prev_totals;
     bool push_due, stopping;
     double last_push, idle_since;
+    double events_at;          /* monotonic: with no subscriber, events are not taken before this */
     struct buf line;            /* a line being built */
 };
 
@@ -478,6 +482,59 @@ static void rows_before_answer(struct agent *a, struct client *c)
         client_resync(a, c);
 }
 
+/* Files are queued ADD_BATCH at a time: their journal claims share a
+ * transaction. */
+enum { ADD_BATCH = 32 };
+
+struct add_batch {
+    char paths[ADD_BATCH][PATH_MAX];
+    const char *names[ADD_BATCH];
+    const struct engine_file_meta *metas[ADD_BATCH];
+    unsigned ids[ADD_BATCH];
+    bool is_new[ADD_BATCH];
+    char *errs[ADD_BATCH];      /* why each refused file was (NULL: out of memory) */
+    size_t n;
+};
+
+static void add_refused(void *ctx, size_t i, const char *err)
+{
+    struct add_batch *batch = ctx;
+    batch->errs[i] = strdup(err);
+}
+
+/* Queue the batch's files and answer for each into b. */
+static void add_batch_answer(struct agent *a, struct add_batch *batch, const struct engine_file_meta *meta,
+                             struct buf *b, bool *first)
+{
+    for (size_t i = 0; i < batch->n; i++) {
+        batch->names[i] = batch->paths[i];
+        batch->metas[i] = meta;
+        batch->errs[i] = NULL;
+    }
+    engine_add_many(a->e, batch->names, batch->metas, batch->n, batch->ids, batch->is_new, add_refused, batch);
+    for (size_t i = 0; i < batch->n; i++) {
+        const char *path = batch->paths[i], *err = batch->errs[i] ? batch->errs[i] : "out of memory";
+        unsigned id = batch->ids[i];
+        buf_puts(b, *first ? "{\"file\":" : ",{\"file\":");
+        *first = false;
+        json_append_string_lossy(b, path);
+        if (id) {
+            buf_printf(b, ",\"job\":%u,\"new\":%s%s}", id, batch->is_new[i] ? "true" : "false",
+                       batch->is_new[i] && job_done(a, id) ? ",\"done\":true" : "");
+        } else {
+            buf_puts(b, ",\"error\":");
+            json_append_string_lossy(b, err);
+            buf_puts(b, "}");
+            char shown[1200];
+            text_escape(err, shown, sizeof shown);
+            agent_log("refused: %s", shown);
+            engine_add_refused(a->e, path, err); /* a failed row with the reason, as in-process */
+        }
+        free(batch->errs[i]);
+    }
+    batch->n = 0;
+}
+
 static void do_add(struct agent *a, struct client *c, const struct json *j, unsigned job)
 {
     (void)job;
@@ -487,48 +544,36 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
         return;
     }
     struct add_meta *meta = calloc(1, sizeof *meta);
-    if (!meta || !read_add_meta(j, meta)) {
+    struct add_batch *batch = calloc(1, sizeof *batch);
+    if (!meta || !batch || !read_add_meta(j, meta)) {
         free(meta);
+        free(batch);
         client_fail(a, c, "add: \"meta\" must be an object of name, description, privacy (strings) and tags");
         return;
     }
-    bool has_meta = json_find(j, "meta") >= 0;
+    const struct engine_file_meta *file_meta = json_find(j, "meta") >= 0 ? &meta->meta : NULL;
     struct buf b;
     buf_init(&b, OUT_MAX);
     buf_puts(&b, "{\"ok\":true,\"added\":[");
     struct json_iter it;
     json_array_iter(j, files, &it);
-    char path[PATH_MAX], err[4608];
-    bool first = true;
-    for (int t; (t = json_iter_next(&it)) >= 0;) {
-        if (!json_get_string(j, t, path, sizeof path) || path[0] != '/') {
-            buf_free(&b);
-            free(meta);
-            client_fail(a, c, "add: each file must be an absolute path");
-            return;
-        }
-        bool is_new = false;
-        unsigned id = engine_add_new(a->e, path, has_meta ? &meta->meta : NULL, &is_new, err, sizeof err);
-        buf_puts(&b, first ? "{\"file\":" : ",{\"file\":");
-        first = false;
-        json_append_string_lossy(&b, path);
-        if (id) {
-            buf_printf(&b, ",\"job\":%u,\"new\":%s%s}", id, is_new ? "true" : "false",
-                       is_new && job_done(a, id) ? ",\"done\":true" : "");
-        } else {
-            buf_puts(&b, ",\"error\":");
-            json_append_string_lossy(&b, err);
-            buf_puts(&b, "}");
-            char shown[1200];
-            text_escape(err, shown, sizeof shown);
-            agent_log("refused: %s", shown);
-            engine_add_refused(a->e, path, err); /* a failed row with the reason, as in-process */
-        }
+    bool first = true, bad = false;
+    for (int t; !bad && (t = json_iter_next(&it)) >= 0;) {
+        char *path = batch->paths[batch->n];
+        bad = !json_get_string(j, t, path, PATH_MAX) || path[0] != '/';
+        if (!bad && ++batch->n == ADD_BATCH)
+            add_batch_answer(a, batch, file_meta, &b, &first);
     }
-    buf_puts(&b, "]}");
-    rows_before_answer(a, c);
-    client_reply(c, b.data);
+    add_batch_answer(a, batch, file_meta, &b, &first); /* those before a bad path are queued, as they were */
+    if (bad) {
+        client_fail(a, c, "add: each file must be an absolute path");
+    } else {
+        buf_puts(&b, "]}");
+        rows_before_answer(a, c);
+        client_reply(c, b.data);
+    }
     buf_free(&b);
+    free(batch);
     free(meta);
 }
 
@@ -874,7 +919,10 @@ static void serve(struct agent *a)
         }
         size_t nfds = 0;
         fds[nfds++] = (struct pollfd){ a->listen_fd, POLLIN, 0 };
-        fds[nfds++] = (struct pollfd){ engine_wakeup_fd(a->e), POLLIN, 0 };
+        /* News waits for the push that is due (it takes the events), or for
+         * the spacing since the last take. */
+        bool news_wait = a->push_due || clock_mono() < a->events_at;
+        fds[nfds++] = (struct pollfd){ news_wait ? -1 : engine_wakeup_fd(a->e), POLLIN, 0 };
         fds[nfds++] = (struct pollfd){ a->signal_fd, POLLIN, 0 };
         for (struct client *c = a->clients; c; c = c->next)
             fds[nfds++] = (struct pollfd){ c->fd, (short)(POLLIN | (c->out_sent < c->out.len ? POLLOUT : 0)), 0 };
@@ -882,6 +930,8 @@ static void serve(struct agent *a)
         int timeout = -1;
         if (a->push_due)
             timeout = ms_until(a->last_push + PUSH_INTERVAL);
+        else if (news_wait)
+            timeout = ms_until(a->events_at);
         bool idle = !a->clients && engine_settled(a->e);
         if (!idle)
             a->idle_since = clock_mono();
@@ -900,10 +950,12 @@ static void serve(struct agent *a)
         }
         if (fds[1].revents & POLLIN) {
             engine_wakeup_drain(a->e);
-            if (any_subscriber(a))
+            if (any_subscriber(a)) {
                 a->push_due = true;
-            else
+            } else {
                 take_events(a);
+                a->events_at = clock_mono() + EVENTS_SPACING;
+            }
         }
         size_t i = 3;
         for (struct client *c = a->clients, *next; c; c = next, i++) {

@@ -264,7 +264,7 @@ int cli_run(struct cli *cli)
             }
             struct refusals r = { cli, e, dashboard, paths, 0 };
             if (cli->command == CLI_UPLOAD) {
-                engine_add_many(e, paths, metas, n, ids, refuse, &r);
+                engine_add_many(e, paths, metas, n, ids, NULL, refuse, &r);
             } else {
                 for (size_t k = 0; k < n; k++)
                     if (!(ids[k] = engine_add_verify(e, paths[k], err, sizeof err)))
