@@ -19,8 +19,9 @@
 enum { PLAIN_PROGRESS_MS = 3000, JSON_PROGRESS_MS = 500, EVENT_BATCH = 64 };
 /* Events are read at most this often: every job's every step wakes us, and
  * on 10,000 small files waking for each (17,000 wake-ups) took CPU and
- * e->lock from the workers. A line comes at most this much later. */
-enum { DRAIN_SPACING_MS = 25 };
+ * e->lock from the workers. A line comes at most this much later, and so
+ * may the end of a run that settles while we wait. */
+enum { DRAIN_SPACING_MS = 10 };
 
 void headless_iso_time(double unix_time, char *out, size_t cap)
 {
@@ -247,9 +248,10 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
             break;
         }
         /* What else happens meanwhile wakes nobody: the wake-up waits (a
-         * signal does not; without one, fds[1] is -1 and this only sleeps). */
+         * signal does not; without one, fds[1] is -1 and this only sleeps).
+         * Not the last one: a run that has ended ends now. */
         int early_ms = DRAIN_SPACING_MS - (int)((clock_wall() - last_drain) * 1000);
-        if (rc > 0 && early_ms > 0 && poll(&fds[1], 1, early_ms) > 0) {
+        if (rc > 0 && early_ms > 0 && !source_settled(e) && poll(&fds[1], 1, early_ms) > 0) {
             interrupted = true;
             break;
         }
