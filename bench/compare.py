@@ -271,16 +271,28 @@ NOTES = """### Notes
   149,125 -> 88,754 a run. Every save still returns only once its row is
   on disk; the journal is durable against a crash of the process (WAL,
   synchronous=NORMAL: synced at its ~130 checkpoints a run), not against a
-  power cut. What is left (perf, 10,000 files): the four workers, two
-  thirds of the CPU, mostly libcurl, malloc and the kernel's loopback TCP
-  (sendto, poll), three requests a file; the front end's thread, a
-  quarter: engine_settled scanning every job after every wake, with
-  e->lock held (7% of all the CPU, and a wait for every worker: scanning
-  from the newest measured a tenth less wall time), and the claims at
-  add, one IMMEDIATE transaction a file. With three requests and a durable
-  claim and new-video save a file, vimeo-up does not reach 0.7x curl's two
-  bare requests on 1 KiB files; on this shared 2-core machine its files/s
-  against the SDK's moved between 1.3x and 2.0x from run to run.
+  power cut. Then (perf with call stacks of every context switch, issue
+  16, round three): of ~75,000 voluntary context switches a run, 27,000
+  were the workers waiting for an answer, 16,700 the front end woken for
+  every step of every job, 7,600 the transcode follower woken for every
+  hand-over, and most of the rest threads waiting for e->lock that those
+  wake-ups took; context switches alone were the biggest single item of
+  the CPU (finish_task_switch, 7-12%). The front end now reads events at
+  most every 25 ms (the dashboard at its frames), the follower is woken
+  only when it would act sooner, engine_settled counts rather than scans
+  (it walked every job, 6% of the CPU), and files are claimed 32 to a
+  transaction: ~30,000 switches a run, and 10,000 transactions fewer. The
+  sandbox summed every video's size on each create, quota or not (4% of
+  all the CPU): now only under a quota. By hand, (c) went from ~4.6-5.2 s
+  to ~3.0-3.5 s, vimeo-up's CPU from ~6.0 to ~3.5 s; in make bench, from
+  6.18 s (1.36x the SDK's files/s) to ~4.0 s (2.0-2.3x, in two full runs
+  on this machine, whose speed drifts by a third within an hour). What is
+  left is three requests a file: per request, the kernel's loopback TCP, poll and
+  the switch to the thread that waits for the answer, and libcurl's own
+  work (parsing each URL and status line, its options reset), in vimeo-up
+  and in the sandbox alike. curl makes two requests a file, with no
+  journal: reaching 0.7x its files/s with three requests and a durable
+  claim and new-video save would take less CPU a request than curl's own.
 - tuspy opens a new connection for every request. libmicrohttpd 0.9.75
   zeroes a connection's whole memory pool at its start and after every
   request (perf: 75% of the sandbox's CPU on keep-alive HEADs with the
@@ -320,6 +332,17 @@ NOTES = """### Notes
   vimeo-up spends ~40 ms (GET /me, /oauth/verify, the create; the HEAD
   proof and the listing), and its eight 128 MiB PATCHes follow one
   another within a millisecond.
+- (q): a dashboard frame at 100,000 rows walks every job once for the
+  totals and the window (engine_snapshot_window), one or two cache misses
+  a job, scattered over the heap: 4-7 ms of CPU from run to run (3.96 ms in
+  the run that first met the goal, 6.5 ms here). Totals kept as jobs
+  change, and rows kept in their table order, would make a frame cost its
+  window only; not done yet.
+- The front ends read the engine's events at most every 10 ms (headless),
+  at each frame (the dashboard) or every 25 ms or at each push (the
+  agent), and headless ends as soon as the engine settles: a run of one
+  small file takes ~32 ms, not ~47, which is (a)'s margin against curl's
+  two processes.
 """
 
 
