@@ -345,12 +345,12 @@ static void add_batch(struct engine *e, struct adding *files, size_t n)
                 a->copy = NULL;
             }
         }
-        if (files[i].claiming && keys && entries && claims && which) {
-            keys[m] = files[i].key;
+        if (a->claiming && keys && entries && claims && which) {
+            keys[m] = a->key;
             which[m++] = i;
-        } else if (files[i].claiming) {
-            job_meta_free(files[i].copy);
-            snprintf(files[i].err, sizeof files[i].err, "out of memory");
+        } else if (a->claiming) {
+            job_meta_free(a->copy);
+            snprintf(a->err, sizeof a->err, "out of memory");
         }
     }
     if (m) {
@@ -363,10 +363,12 @@ static void add_batch(struct engine *e, struct adding *files, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         struct adding *a = &files[i];
-        if (a->same && a->same->id)
+        if (a->same && a->same->id) {
             a->id = a->same->id;
-        else if (a->same) /* refused under its other name: this one is tried on its own */
-            a->same = NULL, add_batch(e, a, 1);
+        } else if (a->same) { /* refused under its other name: this one is tried on its own */
+            a->same = NULL;
+            add_batch(e, a, 1);
+        }
     }
     free(keys);
     free(entries);
