@@ -226,7 +226,7 @@ static void drain_events(const struct source *e, bool json, bool verdicts)
 
 bool headless_run(const struct source *e, bool json, bool verdicts, int signal_fd)
 {
-    double last_progress = clock_wall(), last_drain = 0;
+    double last_progress = clock_wall(), last_drain = -1e9; /* monotonic */
     int interval_ms = json ? JSON_PROGRESS_MS : PLAIN_PROGRESS_MS;
     bool interrupted = false;
     /* Nothing to wait for (every file refused, nothing to resume): no
@@ -250,14 +250,16 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
         /* What else happens meanwhile wakes nobody: the wake-up waits (a
          * signal does not; without one, fds[1] is -1 and this only sleeps).
          * Not the last one: a run that has ended ends now. */
-        int early_ms = DRAIN_SPACING_MS - (int)((clock_wall() - last_drain) * 1000);
+        double since_ms = (clock_mono() - last_drain) * 1000; /* huge before the first drain */
+        int early_ms = since_ms >= 0 && since_ms < DRAIN_SPACING_MS ? DRAIN_SPACING_MS - (int)since_ms : 0;
         if (rc > 0 && early_ms > 0 && !source_settled(e) && poll(&fds[1], 1, early_ms) > 0) {
             interrupted = true;
             break;
         }
         source_wakeup_drain(e);
         drain_events(e, json, verdicts);
-        now = last_drain = clock_wall();
+        last_drain = clock_mono();
+        now = clock_wall();
         if ((now - last_progress) * 1000 >= interval_ms && !verdicts && !quiet)
             print_progress(e, json, now, &last_progress);
         fflush(stdout);
