@@ -124,6 +124,7 @@ struct ui {
     size_t names_measured;     /* the number of rows when it was measured */
     unsigned names_last_id;    /* the last row (in queue order) measured */
     bool dirty;
+    bool more_news;             /* events left for want of time: the next frame takes more */
     enum dashboard_end end;    /* how a quit ends: QUIT, or the agent's DETACH or STOP */
     double last_draw;
     struct frame_stats { unsigned long frames; size_t rows; double cpu, cpu_first, cpu_max, wall, wall_max; } stats;
@@ -427,10 +428,17 @@ static const struct engine_row *selected_row(struct ui *ui)
     return row_at(ui, ui->selected);
 }
 
-static void take_events(struct ui *ui)
+/* Seconds of events (and the --on-done hooks they start) taken at once:
+ * 20,000 done files with a hook each kept the first frame and every key
+ * waiting for all of them. */
+static const double TAKE_BUDGET = 0.1;
+
+/* True when the budget ran out with events still waiting. */
+static bool take_events(struct ui *ui)
 {
     struct engine_event events[EVENT_BATCH];
     size_t n;
+    double until = clock_mono() + TAKE_BUDGET;
     while ((n = source_events(ui->src, events, EVENT_BATCH)) > 0) {
         for (size_t i = 0; i < n; i++) {
             struct engine_details d;
@@ -454,15 +462,20 @@ static void take_events(struct ui *ui)
                 ui->pending_verify = 0;
             }
         }
+        if (clock_mono() >= until)
+            return true;
     }
+    return false;
 }
 
 /* Events and -v lines since the last call; true when the source has
- * ended (the agent went away). */
+ * ended (the agent went away). Events left over for want of time wait for
+ * the next frame. */
 static bool take_news(struct ui *ui)
 {
     source_wakeup_drain(ui->src);
-    take_events(ui);
+    if (take_events(ui))
+        ui->more_news = true;
     char request[1200];
     while (runlog_take(request, sizeof request))
         log_add(ui, request); /* -v */
@@ -1358,7 +1371,8 @@ enum dashboard_end dashboard_run(const struct source *src, const char *endpoint,
             ring_when_done(&ui);
             frame_stats_add(&ui.stats, ui.nrows, clock_thread_cpu() - cpu, clock_mono() - now);
             ui.last_draw = now;
-            ui.dirty = false;
+            ui.dirty = ui.more_news;
+            ui.more_news = false;
         }
         /* Sleep forever when idle; while something moves, until the next frame
          * (a retry countdown needs a frame a second at least). */
@@ -1367,10 +1381,13 @@ enum dashboard_end dashboard_run(const struct source *src, const char *endpoint,
             until_frame = units_timespec(ui.last_draw + (ui.dirty ? FRAME : 1.0) - now);
             timeout = &until_frame;
         }
-        /* With a frame due anyway, news waits for it: each job's every step
-         * wakes us, and on many small files that was thousands of wake-ups
-         * a second, each taking the engine's lock from its workers. */
-        struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { ui.dirty ? -1 : source_wakeup_fd(src), POLLIN, 0 },
+        /* With a frame due anyway, the engine's news waits for it: each
+         * job's every step wakes us, and on many small files that was
+         * thousands of wake-ups a second, each taking the engine's lock
+         * from its workers. An agent's is read as it comes, or the agent
+         * drops a stream that falls behind and sends the table again. */
+        bool news_waits = ui.dirty && !src->remote;
+        struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { news_waits ? -1 : source_wakeup_fd(src), POLLIN, 0 },
                                  { signal_fd, POLLIN, 0 } };
         int rc = ppoll(fds, signal_fd >= 0 ? 3 : 2, timeout, &sleep_mask);
         if (suspend_asked) {
