@@ -476,6 +476,8 @@ static void wakeup_drain(void *ctx)
 static bool settled(void *ctx)
 {
     struct mirror *m = ctx;
+    if (m->loading || !m->have_full)
+        return false; /* the rows seen so far are not the table: its first 1,000 all done say nothing */
     for (size_t i = 0; i < m->n; i++)
         if (m->rows[i].state == ENGINE_QUEUED || engine_state_active(m->rows[i].state))
             return false;
