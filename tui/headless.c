@@ -260,8 +260,12 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
         drain_events(e, json, verdicts);
         last_drain = clock_mono();
         now = clock_wall();
-        if ((now - last_progress) * 1000 >= interval_ms && !verdicts && !quiet)
-            print_progress(e, json, now, &last_progress);
+        if ((now - last_progress) * 1000 >= interval_ms) {
+            if (!verdicts && !quiet)
+                print_progress(e, json, now, &last_progress);
+            else
+                last_progress = now; /* nothing to print, but the next wait is a whole interval, not 0 ms */
+        }
         fflush(stdout);
         if (source_settled(e) || source_ended(e)) {
             drain_events(e, json, verdicts);

@@ -1,6 +1,7 @@
 """-q, -v and --log-file: what an unattended run says, and leaves behind."""
 import os
 import re
+import resource
 import stat
 import unittest
 
@@ -26,6 +27,18 @@ class Verbosity(CliRun):
         self.assertEqual(len([r for r in requests if " PATCH " in r]), 3)
         self.assertNotIn(TOKEN, proc.stderr + proc.stdout)
         self.assertNotIn("request", proc.stdout, "request lines go to stderr, the events stay as they were")
+
+    def test_quiet_waits_without_spinning(self):
+        # Quiet prints no progress line, but still waits a whole interval
+        # between two looks: it spun a core for the whole run.
+        self.sandbox.fault("latency=4000,on=upload")
+        path = make_file(self.tmp, "slow.mp4", 1000)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        proc = self.vimeo_up("-q", path)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        self.assertLess(cpu, 1.5, "CPU seconds over a run that waits 4 s for its upload")
 
     def test_quiet_says_errors_and_the_summary_only(self):
         good = make_file(self.tmp, "q.mp4", 1000)
