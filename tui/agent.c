@@ -482,17 +482,13 @@ static void rows_before_answer(struct agent *a, struct client *c)
         client_resync(a, c);
 }
 
-/* Files are queued ADD_BATCH at a time: their journal claims share a
- * transaction. */
-enum { ADD_BATCH = 32 };
-
 struct add_batch {
-    char paths[ADD_BATCH][PATH_MAX];
-    const char *names[ADD_BATCH];
-    const struct engine_file_meta *metas[ADD_BATCH];
-    unsigned ids[ADD_BATCH];
-    bool is_new[ADD_BATCH];
-    char *errs[ADD_BATCH];      /* why each refused file was (NULL: out of memory) */
+    char paths[ENGINE_ADD_BATCH][PATH_MAX];
+    const char *names[ENGINE_ADD_BATCH];
+    const struct engine_file_meta *metas[ENGINE_ADD_BATCH];
+    unsigned ids[ENGINE_ADD_BATCH];
+    bool is_new[ENGINE_ADD_BATCH];
+    char *errs[ENGINE_ADD_BATCH];      /* why each refused file was (NULL: out of memory) */
     size_t n;
 };
 
@@ -561,7 +557,7 @@ static void do_add(struct agent *a, struct client *c, const struct json *j, unsi
     for (int t; !bad && (t = json_iter_next(&it)) >= 0;) {
         char *path = batch->paths[batch->n];
         bad = !json_get_string(j, t, path, PATH_MAX) || path[0] != '/';
-        if (!bad && ++batch->n == ADD_BATCH)
+        if (!bad && ++batch->n == ENGINE_ADD_BATCH)
             add_batch_answer(a, batch, file_meta, &b, &first);
     }
     add_batch_answer(a, batch, file_meta, &b, &first); /* those before a bad path are queued, as they were */

@@ -191,9 +191,6 @@ static int resumed_elsewhere(const struct cli *cli)
     return EXIT_UNFINISHED;
 }
 
-/* Files queued a batch at a time: their journal claims share a transaction. */
-enum { ADD_BATCH = 32 };
-
 /* A file the engine refused, said where the run says things. */
 struct refusals {
     const struct cli *cli;
@@ -250,11 +247,11 @@ int cli_run(struct cli *cli)
     if (cli->command == CLI_UPLOAD || (cli->command == CLI_VERIFY && cli->nfiles > 0)) {
         size_t nmanifest = cli->command == CLI_UPLOAD ? cli->manifest.count : 0;
         size_t total = (size_t)cli->nfiles + nmanifest;
-        for (size_t start = 0; start < total; start += ADD_BATCH) {
-            size_t n = total - start < ADD_BATCH ? total - start : ADD_BATCH;
-            const char *paths[ADD_BATCH];
-            const struct engine_file_meta *metas[ADD_BATCH];
-            unsigned ids[ADD_BATCH];
+        for (size_t start = 0; start < total; start += ENGINE_ADD_BATCH) {
+            size_t n = total - start < ENGINE_ADD_BATCH ? total - start : ENGINE_ADD_BATCH;
+            const char *paths[ENGINE_ADD_BATCH];
+            const struct engine_file_meta *metas[ENGINE_ADD_BATCH];
+            unsigned ids[ENGINE_ADD_BATCH];
             for (size_t k = 0; k < n; k++) {
                 size_t i = start + k;
                 const struct manifest_entry *m = i < (size_t)cli->nfiles ? NULL
