@@ -126,10 +126,7 @@ static bool url_scheme_host(const char *url, char **scheme, char **host)
     return ok;
 }
 
-/* http_url_allowed(), and whether url must go direct: plain http (which
- * carries the token in clear) and anything to loopback never go through
- * http_proxy and the like: a proxy would read the token, and loopback is
- * never behind one. One parse for both: it runs before every request. */
+/* No spaces or control characters, and a length curl and we take. */
 static bool url_clean(const char *url, char *why, size_t cap)
 {
     if (!url || !*url || strlen(url) >= HTTP_URL_MAX)
@@ -140,11 +137,11 @@ static bool url_clean(const char *url, char *why, size_t cap)
     return true;
 }
 
-static bool url_check(const char *url, char *why, size_t cap, bool *direct)
+/* The scheme and host of a clean URL decide: https anywhere, http to
+ * loopback only; *direct as url_check's. */
+static bool url_judge(const char *url, char *why, size_t cap, bool *direct)
 {
     *direct = true;
-    if (!url_clean(url, why, cap))
-        return false;
     char *scheme, *host;
     bool ok = url_scheme_host(url, &scheme, &host);
     if (!ok)
@@ -157,6 +154,16 @@ static bool url_check(const char *url, char *why, size_t cap, bool *direct)
     curl_free(scheme);
     curl_free(host);
     return ok;
+}
+
+/* http_url_allowed(), and whether url must go direct: plain http (which
+ * carries the token in clear) and anything to loopback never go through
+ * http_proxy and the like: a proxy would read the token, and loopback is
+ * never behind one. One parse for both. */
+static bool url_check(const char *url, char *why, size_t cap, bool *direct)
+{
+    *direct = true;
+    return url_clean(url, why, cap) && url_judge(url, why, cap, direct);
 }
 
 /* The length of url's scheme and authority, up to the path, query or
@@ -182,7 +189,7 @@ static bool url_check_cached(struct http *h, const char *url, char *why, size_t 
         *direct = h->origin_direct;
         return true;
     }
-    if (!url_check(url, why, cap, direct))
+    if (!url_judge(url, why, cap, direct))
         return false;
     h->origin_len = n < sizeof h->origin ? n : 0;
     memcpy(h->origin, url, h->origin_len);
