@@ -207,6 +207,7 @@ void engine_free(struct engine *e)
     journal_close(e->journal);
     engine_index_free(e);
     free(e->jobs);
+    free(e->blocks);
     free(e->runq);
     for (size_t i = e->events_head; i < e->nevents; i++)
         job_event_free(&e->events[i]);

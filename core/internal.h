@@ -80,8 +80,8 @@ struct job {
      *   over, by the follower, and by pause (transcode.c);
      * - save: under e->save_lock.
      * What the table's totals count of every row comes first, in one cache
-     * line: a window over 100,000 rows (engine_snapshot_window) reads only
-     * that line of the rows it does not copy. The small fields of every group
+     * line: counting a block of the table (struct view_block) reads only
+     * that line of each job. The small fields of every group
      * come next, together, so that 100,000 queued jobs carry no padding
      * (tests/unit/test_view.c). */
     unsigned id;               /* fixed */
@@ -166,6 +166,20 @@ struct pending_event {
     struct pending_detail *detail;
 };
 
+/* The table in blocks of VIEW_BLOCK jobs, by their place in e->jobs: the
+ * counts of each block's rows, so that a window over 100,000 rows reads
+ * some 400 blocks and the jobs it shows, not every job (view.c). A block
+ * is counted again only when job_recount marked one of its jobs changed,
+ * or while a worker holds one: a running job's bytes move without a mark.
+ * Under e->lock. */
+enum { VIEW_BLOCK = 256 };
+struct view_block {
+    struct engine_totals sums;          /* of its rows (and its removed done uploads), as when last counted */
+    unsigned count[ENGINE_STATE_COUNT]; /* its rows by state: not hidden, not cancelled */
+    unsigned running;                   /* jobs a worker held when last counted */
+    bool dirty;                         /* a job of it changed since */
+};
+
 struct transport;
 
 struct task {
@@ -218,8 +232,10 @@ struct engine {
     unsigned uploads_running;  /* upload_run()s under way: while none, no batch grows */
     /* Tests only: the follower's transport instead of its own network one. */
     const struct transport *follower_transport;
-    struct job **jobs;
+    struct job **jobs;         /* by id: job N is jobs[N - 1] */
     size_t njobs, jobs_cap;
+    struct view_block *blocks; /* jobs[i] counts in blocks[i / VIEW_BLOCK] */
+    size_t blocks_cap;
     /* Jobs that are running, or neither paused, final nor hidden: while
      * any, the engine has not settled. Kept by job_recount, so that
      * engine_settled, asked after every wake, does not walk 10,000 jobs
@@ -267,8 +283,9 @@ struct engine {
  * (with message, or none: NULL) and wakes the front end. A cancelled job
  * stays cancelled. The job's error is the caller's to set. */
 void job_enter(struct engine *e, struct job *job, enum engine_state state, const char *message);
-/* After a change of job's state, running or hidden: keep e->unsettled
- * right. Caller holds e->lock. */
+/* After a change of job's state, running, hidden or transcode (of any of
+ * its numbers while no worker holds it): keep e->unsettled and the table's
+ * counts right. Caller holds e->lock. */
 void job_recount(struct engine *e, struct job *job);
 /* Keep the reason as the job's error and enter FAILED. Caller holds e->lock. */
 void job_fail(struct engine *e, struct job *job, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -358,6 +375,12 @@ struct job_meta {
     bool has_tags;
 };
 void job_meta_free(struct job_meta *meta);
+
+/* ---- view.c --------------------------------------------------------------- */
+
+/* Room in e->blocks for jobs jobs; false when out of memory. Caller holds
+ * e->lock. */
+bool view_reserve(struct engine *e, size_t jobs);
 
 /* ---- add.c ---------------------------------------------------------------- */
 

@@ -222,6 +222,7 @@ void job_enter(struct engine *e, struct job *job, enum engine_state state, const
 
 void job_recount(struct engine *e, struct job *job)
 {
+    e->blocks[(job->id - 1) / VIEW_BLOCK].dirty = true;
     bool unsettled = job->running || !(job->hidden || job->state == ENGINE_PAUSED || engine_state_final(job->state));
     if (unsettled != job->unsettled) {
         job->unsettled = unsettled;
@@ -246,6 +247,10 @@ struct job *job_new(struct engine *e, const char *path, enum job_kind kind)
     struct job *job = calloc(1, sizeof *job);
     if (!job || !(job->path = strdup(path))) {
         free(job);
+        return NULL;
+    }
+    if (!view_reserve(e, e->njobs + 1)) {
+        job_free(job);
         return NULL;
     }
     if (e->njobs == e->jobs_cap) {

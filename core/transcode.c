@@ -120,6 +120,7 @@ void transcode_update(struct engine *e, struct job *job, const char *status)
 {
     enum engine_transcode was = job->transcode;
     job->transcode = transcode_of(status);
+    job_recount(e, job);
     if (job->transcode != was)
         job_save_later(e, job);
     transcode_announce(e, job, was);
@@ -188,8 +189,10 @@ static bool finish_begin(struct engine *e, struct finishing *f)
      * verdict, one journal write where there were two. */
     f->follows = job->video[0] && !e->tus_endpoint;
     f->was = job->transcode;
-    if (f->follows)
+    if (f->follows) {
         job->transcode = transcode_of(f->transcode);
+        job_recount(e, job);
+    }
     pthread_mutex_unlock(&e->lock);
     f->save = job_save_start(e, job, ENGINE_DONE);
     return true;

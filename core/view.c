@@ -1,6 +1,6 @@
 /* What front ends read: one job's details, the table (numbers of every row,
- * texts of the rows shown), the events since the last look. Each takes
- * e->lock briefly and copies out. */
+ * texts of the rows shown, the totals counted by blocks of jobs), the
+ * events since the last look. Each takes e->lock briefly and copies out. */
 #include "engine.h"
 
 #include <stdio.h>
@@ -52,6 +52,22 @@ static inline void count_row(struct engine_totals *totals, const struct engine_n
     totals->moved += row_moved(row);
 }
 
+/* What a table's totals add up of its rows (not the engine's settings). */
+static void totals_add(struct engine_totals *to, const struct engine_totals *from)
+{
+    to->files += from->files;
+    to->done += from->done;
+    to->failed += from->failed;
+    to->active += from->active;
+    to->removed_done += from->removed_done;
+    to->bytes += from->bytes;
+    to->acked += from->acked;
+    to->rate += from->rate;
+    to->queued += from->queued;
+    to->transcoding += from->transcoding;
+    to->moved += from->moved;
+}
+
 void engine_window_begin(struct engine_window *w, struct engine_totals *totals)
 {
     w->listed = 0;
@@ -59,8 +75,7 @@ void engine_window_begin(struct engine_window *w, struct engine_totals *totals)
     *totals = (struct engine_totals){ 0 };
 }
 
-/* engine_window_take, inline in the walk over every job. */
-static inline bool window_take(struct engine_window *w, struct engine_totals *totals, const struct engine_numbers *row)
+bool engine_window_take(struct engine_window *w, struct engine_totals *totals, const struct engine_numbers *row)
 {
     count_row(totals, row);
     if (w->states && !(w->states & ENGINE_STATE_BIT(row->state)))
@@ -73,10 +88,130 @@ static inline bool window_take(struct engine_window *w, struct engine_totals *to
     return at >= w->first && at - w->first < w->max;
 }
 
-bool engine_window_take(struct engine_window *w, struct engine_totals *totals, const struct engine_numbers *row)
+/* ---- the table in blocks (struct view_block) ------------------------------ */
+
+bool view_reserve(struct engine *e, size_t jobs)
 {
-    return window_take(w, totals, row);
+    size_t want = (jobs + VIEW_BLOCK - 1) / VIEW_BLOCK;
+    if (want <= e->blocks_cap)
+        return true;
+    size_t cap = e->blocks_cap ? e->blocks_cap * 2 : 4;
+    cap = cap < want ? want : cap;
+    struct view_block *more = realloc(e->blocks, cap * sizeof *more);
+    if (!more)
+        return false;
+    memset(more + e->blocks_cap, 0, (cap - e->blocks_cap) * sizeof *more);
+    e->blocks = more;
+    e->blocks_cap = cap;
+    return true;
 }
+
+static size_t blocks_used(const struct engine *e)
+{
+    return (e->njobs + VIEW_BLOCK - 1) / VIEW_BLOCK;
+}
+
+/* A row of the table: not removed, not cancelled. */
+static bool job_listed(const struct job *job)
+{
+    return !job->hidden && job->state != ENGINE_CANCELLED;
+}
+
+static void block_count(struct engine *e, size_t b)
+{
+    struct view_block *block = &e->blocks[b];
+    *block = (struct view_block){ 0 };
+    size_t end = (b + 1) * VIEW_BLOCK < e->njobs ? (b + 1) * VIEW_BLOCK : e->njobs;
+    for (size_t i = b * VIEW_BLOCK; i < end; i++) {
+        const struct job *job = e->jobs[i];
+        block->running += job->running;
+        block->sums.removed_done += job->hidden && job->kind == JOB_UPLOAD && job->state == ENGINE_DONE;
+        if (!job_listed(job))
+            continue;
+        struct engine_numbers numbers;
+        job_fill_counted(job, &numbers);
+        count_row(&block->sums, &numbers);
+        block->count[job->state]++;
+    }
+}
+
+/* Every block's counts as its jobs are now, and the totals of them all. */
+static void view_totals(struct engine *e, struct engine_totals *totals)
+{
+    *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket),
+                                      .sent_bytes = engine_bytes_sent(e) };
+    for (size_t b = 0, n = blocks_used(e); b < n; b++) {
+        if (e->blocks[b].dirty || e->blocks[b].running)
+            block_count(e, b);
+        totals_add(totals, &e->blocks[b].sums);
+    }
+}
+
+/* How many of a block's rows have a state in states. */
+static size_t block_listed(const struct view_block *block, unsigned states)
+{
+    size_t n = 0;
+    for (unsigned s = 0; s < ENGINE_STATE_COUNT; s++)
+        n += states & ENGINE_STATE_BIT(s) ? block->count[s] : 0;
+    return n;
+}
+
+static unsigned active_states(void)
+{
+    unsigned bits = 0;
+    for (unsigned s = 0; s < ENGINE_STATE_COUNT; s++)
+        bits |= engine_state_active((enum engine_state)s) ? ENGINE_STATE_BIT(s) : 0;
+    return bits;
+}
+
+/* Block b's rows listed through w, the first of them at position at: where
+ * find and the first active row are, and the wanted ones into rows (from
+ * rows[n]); returns the new n. */
+static size_t block_window(const struct engine *e, size_t b, size_t at, struct engine_window *w, unsigned states,
+                           struct engine_row *rows, size_t n, double now)
+{
+    size_t end = (b + 1) * VIEW_BLOCK < e->njobs ? (b + 1) * VIEW_BLOCK : e->njobs;
+    for (size_t i = b * VIEW_BLOCK; i < end; i++) {
+        const struct job *job = e->jobs[i];
+        if (!job_listed(job) || !(states & ENGINE_STATE_BIT(job->state)))
+            continue;
+        if (job->id == w->find)
+            w->found_at = at;
+        if (w->first_active == SIZE_MAX && engine_state_active(job->state))
+            w->first_active = at;
+        if (at >= w->first && at - w->first < w->max)
+            job_fill_row(job, &rows[n++], now);
+        at++;
+    }
+    return n;
+}
+
+size_t engine_snapshot_window(struct engine *e, struct engine_window *w, struct engine_row *rows,
+                              struct engine_totals *totals)
+{
+    unsigned states = w->states ? w->states : ~0u;
+    unsigned active = states & active_states();
+    w->listed = 0;
+    w->found_at = w->first_active = SIZE_MAX;
+    size_t n = 0;
+    pthread_mutex_lock(&e->lock);
+    view_totals(e, totals);
+    double now = clock_mono();
+    for (size_t b = 0, nblocks = blocks_used(e); b < nblocks; b++) {
+        const struct view_block *block = &e->blocks[b];
+        size_t at = w->listed, listed = block_listed(block, states);
+        w->listed += listed;
+        bool finds = w->find && (w->find - 1) / VIEW_BLOCK == b;
+        bool first_active = w->first_active == SIZE_MAX && block_listed(block, active);
+        bool wanted = listed && w->listed > w->first && (at < w->first || at - w->first < w->max);
+        if (finds || first_active || wanted)
+            n = block_window(e, b, at, w, states, rows, n, now);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
+/* ---- the whole table ------------------------------------------------------- */
 
 /* Room for n rows of size bytes each in the caller's buffer; false when out
  * of memory. */
@@ -98,60 +233,28 @@ static bool reserve_rows(void **rows, size_t *cap, size_t n, size_t size)
  * engine_numbers), or a struct engine_row with its texts empty, or whole. */
 enum snapshot_kind { SNAPSHOT_COMPACT, SNAPSHOT_NUMBERS, SNAPSHOT_WHOLE };
 
-/* Every row of the table in order through w: the numbers of those it wants
- * into rows (each size bytes, as kind says), the totals of all. Caller
- * holds e->lock. */
-static size_t walk(struct engine *e, struct engine_window *w, void *rows, size_t size, enum snapshot_kind kind,
-                   struct engine_totals *totals)
-{
-    engine_window_begin(w, totals);
-    totals->workers = e->target_workers;
-    totals->rate_limit = bucket_rate(&e->bucket);
-    totals->sent_bytes = engine_bytes_sent(e);
-    double now = clock_mono();
-    size_t n = 0;
-    for (size_t i = 0; i < e->njobs; i++) {
-        const struct job *job = e->jobs[i];
-        totals->removed_done += job->hidden && job->kind == JOB_UPLOAD && job->state == ENGINE_DONE;
-        if (job->hidden || job->state == ENGINE_CANCELLED)
-            continue;
-        struct engine_numbers numbers;
-        job_fill_counted(job, &numbers);
-        if (!window_take(w, totals, &numbers))
-            continue;
-        job_fill_numbers(job, &numbers, now);
-        /* A row's numbers come first in it: the same code fills both. */
-        struct engine_row *row = (struct engine_row *)((char *)rows + n++ * size);
-        row->numbers = numbers;
-        if (kind == SNAPSHOT_WHOLE)
-            job_fill_texts(job, row);
-        else if (kind == SNAPSHOT_NUMBERS)
-            job_clear_texts(row);
-    }
-    return n;
-}
-
 static size_t snapshot(struct engine *e, void **rows, size_t *cap, struct engine_totals *totals,
                        enum snapshot_kind kind)
 {
     size_t size = kind == SNAPSHOT_COMPACT ? sizeof(struct engine_numbers) : sizeof(struct engine_row);
-    struct engine_window every = { .max = SIZE_MAX };
     pthread_mutex_lock(&e->lock);
+    view_totals(e, totals);
     size_t n = 0;
-    if (reserve_rows(rows, cap, e->njobs, size))
-        n = walk(e, &every, *rows, size, kind, totals);
-    else
-        *totals = (struct engine_totals){ .workers = e->target_workers, .rate_limit = bucket_rate(&e->bucket),
-                                          .sent_bytes = engine_bytes_sent(e) };
-    pthread_mutex_unlock(&e->lock);
-    return n;
-}
-
-size_t engine_snapshot_window(struct engine *e, struct engine_window *w, struct engine_row *rows,
-                              struct engine_totals *totals)
-{
-    pthread_mutex_lock(&e->lock);
-    size_t n = walk(e, w, rows, sizeof *rows, SNAPSHOT_WHOLE, totals);
+    if (reserve_rows(rows, cap, e->njobs, size)) {
+        double now = clock_mono();
+        for (size_t i = 0; i < e->njobs; i++) {
+            const struct job *job = e->jobs[i];
+            if (!job_listed(job))
+                continue;
+            /* A row's numbers come first in it: the same code fills both. */
+            struct engine_row *row = (struct engine_row *)((char *)*rows + n++ * size);
+            job_fill_numbers(job, &row->numbers, now);
+            if (kind == SNAPSHOT_WHOLE)
+                job_fill_texts(job, row);
+            else if (kind == SNAPSHOT_NUMBERS)
+                job_clear_texts(row);
+        }
+    }
     pthread_mutex_unlock(&e->lock);
     return n;
 }
