@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,8 +20,10 @@
 
 #include "dashboard.h"
 #include "headless.h"
+#include "hook.h"
 #include "util/json.h"
 #include "protocol.h"
+#include "runlog.h"
 #include "text.h"
 #include "util/clock.h"
 #include "util/json_write.h"
@@ -42,14 +45,19 @@ enum {
 
 /* ---- the log ---------------------------------------------------------- */
 
+/* Under log_lock: workers write -v's request lines here too (runlog). */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;
 static char log_path[PATH_MAX + 16];
 
 static void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void agent_log(const char *fmt, ...)
 {
-    if (log_fd < 0)
+    pthread_mutex_lock(&log_lock);
+    if (log_fd < 0) {
+        pthread_mutex_unlock(&log_lock);
         return;
+    }
     struct stat st;
     if (fstat(log_fd, &st) == 0 && st.st_size > LOG_MAX) {
         char old[sizeof log_path + 2];
@@ -68,6 +76,13 @@ static void agent_log(const char *fmt, ...)
     va_end(ap);
     headless_iso_time(clock_wall(), stamp, sizeof stamp);
     dprintf(log_fd, "%s %s\n", stamp, message);
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* runlog's notes and -v's request lines, which have no terminal here. */
+static void agent_log_line(const char *text)
+{
+    agent_log("%s", text);
 }
 
 /* ---- the server ------------------------------------------------------- */
@@ -322,6 +337,8 @@ static void take_events(struct agent *a)
         for (size_t i = 0; i < n; i++) {
             const struct engine_event *ev = &events[i];
             log_event(a, ev);
+            runlog_event(ev, ev->row.name);
+            hook_event(a->e, ev);
             buf_reset(&a->line);
             buf_printf(&a->line, "{\"event\":\"%s\",\"job\":%u,\"time_ms\":%.0f,\"message\":",
                        engine_event_name(ev->kind), ev->job, ev->time * 1000);
@@ -1038,6 +1055,10 @@ static int agent_main(struct cli *cli, int ready_fd)
     }
     a.signal_fd = cli_signal_pipe();
     signal(SIGHUP, SIG_IGN); /* no terminal to lose */
+    /* --log-file was opened by the command that started us (runlog_open). */
+    runlog_setup(false, cli->verbose);
+    runlog_divert(agent_log_line);
+    hook_setup(cli->on_done, false);
     if (!(a.e = engine_new(&cli->config, err, sizeof err))) {
         report(&ready_fd, err);
         goto out;
@@ -1213,18 +1234,18 @@ static bool exchange(int fd, const char *request, struct buf *line, struct json 
     return ok;
 }
 
-/* An agent started by an earlier command keeps that command's folder and
- * password: files the command line means for another folder, or to be
- * kept behind a password, are not handed to it. (The config file's are
- * the agent's too: it read the same file.) Name, description, privacy and
- * tags go with each add (append_meta). */
+/* An agent started by an earlier command keeps that command's folder,
+ * password, hook and logs: files the command line means for another
+ * folder, to be kept behind a password, or to run another program or log
+ * elsewhere are not handed to it. (The config file's are the agent's too:
+ * it read the same file.) Name, description, privacy and tags go with each
+ * add (append_meta). */
 static int refuse_options_it_keeps(const struct cli *cli)
 {
-    const char *kept = !cli->kept_by_agent_given ? NULL : cli->config.folder ? "--folder" : "--password-file";
-    if (!kept || !cli->agent_ran_before)
+    if (!cli->kept_by_agent || !cli->agent_ran_before)
         return EXIT_OK;
     fprintf(stderr, "vimeo-up: %s: the agent running for %s keeps its own; 'vimeo-up stop' first, or --foreground\n",
-            kept, cli->state_dir);
+            cli->kept_by_agent, cli->state_dir);
     return EXIT_USAGE;
 }
 

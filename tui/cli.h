@@ -52,7 +52,10 @@ struct cli {
     bool foreground;            /* --foreground: the engine in this process, even on a terminal */
     long idle_exit;             /* the agent: seconds idle before it exits; 0: the default */
     bool agent_ran_before;      /* the agent this command talks to was running before it */
-    bool kept_by_agent_given;   /* --folder or --password-file on the command line (not from the config) */
+    /* The first option on the command line (not from the config) that an
+     * agent already running keeps as it started with: --folder,
+     * --password-file, --on-done, --log-file, -v; NULL: none. */
+    const char *kept_by_agent;
     bool files_owned;           /* files are on the heap (-R, --files-from): cli_run frees each once queued */
 };
 

@@ -357,12 +357,15 @@ static int apply_option(struct cli *cli, int opt, const char *value, char *err, 
     case 'q': cli->quiet = true; break;
     case 'v': cli->verbose = true; break;
     case OPT_LOG_FILE: cli->log_file = value; break;
-    case OPT_ON_DONE:
-        /* Checked now, not after the first upload: a path must name a program. */
-        if (strchr(value, '/') && access(value, X_OK) != 0)
+    case OPT_ON_DONE: {
+        /* Checked now, not after the first upload: a path must name a
+         * program. Kept whole: the agent runs it from "/". */
+        static char program[PATH_MAX];
+        if (strchr(value, '/') && (access(value, X_OK) != 0 || !realpath(value, program)))
             return OPTION_ERROR(err, cap, "--on-done: not an executable file: %s", value);
-        cli->on_done = value;
+        cli->on_done = strchr(value, '/') ? program : value;
         break;
+    }
     case OPT_BELL: cli->bell = true; break;
     case OPT_DRY_RUN: cli->dry_run = true; break;
     case OPT_MANIFEST: cli->manifest_file = value; break;
@@ -475,7 +478,11 @@ static int parse_options(int argc, char **argv, struct cli *cli, const char **no
         }
         if (apply_option(cli, opt, optarg, err, sizeof err) != EXIT_OK)
             return usage_error("%s", err);
-        cli->kept_by_agent_given |= opt == OPT_FOLDER || opt == OPT_PASSWORD_FILE;
+        const char *kept = opt == OPT_FOLDER ? "--folder" : opt == OPT_PASSWORD_FILE ? "--password-file"
+                           : opt == OPT_ON_DONE ? "--on-done" : opt == OPT_LOG_FILE ? "--log-file"
+                           : opt == 'v' ? "-v" : NULL;
+        if (!cli->kept_by_agent)
+            cli->kept_by_agent = kept;
     }
     return EXIT_OK;
 }

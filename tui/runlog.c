@@ -19,6 +19,7 @@ enum { QUEUE_LINES = 256, LINE_MAX_BYTES = 1200 };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;                       /* under lock */
 static bool to_dashboard, verbose;            /* set before the engine starts */
+static void (*diverted)(const char *text);    /* set before the engine starts */
 static char queue[QUEUE_LINES][LINE_MAX_BYTES]; /* under lock: a ring of request lines */
 static size_t queue_head, queue_count;
 
@@ -54,6 +55,11 @@ void runlog_setup(bool dashboard, bool verbose_on)
     verbose = verbose_on;
 }
 
+void runlog_divert(void (*line)(const char *text))
+{
+    diverted = line;
+}
+
 /* One line with its time into the log file; one write, so lines from
  * several threads never mix. */
 static void write_line(double when, const char *text)
@@ -87,10 +93,14 @@ void runlog_event(const struct engine_event *ev, const char *file_name)
     write_line(ev->time, line);
 }
 
-/* To the log file, and to stderr or the dashboard's queue. */
+/* To the log file, and to stderr, the dashboard's queue or where diverted. */
 static void tell(const char *line, const char *prefix)
 {
     write_line(clock_wall(), line);
+    if (diverted) {
+        diverted(line);
+        return;
+    }
     if (!to_dashboard) {
         fprintf(stderr, "%s%s\n", prefix, line); /* one call: stdio locks the stream around it */
         return;

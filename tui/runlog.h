@@ -24,6 +24,10 @@ void runlog_close(void);
  * (runlog_take): it alone may draw. */
 void runlog_setup(bool dashboard, bool verbose);
 
+/* Notes and request lines to line() instead of stderr or the dashboard
+ * (the agent's log: it has no terminal). Before the engine starts. */
+void runlog_divert(void (*line)(const char *text));
+
 /* Something the user should hear of that is no event (a hook that
  * failed), from any thread: "vimeo-up: TEXT" on stderr, or the dashboard's log. */
 void runlog_note(const char *text);

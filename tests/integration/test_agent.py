@@ -177,6 +177,43 @@ class Commands(AgentTest):
         self.assertEqual([t["name"] for t in video["tags"]], ["t1"])
         self.assertEqual(len(self.sandbox.uploads()), 2, "other.mp4 was not queued")
 
+    def test_the_agent_runs_the_hook_and_keeps_the_logs_of_the_add_that_started_it(self):
+        hooks = os.path.join(self.tmp, "hooks")
+        os.mkdir(hooks)
+        with open(os.path.join(self.tmp, "hook.sh"), "w") as f:
+            f.write(f'#!/bin/sh\necho "$VIMEO_UP_FILE $PWD" > "{hooks}/$$"\n')
+        os.chmod(os.path.join(self.tmp, "hook.sh"), 0o755)
+        events = os.path.join(self.tmp, "events.log")
+        first = make_file(self.tmp, "first.mp4", 1000, seed=1)
+        # A relative program: the agent runs it from /, and still finds it.
+        proc = subprocess.run([VIMEO_UP, "--state", self.state, "add", "--api", self.sandbox.url, "--on-done",
+                               "./hook.sh", "--log-file", events, "-v", first], capture_output=True, text=True,
+                              env=self.env, cwd=self.tmp, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.pids.append(self.agent_pid())
+        self.assertEqual(self.vimeo_up("wait").returncode, 0)
+
+        def runs():
+            found = []
+            for name in os.listdir(hooks):
+                with open(os.path.join(hooks, name)) as f:
+                    found.append(f.read())
+            return found if found and all(r.endswith("\n") for r in found) else None
+        self.assertEqual(self.wait_for(runs, what="the hook's run"), [f"{first} /\n"])
+        with open(events) as f:
+            logged = f.read()
+        self.assertRegex(logged, r"Z done +first\.mp4  /videos/\d+\n")
+        self.assertRegex(logged, r"Z request +PATCH http://\S+ 204 ")
+        self.assertRegex(self.log(), r"Z request +PATCH http://\S+ 204 ")
+        # The agent now running keeps them: another add's are refused, never dropped.
+        second = make_file(self.tmp, "second.mp4", 1000, seed=2)
+        for option in (["--on-done", "/bin/true"], ["--log-file", events], ["-v"]):
+            proc = self.add(*option, second)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertEqual(proc.stderr, f"vimeo-up: {option[0]}: the agent running for {self.state} keeps its "
+                                          "own; 'vimeo-up stop' first, or --foreground\n")
+        self.assertEqual(len(self.sandbox.uploads()), 1, "second.mp4 was not queued")
+
     def test_resume_beside_a_busy_agent_is_not_nothing_to_resume(self):
         path = make_file(self.tmp, "slow.mp4", 3 << 20)
         self.assertEqual(self.add("-c", "1M", "-r", "512K", path).returncode, 0)
