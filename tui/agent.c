@@ -1601,6 +1601,8 @@ static int attached_end(struct cli *cli, const struct source *src, enum dashboar
                 "back)\n");
         return EXIT_UNFINISHED;
     case DASHBOARD_GONE:
+        if (!unfinished)
+            break; /* every upload had ended: the run's outcome, as after q */
         fprintf(stderr, "vimeo-up: the agent stopped; 'vimeo-up resume' continues\n");
         return EXIT_UNFINISHED;
     case DASHBOARD_STOP: {

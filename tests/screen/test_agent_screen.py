@@ -71,6 +71,17 @@ class AgentScreen(Dashboard):
         again.keys("q")
         self.assertEqual(self.pane_status(again), 0)
 
+    def test_the_agent_stopping_once_every_upload_ended_leaves_nothing_unfinished(self):
+        path = make_file(self.tmp, "short.mp4", 1000)
+        pane = self.attach(path)
+        self.see(pane, r"short\.mp4 .*done")
+        stop = subprocess.run([VIMEO_UP, "--state", self.state, "stop"], capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, **self.env))
+        self.assertEqual(stop.returncode, 0, stop.stderr)
+        self.assertEqual(self.pane_status(pane), 0)  # not 4: nothing is left to resume
+        screen = self.see(pane, r"1 verified, 0 failed")
+        self.assertNotIn("resume", screen)
+
     def recorded(self, name, *args):
         """A pane running vimeo-up through the agent, and the file where every
         byte it draws goes, from the first frame on (it waits a second for
