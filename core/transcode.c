@@ -387,10 +387,18 @@ static void ask(struct engine *e, struct job *job, const struct transport *t)
     ask_video(e, job, &job->transcode_at, &job->transcode_wait, WAIT_CAP, t, status, &res);
     if (res.outcome == HTTP_OK && res.page[0])
         job_set_text(&job->page, res.page);
-    if (res.outcome == HTTP_OK && followed(job))
+    if (res.outcome == HTTP_OK && followed(job)) {
         transcode_update(e, job, res.transcode);
-    else if (res.outcome == HTTP_GONE && followed(job))
+    } else if (res.outcome == HTTP_GONE && followed(job)) {
         transcode_update(e, job, "error"); /* deleted meanwhile: it will never be available */
+    } else if (res.outcome == HTTP_FATAL && followed(job)) {
+        /* Refused (a token revoked or without a scope since): asking again
+         * would never end a --wait-transcode run. It stays transcoding, as
+         * last known, in the journal too: a rerun follows it again. */
+        unfollow(e, job);
+        engine_emit(e, ENGINE_EV_TRANSCODING, job, "%s: no longer followed: %s; 'vimeo-up --wait-transcode FILE' "
+                    "asks again", job->video, res.error);
+    }
     /* Anything else: asked again when due. */
 }
 

@@ -53,6 +53,25 @@ class Transcode(SandboxTest):
         calls = json.loads(self.sandbox.request("GET", "/_sandbox/calls")[2])
         self.assertLessEqual(calls["total"], 12, "polls back off: a few calls, not a loop")
 
+    def test_wait_transcode_ends_when_vimeo_refuses_to_say(self):
+        self.sandbox.fault("transcode_status=in_progress,for=600")
+        path = make_file(self.tmp, "revoked.mp4", 2000)
+        proc = subprocess.Popen([VIMEO_UP, "--json", "--api", self.sandbox.url, "--state",
+                                 os.path.join(self.tmp, "state"), "--wait-transcode", path], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=dict(os.environ, VIMEO_TOKEN=TOKEN))
+        self.addCleanup(proc.kill)
+        self.wait_for(lambda: any(u["offset"] == u["size"] for u in self.sandbox.uploads()), what="the bytes")
+        # The token revoked once the bytes are in: Vimeo answers no question now.
+        self.sandbox.fault("revoked")
+        stdout, stderr = proc.communicate(timeout=90)
+        self.assertEqual(proc.returncode, 1, stderr + stdout[-800:])  # not known available: not a success
+        said = [e["message"] for e in self.events(subprocess.CompletedProcess([], 1, stdout, stderr))
+                if e["event"] == "transcoding" and "no longer followed" in e["message"]]
+        self.assertEqual(len(said), 1, stdout[-1500:])
+        self.assertRegex(said[0], r"^/videos/\d+: no longer followed: .*401.*; 'vimeo-up --wait-transcode FILE' "
+                                  r"asks again$")
+        self.assertEqual(self.listed(), ["transcoding"])  # as last known: a rerun follows it again
+
     def test_a_transcode_error_fails_the_run_only_with_wait(self):
         for wait, status in ((False, 0), (True, 1)):
             self.sandbox.fault("transcode_status=error,times=1")

@@ -7,7 +7,7 @@
 #include <string.h>
 
 enum fault_kind {
-    CUT, ERROR, THROTTLE, STALL, LOCKED, EXPIRE, BANDWIDTH, LATENCY, CONFLICT,
+    CUT, ERROR, THROTTLE, STALL, LOCKED, EXPIRE, BANDWIDTH, LATENCY, CONFLICT, REVOKED,
     UPLOAD_STATUS, TRANSCODE_STATUS, CREATE, QUOTA,
 };
 
@@ -19,7 +19,7 @@ static const struct {
     [THROTTLE] = { "throttle", true }, [STALL] = { "stall", true },
     [LOCKED] = { "locked", false },    [EXPIRE] = { "expire", true },
     [BANDWIDTH] = { "bandwidth", true }, [LATENCY] = { "latency", true },
-    [CONFLICT] = { "conflict", false },
+    [CONFLICT] = { "conflict", false }, [REVOKED] = { "revoked", false },
     [UPLOAD_STATUS] = { "upload_status", true }, [TRANSCODE_STATUS] = { "transcode_status", true },
     [CREATE] = { "create", true },     [QUOTA] = { "quota", true },
 };
@@ -244,6 +244,7 @@ void faults_plan(enum faults_scope scope, const char *method, enum faults_phase 
         case STALL: out->stall_seconds = (unsigned)f->value; break;
         case BANDWIDTH: out->bandwidth = f->value; break;
         case LATENCY: out->latency_ms = (unsigned)f->value; break;
+        case REVOKED: out->revoked = true; break;
         default: break;
         }
     }

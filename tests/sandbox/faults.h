@@ -17,6 +17,7 @@
  *                    from then on
  *   bandwidth=BPS    cap each connection at BPS bytes per second of PATCH body
  *   latency=MS       delay each request by MS milliseconds
+ *   revoked          answer an API call as for a revoked token (401, 8003)
  *
  * Drawn once per POST /me/videos, for the video it makes:
  *   upload_status=error|in_progress[,for=SECS]
@@ -59,6 +60,7 @@ struct faults_plan {
     bool conflict;
     uint64_t bandwidth;
     unsigned latency_ms;
+    bool revoked;
 };
 
 void faults_seed(uint64_t seed);

@@ -1348,7 +1348,9 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, bool *
         }
         return tus_upload_begin(c, r, answered);
     }
-    bool token_ok = authorized(c);
+    /* A token revoked while a run goes on gets what a wrong one gets:
+     * VIMEO-API.md's error table, 8003 ("invalid or empty token"). */
+    bool token_ok = authorized(c) && !r->plan.revoked;
     calls_count(r->route, token_ok, header(c, "Authorization"));
     if (!rate_limit_count(r)) /* over the limit: 429, and Vimeo sends no Retry-After */
         return reply_vimeo_error(c, r, 429, 9000, "Too many API requests.", NULL);
@@ -1512,7 +1514,7 @@ static void usage(FILE *out)
           "Faults: KIND[=VALUE][,rate=F][,times=N][,on=api|upload][,method=M][,code=404|410|403][,after=BYTES]\n"
           "        [,for=SECS]\n"
           "  cut=BYTES error=500|502|503 throttle=SECS stall=SECS locked conflict expire=ID|*\n"
-          "  bandwidth=BYTES_PER_S latency=MS\n"
+          "  bandwidth=BYTES_PER_S latency=MS revoked\n"
           "  drawn per create: upload_status=error|in_progress transcode_status=error|in_progress\n"
           "  create=no-link|not-tus|empty|error|timeout|bare-uri quota=4101|4102|3428\n"
           "Control: GET /_sandbox/uploads, GET /_sandbox/calls; GET, POST (body: SPEC), DELETE /_sandbox/faults\n"
