@@ -229,10 +229,13 @@ def run_client(label, client, work, files, size, jobs, chunk, tls=False, rate_li
 
 
 def summary(results):
-    """Runs (or summaries of runs) as one row: medians, the worst status."""
+    """Runs (or summaries of runs) as one row: medians, the worst status.
+    A run's first PATCH may be missing (the sandbox's log is read by a
+    thread that can lag a short run): the median of those seen."""
+    patches = [r["first_patch"] for r in results if r["first_patch"] is not None]
     return {key: statistics.median(r[key] for r in results) for key in ("wall", "cpu", "rss", "whole", "calls")} | {
         "status": max(r["status"] for r in results), "stderr": results[-1]["stderr"],
-        "first_patch": statistics.median(r["first_patch"] for r in results) if results[0]["first_patch"] else None,
+        "first_patch": statistics.median(patches) if patches else None,
         "journal": max(r.get("journal", 0) for r in results)}
 
 
@@ -683,8 +686,9 @@ def goal_lines(results):
         goal("peak RSS ≤ 16 MiB, 512 MiB chunks, 8 workers", f"{rss / MIB:.1f} MiB", rss <= 16 * MIB)
     if "c" in results:
         up = results["c"]["vimeo-up"]
-        goal("(c) first PATCH within 1 s of launch, 10,000 files queued", f"{up['first_patch']:.2f} s",
-             up["first_patch"] <= 1)
+        patch = up["first_patch"]
+        goal("(c) first PATCH within 1 s of launch, 10,000 files queued",
+             f"{patch:.2f} s" if patch is not None else "none seen", patch is not None and patch <= 1)
         goal("(c) journal under 50 MB", f"{up['journal'] / 1e6:.1f} MB", up["journal"] < 50e6)
         sdk, curl = results["c"]["vimeo sdk"], results["c"]["curl, one PATCH each"]
         goal("(c) files/s ≥ 2× the Vimeo SDK's", f"{sdk['wall'] / up['wall']:.2f}×", sdk["wall"] / up["wall"] >= 2)
