@@ -779,7 +779,9 @@ static void draw_details(struct ui *ui, int y)
              (unsigned long long)d.row.sent, acked, (unsigned long long)d.row.acked, size, d.row.retries);
     snprintf(l[5], sizeof l[5], "times     started %s, finished %s", started, finished);
     snprintf(l[6], sizeof l[6], "verified  %s", d.verified[0] ? d.verified : "-");
-    snprintf(l[7], sizeof l[7], "error     %s", d.error[0] ? d.error : d.note[0] ? d.note : "-");
+    /* A note ("already uploaded as ...", "confirming ...") is no error. */
+    snprintf(l[7], sizeof l[7], "%s%s", !d.error[0] && d.note[0] ? "note      " : "error     ",
+             d.error[0] ? d.error : d.note[0] ? d.note : "-");
     snprintf(l[8], sizeof l[8], "transcode %s", d.row.transcode ? engine_transcode_name(d.row.transcode) : "-");
     for (int i = 0; i < N && y + 1 + i < LINES - 2; i++)
         draw_text_line(ui, y + 1 + i, A_NORMAL, l[i]);

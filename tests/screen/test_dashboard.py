@@ -185,6 +185,22 @@ class Dashboard(SandboxTest):
         pane.keys("l")
         self.see(pane, r"Log")
 
+    def test_details_call_a_note_a_note(self):
+        (a,) = self.files(("twice.mp4", 1000))
+        pane = self.open(a)
+        self.see(pane, r"twice\.mp4 .*done")
+        pane.keys("Enter")
+        self.see(pane, r"error +-")
+        pane.keys("q")
+        self.assertEqual(self.exit_status(pane), 0)
+        os.unlink(self.statusfile)
+        os.unlink(self.pidfile)
+        again = self.open(a, name="again")
+        self.see(again, r"twice\.mp4 .*done")
+        again.keys("Enter")
+        screen = self.see(again, r"note +already uploaded as /videos/\d+")
+        self.assertNotRegex(screen, r"error +already")
+
     def test_add_and_remove(self):
         slow, gone = self.files(("slow.mp4", 20 << 20), ("gone.mp4", 20 << 20))
         later = make_file(self.tmp, "later.mp4", 3000)
