@@ -61,7 +61,9 @@ class Sandbox:
         return json.loads(body)["uploads"]
 
     def upload_named(self, name):
-        found = [u for u in self.uploads() if u["name"] == name]
+        """The one upload of that name still on the account: a video the
+        client deleted again (one the journal could not record) is gone."""
+        found = [u for u in self.uploads() if u["name"] == name and not u["deleted"]]
         assert len(found) == 1, f"{len(found)} uploads named {name!r}"
         return found[0]
 
