@@ -184,7 +184,7 @@ static struct vimeo_video_meta video_meta(struct engine *e, const struct job *jo
     return meta;
 }
 
-static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
+static void create_now(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
                        struct transport_result *res)
 {
     struct net *net = ctx;
@@ -217,6 +217,19 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
     if (res->outcome == HTTP_FATAL && answer.upload.uri[0])
         drop_unusable(net, answer.upload.uri, res);
     take_created(&v, &answer, video, link, res);
+}
+
+/* A pause or a cancel waits for the create's answer (a moment): cut off,
+ * it could leave a video on the account that no journal row names, and a
+ * resume would make another. The upload then stops as soon as the video
+ * is recorded (or deleted, for a cancel). Only stopping cuts it off. */
+static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
+                       struct transport_result *res)
+{
+    struct net *net = ctx;
+    http_watch(net->http, &net->e->stopping);
+    create_now(ctx, job, video, link, res);
+    http_watch(net->http, &job->interrupt);
 }
 
 static void net_head(void *ctx, const char *link, long timeout, struct transport_result *res)

@@ -185,6 +185,18 @@ class Dashboard(SandboxTest):
         pane.keys("l")
         self.see(pane, r"Log")
 
+    def test_a_pause_while_creating_makes_no_second_video(self):
+        (a,) = self.files(("slowstart.mp4", 3000))
+        self.sandbox.fault("create=timeout,for=2,times=1")  # the video is made, its answer takes 2 s
+        pane = self.open(a)
+        self.see(pane, r"slowstart\.mp4 .*creating")
+        pane.keys("p")
+        self.see(pane, r"slowstart\.mp4 .*paused", timeout=10)
+        pane.keys("r")
+        self.see(pane, r"slowstart\.mp4 .*done")
+        made = [u["video"] for u in self.sandbox.uploads() if u["name"] == "slowstart.mp4" and not u["deleted"]]
+        self.assertEqual(len(made), 1, f"videos on the account: {made}")
+
     def test_details_call_a_note_a_note(self):
         (a,) = self.files(("twice.mp4", 1000))
         pane = self.open(a)
