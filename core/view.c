@@ -90,9 +90,21 @@ bool engine_window_take(struct engine_window *w, struct engine_totals *totals, c
 
 /* ---- the table in blocks (struct view_block) ------------------------------ */
 
+/* Blocks that jobs jobs fill. */
+static size_t blocks_for(size_t jobs)
+{
+    return (jobs + VIEW_BLOCK - 1) / VIEW_BLOCK;
+}
+
+/* One past block b's last job. */
+static size_t block_end(const struct engine *e, size_t b)
+{
+    return (b + 1) * VIEW_BLOCK < e->njobs ? (b + 1) * VIEW_BLOCK : e->njobs;
+}
+
 bool view_reserve(struct engine *e, size_t jobs)
 {
-    size_t want = (jobs + VIEW_BLOCK - 1) / VIEW_BLOCK;
+    size_t want = blocks_for(jobs);
     if (want <= e->blocks_cap)
         return true;
     size_t cap = e->blocks_cap ? e->blocks_cap * 2 : 4;
@@ -108,7 +120,7 @@ bool view_reserve(struct engine *e, size_t jobs)
 
 static size_t blocks_used(const struct engine *e)
 {
-    return (e->njobs + VIEW_BLOCK - 1) / VIEW_BLOCK;
+    return blocks_for(e->njobs);
 }
 
 /* A row of the table: not removed, not cancelled. */
@@ -121,8 +133,7 @@ static void block_count(struct engine *e, size_t b)
 {
     struct view_block *block = &e->blocks[b];
     *block = (struct view_block){ 0 };
-    size_t end = (b + 1) * VIEW_BLOCK < e->njobs ? (b + 1) * VIEW_BLOCK : e->njobs;
-    for (size_t i = b * VIEW_BLOCK; i < end; i++) {
+    for (size_t i = b * VIEW_BLOCK, end = block_end(e, b); i < end; i++) {
         const struct job *job = e->jobs[i];
         block->running += job->running;
         block->sums.removed_done += job->hidden && job->kind == JOB_UPLOAD && job->state == ENGINE_DONE;
@@ -170,8 +181,7 @@ static unsigned active_states(void)
 static size_t block_window(const struct engine *e, size_t b, size_t at, struct engine_window *w, unsigned states,
                            struct engine_row *rows, size_t n, double now)
 {
-    size_t end = (b + 1) * VIEW_BLOCK < e->njobs ? (b + 1) * VIEW_BLOCK : e->njobs;
-    for (size_t i = b * VIEW_BLOCK; i < end; i++) {
+    for (size_t i = b * VIEW_BLOCK, end = block_end(e, b); i < end; i++) {
         const struct job *job = e->jobs[i];
         if (!job_listed(job) || !(states & ENGINE_STATE_BIT(job->state)))
             continue;
