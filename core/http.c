@@ -74,9 +74,11 @@ struct http *http_new(const struct http_options *options)
     return h;
 }
 
-void http_watch(struct http *h, const atomic_bool *stop)
+const atomic_bool *http_watch(struct http *h, const atomic_bool *stop)
 {
+    const atomic_bool *was = h->watch;
     h->watch = stop;
+    return was;
 }
 
 void http_set_low_speed(struct http *h, long bytes_per_second)

@@ -77,8 +77,9 @@ void http_global_cleanup(void);
 struct http *http_new(const struct http_options *options);
 void http_free(struct http *h);
 /* While *stop is true (NULL: never), every transfer on h aborts within a
- * second, whatever its kind: PATCH, HEAD, an API call. */
-void http_watch(struct http *h, const atomic_bool *stop);
+ * second, whatever its kind: PATCH, HEAD, an API call. Returns the flag
+ * watched before, for a caller that watches another for a while. */
+const atomic_bool *http_watch(struct http *h, const atomic_bool *stop);
 /* The stall floor for the next transfers on h, in bytes/s (0: the
  * options'): a rate cap may hold a transfer below the usual floor. */
 void http_set_low_speed(struct http *h, long bytes_per_second);

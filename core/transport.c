@@ -227,9 +227,9 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
                        struct transport_result *res)
 {
     struct net *net = ctx;
-    http_watch(net->http, &net->e->stopping);
+    const atomic_bool *was = http_watch(net->http, &net->e->stopping);
     create_now(ctx, job, video, link, res);
-    http_watch(net->http, &job->interrupt);
+    http_watch(net->http, was);
 }
 
 static void net_head(void *ctx, const char *link, long timeout, struct transport_result *res)
