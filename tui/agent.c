@@ -200,7 +200,7 @@ static void client_flush(struct agent *a, struct client *c)
     if (c->out_sent == c->out.len) {
         buf_reset(&c->out);
         c->out_sent = 0;
-        if (c->resync && !c->closing)
+        if (c->resync && !c->closing && a->e) /* no table once the engine is freed */
             client_resync(a, c);
     } else if (c->out_sent > c->out.len / 2) {
         memmove(c->out.data, c->out.data + c->out_sent, c->out.len - c->out_sent + 1);
@@ -1080,7 +1080,9 @@ static int agent_main(struct cli *cli, int ready_fd)
 out:
     if (a.e)
         engine_free(a.e); /* saves every acknowledged offset */
-    /* The clients hear the end only now: `vimeo-up stop` returns once the journal is saved. */
+    a.e = NULL;
+    /* The clients hear the end only now: `vimeo-up stop` returns once the
+     * journal is saved. A subscriber still behind gets no table then. */
     while (a.clients) {
         client_flush(&a, a.clients);
         client_close(&a, a.clients);

@@ -25,8 +25,12 @@ class AgentScreen(Dashboard):
         try:
             subprocess.run([VIMEO_UP, "--state", self.state, "stop"], capture_output=True, timeout=60,
                            env=dict(os.environ, **self.env))
-            reports = [name for name in os.listdir(self.tmp) if name.startswith("san.")]
-            self.assertEqual(reports, [], "sanitizer reports")
+            reports = {}
+            for name in sorted(os.listdir(self.tmp)):
+                if name.startswith("san."):
+                    with open(os.path.join(self.tmp, name), errors="replace") as f:
+                        reports[name] = f.read()
+            self.assertEqual(reports, {}, "sanitizer reports:\n" + "\n".join(reports.values()))
         finally:
             super().tearDown()
 
