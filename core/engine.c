@@ -106,6 +106,7 @@ static void init_sync(struct engine *e)
     pthread_condattr_destroy(&ca);
     e->saves_tail = &e->saves;
     atomic_init(&e->stopping, false);
+    atomic_init(&e->cut_creates, false);
     atomic_init(&e->last_progress_wake, 0.0);
     atomic_init(&e->bytes_sent, 0);
     e->wakeup.fd[0] = e->wakeup.fd[1] = -1;

@@ -208,13 +208,14 @@ struct engine {
     struct wakeup wakeup;
     _Atomic double last_progress_wake;
     atomic_bool stopping;      /* written under e->lock, read anywhere */
+    atomic_bool cut_creates;   /* stopping, and the creates' grace is over (pool_stop) */
     atomic_uint_fast64_t bytes_sent; /* PATCH body bytes handed to the network by this engine */
 
     pthread_mutex_t lock;      /* everything below */
     pthread_cond_t work;       /* run queue, worker count, stopping: workers wait */
     pthread_cond_t commands;   /* pause, cancel, stopping: retry waits wait */
     pthread_cond_t tasks_ready;  /* the helper waits */
-    pthread_cond_t tasks_done;   /* a task ended: engine_free waits for DELETEs to go out */
+    pthread_cond_t tasks_done;   /* a task or a create ended: engine_free waits for DELETEs and creates */
     pthread_cond_t saves_ready;  /* the journal writer waits */
     pthread_cond_t follow_ready; /* a video to follow, or stopping: the transcode follower waits */
     pthread_t follower;
@@ -252,6 +253,7 @@ struct engine {
     pthread_t workers[ENGINE_MAX_WORKERS];
     pthread_t helper, writer;
     bool helper_started, writer_started, helper_busy, writer_busy;
+    unsigned creates_in_flight; /* POSTs that may make a video, awaiting their answer (net_create) */
     struct task *tasks;
     struct job *saves, **saves_tail;
     struct pending_event *events;

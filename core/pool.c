@@ -15,6 +15,7 @@
 
 enum {
     DELETE_DRAIN_SECONDS = 5,
+    CREATE_GRACE_SECONDS = 2, /* Vimeo answers a create in well under a second */
     /* Saves the writer puts in one transaction at most: each holds a copy
      * of its row (8 KiB) until written, and pausing 100,000 queued jobs
      * queues as many. */
@@ -307,6 +308,15 @@ void pool_stop(struct engine *e)
     pthread_cond_broadcast(&e->commands);
     pthread_cond_broadcast(&e->tasks_ready);
     pthread_cond_broadcast(&e->follow_ready);
+    /* A create cut off may leave a video that no journal row names, and
+     * the resume makes another: its answer is awaited for a moment, then
+     * recorded, so the resume goes on with that video. */
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += CREATE_GRACE_SECONDS;
+    while (e->creates_in_flight)
+        if (pthread_cond_timedwait(&e->tasks_done, &e->lock, &until) != 0)
+            break;
+    atomic_store(&e->cut_creates, true);
     pthread_mutex_unlock(&e->lock);
     if (e->follower_started)
         pthread_join(e->follower, NULL);

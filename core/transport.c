@@ -140,9 +140,9 @@ static void take_created(const struct vimeo_result *v, const struct api_answer *
                          char link[HTTP_URL_MAX], struct transport_result *res)
 {
     /* Creates are not idempotent (no SDK retries one), nor are versions: a
-     * 5xx, a cut or an empty 2xx after the request went out may have made
-     * one. A 429 is Vimeo's word that it did nothing. */
-    res->maybe_done = res->outcome == HTTP_RETRY && v->sent && v->status != 429;
+     * 5xx, a cut, an empty 2xx or a stop after the request went out may
+     * have made one. A 429 is Vimeo's word that it did nothing. */
+    res->maybe_done = (res->outcome == HTTP_RETRY || res->outcome == HTTP_ABORTED) && v->sent && v->status != 429;
     if (res->outcome == HTTP_OK) {
         snprintf(video, VIDEO_MAX, "%s", answer->upload.uri);
         snprintf(link, HTTP_URL_MAX, "%s", answer->upload.upload_link);
@@ -222,14 +222,23 @@ static void create_now(void *ctx, const struct job *job, char video[VIDEO_MAX], 
 /* A pause or a cancel waits for the create's answer (a moment): cut off,
  * it could leave a video on the account that no journal row names, and a
  * resume would make another. The upload then stops as soon as the video
- * is recorded (or deleted, for a cancel). Only stopping cuts it off. */
+ * is recorded (or deleted, for a cancel). A stop waits for it too, for a
+ * while only (pool_stop): then it is cut off. */
 static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], char link[HTTP_URL_MAX],
                        struct transport_result *res)
 {
     struct net *net = ctx;
-    const atomic_bool *was = http_watch(net->http, &net->e->stopping);
+    struct engine *e = net->e;
+    pthread_mutex_lock(&e->lock);
+    e->creates_in_flight++;
+    pthread_mutex_unlock(&e->lock);
+    const atomic_bool *was = http_watch(net->http, &e->cut_creates);
     create_now(ctx, job, video, link, res);
     http_watch(net->http, was);
+    pthread_mutex_lock(&e->lock);
+    e->creates_in_flight--;
+    pthread_cond_broadcast(&e->tasks_done);
+    pthread_mutex_unlock(&e->lock);
 }
 
 static void net_head(void *ctx, const char *link, long timeout, struct transport_result *res)

@@ -277,8 +277,15 @@ static enum upload_step step_create(struct upload *u)
                     "the file again", u->job->path, res.error);
     if (res.outcome == HTTP_RETRY)
         return retry(u, &res, STEP_CREATE);
-    if (res.outcome == HTTP_ABORTED)
+    if (res.outcome == HTTP_ABORTED) {
+        if (res.maybe_done) { /* the stop's grace ran out (pool_stop); the journal keeps this */
+            pthread_mutex_lock(&u->e->lock);
+            job_set_text(&u->job->error, "stopped before Vimeo answered its create: a video may have been made; "
+                                         "look in your Vimeo library");
+            pthread_mutex_unlock(&u->e->lock);
+        }
         return stopped(u, STEP_CREATE);
+    }
     if (res.outcome != HTTP_OK)
         return fail(u, "%s: %s", u->job->path, res.error);
     snprintf(u->video, sizeof u->video, "%s", video);
