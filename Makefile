@@ -27,7 +27,7 @@ VERSION := 0.1.0
 
 PKG_CORE := libcurl sqlite3
 PKG_TUI := ncursesw
-PKG_SANDBOX := libmicrohttpd libcrypto
+PKG_SANDBOX := libmicrohttpd libcrypto libxxhash
 PKG_TEST := cmocka
 
 pkg = $(shell pkg-config $(1) $(2) 2>/dev/null)

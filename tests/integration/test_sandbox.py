@@ -1,4 +1,5 @@
 """The sandbox speaks tus 1.0.0 and the Vimeo API as the shared notes describe."""
+import ctypes
 import hashlib
 import http.client
 import json
@@ -308,6 +309,26 @@ class Process(SandboxTest):
         finally:
             sb.stop()
 
+    def test_sink_mode_can_keep_xxh3_instead(self):
+        # The bench's check (bench/compare.py), from the same library, over
+        # two PATCHes: the digest runs on across requests.
+        lib = ctypes.CDLL("libxxhash.so.0")
+        lib.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        lib.XXH3_64bits.restype = ctypes.c_uint64
+        data = os.urandom(300000)
+        sb = Sandbox("--sink", "--check", "xxh3")
+        try:
+            url = http_request("POST", sb.url + "/files", tus_headers(Upload_Length=len(data)))[1]["location"]
+            for start, end in ((0, 100000), (100000, len(data))):
+                status = http_request("PATCH", url, tus_headers(Upload_Offset=start, Content_Type=PATCH_TYPE),
+                                      data[start:end])[0]
+                self.assertEqual(status, 204)
+            upload = sb.uploads()[0]
+            self.assertEqual(upload["xxh3"], f"{lib.XXH3_64bits(data, len(data)):016x}")
+            self.assertNotIn("sha256", upload)
+        finally:
+            sb.stop()
+
     def test_sigint_stops_cleanly(self):
         sb = Sandbox()
         sb.proc.send_signal(2)
@@ -326,7 +347,8 @@ class Process(SandboxTest):
         self.assertTrue(any(line.startswith("GET /me 401") for line in lines), lines)
 
     def test_bad_options_exit_2_with_one_line(self):
-        for args in (["--port", "x"], ["--fault", "explode=1"], ["--nope"], ["--fault", "error=404"]):
+        for args in (["--port", "x"], ["--fault", "explode=1"], ["--nope"], ["--fault", "error=404"],
+                     ["--check", "md5"]):
             proc = subprocess.run([SANDBOX, *args], capture_output=True, text=True)
             self.assertEqual(proc.returncode, 2, args)
             self.assertIn("vimeo-sandbox", proc.stderr)

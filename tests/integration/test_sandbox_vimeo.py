@@ -474,7 +474,7 @@ class Options(SandboxTest):
     def test_help_names_the_new_options(self):
         out = subprocess.run([SANDBOX, "--help"], capture_output=True, text=True).stdout
         for word in ("--scopes", "--hash-uris", "--quota-videos", "upload_status=", "create=", "quota=",
-                     "/_sandbox/calls"):
+                     "/_sandbox/calls", "--check"):
             self.assertIn(word, out)
 
 

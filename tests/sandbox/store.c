@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 struct store_upload {
     pthread_mutex_t lock;
@@ -18,7 +19,8 @@ struct store_upload {
     char name[512];
     char metadata[1024];
     uint64_t length, offset, received;
-    EVP_MD_CTX *sha;
+    EVP_MD_CTX *sha;    /* STORE_SHA256 */
+    XXH3_state_t *xxh3; /* STORE_XXH3 */
     int fd;
     bool busy, deleted;
     int expired_code;
@@ -41,9 +43,11 @@ static size_t upload_count, upload_cap;
 static struct video *videos;
 static size_t video_count, video_cap;
 static char *store_dir;
+static enum store_check check;
 
-bool store_open(const char *dir)
+bool store_open(const char *dir, enum store_check how)
 {
+    check = how;
     store_dir = dir ? strdup(dir) : NULL;
     return !dir || store_dir;
 }
@@ -60,6 +64,7 @@ void store_close(void)
             unlink(path);
         }
         EVP_MD_CTX_free(u->sha);
+        XXH3_freeState(u->xxh3);
         pthread_mutex_destroy(&u->lock);
         free(u);
     }
@@ -99,9 +104,15 @@ struct store_upload *store_upload_create(uint64_t length, const char *name, cons
         clock_gettime(CLOCK_MONOTONIC, &u->completed);
     snprintf(u->name, sizeof u->name, "%s", name ? name : "");
     snprintf(u->metadata, sizeof u->metadata, "%s", metadata ? metadata : "");
-    u->sha = EVP_MD_CTX_new();
-    if (!u->sha || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL))
-        abort();
+    if (check == STORE_XXH3) {
+        u->xxh3 = XXH3_createState();
+        if (!u->xxh3 || XXH3_64bits_reset(u->xxh3) != XXH_OK)
+            abort();
+    } else {
+        u->sha = EVP_MD_CTX_new();
+        if (!u->sha || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL))
+            abort();
+    }
 
     pthread_mutex_lock(&lock);
     if (upload_count == upload_cap)
@@ -214,7 +225,10 @@ long long store_upload_append(struct store_upload *u, const void *data, size_t n
         }
     }
     pthread_mutex_lock(&u->lock);
-    EVP_DigestUpdate(u->sha, data, n);
+    if (u->xxh3)
+        XXH3_64bits_update(u->xxh3, data, n);
+    else
+        EVP_DigestUpdate(u->sha, data, n);
     u->offset += n;
     u->received += n;
     if (n && u->offset == u->length)
@@ -366,8 +380,15 @@ uint64_t store_bytes_used(void)
     return used;
 }
 
-static void sha256_hex(EVP_MD_CTX *running, char out[65])
+/* The digest so far, in hex, as sha256sum and xxhsum -H3 print it; the
+ * running state goes on. */
+static void digest_hex(const struct store_upload *u, char out[65])
 {
+    if (u->xxh3) {
+        snprintf(out, 65, "%016llx", (unsigned long long)XXH3_64bits_digest(u->xxh3));
+        return;
+    }
+    EVP_MD_CTX *running = u->sha;
     unsigned char digest[32];
     unsigned int len = 0;
     EVP_MD_CTX *copy = EVP_MD_CTX_new();
@@ -415,19 +436,20 @@ static void upload_video_json(struct sbjson_buf *out, uint64_t number)
 static void upload_json(struct sbjson_buf *out, struct store_upload *u)
 {
     char hex[65];
+    const char *name = check == STORE_XXH3 ? "xxh3" : "sha256";
     sbjson_raw(out, "{\"id\":");
     sbjson_quote(out, u->id);
     upload_video_json(out, u->video);
     pthread_mutex_lock(&u->lock);
-    sha256_hex(u->sha, hex);
+    digest_hex(u, hex);
     sbjson_raw(out, ",\"name\":");
     sbjson_quote(out, u->name);
     sbjson_printf(out,
                   ",\"size\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"received\":%" PRIu64
-                  ",\"sha256\":\"%s\",\"complete\":%s,\"deleted\":%s,\"expired\":%s"
+                  ",\"%s\":\"%s\",\"complete\":%s,\"deleted\":%s,\"expired\":%s"
                   ",\"requests\":{\"HEAD\":%lu,\"PATCH\":%lu,\"OPTIONS\":%lu,\"DELETE\":%lu,\"POST\":%lu}"
                   ",\"authorization_seen\":%lu}",
-                  u->length, u->offset, u->received, hex, u->offset == u->length ? "true" : "false",
+                  u->length, u->offset, u->received, name, hex, u->offset == u->length ? "true" : "false",
                   u->deleted ? "true" : "false", u->expired_code ? "true" : "false", u->requests[STORE_HEAD],
                   u->requests[STORE_PATCH], u->requests[STORE_OPTIONS], u->requests[STORE_DELETE],
                   u->requests[STORE_POST], u->authorized);

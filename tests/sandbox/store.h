@@ -1,7 +1,9 @@
 /*
  * store: the sandbox's videos and tus uploads, in memory, with each upload's
  * bytes in a file under the store directory (or discarded in sink mode) and a
- * running SHA-256 of everything accepted, so tests can compare digests.
+ * running digest of everything accepted, so tests can compare digests:
+ * SHA-256, or XXH3-64 where SHA-256 would cost more than the client measured
+ * (the benchmarks).
  *
  * Uploads and videos are never freed before store_close(): a deleted one is
  * only marked, so a pointer handed out stays valid for the whole run. Bytes
@@ -22,8 +24,11 @@ enum store_method { STORE_HEAD, STORE_PATCH, STORE_OPTIONS, STORE_DELETE, STORE_
 
 struct store_upload;
 
-/* dir: where upload files go, NULL to discard bytes (sink mode). */
-bool store_open(const char *dir);
+enum store_check { STORE_SHA256, STORE_XXH3 };
+
+/* dir: where upload files go, NULL to discard bytes (sink mode); how: the
+ * digest kept of each upload (and named so in store_uploads_json). */
+bool store_open(const char *dir, enum store_check how);
 void store_close(void);
 
 /* A new upload of length bytes; video is a video number or 0. metadata is
