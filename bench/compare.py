@@ -26,6 +26,8 @@ the socket (attach's first step), and a dashboard attached over the socket:
 what a frame costs.
 
 Environment: RUNS (default 5) runs per measurement; VIMEO_UP_BUILD;
+SANDBOX_SPEED, a file holding what bench/sandbox-speed printed (bench/run
+sets it), so that its goals are in the report too;
 SCENARIOS (default "a b c d tls dash q agent") to run only some; D_FILES (default
 1000) files in (d); TLS_MIB (default 1024) the file's size in (tls); Q_FILES
 (default 100000) files in (q), Q_SECONDS (default 8) how long its queue and
@@ -700,13 +702,38 @@ def table(title, size, count, rows):
     return lines + [""]
 
 
-def goal_lines(results):
+SPEED_GOAL = re.compile(r"^(?P<what>.+): median (?P<value>[\d.]+) over \d+ runs \(goal: >= (?P<goal>[\d.]+)\) "
+                        r"(?P<verdict>met|not met)$")
+
+
+def sandbox_speed():
+    """What bench/sandbox-speed printed (SANDBOX_SPEED names the file), as
+    report lines, and its goals as (text, value, met)."""
+    path = os.environ.get("SANDBOX_SPEED")
+    if not path:
+        return [], []
+    with open(path) as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    goals = []
+    for line in lines:
+        m = SPEED_GOAL.match(line)
+        if m:
+            goals.append((f"{m['what']} ≥ {m['goal']}", m["value"], m["verdict"] == "met"))
+    if not goals:
+        raise SystemExit(f"bench: {path} holds no goal of bench/sandbox-speed")
+    return ["### The sandbox alone (bench/sandbox-speed)", "", *(f"    {line}" for line in lines), ""], goals
+
+
+def goal_lines(results, speed_goals=()):
     """Each goal of issues 6 and 16 whose scenario ran, as a markdown table
     row: the goal, the measured value, met or **not met**."""
     goals = []
 
     def goal(text, value, ok):
         goals.append(f"| {text} | {value} | {'met' if ok else '**not met**'} |")
+
+    for text, value, ok in speed_goals:
+        goal(text, value, ok)
 
     if "a" in results:
         a = results["a"]
@@ -785,7 +812,8 @@ def main():
     if not os.path.exists(os.path.join(BUILD, "vimeo-up")):
         raise SystemExit(f"bench: no {BUILD}/vimeo-up; run make first")
     work = tempfile.mkdtemp(prefix="vimeo-up-bench.")
-    report, results = [], {}
+    speed_report, speed_goals = sandbox_speed()
+    report, results = list(speed_report), {}
     try:
         file_sets = {}
         for key in ("a", "b", "b8", "c", "d", "tls"):
@@ -863,7 +891,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    goals = goal_lines(results)
+    goals = goal_lines(results, speed_goals)
 
     text = "\n".join([f"# vimeo-up benchmark results", "",
                       f"Written by `make bench` (bench/run) on {time.strftime('%Y-%m-%d')}; medians of {RUNS} runs "

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import unittest
 
 from harness import ROOT, SandboxTest
@@ -101,3 +102,25 @@ class CompareScenarios(unittest.TestCase):
         self.assertEqual(verdicts["(c) CPU ms per file ≤ the Vimeo SDK's"], ("0.80×", "met |"))
         self.assertEqual(verdicts["(b) throughput ≥ 1.0× curl at 128 MiB chunks"], ("0.95×", "**not met** |"))
         self.assertFalse(any(k.startswith(("(a)", "(d)", "(tls)")) for k in verdicts), verdicts)
+
+    def test_the_sandboxs_own_goals_are_in_the_report(self):
+        # bench/run hands compare.py what bench/sandbox-speed printed, so
+        # that one run's report holds every goal.
+        fd, speed = tempfile.mkstemp(prefix="vimeo-up-speed.")
+        with os.fdopen(fd, "w") as f:
+            f.write("sandbox, HEADs on 2 keep-alive connections, per second: median 65808 over 3 runs "
+                    "(goal: >= 10000) met\n"
+                    "run 1: 1.10 GB/s\n"
+                    "sandbox --sink --check xxh3, 1 GiB single PATCH from curl, GB/s: median 1.10 over 3 runs "
+                    "(goal: >= 1.2) not met\n")
+        try:
+            proc = self.compare(SCENARIOS="none", SANDBOX_SPEED=speed)
+        finally:
+            os.unlink(speed)
+        self.assertEqual(proc.returncode, 1, proc.stderr)  # a goal not met
+        self.assertIn("    run 1: 1.10 GB/s", proc.stdout.split("### The sandbox alone (bench/sandbox-speed)")[1])
+        self.assertRegex(proc.stdout,
+                         r"\| sandbox, HEADs on 2 keep-alive connections, per second ≥ 10000 \| 65808 \| met \|")
+        self.assertRegex(proc.stdout, r"\| sandbox --sink --check xxh3, 1 GiB single PATCH from curl, GB/s ≥ 1\.2 "
+                                      r"\| 1\.10 \| \*\*not met\*\* \|")
+
