@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/json.h"
 #include "protocol.h"
 #include "source.h"
@@ -27,6 +28,17 @@ struct mirror {
     struct engine_totals totals;
     struct engine_event *events; /* a ring of EVENTS_MAX; the oldest go first when it is full */
     size_t head, count;
+    /* The agent drops a subscriber's events while it is behind, then says
+     * {"missed":N} and sends the whole table: each job that ended meanwhile
+     * gets its done, failed or removed event from the table (catch_up), so
+     * a consumer of `attach --json` hears of every outcome. */
+    struct seen { unsigned id; enum engine_state state; } *before; /* the rows' states at the miss, by id */
+    size_t nbefore;
+    struct seen *told;          /* by id: the last outcome an event brought (a row may lag behind it) */
+    size_t ntold, told_cap;
+    unsigned *ended;            /* jobs that ended while we were behind, in id order */
+    size_t nended, ended_cap, ended_next;
+    size_t ahead;               /* ring events older than the miss: they go before the ended ones */
     bool gone, have_full, have_reply;
     bool loading;               /* a whole table is coming, in lines, and has not ended */
     struct buf reply;           /* the answer to the request in flight */
@@ -95,6 +107,20 @@ static size_t find(const struct mirror *m, unsigned id)
     return lo;
 }
 
+/* Room for one more of n items of size bytes in *items, which doubles. */
+static bool room_for_one(void **items, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return true;
+    size_t more = *cap ? *cap * 2 : 64;
+    void *grown = realloc(*items, more * size);
+    if (!grown)
+        return false;
+    *items = grown;
+    *cap = more;
+    return true;
+}
+
 static void upsert(struct mirror *m, const struct engine_row *r)
 {
     size_t at = find(m, r->id);
@@ -109,14 +135,8 @@ static void upsert(struct mirror *m, const struct engine_row *r)
         }
         return;
     }
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        struct engine_row *grown = realloc(m->rows, cap * sizeof *grown);
-        if (!grown)
-            return;
-        m->rows = grown;
-        m->cap = cap;
-    }
+    if (!room_for_one((void **)&m->rows, m->n, &m->cap, sizeof *m->rows))
+        return;
     memmove(m->rows + at + 1, m->rows + at, (m->n - at) * sizeof *m->rows);
     m->rows[at] = *r;
     m->n++;
@@ -131,12 +151,56 @@ static void remove_id(struct mirror *m, unsigned id)
     }
 }
 
+/* Where id is in a sorted array of seen, or would go. */
+static size_t seen_find(const struct seen *seen, size_t n, unsigned id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (seen[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool seen_was(const struct seen *seen, size_t n, unsigned id, enum engine_state state)
+{
+    size_t at = seen_find(seen, n, id);
+    return at < n && seen[at].id == id && seen[at].state == state;
+}
+
+/* An outcome's event came: the table after a miss owes it no other. Jobs
+ * end in about their id order, so the insert is near the end. */
+static void note_told(struct mirror *m, const struct engine_event *ev)
+{
+    enum engine_state state;
+    switch (ev->kind) {
+    case ENGINE_EV_DONE: state = ENGINE_DONE; break;
+    case ENGINE_EV_FAILED: state = ENGINE_FAILED; break;
+    case ENGINE_EV_REMOVED: state = ENGINE_CANCELLED; break;
+    default: return;
+    }
+    size_t at = seen_find(m->told, m->ntold, ev->job);
+    if (at < m->ntold && m->told[at].id == ev->job) {
+        m->told[at].state = state;
+        return;
+    }
+    if (!room_for_one((void **)&m->told, m->ntold, &m->told_cap, sizeof *m->told))
+        return;
+    memmove(m->told + at + 1, m->told + at, (m->ntold - at) * sizeof *m->told);
+    m->told[at] = (struct seen){ ev->job, state };
+    m->ntold++;
+}
+
 static void push_event(struct mirror *m, const struct json *j)
 {
     struct engine_event *ev = &m->events[(m->head + m->count) % EVENTS_MAX];
     if (m->count == EVENTS_MAX) {
         m->head = (m->head + 1) % EVENTS_MAX;
         m->count--;
+        m->ahead -= m->ahead > 0;
     }
     memset(ev, 0, sizeof *ev);
     char name[32] = "";
@@ -151,6 +215,49 @@ static void push_event(struct mirror *m, const struct json *j)
     if (row >= 0)
         parse_row(j, row, &ev->row);
     m->count++;
+    note_told(m, ev);
+}
+
+/* The miss: what each row was, to tell from the table that follows which
+ * jobs ended meanwhile. */
+static void note_missed(struct mirror *m)
+{
+    free(m->before);
+    m->before = m->n ? malloc(m->n * sizeof *m->before) : NULL;
+    m->nbefore = m->before ? m->n : 0;
+    for (size_t i = 0; i < m->nbefore; i++)
+        m->before[i] = (struct seen){ m->rows[i].id, m->rows[i].state };
+    if (m->nended == m->ended_next) /* nothing pending from an earlier miss */
+        m->ahead = m->count;
+}
+
+/* A row of the table after a miss: ended since, it is owed its event. */
+static void catch_up(struct mirror *m, const struct engine_row *r)
+{
+    if (r->state != ENGINE_DONE && r->state != ENGINE_FAILED && r->state != ENGINE_CANCELLED)
+        return;
+    if (seen_was(m->before, m->nbefore, r->id, r->state) || seen_was(m->told, m->ntold, r->id, r->state))
+        return;
+    if (!room_for_one((void **)&m->ended, m->nended, &m->ended_cap, sizeof *m->ended))
+        return;
+    m->ended[m->nended++] = r->id;
+}
+
+/* The event a job that ended while we were behind is owed, from its row. */
+static bool ended_event(const struct mirror *m, unsigned id, struct engine_event *ev)
+{
+    size_t at = find(m, id);
+    if (at >= m->n || m->rows[at].id != id)
+        return false; /* gone from the table since */
+    const struct engine_row *r = &m->rows[at];
+    memset(ev, 0, sizeof *ev);
+    ev->kind = r->state == ENGINE_DONE ? ENGINE_EV_DONE : r->state == ENGINE_FAILED ? ENGINE_EV_FAILED
+                                                                                    : ENGINE_EV_REMOVED;
+    ev->job = id;
+    ev->time = r->finished > 0 ? r->finished : clock_wall();
+    snprintf(ev->message, sizeof ev->message, "%s", r->state == ENGINE_DONE ? r->video : r->message);
+    ev->row = *r;
+    return true;
 }
 
 /* One line from the agent: the whole table, changed rows, an event, or the
@@ -178,13 +285,21 @@ static void take_line(struct mirror *m, const char *text, size_t len)
             struct engine_row r;
             parse_row(&j, t, &r);
             upsert(m, &r);
+            if (m->before && m->loading)
+                catch_up(m, &r);
         }
         parse_totals(&j, json_find(&j, "totals"), &m->totals);
-        if (m->loading && json_find(&j, "more") < 0)
+        if (m->loading && json_find(&j, "more") < 0) {
             m->loading = false, m->have_full = true;
+            free(m->before);
+            m->before = NULL;
+            m->nbefore = 0;
+        }
     } else if (event >= 0) {
         push_event(m, &j);
-    } else if (json_find(&j, "missed") < 0) {
+    } else if (json_find(&j, "missed") >= 0) {
+        note_missed(m);
+    } else {
         buf_reset(&m->reply);
         buf_append(&m->reply, text, len);
         m->have_reply = true;
@@ -335,13 +450,25 @@ static void fill_texts(void *ctx, struct engine_row *rows, size_t n)
     }
 }
 
+/* The ring's events, with those owed to jobs that ended while we were
+ * behind after the ones older than the miss. */
 static size_t events(void *ctx, struct engine_event *out, size_t max)
 {
     struct mirror *m = ctx;
     size_t n = 0;
-    for (; n < max && m->count; n++, m->count--) {
-        out[n] = m->events[m->head];
-        m->head = (m->head + 1) % EVENTS_MAX;
+    while (n < max) {
+        if (m->count && (m->ahead || m->ended_next == m->nended)) {
+            out[n++] = m->events[m->head];
+            m->head = (m->head + 1) % EVENTS_MAX;
+            m->count--;
+            m->ahead -= m->ahead > 0;
+        } else if (m->ended_next < m->nended && !m->loading) {
+            n += ended_event(m, m->ended[m->ended_next++], &out[n]);
+            if (m->ended_next == m->nended)
+                m->nended = m->ended_next = 0;
+        } else {
+            break;
+        }
     }
     return n;
 }
@@ -531,6 +658,9 @@ void source_agent_close(struct source *s)
     buf_free(&m->reply);
     free(m->rows);
     free(m->events);
+    free(m->before);
+    free(m->told);
+    free(m->ended);
     free(m);
     s->ctx = NULL;
 }

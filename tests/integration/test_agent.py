@@ -338,6 +338,27 @@ class Commands(AgentTest):
         self.assertEqual(done["file"], a)
         self.assertTrue(done["video"].startswith("/videos/"))
 
+    def test_json_attach_behind_still_hears_every_outcome(self):
+        # A consumer slower than the uploads: attach's output is not read
+        # while 500 files go through (under the sandbox's 600 API calls a
+        # minute), so the agent drops its events and later sends the whole
+        # table. Each file's "done" must still come, once.
+        listing = many_tiny_files(self, 500, "slow")
+        with open(listing) as f:
+            files = set(f.read().split())
+        self.sandbox.fault("latency=1500,on=api,method=POST,times=4")  # time to attach before any ends
+        self.assertEqual(self.add("-j", "4", "--files-from", listing).returncode, 0)
+        attach = subprocess.Popen([VIMEO_UP, "--state", self.state, "--json", "attach"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=self.env)
+        self.addCleanup(attach.kill)
+        self.assertEqual(self.vimeo_up("wait", timeout=120).returncode, 0)
+        out, err = attach.communicate(timeout=60)
+        self.assertEqual(attach.returncode, 0, err)
+        self.assertIn("fell behind", self.log())  # the case under test happened
+        done = [e["file"] for e in map(json.loads, out.splitlines()) if e["event"] == "done"]
+        self.assertEqual(len(done), len(set(done)), "a file's done came twice")
+        self.assertEqual(set(done), files, f"{len(files - set(done))} files without their done")
+
     def test_attach_without_an_agent(self):
         proc = self.vimeo_up("attach")
         self.assertEqual(proc.returncode, 3)
