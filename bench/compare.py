@@ -338,7 +338,15 @@ NOTES = """### Notes
   about what curl would reach with vimeo-up's requests, and vimeo-up, with
   a Vimeo API call where curl makes a bare tus create, a durable claim and
   a save of the new video before its first byte, a thread a worker and a
-  wait a request, gets ~0.8x the files/s of that curl.
+  wait a request, gets ~0.8x the files/s of that curl. Measured again
+  with the sandbox's XXH3 (by hand, 10,000 files, twice): vimeo-up 3.6-4.2
+  s and 4.1-5.0 s of CPU, curl 2.2-2.5 s and 2.1 s; the two cores are
+  full. Half of vimeo-up's CPU is in the kernel, finish_task_switch alone
+  12.5%: 30,000-37,000 voluntary context switches a run against curl's
+  ~400, as curl's one thread drives its four transfers with libcurl's
+  multi interface and never waits on one answer. That is the gap left:
+  one libcurl multi loop for the workers' requests instead of a thread
+  each, a redesign of the engine, not done.
 - tuspy opens a new connection for every request. libmicrohttpd 0.9.75
   zeroes a connection's whole memory pool at its start and after every
   request (perf: 75% of the sandbox's CPU on keep-alive HEADs with the
