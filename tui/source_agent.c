@@ -20,6 +20,15 @@
 
 enum { EVENTS_MAX = 4096, IN_MAX = 64 << 20 };
 
+/* A job's ending as we know of it: a job may fail, then be tried again and
+ * end again, so its time tells one ending from the next. */
+struct outcome {
+    unsigned id;
+    enum engine_state state; /* done or failed */
+    double finished;
+    enum { IN_FIRST_TABLE, HEARD, OWED } how; /* the table at subscribe, an event, a catch-up */
+};
+
 struct mirror {
     int fd;
     struct buf in;              /* read, not yet a whole line */
@@ -30,15 +39,14 @@ struct mirror {
     size_t head, count;
     /* The agent drops a subscriber's events while it is behind, then says
      * {"missed":N} and sends the whole table: each job that ended meanwhile
-     * gets its done, failed or removed event from the table (catch_up), so
-     * a consumer of `attach --json` hears of every outcome. */
-    struct seen { unsigned id; enum engine_state state; } *before; /* the rows' states at the miss, by id */
-    size_t nbefore;
-    struct seen *told;          /* by id: the last outcome an event brought (a row may lag behind it) */
-    size_t ntold, told_cap;
-    unsigned *ended;            /* jobs that ended while we were behind, in id order */
-    size_t nended, ended_cap, ended_next;
-    size_t ahead;               /* ring events older than the miss: they go before the ended ones */
+     * is owed its done or failed event, made from its row (catch_up), so a
+     * consumer of `attach --json` hears of every outcome, once. */
+    struct outcome *outcomes;   /* by id: the last outcome of each job we know of */
+    size_t noutcomes, outcomes_cap;
+    struct engine_row *owed;    /* rows of jobs that ended while we were behind */
+    size_t nowed, owed_cap, owed_next;
+    size_t ahead;               /* ring events older than the miss: they go before the owed ones */
+    bool catching_up;           /* a miss was said: the table that follows owes events */
     bool gone, have_full, have_reply;
     bool loading;               /* a whole table is coming, in lines, and has not ended */
     struct buf reply;           /* the answer to the request in flight */
@@ -151,47 +159,44 @@ static void remove_id(struct mirror *m, unsigned id)
     }
 }
 
-/* Where id is in a sorted array of seen, or would go. */
-static size_t seen_find(const struct seen *seen, size_t n, unsigned id)
+/* The outcome of id that ended as state at finished, or where it would go. */
+static struct outcome *outcome_find(struct mirror *m, unsigned id, size_t *at)
 {
-    size_t lo = 0, hi = n;
+    size_t lo = 0, hi = m->noutcomes;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (seen[mid].id < id)
+        if (m->outcomes[mid].id < id)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo;
+    *at = lo;
+    return lo < m->noutcomes && m->outcomes[lo].id == id ? &m->outcomes[lo] : NULL;
 }
 
-static bool seen_was(const struct seen *seen, size_t n, unsigned id, enum engine_state state)
+static bool outcome_is(const struct outcome *o, enum engine_state state, double finished)
 {
-    size_t at = seen_find(seen, n, id);
-    return at < n && seen[at].id == id && seen[at].state == state;
+    return o && o->state == state && o->finished == finished;
 }
 
-/* An outcome's event came: the table after a miss owes it no other. Jobs
- * end in about their id order, so the insert is near the end. */
-static void note_told(struct mirror *m, const struct engine_event *ev)
+/* Jobs end in about their id order, so an insert is near the end. */
+static void outcome_note(struct mirror *m, const struct engine_row *r, int how)
 {
-    enum engine_state state;
-    switch (ev->kind) {
-    case ENGINE_EV_DONE: state = ENGINE_DONE; break;
-    case ENGINE_EV_FAILED: state = ENGINE_FAILED; break;
-    case ENGINE_EV_REMOVED: state = ENGINE_CANCELLED; break;
-    default: return;
+    size_t at;
+    struct outcome *o = outcome_find(m, r->id, &at);
+    if (!o) {
+        if (!room_for_one((void **)&m->outcomes, m->noutcomes, &m->outcomes_cap, sizeof *m->outcomes))
+            return;
+        memmove(m->outcomes + at + 1, m->outcomes + at, (m->noutcomes - at) * sizeof *m->outcomes);
+        m->noutcomes++;
+        o = &m->outcomes[at];
     }
-    size_t at = seen_find(m->told, m->ntold, ev->job);
-    if (at < m->ntold && m->told[at].id == ev->job) {
-        m->told[at].state = state;
-        return;
-    }
-    if (!room_for_one((void **)&m->told, m->ntold, &m->told_cap, sizeof *m->told))
-        return;
-    memmove(m->told + at + 1, m->told + at, (m->ntold - at) * sizeof *m->told);
-    m->told[at] = (struct seen){ ev->job, state };
-    m->ntold++;
+    *o = (struct outcome){ r->id, r->state, r->finished, how };
+}
+
+static bool state_ended(enum engine_state state)
+{
+    return state == ENGINE_DONE || state == ENGINE_FAILED;
 }
 
 static void push_event(struct mirror *m, const struct json *j)
@@ -214,50 +219,52 @@ static void push_event(struct mirror *m, const struct json *j)
     int row = json_find(j, "row");
     if (row >= 0)
         parse_row(j, row, &ev->row);
+    if ((ev->kind == ENGINE_EV_DONE || ev->kind == ENGINE_EV_FAILED) && row >= 0 && state_ended(ev->row.state)) {
+        size_t at;
+        struct outcome *o = outcome_find(m, ev->job, &at);
+        bool owed_already = outcome_is(o, ev->row.state, ev->row.finished) && o->how == OWED;
+        outcome_note(m, &ev->row, HEARD);
+        if (owed_already)
+            return; /* a catch-up made it from the table, which was newer than this event */
+    }
     m->count++;
-    note_told(m, ev);
 }
 
-/* The miss: what each row was, to tell from the table that follows which
- * jobs ended meanwhile. */
+/* The miss: the table that follows tells which jobs ended meanwhile. */
 static void note_missed(struct mirror *m)
 {
-    free(m->before);
-    m->before = m->n ? malloc(m->n * sizeof *m->before) : NULL;
-    m->nbefore = m->before ? m->n : 0;
-    for (size_t i = 0; i < m->nbefore; i++)
-        m->before[i] = (struct seen){ m->rows[i].id, m->rows[i].state };
-    if (m->nended == m->ended_next) /* nothing pending from an earlier miss */
+    m->catching_up = true;
+    if (m->nowed == m->owed_next) /* nothing pending from an earlier miss */
         m->ahead = m->count;
 }
 
-/* A row of the table after a miss: ended since, it is owed its event. */
+/* A row of a whole table. At subscribe its outcome is the past; after a
+ * miss, an outcome no event brought is owed one. Rows between tables may
+ * show an ending before its event comes, so only tables count. */
 static void catch_up(struct mirror *m, const struct engine_row *r)
 {
-    if (r->state != ENGINE_DONE && r->state != ENGINE_FAILED && r->state != ENGINE_CANCELLED)
+    size_t at;
+    if (!state_ended(r->state) || outcome_is(outcome_find(m, r->id, &at), r->state, r->finished))
         return;
-    if (seen_was(m->before, m->nbefore, r->id, r->state) || seen_was(m->told, m->ntold, r->id, r->state))
+    if (!m->catching_up) {
+        outcome_note(m, r, IN_FIRST_TABLE);
         return;
-    if (!room_for_one((void **)&m->ended, m->nended, &m->ended_cap, sizeof *m->ended))
+    }
+    if (!room_for_one((void **)&m->owed, m->nowed, &m->owed_cap, sizeof *m->owed))
         return;
-    m->ended[m->nended++] = r->id;
+    m->owed[m->nowed++] = *r;
+    outcome_note(m, r, OWED);
 }
 
-/* The event a job that ended while we were behind is owed, from its row. */
-static bool ended_event(const struct mirror *m, unsigned id, struct engine_event *ev)
+/* The event owed to a job that ended while we were behind, from its row. */
+static void owed_event(const struct engine_row *r, struct engine_event *ev)
 {
-    size_t at = find(m, id);
-    if (at >= m->n || m->rows[at].id != id)
-        return false; /* gone from the table since */
-    const struct engine_row *r = &m->rows[at];
     memset(ev, 0, sizeof *ev);
-    ev->kind = r->state == ENGINE_DONE ? ENGINE_EV_DONE : r->state == ENGINE_FAILED ? ENGINE_EV_FAILED
-                                                                                    : ENGINE_EV_REMOVED;
-    ev->job = id;
+    ev->kind = r->state == ENGINE_DONE ? ENGINE_EV_DONE : ENGINE_EV_FAILED;
+    ev->job = r->id;
     ev->time = r->finished > 0 ? r->finished : clock_wall();
     snprintf(ev->message, sizeof ev->message, "%s", r->state == ENGINE_DONE ? r->video : r->message);
     ev->row = *r;
-    return true;
 }
 
 /* One line from the agent: the whole table, changed rows, an event, or the
@@ -285,15 +292,13 @@ static void take_line(struct mirror *m, const char *text, size_t len)
             struct engine_row r;
             parse_row(&j, t, &r);
             upsert(m, &r);
-            if (m->before && m->loading)
+            if (m->loading)
                 catch_up(m, &r);
         }
         parse_totals(&j, json_find(&j, "totals"), &m->totals);
         if (m->loading && json_find(&j, "more") < 0) {
             m->loading = false, m->have_full = true;
-            free(m->before);
-            m->before = NULL;
-            m->nbefore = 0;
+            m->catching_up = false;
         }
     } else if (event >= 0) {
         push_event(m, &j);
@@ -451,21 +456,22 @@ static void fill_texts(void *ctx, struct engine_row *rows, size_t n)
 }
 
 /* The ring's events, with those owed to jobs that ended while we were
- * behind after the ones older than the miss. */
+ * behind after the ones older than the miss. A front end that asks for
+ * the details of a job gone since still prints what the row says. */
 static size_t events(void *ctx, struct engine_event *out, size_t max)
 {
     struct mirror *m = ctx;
     size_t n = 0;
     while (n < max) {
-        if (m->count && (m->ahead || m->ended_next == m->nended)) {
+        if (m->count && (m->ahead || m->owed_next == m->nowed)) {
             out[n++] = m->events[m->head];
             m->head = (m->head + 1) % EVENTS_MAX;
             m->count--;
             m->ahead -= m->ahead > 0;
-        } else if (m->ended_next < m->nended && !m->loading) {
-            n += ended_event(m, m->ended[m->ended_next++], &out[n]);
-            if (m->ended_next == m->nended)
-                m->nended = m->ended_next = 0;
+        } else if (m->owed_next < m->nowed && !m->loading) {
+            owed_event(&m->owed[m->owed_next++], &out[n++]);
+            if (m->owed_next == m->nowed)
+                m->nowed = m->owed_next = 0;
         } else {
             break;
         }
@@ -658,9 +664,8 @@ void source_agent_close(struct source *s)
     buf_free(&m->reply);
     free(m->rows);
     free(m->events);
-    free(m->before);
-    free(m->told);
-    free(m->ended);
+    free(m->outcomes);
+    free(m->owed);
     free(m);
     s->ctx = NULL;
 }

@@ -338,12 +338,13 @@ class Commands(AgentTest):
         self.assertEqual(done["file"], a)
         self.assertTrue(done["video"].startswith("/videos/"))
 
-    def test_json_attach_behind_still_hears_every_outcome(self):
-        # A consumer slower than the uploads: attach's output is not read
-        # while 500 files go through (under the sandbox's 600 API calls a
-        # minute), so the agent drops its events and later sends the whole
-        # table. Each file's "done" must still come, once.
-        listing = many_tiny_files(self, 500, "slow")
+    def attach_behind(self, prefix, read):
+        """500 files (under the sandbox's 600 API calls a minute) through
+        an agent whose `attach --json` reader is slower than the uploads:
+        read(stream) takes attach's output. The agent drops its events
+        and later sends the whole table; each file's "done" must still
+        come, and once."""
+        listing = many_tiny_files(self, 500, prefix)
         with open(listing) as f:
             files = set(f.read().split())
         self.sandbox.fault("latency=1500,on=api,method=POST,times=4")  # time to attach before any ends
@@ -351,13 +352,29 @@ class Commands(AgentTest):
         attach = subprocess.Popen([VIMEO_UP, "--state", self.state, "--json", "attach"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=self.env)
         self.addCleanup(attach.kill)
-        self.assertEqual(self.vimeo_up("wait", timeout=120).returncode, 0)
-        out, err = attach.communicate(timeout=60)
-        self.assertEqual(attach.returncode, 0, err)
+        out = read(attach.stdout)
+        self.assertEqual(attach.wait(timeout=60), 0, attach.stderr.read())
         self.assertIn("fell behind", self.log())  # the case under test happened
         done = [e["file"] for e in map(json.loads, out.splitlines()) if e["event"] == "done"]
         self.assertEqual(len(done), len(set(done)), "a file's done came twice")
         self.assertEqual(set(done), files, f"{len(files - set(done))} files without their done")
+
+    def test_json_attach_unread_until_the_end_still_hears_every_outcome(self):
+        def read(stream):
+            self.assertEqual(self.vimeo_up("wait", timeout=120).returncode, 0)
+            return stream.read()
+        self.attach_behind("late", read)
+
+    def test_json_attach_read_slowly_hears_every_outcome_once(self):
+        # Behind, caught up and behind again while jobs end: a table and
+        # the events it overtook must not both tell of one ending.
+        def read(stream):
+            lines = []
+            for line in stream:
+                lines.append(line)
+                time.sleep(0.001)
+            return "".join(lines)
+        self.attach_behind("slow", read)
 
     def test_attach_without_an_agent(self):
         proc = self.vimeo_up("attach")
