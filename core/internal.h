@@ -215,7 +215,7 @@ struct engine {
     pthread_cond_t work;       /* run queue, worker count, stopping: workers wait */
     pthread_cond_t commands;   /* pause, cancel, stopping: retry waits wait */
     pthread_cond_t tasks_ready;  /* the helper waits */
-    pthread_cond_t tasks_done;   /* a task or a create ended: engine_free waits for DELETEs and creates */
+    pthread_cond_t tasks_done;   /* a task or a create ended: pool_stop waits for DELETEs and creates */
     pthread_cond_t saves_ready;  /* the journal writer waits */
     pthread_cond_t follow_ready; /* a video to follow, or stopping: the transcode follower waits */
     pthread_t follower;

@@ -199,8 +199,6 @@ static void create_now(void *ctx, const struct job *job, char video[VIDEO_MAX], 
         from_tus(&t, res);
         return;
     }
-    if (!net_quota_allows(net, job, res))
-        return;
     if (job->replaces) {
         net_version(net, job, video, link, res);
         return;
@@ -229,6 +227,8 @@ static void net_create(void *ctx, const struct job *job, char video[VIDEO_MAX], 
 {
     struct net *net = ctx;
     struct engine *e = net->e;
+    if (!e->tus_endpoint && !net_quota_allows(net, job, res)) /* makes nothing: a stop cuts it off */
+        return;
     pthread_mutex_lock(&e->lock);
     e->creates_in_flight++;
     pthread_mutex_unlock(&e->lock);
