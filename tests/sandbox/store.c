@@ -207,7 +207,7 @@ void store_upload_release(struct store_upload *u)
 long long store_upload_append(struct store_upload *u, const void *data, size_t n)
 {
     /* Only the claim holder appends, so offset is stable outside the lock
-     * while the bytes are hashed and written; the lock only publishes it. */
+     * while the bytes are written; the lock publishes it with the digest. */
     pthread_mutex_lock(&u->lock);
     uint64_t offset = u->offset, room = u->length - u->offset;
     pthread_mutex_unlock(&u->lock);
