@@ -81,11 +81,11 @@ class HangUp(Dashboard):
         started = time.monotonic()
         self.wait_for(lambda: not alive(self.pid), timeout=5, what="vimeo-up to end after SIGHUP")
         took = time.monotonic() - started
-        # The stop reaches the transfer through curl's progress callback,
-        # which curl calls at least once a second while it waits; the
-        # server would have kept it 8 s more. Under load (CI, sanitizers)
-        # the second and the exit take longer than 0.5 s now and then.
-        self.assertLess(took, 2.0, "the stop waited for the server's answer")
+        # A create gets 2 s for its answer (core/pool.c: cut off, it may
+        # leave a video no journal row names), then the stop reaches it
+        # through curl's progress callback, which curl calls at least once
+        # a second while it waits; the server would have kept it 8 s more.
+        self.assertLess(took, 3.5, "the stop waited for the server's answer")
 
 
 def load_tests(loader, standard_tests, pattern):
