@@ -195,11 +195,18 @@ static void free_strings(struct engine *e)
 }
 
 
+void engine_stop(struct engine *e)
+{
+    if (!e->stopped)
+        pool_stop(e);
+    e->stopped = true;
+}
+
 void engine_free(struct engine *e)
 {
     if (!e)
         return;
-    pool_stop(e);
+    engine_stop(e);
     for (size_t i = 0; i < e->njobs; i++) {
         if (e->journal && e->jobs[i]->records)
             save_last(e, e->jobs[i]);

@@ -405,8 +405,14 @@ bool engine_settled(struct engine *e);
  * a resumed file counts only what this run sent, not what the server had. */
 uint64_t engine_bytes_sent(struct engine *e);
 
-/* Stop every transfer, save every acknowledged offset, join the workers,
- * close the journal. */
+/* Stop every transfer and join the workers; blocks for up to a few
+ * seconds, as a video being created gets 2 s for Vimeo's answer (a
+ * create cut off is said in a "paused" event). Nothing is uploaded after
+ * it; what the stop had to say can still be taken (engine_events) and
+ * every row read. engine_free stops too, when this was not called. */
+void engine_stop(struct engine *e);
+
+/* Stop (engine_stop), save every acknowledged offset, close the journal. */
 void engine_free(struct engine *e);
 
 #endif

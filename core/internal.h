@@ -254,6 +254,7 @@ struct engine {
     pthread_t helper, writer;
     bool helper_started, writer_started, helper_busy, writer_busy;
     unsigned creates_in_flight; /* POSTs that may make a video, awaiting their answer (net_create) */
+    bool stopped;              /* engine_stop ran: the caller's thread only */
     struct task *tasks;
     struct job *saves, **saves_tail;
     struct pending_event *events;

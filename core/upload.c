@@ -278,10 +278,12 @@ static enum upload_step step_create(struct upload *u)
     if (res.outcome == HTTP_RETRY)
         return retry(u, &res, STEP_CREATE);
     if (res.outcome == HTTP_ABORTED) {
-        if (res.maybe_done) { /* the stop's grace ran out (pool_stop); the journal keeps this */
+        if (res.maybe_done) { /* the stop's grace ran out (pool_stop): said now, and kept by the journal */
+            static const char why[] = "stopped before Vimeo answered its create: a video may have been made; "
+                                      "look in your Vimeo library";
             pthread_mutex_lock(&u->e->lock);
-            job_set_text(&u->job->error, "stopped before Vimeo answered its create: a video may have been made; "
-                                         "look in your Vimeo library");
+            job_set_text(&u->job->error, why);
+            engine_emit(u->e, ENGINE_EV_PAUSED, u->job, "%s", why);
             pthread_mutex_unlock(&u->e->lock);
         }
         return stopped(u, STEP_CREATE);

@@ -313,10 +313,12 @@ static void table_lines(struct agent *a, struct client *c, const char *head)
     free(rows);
 }
 
-/* What happened, for the log: the outcome of each file. */
+/* What happened, for the log: the outcome of each file, and a pause with
+ * something to say (a create a stop cut off). */
 static void log_event(struct agent *a, const struct engine_event *ev)
 {
-    if (ev->kind != ENGINE_EV_DONE && ev->kind != ENGINE_EV_FAILED && ev->kind != ENGINE_EV_QUEUED)
+    if (ev->kind != ENGINE_EV_DONE && ev->kind != ENGINE_EV_FAILED && ev->kind != ENGINE_EV_QUEUED &&
+        !(ev->kind == ENGINE_EV_PAUSED && ev->message[0]))
         return;
     struct engine_details *d = malloc(sizeof *d);
     if (d && engine_details(a->e, ev->job, d)) {
@@ -1075,6 +1077,8 @@ static int agent_main(struct cli *cli, int ready_fd)
     agent_log("started (pid %ld, version %s) on %s", (long)getpid(), VIMEO_UP_VERSION, sock);
     report(&ready_fd, "ok");
     serve(&a);
+    engine_stop(a.e); /* a video being created gets a moment for its answer */
+    take_events(&a);  /* what the stop said goes to the log and the subscribers */
     answer_waiters(&a);
     rc = EXIT_OK;
 out:

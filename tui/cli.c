@@ -215,6 +215,25 @@ static void refuse(void *ctx, size_t i, const char *err)
     }
 }
 
+/* What the stop said (a create cut off), now that the screen is gone;
+ * the log and the hook get every event, as from the dashboard. */
+static void tell_stop_notes(struct engine *e)
+{
+    struct engine_event events[16];
+    size_t n;
+    while ((n = engine_events(e, events, 16)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            runlog_event(&events[i], events[i].row.name);
+            hook_event(e, &events[i]);
+            if (events[i].kind != ENGINE_EV_PAUSED || !events[i].message[0])
+                continue;
+            char name[256], message[800];
+            text_escape(events[i].row.name, name, sizeof name);
+            text_escape(events[i].message, message, sizeof message);
+            fprintf(stderr, "vimeo-up: %s: %s\n", name, message);
+        }
+}
+
 int cli_run(struct cli *cli)
 {
     double started = clock_wall();
@@ -318,6 +337,11 @@ int cli_run(struct cli *cli)
     else if (quit && unfinished)
         fprintf(stderr, "vimeo-up: uploads unfinished, state saved (%u of %u); 'vimeo-up resume' continues\n",
                 unfinished, done + failed + unfinished);
+    engine_stop(e); /* a video being created gets a moment for its answer */
+    if (dashboard)
+        tell_stop_notes(e);
+    else
+        headless_drain(&src, cli->json, cli->command == CLI_VERIFY);
     engine_free(e);
     struct headless_summary summary = { done - already, failed + refused, already + cli->skipped, unfinished, sent,
                                         clock_wall() - started };

@@ -224,6 +224,12 @@ static void drain_events(const struct source *e, bool json, bool verdicts)
         }
 }
 
+void headless_drain(const struct source *e, bool json, bool verdicts)
+{
+    drain_events(e, json, verdicts);
+    fflush(stdout);
+}
+
 bool headless_run(const struct source *e, bool json, bool verdicts, int signal_fd)
 {
     double last_progress = clock_wall(), last_drain = -1e9; /* monotonic */

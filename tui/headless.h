@@ -24,6 +24,10 @@ void headless_iso_time(double unix_time, char *out, size_t cap);
  * per job, its verification (for `verify`), instead of every event. */
 bool headless_run(const struct source *src, bool json, bool verdicts, int signal_fd);
 
+/* The events still waiting, printed as headless_run prints them: what
+ * the engine said while it stopped (engine_stop). */
+void headless_drain(const struct source *src, bool json, bool verdicts);
+
 /* The end of a run: how the files ended, bytes sent, wall time and rate. */
 struct headless_summary {
     unsigned verified;          /* uploaded and verified in this run */

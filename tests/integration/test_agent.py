@@ -376,6 +376,15 @@ class Commands(AgentTest):
             return "".join(lines)
         self.attach_behind("slow", read)
 
+    def test_a_stop_while_vimeo_sits_on_a_create_is_in_the_log(self):
+        a = make_file(self.tmp, "stuck.mp4", 1000)
+        self.sandbox.fault("latency=20000,on=api,method=POST")  # the create's answer never comes in time
+        self.assertEqual(self.add(a).returncode, 0)
+        time.sleep(1)
+        self.assertEqual(self.vimeo_up("stop").returncode, 0)
+        self.assertRegex(self.log(), r"stuck\.mp4.*stopped before Vimeo answered its create: a video may have "
+                                     r"been made; look in your Vimeo library")
+
     def test_attach_without_an_agent(self):
         proc = self.vimeo_up("attach")
         self.assertEqual(proc.returncode, 3)

@@ -22,7 +22,7 @@ class StopsEveryRequest(SandboxTest):
         started = time.monotonic()
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
-        return proc.returncode, time.monotonic() - started, err
+        return proc.returncode, time.monotonic() - started, out, err
 
     def vimeo_up(self, *args):
         return subprocess.run([VIMEO_UP, "--state", os.path.join(self.tmp, "state"), *args], capture_output=True, text=True, env=dict(os.environ, VIMEO_TOKEN=TOKEN),
@@ -31,16 +31,18 @@ class StopsEveryRequest(SandboxTest):
     def test_sigterm_during_a_stalled_create(self):
         # A create gets 2 s for its answer (core/pool.c), then it is cut off
         # and the journal says a video may have been made.
-        code, took, err = self.stop_during("latency=20000,on=api,method=POST", signal.SIGTERM)
+        code, took, out, err = self.stop_during("latency=20000,on=api,method=POST", signal.SIGTERM)
         self.assertEqual(code, 130, err)
         self.assertLess(took, 4, "the create the server sat on held the exit up")
+        self.assertIn("paused    slow.mp4  stopped before Vimeo answered its create: a video may have been made; "
+                      "look in your Vimeo library\n", out)
         (row,) = json.loads(self.vimeo_up("list", "--json").stdout)
         self.assertIn("a video may have been made; look in your Vimeo library", row["error"])
 
     def test_sigterm_during_a_create_waits_for_its_video(self):
         # The video is made at once and its answer comes 1 s later. Cut off,
         # the video was known to nothing and the resume made a second one.
-        code, took, err = self.stop_during("create=timeout,for=1,times=1", signal.SIGTERM, wait=0.4)
+        code, took, out, err = self.stop_during("create=timeout,for=1,times=1", signal.SIGTERM, wait=0.4)
         self.assertEqual(code, 130, err)
         self.assertLess(took, 3, err)
         resumed = self.vimeo_up("--api", self.sandbox.url, "--no-tui", "resume")
@@ -52,7 +54,7 @@ class StopsEveryRequest(SandboxTest):
     def test_sigint_during_a_stalled_head(self):
         # A PATCH cut after its first bytes makes the next request a HEAD; that HEAD stalls.
         self.sandbox.fault("cut=1000,times=1,on=upload")
-        code, took, err = self.stop_during("latency=20000,on=upload,method=HEAD", signal.SIGINT)
+        code, took, out, err = self.stop_during("latency=20000,on=upload,method=HEAD", signal.SIGINT)
         self.assertEqual(code, 130, err)
         self.assertLess(took, 3, "the HEAD the server sat on held the exit up")
 

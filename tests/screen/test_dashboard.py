@@ -197,6 +197,18 @@ class Dashboard(SandboxTest):
         made = [u["video"] for u in self.sandbox.uploads() if u["name"] == "slowstart.mp4" and not u["deleted"]]
         self.assertEqual(len(made), 1, f"videos on the account: {made}")
 
+    def test_a_quit_while_vimeo_sits_on_a_create_says_a_video_may_exist(self):
+        (a,) = self.files(("stuck.mp4", 3000))
+        self.sandbox.fault("latency=20000,on=api,method=POST")  # the create's answer never comes in time
+        pane = self.open(a, width=140)  # the message on one line
+        self.see(pane, r"stuck\.mp4 .*creating")
+        pane.keys("q")
+        self.see(pane, r"Quit\?")
+        pane.keys("y")
+        self.assertEqual(self.exit_status(pane), 4)
+        self.see(pane, r"vimeo-up: stuck\.mp4: stopped before Vimeo answered its create: a video may have been "
+                       r"made; look in your Vimeo library")
+
     def test_details_call_a_note_a_note(self):
         (a,) = self.files(("twice.mp4", 1000))
         pane = self.open(a)
