@@ -1494,7 +1494,7 @@ static void usage(FILE *out)
           "  --upload-host HOST  host name used in upload links (default: the listen address)\n"
           "  --dir DIR           store each upload as a file in DIR (default: a fresh temporary directory)\n"
           "  --sink              keep offsets and the digest but discard the bytes\n"
-          "  --check sha256|xxh3 the digest kept of each upload (default sha256; xxh3 costs a fifth)\n"
+          "  --check sha256|xxh3 the digest kept of each upload (default sha256; xxh3 costs a fifth of its CPU)\n"
           "  --token T           the API token (default: env VIMEO_SANDBOX_TOKEN, else \"sandbox\")\n"
           "  --quota BYTES       upload quota shown by GET /me and enforced on create (4101; default: none)\n"
           "  --quota-videos N    videos the account may hold; more creates get 4102 (default: no limit)\n"
