@@ -116,11 +116,14 @@ check: deps
 check-run:
 	$(Q)VIMEO_UP_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/run.py
 
+# Two makes, not one with two goals: under -j the tests would start before the build.
 check-asan: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined CFLAGS='-O1 -g' all check-run
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined CFLAGS='-O1 -g' all
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined CFLAGS='-O1 -g' check-run
 
 check-tsan: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread CFLAGS='-O1 -g' all check-run
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread CFLAGS='-O1 -g' all
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread CFLAGS='-O1 -g' check-run
 
 check-fuzz: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang SAN=fuzzer-no-link,address,undefined \
