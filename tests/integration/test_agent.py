@@ -338,7 +338,7 @@ class Commands(AgentTest):
         self.assertEqual(done["file"], a)
         self.assertTrue(done["video"].startswith("/videos/"))
 
-    def attach_behind(self, prefix, read):
+    def attach_behind(self, prefix, read, *faults):
         """500 files (under the sandbox's 600 API calls a minute) through
         an agent whose `attach --json` reader is slower than the uploads:
         read(stream) takes attach's output. The agent drops its events
@@ -348,6 +348,8 @@ class Commands(AgentTest):
         with open(listing) as f:
             files = set(f.read().split())
         self.sandbox.fault("latency=1500,on=api,method=POST,times=4")  # time to attach before any ends
+        for fault in faults:
+            self.sandbox.fault(fault)
         self.assertEqual(self.add("-j", "4", "--files-from", listing).returncode, 0)
         attach = subprocess.Popen([VIMEO_UP, "--state", self.state, "--json", "attach"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=self.env)
@@ -369,12 +371,15 @@ class Commands(AgentTest):
         # Behind, caught up and behind again while jobs end: a table and
         # the events it overtook must not both tell of one ending.
         def read(stream):
+            # Unread until it is behind (a machine under load may keep
+            # up with a slow reader), then slowly, while jobs go on ending.
+            self.wait_for(lambda: "fell behind" in self.log(), timeout=60, what="attach to fall behind")
             lines = []
             for line in stream:
                 lines.append(line)
                 time.sleep(0.001)
             return "".join(lines)
-        self.attach_behind("slow", read)
+        self.attach_behind("slow", read, "latency=10,on=upload")  # jobs end over seconds, not one
 
     def test_a_stop_while_vimeo_sits_on_a_create_is_in_the_log(self):
         a = make_file(self.tmp, "stuck.mp4", 1000)
