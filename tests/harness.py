@@ -72,6 +72,12 @@ class Sandbox:
         assert status == 200, (status, body)
         return json.loads(body)
 
+    def fault_hits(self):
+        """Requests the faults have met so far, counted as they arrive."""
+        status, _, body = self.request("GET", "/_sandbox/faults")
+        assert status == 200, status
+        return sum(f["hits"] for f in json.loads(body)["faults"])
+
     def clear_faults(self):
         status, _, _ = self.request("DELETE", "/_sandbox/faults")
         assert status == 200

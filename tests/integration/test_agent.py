@@ -385,7 +385,7 @@ class Commands(AgentTest):
         a = make_file(self.tmp, "stuck.mp4", 1000)
         self.sandbox.fault("latency=20000,on=api,method=POST")  # the create's answer never comes in time
         self.assertEqual(self.add(a).returncode, 0)
-        time.sleep(1)
+        self.wait_for(lambda: self.sandbox.fault_hits(), timeout=30, what="the create to reach the sandbox")
         self.assertEqual(self.vimeo_up("stop").returncode, 0)
         self.assertRegex(self.log(), r"stuck\.mp4.*stopped before Vimeo answered its create: a video may have "
                                      r"been made; look in your Vimeo library")

@@ -19,6 +19,7 @@ class StopsEveryRequest(SandboxTest):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=dict(os.environ, VIMEO_TOKEN=TOKEN))
         time.sleep(wait)  # well inside the server's silence
+        self.wait_for(lambda: self.sandbox.fault_hits(), timeout=30, what="the request to reach the sandbox")
         started = time.monotonic()
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)

@@ -202,6 +202,7 @@ class Dashboard(SandboxTest):
         self.sandbox.fault("latency=20000,on=api,method=POST")  # the create's answer never comes in time
         pane = self.open(a, width=140)  # the message on one line
         self.see(pane, r"stuck\.mp4 .*creating")
+        self.wait_for(lambda: self.sandbox.fault_hits(), timeout=30, what="the create to reach the sandbox")
         pane.keys("q")
         self.see(pane, r"Quit\?")
         pane.keys("y")
