@@ -347,6 +347,12 @@ NOTES = """### Notes
   multi interface and never waits on one answer. That is the gap left:
   one libcurl multi loop for the workers' requests instead of a thread
   each, a redesign of the engine, not done.
+- Two full runs on the same day swing as far as the goals: at 8fadd86
+  (a) 0.98x curl, (c) 2.11x the SDK and 0.62x curl, (tls) 1.01x; at
+  c26bbd3 0.85x, 1.72x, 0.54x and 0.84x. Right after the
+  second, (c) by hand, 4 runs each in turns: the build of ef9eb90 (before
+  either) 2.96-3.70 s, c26bbd3 2.69-3.31 s. The machine moved, not the
+  code; a ratio near its goal needs more runs than RUNS=3.
 - tuspy opens a new connection for every request. libmicrohttpd 0.9.75
   zeroes a connection's whole memory pool at its start and after every
   request (perf: 75% of the sandbox's CPU on keep-alive HEADs with the
