@@ -274,8 +274,7 @@ bool headless_run(const struct source *e, bool json, bool verdicts, int signal_f
         }
         fflush(stdout);
         if (source_settled(e) || source_ended(e)) {
-            drain_events(e, json, verdicts);
-            fflush(stdout);
+            headless_drain(e, json, verdicts);
             break;
         }
     }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ struct outcome {
     unsigned id;
     enum engine_state state; /* done or failed */
     double finished;
-    enum { IN_FIRST_TABLE, HEARD, OWED } how; /* the table at subscribe, an event, a catch-up */
+    enum outcome_source { IN_FIRST_TABLE, HEARD, OWED } how; /* the table at subscribe, an event, a catch-up */
 };
 
 struct mirror {
@@ -101,18 +102,27 @@ static void parse_totals(const struct json *j, int t, struct engine_totals *out)
     out->sent_bytes = get_uint(j, t, "sent_bytes");
 }
 
-/* The index of id, or where it would go. */
-static size_t find(const struct mirror *m, unsigned id)
+/* In n items of size bytes sorted by the unsigned id at id_at in each:
+ * the index of id, or where it would go. */
+static size_t index_by_id(const void *items, size_t n, size_t size, size_t id_at, unsigned id)
 {
-    size_t lo = 0, hi = m->n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (m->rows[mid].id < id)
+        unsigned seen;
+        memcpy(&seen, (const char *)items + mid * size + id_at, sizeof seen);
+        if (seen < id)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+/* The index of id among the rows, or where it would go. */
+static size_t find(const struct mirror *m, unsigned id)
+{
+    return index_by_id(m->rows, m->n, sizeof *m->rows, offsetof(struct engine_row, id), id);
 }
 
 /* Room for one more of n items of size bytes in *items, which doubles. */
@@ -159,19 +169,11 @@ static void remove_id(struct mirror *m, unsigned id)
     }
 }
 
-/* The outcome of id that ended as state at finished, or where it would go. */
+/* The last outcome known of id, or NULL; *at: its index, or where it would go. */
 static struct outcome *outcome_find(struct mirror *m, unsigned id, size_t *at)
 {
-    size_t lo = 0, hi = m->noutcomes;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->outcomes[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *at = lo;
-    return lo < m->noutcomes && m->outcomes[lo].id == id ? &m->outcomes[lo] : NULL;
+    *at = index_by_id(m->outcomes, m->noutcomes, sizeof *m->outcomes, offsetof(struct outcome, id), id);
+    return *at < m->noutcomes && m->outcomes[*at].id == id ? &m->outcomes[*at] : NULL;
 }
 
 static bool outcome_is(const struct outcome *o, enum engine_state state, double finished)
@@ -180,7 +182,7 @@ static bool outcome_is(const struct outcome *o, enum engine_state state, double 
 }
 
 /* Jobs end in about their id order, so an insert is near the end. */
-static void outcome_note(struct mirror *m, const struct engine_row *r, int how)
+static void outcome_note(struct mirror *m, const struct engine_row *r, enum outcome_source how)
 {
     size_t at;
     struct outcome *o = outcome_find(m, r->id, &at);
