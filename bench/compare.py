@@ -272,11 +272,11 @@ def summary(results):
 
 
 def run_in_turns(clients, work, files, size, jobs, runs=RUNS, **options):
-    """(a) and (tls): one run of each client in turn, RUNS rounds, then
-    medians as run_client takes them. A run takes half a second to two, and
-    on a shared machine a spell of load from elsewhere slows whichever
-    client runs through it; in turns it falls on all alike instead of on
-    one client's whole group of runs."""
+    """Every scenario but (d): one run of each client in turn, RUNS rounds, then
+    medians as run_client takes them. A run takes half a second to half a
+    minute, and on a shared machine a spell of load from elsewhere slows
+    whichever client runs through it; in turns it falls on all alike
+    instead of on one client's whole group of runs."""
     rounds = []
     for round_ in range(runs):
         print(f"  round {round_ + 1} of {runs}", file=sys.stderr, flush=True)
@@ -841,7 +841,7 @@ def main():
                 print(f"bench: making {count} file(s) of {size} bytes", file=sys.stderr, flush=True)
                 file_sets[shape] = make_files(os.path.join(work, f"{count}x{size}"), count, size)
             print(f"bench: {title}, {RUNS} runs each", file=sys.stderr, flush=True)
-            if key in ("a", "tls"):
+            if key != "d":
                 rows = run_in_turns(clients, work, file_sets[shape], size, jobs, **options)
             else:
                 rows = [(label, run_client(label, client, work, file_sets[shape], size, jobs, chunk, **options))
@@ -909,7 +909,7 @@ def main():
 
     text = "\n".join([f"# vimeo-up benchmark results", "",
                       f"Written by `make bench` (bench/run) on {time.strftime('%Y-%m-%d')}; medians of {RUNS} runs "
-                      "((a) and (tls): the clients in turns), each against a fresh `vimeo-sandbox --sink --check xxh3` on loopback, every file checked "
+                      "(the clients in turns, a run of each per round), each against a fresh `vimeo-sandbox --sink --check xxh3` on loopback, every file checked "
                       "whole by XXH3-64 at the sandbox after every run. CPU and peak RSS are the client's whole process "
                       "tree (/usr/bin/time). Ratios are to the curl command-line tool; above 1 is better for MB/s, "
                       "below 1 is better for the others.", "",

@@ -498,9 +498,11 @@ static void fill_line(int y, chtype attr)
 
 static void draw_header(struct ui *ui)
 {
-    char acked[16], total[16], rate[16], eta[16], cap[24], line[700];
+    char moved[16], total[16], rate[16], eta[16], cap[24], line[700];
     const struct engine_totals *t = &ui->totals;
-    units_format_size(t->acked, acked, sizeof acked);
+    /* Bytes sent, as the rows' percent counts them: acknowledged bytes
+     * stay at 0 through a whole chunk, however fast it goes. */
+    units_format_size(t->moved, moved, sizeof moved);
     units_format_size(t->bytes, total, sizeof total);
     units_format_size((uint64_t)ui->rate, rate, sizeof rate);
     uint64_t left = t->bytes > t->moved ? t->bytes - t->moved : 0;
@@ -519,7 +521,7 @@ static void draw_header(struct ui *ui)
     snprintf(parts[0], sizeof parts[0], " %u/%u done", t->done, t->files);
     snprintf(parts[1], sizeof parts[1], "  workers %u", t->workers);
     snprintf(parts[2], sizeof parts[2], "  cap %s", cap);
-    snprintf(parts[3], sizeof parts[3], "  %s/%s", acked, total);
+    snprintf(parts[3], sizeof parts[3], "  %s/%s", moved, total);
     snprintf(parts[4], sizeof parts[4], "  %s/s", rate);
     snprintf(parts[5], sizeof parts[5], "  ETA %s", eta);
     snprintf(parts[6], sizeof parts[6], "  vimeo-up");

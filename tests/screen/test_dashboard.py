@@ -342,6 +342,8 @@ class Dashboard(SandboxTest):
         pane = self.open("-r", "1M", "-c", "16M", a)
         self.wait_for(lambda: self.offset("one-patch.mp4") > (2 << 20), what="2 MiB sent")
         self.see(pane, r"one-patch\.mp4 +8\.0 MiB \S+ +([2-9]\d)% .*uploading", timeout=3)
+        # The header counts the same bytes: not "0 B/8.0 MiB" until the end.
+        self.see(pane, r"(?m)^ 0/1 done .*  [2-7]\.\d MiB/8\.0 MiB  ", timeout=3)
 
     def test_overall_rate_and_eta_are_steady(self):
         # Many small files at a capped rate: files end all the time, bytes never stop.
