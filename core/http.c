@@ -19,6 +19,10 @@ enum {
     /* Big enough that curl makes few read calls, small enough that eight
      * workers stay within a few MiB. */
     UPLOAD_BUFFER = 256 * 1024,
+    /* A streamed body up to this size goes in the request's own send, read
+     * whole first (curl sends a body it holds with the headers up to 64
+     * KiB): one write and one wake-up of the server a PATCH, not two. */
+    SMALL_BODY_MAX = 64 * 1024,
     TOKEN_MAX = 400,           /* bytes: Vimeo's tokens are 32; more is not a token */
     ANSWER_WAIT_FACTOR = 10,   /* stall times a server may take to answer after the last byte */
     PAGE_BYTES = 4096,
@@ -35,6 +39,7 @@ struct http {
     char origin[256];
     size_t origin_len;          /* 0: none */
     bool origin_direct;
+    char *small_body;           /* SMALL_BODY_MAX bytes, once a small body was sent; NULL */
 };
 
 struct transfer {
@@ -91,6 +96,7 @@ void http_free(struct http *h)
     if (!h)
         return;
     curl_easy_cleanup(h->curl);
+    free(h->small_body);
     free(h);
 }
 
@@ -364,6 +370,29 @@ static size_t on_read(char *out, size_t size, size_t n, void *ctx)
     return (size_t)got;
 }
 
+/* A streamed body of SMALL_BODY_MAX bytes at most, read whole into
+ * h->small_body before the request, the throttle asked piece by piece as
+ * on_read asks it. False when it cannot go: t->read_failed, or the
+ * throttle stopped it. */
+static bool read_small_body(struct http *h, struct transfer *t)
+{
+    const struct http_request *req = t->req;
+    while (t->done < req->length) {
+        size_t want = (size_t)(req->length - t->done);
+        if (req->throttle && !(want = req->throttle(req->ctx, want)))
+            return false;
+        ssize_t got = pread(req->fd, h->small_body + t->done, want, (off_t)(req->offset + t->done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            t->read_failed = true; /* the file shrank or failed under us: never send padding */
+            return false;
+        }
+        t->done += (uint64_t)got;
+    }
+    return true;
+}
+
 /* curl rewinds the body when it must send the request again on a fresh
  * connection because a kept-alive one turned out dead: the first write
  * fails, before more than one buffer was read. Reading with pread makes
@@ -505,10 +534,17 @@ static void set_common_options(struct http *h, const struct http_request *req, b
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
 }
 
-/* The method and its body: streamed from the file, in memory, or none. */
-static void set_method(struct http *h, const struct http_request *req, struct transfer *t)
+/* The method and its body: streamed from the file, read whole from it
+ * (small), in memory, or none. */
+static void set_method(struct http *h, const struct http_request *req, struct transfer *t, bool small)
 {
     CURL *c = h->curl;
+    if (small) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, h->small_body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->length);
+        return;
+    }
     if (req->stream) {
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
@@ -627,8 +663,15 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
         return false;
     struct transfer t = { .h = h, .req = req, .res = res };
     char errbuf[CURL_ERROR_SIZE] = "";
+    bool small = req->stream && req->length > 0 && req->length <= SMALL_BODY_MAX &&
+                 (h->small_body || (h->small_body = malloc(SMALL_BODY_MAX)));
+    if (small && !read_small_body(h, &t)) {
+        curl_slist_free_all(headers);
+        describe_failure(CURLE_ABORTED_BY_CALLBACK, &t, errbuf, res); /* as on_read's abort would */
+        return true;
+    }
     set_common_options(h, req, direct, headers, &t, errbuf);
-    set_method(h, req, &t);
+    set_method(h, req, &t, small);
     CURLcode rc = curl_easy_perform(h->curl);
     curl_slist_free_all(headers);
     long request_size = 0;

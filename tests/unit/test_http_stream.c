@@ -74,10 +74,116 @@ static void body_reads_are_levelled_after_the_first(void **state)
     close(fd);
 }
 
+/* A file of size bytes in dir, and an upload of size bytes for it. */
+static int small_file_and_upload(struct http *h, const char *name, size_t size, char link[HTTP_URL_MAX])
+{
+    char path[128], endpoint[192], data[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0 && size <= sizeof data);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (char)(i * 13);
+    assert_int_equal(write(fd, data, size), (ssize_t)size);
+    struct tus_result out;
+    snprintf(endpoint, sizeof endpoint, "%s/files", sandbox_url);
+    tus_create(h, endpoint, size, name, link, HTTP_URL_MAX, &out);
+    assert_int_equal(out.outcome, HTTP_OK);
+    return fd;
+}
+
+static uint64_t offset_at_server(struct http *h, const char *link)
+{
+    struct tus_result out;
+    tus_head(h, link, 0, &out);
+    assert_int_equal(out.outcome, HTTP_OK);
+    return out.offset;
+}
+
+static struct http *new_http(void)
+{
+    struct http_options options = { .connect_timeout = 5, .low_speed_limit = 1, .low_speed_time = 30,
+                                    .api_timeout = 10 };
+    struct http *h = http_new(&options);
+    assert_non_null(h);
+    return h;
+}
+
+static size_t grant_700(void *ctx, size_t want)
+{
+    note_read(ctx, want);
+    return want < 700 ? want : 700;
+}
+
+/* A small body is read whole before it goes, in one piece with the
+ * request; a rate cap still grants it piece by piece, each piece asked
+ * for what is left, and all of it arrives. */
+static void small_body_is_granted_piece_by_piece(void **state)
+{
+    (void)state;
+    struct http *h = new_http();
+    char link[HTTP_URL_MAX];
+    int fd = small_file_and_upload(h, "small.bin", 3000, link);
+    struct reads r = { .n = 0 };
+    struct tus_result out;
+    tus_patch(h, link, fd, 0, 3000, NULL, grant_700, &r, &out);
+    assert_int_equal(out.outcome, HTTP_OK);
+    assert_int_equal(out.offset, 3000);
+    assert_int_equal(offset_at_server(h, link), 3000);
+    const size_t asked[] = { 3000, 2300, 1600, 900, 200 };
+    assert_int_equal(r.n, 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(r.want[i], asked[i]);
+    http_free(h);
+    close(fd);
+}
+
+static size_t refuse(void *ctx, size_t want)
+{
+    (void)ctx;
+    (void)want;
+    return 0;
+}
+
+/* A pause or stop that the throttle reports sends nothing. */
+static void small_body_stopped_sends_nothing(void **state)
+{
+    (void)state;
+    struct http *h = new_http();
+    char link[HTTP_URL_MAX];
+    int fd = small_file_and_upload(h, "stopped.bin", 1000, link);
+    struct tus_result out;
+    tus_patch(h, link, fd, 0, 1000, NULL, refuse, NULL, &out);
+    assert_int_equal(out.outcome, HTTP_ABORTED);
+    assert_int_equal(offset_at_server(h, link), 0);
+    http_free(h);
+    close(fd);
+}
+
+/* A file shorter than the body it should give is never padded: the
+ * PATCH fails saying where the file ended, and nothing is sent. */
+static void small_body_of_a_shrunk_file_is_not_sent(void **state)
+{
+    (void)state;
+    struct http *h = new_http();
+    char link[HTTP_URL_MAX];
+    int fd = small_file_and_upload(h, "shrunk.bin", 2000, link);
+    assert_int_equal(ftruncate(fd, 1500), 0);
+    struct tus_result out;
+    tus_patch(h, link, fd, 0, 2000, NULL, NULL, NULL, &out);
+    assert_int_equal(out.outcome, HTTP_FATAL);
+    assert_non_null(strstr(out.error, "cannot read the file at offset 1500"));
+    assert_int_equal(offset_at_server(h, link), 0);
+    http_free(h);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(body_reads_are_levelled_after_the_first),
+        cmocka_unit_test(small_body_is_granted_piece_by_piece),
+        cmocka_unit_test(small_body_stopped_sends_nothing),
+        cmocka_unit_test(small_body_of_a_shrunk_file_is_not_sent),
     };
     return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
 }
