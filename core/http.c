@@ -52,6 +52,7 @@ struct transfer {
     enum { MOVING, STALLED_SENDING, STALLED_ANSWER } stall;
     struct http_result *res;
     uint64_t done;       /* body bytes handed to curl */
+    size_t granted;      /* bytes the throttle granted before the first read, not yet read */
     bool read_failed;
 };
 
@@ -352,7 +353,10 @@ static size_t on_read(char *out, size_t size, size_t n, void *ctx)
         want = http_read_size((uintptr_t)out, req->offset + t->done, want);
     if (want == 0)
         return 0;
-    if (req->throttle) {
+    if (t->granted) {
+        want = want < t->granted ? want : t->granted;
+        t->granted -= want;
+    } else if (req->throttle) {
         want = req->throttle(req->ctx, want);
         if (want == 0)
             return CURL_READFUNC_ABORT;
@@ -370,24 +374,19 @@ static size_t on_read(char *out, size_t size, size_t n, void *ctx)
     return (size_t)got;
 }
 
-/* A streamed body of SMALL_BODY_MAX bytes at most, read whole into
- * h->small_body before the request, the throttle asked piece by piece as
- * on_read asks it. False when it cannot go: t->read_failed, or the
- * throttle stopped it. */
+/* A streamed body of SMALL_BODY_MAX bytes at most, granted whole, read
+ * whole into h->small_body before the request. False when the file shrank
+ * or failed under us (t->read_failed): never send padding. */
 static bool read_small_body(struct http *h, struct transfer *t)
 {
     const struct http_request *req = t->req;
     while (t->done < req->length) {
-        size_t want = (size_t)(req->length - t->done);
-        if (req->throttle && !(want = req->throttle(req->ctx, want)))
-            return false;
-        ssize_t got = pread(req->fd, h->small_body + t->done, want, (off_t)(req->offset + t->done));
+        ssize_t got = pread(req->fd, h->small_body + t->done, (size_t)(req->length - t->done),
+                            (off_t)(req->offset + t->done));
         if (got < 0 && errno == EINTR)
             continue;
-        if (got <= 0) {
-            t->read_failed = true; /* the file shrank or failed under us: never send padding */
-            return false;
-        }
+        if (got <= 0)
+            return t->read_failed = true, false;
         t->done += (uint64_t)got;
     }
     return true;
@@ -665,7 +664,17 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
     char errbuf[CURL_ERROR_SIZE] = "";
     bool small = req->stream && req->length > 0 && req->length <= SMALL_BODY_MAX &&
                  (h->small_body || (h->small_body = malloc(SMALL_BODY_MAX)));
-    if (small && !read_small_body(h, &t)) {
+    bool stopped = false;
+    if (small && req->throttle) {
+        /* Under a rate cap the body goes as it is granted, and its progress
+         * shows as it goes: only a body granted whole is read whole. */
+        t.granted = req->throttle(req->ctx, (size_t)req->length);
+        stopped = t.granted == 0;
+        small = t.granted == req->length;
+        if (small)
+            t.granted = 0;
+    }
+    if (stopped || (small && !read_small_body(h, &t))) {
         curl_slist_free_all(headers);
         describe_failure(CURLE_ABORTED_BY_CALLBACK, &t, errbuf, res); /* as on_read's abort would */
         return true;

@@ -114,10 +114,10 @@ static size_t grant_700(void *ctx, size_t want)
     return want < 700 ? want : 700;
 }
 
-/* A small body is read whole before it goes, in one piece with the
- * request; a rate cap still grants it piece by piece, each piece asked
- * for what is left, and all of it arrives. */
-static void small_body_is_granted_piece_by_piece(void **state)
+/* A small body granted only in part (a rate cap) goes as it is granted,
+ * each piece asked for what is left, so that its progress shows; all of
+ * it arrives. */
+static void small_body_under_a_cap_goes_as_granted(void **state)
 {
     (void)state;
     struct http *h = new_http();
@@ -181,7 +181,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(body_reads_are_levelled_after_the_first),
-        cmocka_unit_test(small_body_is_granted_piece_by_piece),
+        cmocka_unit_test(small_body_under_a_cap_goes_as_granted),
         cmocka_unit_test(small_body_stopped_sends_nothing),
         cmocka_unit_test(small_body_of_a_shrunk_file_is_not_sent),
     };
