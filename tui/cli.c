@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,17 +201,43 @@ struct refusals {
     unsigned refused;          /* said here, not rows in the table */
 };
 
+/* A refused file by the name the queued ones go by (absolute, resolved),
+ * so that a reader of the events can match them: the file itself when it
+ * exists, else its directory resolved and its last part as given, else
+ * the name put after the working directory. */
+static void refused_path(const char *path, char out[PATH_MAX])
+{
+    if (realpath(path, out))
+        return;
+    const char *slash = strrchr(path, '/');
+    const char *last = slash ? slash + 1 : path;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (!realpath(dir[0] ? dir : "/", out)) {
+        if (path[0] == '/' || !getcwd(out, PATH_MAX))
+            out[0] = '\0';
+        last = path;
+    }
+    size_t len = strlen(out);
+    if (len + 1 + strlen(last) >= PATH_MAX) {
+        snprintf(out, PATH_MAX, "%s", path);
+        return;
+    }
+    snprintf(out + len, PATH_MAX - len, "%s%s", len && out[len - 1] != '/' ? "/" : "", last);
+}
+
 static void refuse(void *ctx, size_t i, const char *err)
 {
     struct refusals *r = ctx;
-    char shown[700];
+    char shown[700], path[PATH_MAX];
     text_escape(err, shown, sizeof shown);
     fprintf(stderr, "vimeo-up: %s\n", shown);
+    refused_path(r->paths[i], path);
     if (r->dashboard && r->cli->command == CLI_UPLOAD) {
-        engine_add_refused(r->e, r->paths[i], err); /* a failed row, counted with the rest; its event is logged */
+        engine_add_refused(r->e, path, err); /* a failed row, counted with the rest; its event is logged */
     } else {
         runlog_line(err);
-        headless_print_refused(r->cli->json, r->paths[i], err);
+        headless_print_refused(r->cli->json, path, err);
         r->refused++;
     }
 }

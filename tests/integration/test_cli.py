@@ -402,6 +402,21 @@ class BadInput(CliTest):
             self.assertIn(words, proc.stderr)
         self.assert_journal_intact()
 
+    def test_a_refused_file_goes_by_the_name_queued_files_go_by(self):
+        # A reader of --json matches events by "file": queued files go by
+        # their absolute path, so refused ones do too, however they were named.
+        open(os.path.join(self.tmp, "empty.bin"), "w").close()
+        named = ("missing.bin", "./empty.bin", "no-dir/missing.bin", "good.bin")
+        proc = self.vimeo_up("--json", *named)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        events = [json.loads(line) for line in proc.stdout.splitlines()]
+        here = os.path.realpath(self.tmp)
+        self.assertEqual(sorted(e["file"] for e in events if e["event"] == "failed"),
+                         sorted(os.path.join(here, name) for name in ("missing.bin", "empty.bin", "no-dir/missing.bin")))
+        self.assertEqual([e["file"] for e in events if e["event"] not in ("failed", "summary")],
+                         [os.path.join(here, "good.bin")], "uploaded already, by its absolute path")
+        self.assertIn("vimeo-up: ./empty.bin: empty file", proc.stderr, "the message names it as given")
+
     def test_unreadable_file(self):
         path = make_file(self.tmp, "secret.bin", 100)
         os.chmod(path, 0)
