@@ -358,9 +358,9 @@ NOTES = """### Notes
   files/s of curl making two, under the 0.7x goal, so a client as lean as
   curl a request, with the HEAD proof kept, would not meet it either; the
   multi loop would buy at most the distance to that curl (vimeo-up:
-  0.85x of it at c26bbd3, 0.91x at b76dcd3). Then (strace of one worker) curl sent each PATCH's
-  headers and its 1 KiB body in two sendto calls, waking the sandbox
-  twice; a body up to 64 KiB now goes with its request in one (read whole
+  0.85x of it at c26bbd3, 0.91x at b76dcd3, 0.81x at 80f034c). Then
+  (strace of one worker) curl sent each PATCH's headers and its 1 KiB
+  body in two sendto calls, waking the sandbox twice; a body up to 64 KiB now goes with its request in one (read whole
   first, unless a rate cap grants it in pieces): by hand 3.59 -> 3.52 s,
   the sandbox's CPU 1.80 -> 1.70 s (medians of three, alternating).
 - A run of either client on (a) swings from 0.48 to 0.80 s on this
@@ -378,8 +378,12 @@ NOTES = """### Notes
   later, 1 GiB in 32, 128 and 512 MiB chunks took 0.72, 0.73 and 0.68 s
   (medians of five, alternating): a chunk's boundary (its answer, the next
   request) costs little; the 128 MiB PATCHes themselves took 55-115 ms
-  each within one run (-v). What decides the ratio is where the two cores
-  put the client's and the sandbox's threads, not vimeo-up's code.
+  each within one run (-v). perf over four runs of each, alternating:
+  10,131 samples of vimeo-up's CPU at 128 MiB chunks, 10,898 at 1 GiB;
+  a quarter of either is _raw_spin_unlock_irqrestore, the sender paying
+  to wake the sandbox's thread (an IPI, dear in a VM), and how often that
+  thread sleeps is where the two cores put the threads, not vimeo-up's
+  code. The full run at 80f034c (the table above) gave 0.77x.
 - tuspy opens a new connection for every request. libmicrohttpd 0.9.75
   zeroes a connection's whole memory pool at its start and after every
   request (perf: 75% of the sandbox's CPU on keep-alive HEADs with the
