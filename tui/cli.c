@@ -377,9 +377,17 @@ int cli_run(struct cli *cli)
     } else {
         if (cli->command != CLI_VERIFY)
             headless_log_summary(&summary); /* --log-file: an unattended dashboard's outcome too */
-        if (!cli->json && !interrupted)
-            printf("%u verified, %u failed%s\n", done, failed + refused,
-                   cli->command == CLI_VERIFY ? " verification" : "");
+        /* A file verify could not take (not in the journal, gone) was
+         * never verified: not a failed verification, which says an
+         * upload is broken. */
+        if (!cli->json && !interrupted && cli->command == CLI_VERIFY) {
+            printf("%u verified, %u failed verification", done, failed);
+            if (refused)
+                printf(", %u refused", refused);
+            putchar('\n');
+        } else if (!cli->json && !interrupted) {
+            printf("%u verified, %u failed\n", done, failed + refused);
+        }
     }
     fflush(stdout);
     if (interrupted)

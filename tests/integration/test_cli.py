@@ -323,7 +323,14 @@ class Resume(CliTest):
         self.sandbox.api("DELETE", video)
         proc = self.vimeo_up("verify", path)
         self.assertEqual(proc.returncode, 1)
+        self.assertIn("0 verified, 1 failed verification\n", proc.stdout)
         self.assertEqual(self.vimeo_up("verify", "/videos/1").returncode, 1)
+        # A file never uploaded was never verified: refused, not "failed
+        # verification", which says an upload is broken.
+        proc = self.vimeo_up("verify", path, os.path.join(self.tmp, "never.bin"))
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("never.bin: not in the journal", proc.stderr)
+        self.assertTrue(proc.stdout.endswith("0 verified, 1 failed verification, 1 refused\n"), proc.stdout)
 
     def test_incomplete_upload_fails_verify(self):
         path = make_file(self.tmp, "partial.bin", 8 << 20)
