@@ -13,6 +13,7 @@
 #include "dashboard.h"
 #include "headless.h"
 #include "hook.h"
+#include "protocol.h"
 #include "runlog.h"
 #include "text.h"
 #include "util/buf.h"
@@ -201,38 +202,13 @@ struct refusals {
     unsigned refused;          /* said here, not rows in the table */
 };
 
-/* A refused file by the name the queued ones go by (absolute, resolved),
- * so that a reader of the events can match them: the file itself when it
- * exists, else its directory resolved and its last part as given, else
- * the name put after the working directory. */
-static void refused_path(const char *path, char out[PATH_MAX])
-{
-    if (realpath(path, out))
-        return;
-    const char *slash = strrchr(path, '/');
-    const char *last = slash ? slash + 1 : path;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-    if (!realpath(dir[0] ? dir : "/", out)) {
-        if (path[0] == '/' || !getcwd(out, PATH_MAX))
-            out[0] = '\0';
-        last = path;
-    }
-    size_t len = strlen(out);
-    if (len + 1 + strlen(last) >= PATH_MAX) {
-        snprintf(out, PATH_MAX, "%s", path);
-        return;
-    }
-    snprintf(out + len, PATH_MAX - len, "%s%s", len && out[len - 1] != '/' ? "/" : "", last);
-}
-
 static void refuse(void *ctx, size_t i, const char *err)
 {
     struct refusals *r = ctx;
     char shown[700], path[PATH_MAX];
     text_escape(err, shown, sizeof shown);
     fprintf(stderr, "vimeo-up: %s\n", shown);
-    refused_path(r->paths[i], path);
+    protocol_absolute_path(r->paths[i], path, sizeof path); /* as queued files are named in events */
     if (r->dashboard && r->cli->command == CLI_UPLOAD) {
         engine_add_refused(r->e, path, err); /* a failed row, counted with the rest; its event is logged */
     } else {

@@ -106,13 +106,24 @@ void protocol_totals(struct buf *b, const struct engine_totals *t)
 
 void protocol_absolute_path(const char *name, char *out, size_t cap)
 {
-    char full[PATH_MAX], cwd[PATH_MAX];
-    if (realpath(name, full))
+    char full[PATH_MAX], dir[PATH_MAX];
+    if (realpath(name, full)) {
         snprintf(out, cap, "%s", full);
-    else if (name[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return;
+    }
+    /* A file that is not there: its directory resolved, or the working
+     * directory, and the rest as given. */
+    const char *slash = strrchr(name, '/');
+    const char *rest = slash ? slash + 1 : name;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - name) : 1, slash ? name : ".");
+    if (!realpath(dir[0] ? dir : "/", full)) {
+        if (name[0] == '/' || !getcwd(full, sizeof full))
+            full[0] = '\0';
+        rest = name;
+    }
+    size_t len = strlen(full);
+    if (snprintf(out, cap, "%s%s%s", full, len && full[len - 1] != '/' ? "/" : "", rest) >= (int)cap)
         snprintf(out, cap, "%s", name);
-    else
-        snprintf(out, cap, "%s/%s", cwd, name);
 }
 
 bool protocol_send(int fd, const char *line)

@@ -40,11 +40,12 @@ void protocol_version_refusal(char *out, size_t cap);
  * errno ENOENT or ECONNREFUSED when no agent listens there; -1 with one line
  * in err for an agent of another protocol (unless any_version). */
 int protocol_connect(const char *path, bool any_version, char *err, size_t cap);
-/* Send one line (the newline is added); false when the agent is gone. */
-/* A file a client names, by its full path: the agent runs in /. One that
- * cannot be resolved goes as it is, and the agent says what is wrong with
- * it, as engine_add does in-process. */
+/* A file a client names, by its full path: the agent runs in /, and
+ * events name files so. One that is not there keeps its last part as
+ * given after its directory resolved (or the working directory); the
+ * agent, or the run, says what is wrong with it. */
 void protocol_absolute_path(const char *name, char *out, size_t cap);
+/* Send one line (the newline is added); false when the agent is gone. */
 bool protocol_send(int fd, const char *line);
 /* The next line from fd, blocking, into line (without its newline); in
  * keeps what was read past it. False at end of stream or on a line longer
