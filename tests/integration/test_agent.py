@@ -341,7 +341,7 @@ class Commands(AgentTest):
     def attach_behind(self, prefix, read, *faults):
         """500 files (under the sandbox's 600 API calls a minute) through
         an agent whose `attach --json` reader is slower than the uploads:
-        read(stream) takes attach's output. The agent drops its events
+        read(attach) takes the attach process's output. The agent drops its events
         and later sends the whole table; each file's "done" must still
         come, and once."""
         listing = many_tiny_files(self, 500, prefix)
@@ -354,7 +354,7 @@ class Commands(AgentTest):
         attach = subprocess.Popen([VIMEO_UP, "--state", self.state, "--json", "attach"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=self.env)
         self.addCleanup(attach.kill)
-        out = read(attach.stdout)
+        out = read(attach)
         self.assertEqual(attach.wait(timeout=60), 0, attach.stderr.read())
         self.assertIn("fell behind", self.log())  # the case under test happened
         done = [e["file"] for e in map(json.loads, out.splitlines()) if e["event"] == "done"]
@@ -362,20 +362,26 @@ class Commands(AgentTest):
         self.assertEqual(set(done), files, f"{len(files - set(done))} files without their done")
 
     def test_json_attach_unread_until_the_end_still_hears_every_outcome(self):
-        def read(stream):
+        def read(attach):
+            # Stopped once it hears the first event, so that it reads
+            # nothing until every file ended: left merely unread, a slow
+            # build's attach could take it all in and never fall behind.
+            first = attach.stdout.readline()
+            attach.send_signal(signal.SIGSTOP)
             self.assertEqual(self.vimeo_up("wait", timeout=120).returncode, 0)
-            return stream.read()
+            attach.send_signal(signal.SIGCONT)
+            return first + attach.stdout.read()
         self.attach_behind("late", read)
 
     def test_json_attach_read_slowly_hears_every_outcome_once(self):
         # Behind, caught up and behind again while jobs end: a table and
         # the events it overtook must not both tell of one ending.
-        def read(stream):
+        def read(attach):
             # Unread until it is behind (a machine under load may keep
             # up with a slow reader), then slowly, while jobs go on ending.
             self.wait_for(lambda: "fell behind" in self.log(), timeout=60, what="attach to fall behind")
             lines = []
-            for line in stream:
+            for line in attach.stdout:
                 lines.append(line)
                 time.sleep(0.001)
             return "".join(lines)
