@@ -121,11 +121,23 @@ class Dashboard(SandboxTest):
             raise AssertionError(f"{failure}; the screen:\n{pane.screen()}") from None
 
     def see(self, pane, pattern, timeout=20):
+        """The screen with pattern on it, as two captures in a row agree:
+        a capture taken while tmux is still drawing a frame holds half of
+        it (a slow sanitizer build makes that likely)."""
+        def matching():
+            screen = pane.screen()
+            return re.search(pattern, screen) and screen
         try:
-            return self.wait_for(lambda: re.search(pattern, pane.screen()), timeout=timeout,
-                                 what=f"{pattern!r} on screen") and pane.screen()
+            screen = self.wait_for(matching, timeout=timeout, what=f"{pattern!r} on screen")
         except AssertionError as failure:
             raise AssertionError(f"{failure}; the screen:\n{pane.screen()}") from None
+        for _ in range(20):
+            time.sleep(0.05)
+            again = matching()
+            if not again or again == screen:
+                break  # settled, or moved on from what was asked for
+            screen = again
+        return screen
 
     def offset(self, name):
         found = [u for u in self.sandbox.uploads() if u["name"] == name]
