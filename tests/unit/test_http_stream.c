@@ -26,6 +26,15 @@ static size_t note_read(void *ctx, size_t want)
     return want;
 }
 
+static struct http *new_http(void)
+{
+    struct http_options options = { .connect_timeout = 5, .low_speed_limit = 1, .low_speed_time = 30,
+                                    .api_timeout = 10 };
+    struct http *h = http_new(&options);
+    assert_non_null(h);
+    return h;
+}
+
 /* The body starts at an odd file offset, so curl's buffer (8-aligned or
  * more) never sits level with it: the first read is cut, and every read
  * after it but the last takes a whole buffer. All of it arrives. */
@@ -43,10 +52,7 @@ static void body_reads_are_levelled_after_the_first(void **state)
     for (size_t done = 0; done < size; done += sizeof block)
         assert_true(write(fd, block, size - done < sizeof block ? size - done : sizeof block) > 0);
 
-    struct http_options options = { .connect_timeout = 5, .low_speed_limit = 1, .low_speed_time = 30,
-                                    .api_timeout = 10 };
-    struct http *h = http_new(&options);
-    assert_non_null(h);
+    struct http *h = new_http();
     struct tus_result out;
     snprintf(endpoint, sizeof endpoint, "%s/files", sandbox_url);
     tus_create(h, endpoint, size, "body.bin", link, sizeof link, &out);
@@ -97,15 +103,6 @@ static uint64_t offset_at_server(struct http *h, const char *link)
     tus_head(h, link, 0, &out);
     assert_int_equal(out.outcome, HTTP_OK);
     return out.offset;
-}
-
-static struct http *new_http(void)
-{
-    struct http_options options = { .connect_timeout = 5, .low_speed_limit = 1, .low_speed_time = 30,
-                                    .api_timeout = 10 };
-    struct http *h = http_new(&options);
-    assert_non_null(h);
-    return h;
 }
 
 static size_t grant_700(void *ctx, size_t want)
