@@ -374,20 +374,15 @@ static size_t on_read(char *out, size_t size, size_t n, void *ctx)
     return (size_t)got;
 }
 
-/* A streamed body of SMALL_BODY_MAX bytes at most, granted whole, read
- * whole into h->small_body before the request. False when the file shrank
- * or failed under us (t->read_failed): never send padding. */
+/* A streamed body of SMALL_BODY_MAX bytes at most, granted whole (in
+ * t->granted under a rate cap), read whole into h->small_body before the
+ * request, through on_read as curl would read it. False when the file
+ * shrank or failed under us (t->read_failed). */
 static bool read_small_body(struct http *h, struct transfer *t)
 {
-    const struct http_request *req = t->req;
-    while (t->done < req->length) {
-        ssize_t got = pread(req->fd, h->small_body + t->done, (size_t)(req->length - t->done),
-                            (off_t)(req->offset + t->done));
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return t->read_failed = true, false;
-        t->done += (uint64_t)got;
+    while (t->done < t->req->length) {
+        if (on_read(h->small_body + t->done, 1, (size_t)(t->req->length - t->done), t) == CURL_READFUNC_ABORT)
+            return false;
     }
     return true;
 }
@@ -671,8 +666,6 @@ bool http_perform(struct http *h, const struct http_request *req, struct http_re
         t.granted = req->throttle(req->ctx, (size_t)req->length);
         stopped = t.granted == 0;
         small = t.granted == req->length;
-        if (small)
-            t.granted = 0;
     }
     if (stopped || (small && !read_small_body(h, &t))) {
         curl_slist_free_all(headers);

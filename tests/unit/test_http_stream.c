@@ -105,6 +105,35 @@ static uint64_t offset_at_server(struct http *h, const char *link)
     return out.offset;
 }
 
+/* A 3000-byte body sent under throttle: all of it arrives, and the
+ * throttle was asked for these sizes, in this order. */
+static void small_body_asks(const char *name, size_t (*throttle)(void *, size_t), const size_t *asked, size_t n)
+{
+    struct http *h = new_http();
+    char link[HTTP_URL_MAX];
+    int fd = small_file_and_upload(h, name, 3000, link);
+    struct reads r = { .n = 0 };
+    struct tus_result out;
+    tus_patch(h, link, fd, 0, 3000, NULL, throttle, &r, &out);
+    assert_int_equal(out.outcome, HTTP_OK);
+    assert_int_equal(out.offset, 3000);
+    assert_int_equal(offset_at_server(h, link), 3000);
+    assert_int_equal(r.n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(r.want[i], asked[i]);
+    http_free(h);
+    close(fd);
+}
+
+/* A small body granted whole by a rate cap is charged to it once, and goes
+ * in the request's one send. */
+static void small_body_granted_whole_is_asked_for_once(void **state)
+{
+    (void)state;
+    const size_t asked[] = { 3000 };
+    small_body_asks("whole.bin", note_read, asked, 1);
+}
+
 static size_t grant_700(void *ctx, size_t want)
 {
     note_read(ctx, want);
@@ -112,26 +141,12 @@ static size_t grant_700(void *ctx, size_t want)
 }
 
 /* A small body granted only in part (a rate cap) goes as it is granted,
- * each piece asked for what is left, so that its progress shows; all of
- * it arrives. */
+ * each piece asked for what is left, so that its progress shows. */
 static void small_body_under_a_cap_goes_as_granted(void **state)
 {
     (void)state;
-    struct http *h = new_http();
-    char link[HTTP_URL_MAX];
-    int fd = small_file_and_upload(h, "small.bin", 3000, link);
-    struct reads r = { .n = 0 };
-    struct tus_result out;
-    tus_patch(h, link, fd, 0, 3000, NULL, grant_700, &r, &out);
-    assert_int_equal(out.outcome, HTTP_OK);
-    assert_int_equal(out.offset, 3000);
-    assert_int_equal(offset_at_server(h, link), 3000);
     const size_t asked[] = { 3000, 2300, 1600, 900, 200 };
-    assert_int_equal(r.n, 5);
-    for (size_t i = 0; i < 5; i++)
-        assert_int_equal(r.want[i], asked[i]);
-    http_free(h);
-    close(fd);
+    small_body_asks("small.bin", grant_700, asked, 5);
 }
 
 static size_t refuse(void *ctx, size_t want)
@@ -178,6 +193,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(body_reads_are_levelled_after_the_first),
+        cmocka_unit_test(small_body_granted_whole_is_asked_for_once),
         cmocka_unit_test(small_body_under_a_cap_goes_as_granted),
         cmocka_unit_test(small_body_stopped_sends_nothing),
         cmocka_unit_test(small_body_of_a_shrunk_file_is_not_sent),
